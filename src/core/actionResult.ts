@@ -1,0 +1,40 @@
+import type { Action, ActionResult, StreamSummary } from './status.js';
+
+const PAST_TENSE: Record<Action, string> = { start: 'started', stop: 'stopped', restart: 'restarted' };
+
+/** What systemd told us about the unit once its job had finished. */
+export interface JobOutcome {
+  /** The JobRemoved signal's result: done, canceled, timeout, failed, dependency, skipped. */
+  readonly jobResult: string;
+  readonly stream: StreamSummary;
+  /** The unit's Result property: success, exit-code, signal, core-dump, timeout, ... */
+  readonly unitResult: string;
+  readonly exitStatus?: number;
+  readonly exitSignal?: number;
+}
+
+/**
+ * SUCCESS only when the job finished as `done` and the unit is not `failed`
+ * (org.freedesktop.systemd1(5), "JobRemoved": done means the job was successful). Everything else
+ * is FAILURE with systemd's own words for why.
+ */
+export function judgeAction(action: Action, outcome: JobOutcome): ActionResult {
+  const { jobResult, stream } = outcome;
+  const succeeded = jobResult === 'done' && stream.activeState !== 'failed';
+  return {
+    status: succeeded ? 'SUCCESS' : 'FAILURE',
+    message: succeeded ? `Stream ${PAST_TENSE[action]} successfully.` : failureMessage(action, outcome),
+    jobResult,
+    stream,
+  };
+}
+
+function failureMessage(action: Action, outcome: JobOutcome): string {
+  const reasons = [`systemd's ${action} job ended '${outcome.jobResult}'`];
+  if (outcome.stream.activeState === 'failed' || outcome.unitResult !== 'success') {
+    reasons.push(`the unit is ${outcome.stream.activeState} with result '${outcome.unitResult}'`);
+  }
+  if (outcome.exitStatus !== undefined) reasons.push(`exit status ${outcome.exitStatus}`);
+  if (outcome.exitSignal !== undefined) reasons.push(`killed by signal ${outcome.exitSignal}`);
+  return `Stream failed to ${action}: ${reasons.join(', ')}. See: journalctl -u ${outcome.stream.unit}`;
+}

@@ -1,0 +1,29 @@
+/**
+ * The product's failure vocabulary. Code anywhere throws these; exactly one table
+ * (src/server/grpcStatus.ts) turns them into gRPC status codes.
+ */
+
+/** A request field is malformed (bad team, bad name, foreign page token). */
+export class InvalidArgumentError extends Error {
+  override readonly name = 'InvalidArgumentError';
+}
+
+/** The stream has no unit file of its own in systemd's search path. */
+export class StreamNotDeclaredError extends Error {
+  override readonly name = 'StreamNotDeclaredError';
+}
+
+/** The stream's unit is masked, so systemd will refuse to start it. */
+export class StreamMaskedError extends Error {
+  override readonly name = 'StreamMaskedError';
+}
+
+/** The caller's deadline passed while we were waiting on systemd. */
+export class DeadlineExceededError extends Error {
+  override readonly name = 'DeadlineExceededError';
+}
+
+/** The caller went away (cancelled the call) while we were waiting on systemd. */
+export class CancelledError extends Error {
+  override readonly name = 'CancelledError';
+}

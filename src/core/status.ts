@@ -1,0 +1,39 @@
+import type { StreamRef } from './streamRef.js';
+
+/**
+ * What the product reports about a stream. State strings are systemd's own
+ * (org.freedesktop.systemd1(5): LoadState, ActiveState, SubState, Result), kept verbatim so they
+ * read the same here as in `systemctl status`.
+ */
+export interface StreamSummary extends StreamRef {
+  readonly unit: string;
+  /** `loaded`, `not-found`, `bad-setting`, `error`, `masked`; `` when systemd has not loaded it. */
+  readonly loadState: string;
+  /** `active`, `reloading`, `inactive`, `failed`, `activating`, `deactivating`, `maintenance`. */
+  readonly activeState: string;
+  readonly subState: string;
+}
+
+export type UsageSource = 'systemd' | 'procfs' | 'none';
+
+export interface StreamStatus extends StreamSummary {
+  readonly started?: Date;
+  readonly mainPid?: number;
+  readonly tasks?: number;
+  readonly memoryBytes?: number;
+  readonly usageSource: UsageSource;
+  readonly restartCount: number;
+  readonly result: string;
+  readonly exitStatus?: number;
+  readonly exitSignal?: number;
+}
+
+export type Action = 'start' | 'stop' | 'restart';
+
+export interface ActionResult {
+  readonly status: 'SUCCESS' | 'FAILURE';
+  readonly message: string;
+  /** systemd's job result: done, canceled, timeout, failed, dependency, skipped. */
+  readonly jobResult: string;
+  readonly stream: StreamSummary;
+}

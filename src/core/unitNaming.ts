@@ -1,0 +1,41 @@
+import type { StreamRef } from './streamRef.js';
+import { isValidStreamName } from './streamRef.js';
+
+export const DEFAULT_UNIT_PREFIX = 'lit-stream-';
+
+const PREFIX = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/**
+ * The one place that knows how streams map to systemd unit names:
+ * stream `bitcoin` of team `contoso` is `<prefix>contoso@bitcoin.service`, an instance of the team's
+ * template `<prefix>contoso@.service` (systemd.unit(5), "instance" and "template").
+ */
+export class UnitNaming {
+  constructor(readonly prefix: string = DEFAULT_UNIT_PREFIX) {
+    if (!PREFIX.test(prefix)) {
+      throw new Error(`unit prefix ${JSON.stringify(prefix)} is invalid: use 1-64 of A-Z, a-z, 0-9, '_' and '-'`);
+    }
+  }
+
+  unitOf(ref: StreamRef): string {
+    return `${this.prefix}${ref.team}@${ref.name}.service`;
+  }
+
+  templateOf(team: string): string {
+    return `${this.prefix}${team}@.service`;
+  }
+
+  /** A glob for ListUnit(File)sByPatterns matching every instance of the team's template. */
+  teamPattern(team: string): string {
+    return `${this.prefix}${team}@*.service`;
+  }
+
+  /** The stream name of one of the team's unit names, or undefined if it is not a valid stream unit. */
+  streamNameOf(team: string, unit: string): string | undefined {
+    const head = `${this.prefix}${team}@`;
+    const tail = '.service';
+    if (!unit.startsWith(head) || !unit.endsWith(tail)) return undefined;
+    const name = unit.slice(head.length, unit.length - tail.length);
+    return isValidStreamName(name) ? name : undefined;
+  }
+}

@@ -1,0 +1,50 @@
+import { Metadata, status, type StatusObject } from '@grpc/grpc-js';
+import {
+  CancelledError,
+  DeadlineExceededError,
+  InvalidArgumentError,
+  StreamMaskedError,
+  StreamNotDeclaredError,
+} from '../core/errors.js';
+import { BusUnavailableError, DBusErrorNames, SystemdCallError } from '../systemd/errors.js';
+
+/**
+ * The one table from failures to gRPC status codes (grpc.io, "Status codes and their use in gRPC").
+ * Handlers just throw; this decides what the caller sees.
+ */
+const BY_ERROR_CLASS: ReadonlyArray<[new (...args: never[]) => Error, status]> = [
+  [InvalidArgumentError, status.INVALID_ARGUMENT],
+  [StreamNotDeclaredError, status.NOT_FOUND],
+  [StreamMaskedError, status.FAILED_PRECONDITION],
+  [DeadlineExceededError, status.DEADLINE_EXCEEDED],
+  [CancelledError, status.CANCELLED],
+  [BusUnavailableError, status.UNAVAILABLE],
+];
+
+const BY_DBUS_ERROR: Readonly<Record<string, status>> = {
+  [DBusErrorNames.accessDenied]: status.PERMISSION_DENIED,
+  [DBusErrorNames.interactiveAuthorizationRequired]: status.PERMISSION_DENIED,
+  [DBusErrorNames.unitMasked]: status.FAILED_PRECONDITION,
+  [DBusErrorNames.noSuchUnit]: status.NOT_FOUND,
+  [DBusErrorNames.noReply]: status.UNAVAILABLE,
+  [DBusErrorNames.timeout]: status.UNAVAILABLE,
+  [DBusErrorNames.serviceUnknown]: status.UNAVAILABLE,
+  [DBusErrorNames.nameHasNoOwner]: status.UNAVAILABLE,
+  [DBusErrorNames.disconnected]: status.UNAVAILABLE,
+};
+
+export function toGrpcStatus(error: unknown): StatusObject {
+  const err = error instanceof Error ? error : new Error(String(error));
+  let code = status.INTERNAL;
+  for (const [errorClass, mapped] of BY_ERROR_CLASS) {
+    if (err instanceof errorClass) code = mapped;
+  }
+  let details = err.message;
+  if (err instanceof SystemdCallError) {
+    code = BY_DBUS_ERROR[err.dbusErrorName] ?? status.INTERNAL;
+    details = `systemd refused ${err.method}: ${err.dbusMessage} (${err.dbusErrorName})`;
+  } else if (code === status.INTERNAL) {
+    details = `internal error: ${err.message}`;
+  }
+  return { code, details, metadata: new Metadata() };
+}

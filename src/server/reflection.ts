@@ -1,0 +1,109 @@
+import type { ServerDuplexStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { createFileRegistry, fromBinary, toBinary, type DescFile, type FileRegistry } from '@bufbuild/protobuf';
+import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import { descriptorSetBase64 } from '../../gen/descriptorSet.js';
+import * as v1 from '../../gen/grpc/reflection/v1/reflection.js';
+import * as v1alpha from '../../gen/grpc/reflection/v1alpha/reflection.js';
+
+type Request = v1.ServerReflectionRequest;
+type Response = v1.ServerReflectionResponse;
+
+const NOT_FOUND = 5;
+
+/**
+ * gRPC server reflection (grpc/reflection/v1 and v1alpha, same messages), answered from the
+ * FileDescriptorSet `buf build` made of our protos and everything they import. Each file is sent
+ * with its transitive dependencies and with its `dependency` list intact, so strict clients
+ * (grpcurl, a @bufbuild/protobuf registry) can link google.protobuf.Timestamp and friends —
+ * @grpc/reflection 1.0.x sends empty dependency lists, which such clients reject.
+ */
+export class ReflectionIndex {
+  private readonly registry: FileRegistry;
+  private readonly files = new Map<string, { desc: DescFile; bytes: Uint8Array }>();
+
+  constructor(private readonly servedServices: readonly string[]) {
+    const set = fromBinary(FileDescriptorSetSchema, Buffer.from(descriptorSetBase64, 'base64'));
+    this.registry = createFileRegistry(set);
+    for (const proto of set.file) {
+      const desc = this.registry.getFile(proto.name);
+      if (desc) this.files.set(proto.name, { desc, bytes: toBinary(FileDescriptorProtoSchema, proto) });
+    }
+  }
+
+  answer(request: Request): Response {
+    const base: Response = {
+      validHost: request.host,
+      originalRequest: request,
+      fileDescriptorResponse: undefined,
+      allExtensionNumbersResponse: undefined,
+      listServicesResponse: undefined,
+      errorResponse: undefined,
+    };
+    if (request.listServices !== undefined) {
+      return { ...base, listServicesResponse: { service: this.servedServices.map((name) => ({ name })) } };
+    }
+    if (request.fileByFilename !== undefined) {
+      return this.withFile(base, this.files.get(request.fileByFilename)?.desc, `file '${request.fileByFilename}'`);
+    }
+    if (request.fileContainingSymbol !== undefined) {
+      const symbol = request.fileContainingSymbol;
+      return this.withFile(base, this.fileOfSymbol(symbol), `symbol '${symbol}'`);
+    }
+    if (request.allExtensionNumbersOfType !== undefined) {
+      const type = request.allExtensionNumbersOfType;
+      if (!this.registry.getMessage(type)) return notFound(base, `type '${type}'`);
+      return { ...base, allExtensionNumbersResponse: { baseTypeName: type, extensionNumber: [] } };
+    }
+    if (request.fileContainingExtension !== undefined) {
+      const { containingType, extensionNumber } = request.fileContainingExtension;
+      return notFound(base, `extension ${extensionNumber} of '${containingType}'`);
+    }
+    return { ...base, errorResponse: { errorCode: 3, errorMessage: 'empty reflection request' } };
+  }
+
+  /** A service or method (`pkg.Service.Method`), message, enum or extension by full name. */
+  private fileOfSymbol(symbol: string): DescFile | undefined {
+    const direct = this.registry.get(symbol);
+    if (direct) return direct.file;
+    const dot = symbol.lastIndexOf('.');
+    const service = dot > 0 ? this.registry.getService(symbol.slice(0, dot)) : undefined;
+    return service?.methods.some((method) => method.name === symbol.slice(dot + 1)) ? service.file : undefined;
+  }
+
+  private withFile(base: Response, file: DescFile | undefined, what: string): Response {
+    if (!file) return notFound(base, what);
+    const names: string[] = [];
+    const visit = (desc: DescFile) => {
+      const name = desc.proto.name;
+      if (names.includes(name)) return;
+      names.push(name);
+      desc.dependencies.forEach(visit);
+    };
+    visit(file);
+    const fileDescriptorProto = names.flatMap((name) => {
+      const entry = this.files.get(name);
+      return entry ? [entry.bytes] : [];
+    });
+    return { ...base, fileDescriptorResponse: { fileDescriptorProto: fileDescriptorProto.map((b) => Buffer.from(b)) } };
+  }
+}
+
+function notFound(base: Response, what: string): Response {
+  return { ...base, errorResponse: { errorCode: NOT_FOUND, errorMessage: `${what} not found` } };
+}
+
+export const REFLECTION_SERVICES = {
+  v1: { name: 'grpc.reflection.v1.ServerReflection', definition: v1.ServerReflectionService },
+  v1alpha: { name: 'grpc.reflection.v1alpha.ServerReflection', definition: v1alpha.ServerReflectionService },
+} as const;
+
+/** The bidi-streaming handler: one answer per request, in order, until the client half-closes. */
+export function reflectionService(index: ReflectionIndex): UntypedServiceImplementation {
+  return {
+    serverReflectionInfo: (call: ServerDuplexStream<Request, Response>) => {
+      call.on('data', (request: Request) => call.write(index.answer(request)));
+      call.on('end', () => call.end());
+      call.on('error', () => call.end());
+    },
+  };
+}

@@ -1,0 +1,79 @@
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { StreamController } from '../control/streamController.js';
+import type { UnitNaming } from '../core/unitNaming.js';
+import { HealthService } from '../../gen/grpc/health/v1/health.js';
+import { StreamServiceService } from '../../gen/lit/stream/v1/stream.js';
+import { SystemdLink } from '../systemd/systemdLink.js';
+import { HealthStatus } from './health.js';
+import { REFLECTION_SERVICES, ReflectionIndex, reflectionService } from './reflection.js';
+import { streamService } from './streamService.js';
+
+export const STREAM_SERVICE = 'lit.stream.v1.StreamService';
+const HEALTH_SERVICE = 'grpc.health.v1.Health';
+
+export interface ServerOptions {
+  /** `host:port`; port 0 picks a free one. */
+  readonly listen: string;
+  /** `system`, `session` or a D-Bus address. */
+  readonly bus: string;
+  readonly naming: UnitNaming;
+  readonly log: Logger;
+  /** Serve gRPC server reflection (v1 and v1alpha). Default true. */
+  readonly reflection?: boolean;
+}
+
+export interface RunningServer {
+  /** The address actually bound, e.g. `127.0.0.1:50051`. */
+  readonly address: string;
+  readonly link: SystemdLink;
+  readonly health: HealthStatus;
+  /** Stops taking calls, lets in-flight calls finish (up to `graceMs`), then closes the bus. */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/**
+ * lit-streamd: connects to systemd (and keeps reconnecting), serves StreamService, health and
+ * reflection on one grpc-js server. Health is SERVING exactly while the bus is connected.
+ */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { log } = options;
+  const link = new SystemdLink(options.bus, log);
+  const health = new HealthStatus([STREAM_SERVICE]);
+  link.on('up', () => health.setAll(true));
+  link.on('down', () => health.setAll(false));
+
+  const server = new Server();
+  server.addService(StreamServiceService, streamService(new StreamController(link, options.naming), log));
+  server.addService(HealthService, health.service());
+  if (options.reflection ?? true) {
+    const served = [STREAM_SERVICE, HEALTH_SERVICE, ...Object.values(REFLECTION_SERVICES).map((s) => s.name)];
+    const index = new ReflectionIndex(served);
+    for (const { definition } of Object.values(REFLECTION_SERVICES)) {
+      server.addService(definition, reflectionService(index));
+    }
+  }
+
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(options.listen, ServerCredentials.createInsecure(), (error, boundPort) =>
+      error ? reject(new Error(`cannot listen on ${options.listen}: ${error.message}`)) : resolve(boundPort),
+    ),
+  );
+  const address = `${options.listen.slice(0, options.listen.lastIndexOf(':'))}:${port}`;
+  await link.start();
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (graceMs = 10_000) =>
+    (stopping ??= new Promise<void>((resolve) => {
+      health.setAll(false);
+      health.endWatches();
+      const force = setTimeout(() => server.forceShutdown(), graceMs);
+      server.tryShutdown(() => {
+        clearTimeout(force);
+        link.close();
+        resolve();
+      });
+    }));
+
+  return { address, link, health, shutdown };
+}

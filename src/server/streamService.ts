@@ -1,0 +1,28 @@
+import type { Logger } from 'pino';
+import type { StreamController } from '../control/streamController.js';
+import { parseStreamRef } from '../core/streamRef.js';
+import type { StreamServiceServer } from '../../gen/lit/stream/v1/stream.js';
+import { actionToProto, statusToProto, summaryToProto } from './toProto.js';
+import { unaryCall } from './unaryCall.js';
+
+/** lit.stream.v1.StreamService: each handler validates, calls the controller, maps to proto. */
+export function streamService(controller: StreamController, log: Logger): StreamServiceServer {
+  return {
+    listStreams: unaryCall('ListStreams', log, async (request) => {
+      const page = await controller.list(request.team, request);
+      return { streams: page.items.map(summaryToProto), nextPageToken: page.nextPageToken };
+    }),
+    start: unaryCall('Start', log, async (request, context) =>
+      actionToProto(await controller.start(parseStreamRef(request.team, request.name), context)),
+    ),
+    stop: unaryCall('Stop', log, async (request, context) =>
+      actionToProto(await controller.stop(parseStreamRef(request.team, request.name), context)),
+    ),
+    restart: unaryCall('Restart', log, async (request, context) =>
+      actionToProto(await controller.restart(parseStreamRef(request.team, request.name), context)),
+    ),
+    getStatus: unaryCall('GetStatus', log, async (request) => ({
+      status: statusToProto(await controller.status(parseStreamRef(request.team, request.name))),
+    })),
+  };
+}

@@ -1,0 +1,163 @@
+import { EventEmitter } from 'node:events';
+import dbus from 'dbus-next';
+import { BusUnavailableError, DBusErrorNames, SystemdCallError } from './errors.js';
+
+/** `system`, `session`, or a D-Bus address such as `unix:path=/run/user/1000/bus`. */
+export type BusSpec = string;
+
+export interface CallSpec {
+  readonly destination?: string;
+  readonly path: string;
+  readonly interface: string;
+  readonly member: string;
+  readonly signature?: string;
+  readonly body?: unknown[];
+  /** Reply timeout; the D-Bus reference implementation's default is 25 s. */
+  readonly timeoutMs?: number;
+}
+
+export interface Signal {
+  readonly path: string;
+  readonly interface: string;
+  readonly member: string;
+  readonly body: unknown[];
+}
+
+const DEFAULT_REPLY_TIMEOUT_MS = 25_000;
+
+/**
+ * One D-Bus connection. Wraps dbus-next's MessageBus to add what a server needs from it: a reply
+ * timeout on every call, calls that fail at once (instead of hanging) when the connection is lost,
+ * and a single `closed` event however the connection ends.
+ *
+ * Events: `signal` (Signal) for every signal received, `closed` (Error) once.
+ */
+export class BusConnection extends EventEmitter {
+  private readonly pending = new Set<(error: Error) => void>();
+  private closedWith: Error | undefined;
+
+  private constructor(
+    private readonly bus: dbus.MessageBus,
+    readonly spec: BusSpec,
+  ) {
+    super();
+    bus.on('message', (msg: dbus.Message) => {
+      if (msg.type === dbus.MessageType.SIGNAL && msg.path && msg.interface && msg.member) {
+        this.emit('signal', { path: msg.path, interface: msg.interface, member: msg.member, body: msg.body });
+      }
+    });
+    bus.on('error', (error: Error) => this.markClosed(error));
+    // dbus-next forwards socket errors but not a clean end of the stream (the daemon went away),
+    // so listen on its connection too.
+    const connection = (bus as unknown as { _connection?: EventEmitter })._connection;
+    connection?.on('end', () => this.markClosed(new Error('the bus closed the connection')));
+    connection?.on('close', () => this.markClosed(new Error('the bus connection closed')));
+  }
+
+  /** Connects and completes the D-Bus Hello handshake, or fails within `timeoutMs`. */
+  static async open(spec: BusSpec, timeoutMs = 5_000): Promise<BusConnection> {
+    const bus =
+      spec === 'system'
+        ? dbus.systemBus()
+        : spec === 'session'
+          ? dbus.sessionBus()
+          : dbus.sessionBus({ busAddress: spec });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => fail(new Error(`no answer from the bus within ${timeoutMs} ms`)), timeoutMs);
+      const fail = (error: Error) => {
+        clearTimeout(timer);
+        bus.removeAllListeners('connect');
+        try {
+          bus.disconnect();
+        } catch {
+          // already broken
+        }
+        reject(new BusUnavailableError(`cannot connect to D-Bus at ${describeBus(spec)}: ${error.message}`));
+      };
+      bus.once('error', fail);
+      bus.once('connect', () => {
+        clearTimeout(timer);
+        bus.removeListener('error', fail);
+        resolve();
+      });
+    });
+    return new BusConnection(bus, spec);
+  }
+
+  get isOpen(): boolean {
+    return this.closedWith === undefined;
+  }
+
+  async call(spec: CallSpec): Promise<unknown[]> {
+    if (this.closedWith) throw new BusUnavailableError(`D-Bus connection lost: ${this.closedWith.message}`);
+    const message = new dbus.Message({
+      destination: spec.destination,
+      path: spec.path,
+      interface: spec.interface,
+      member: spec.member,
+      signature: spec.signature ?? '',
+      body: spec.body ?? [],
+    });
+    const timeoutMs = spec.timeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS;
+    return new Promise<unknown[]>((resolve, reject) => {
+      const abandon = (error: Error) => {
+        clearTimeout(timer);
+        this.pending.delete(abandon);
+        reject(error);
+      };
+      const timer = setTimeout(
+        () => abandon(new SystemdCallError(spec.member, DBusErrorNames.noReply, `no reply within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      this.pending.add(abandon);
+      this.bus.call(message).then(
+        (reply) => {
+          clearTimeout(timer);
+          this.pending.delete(abandon);
+          resolve(reply?.body ?? []);
+        },
+        (error: unknown) => {
+          if (!this.pending.has(abandon)) return;
+          abandon(
+            error instanceof dbus.DBusError
+              ? new SystemdCallError(spec.member, error.type, error.text)
+              : new BusUnavailableError(`${spec.member}: ${(error as Error).message}`),
+          );
+        },
+      );
+    });
+  }
+
+  /** Adds a match rule so the bus routes these signals to us (D-Bus spec, "Match Rules"). */
+  async addMatch(rule: string): Promise<void> {
+    await this.call({
+      destination: 'org.freedesktop.DBus',
+      path: '/org/freedesktop/DBus',
+      interface: 'org.freedesktop.DBus',
+      member: 'AddMatch',
+      signature: 's',
+      body: [rule],
+    });
+  }
+
+  close(): void {
+    this.markClosed(new Error('closed by lit-streamd'));
+    try {
+      this.bus.disconnect();
+    } catch {
+      // the socket is already gone
+    }
+  }
+
+  private markClosed(error: Error): void {
+    if (this.closedWith) return;
+    this.closedWith = error;
+    const unavailable = new BusUnavailableError(`D-Bus connection lost: ${error.message}`);
+    for (const abandon of [...this.pending]) abandon(unavailable);
+    this.emit('closed', error);
+  }
+}
+
+export function describeBus(spec: BusSpec): string {
+  return spec === 'system' || spec === 'session' ? `the ${spec} bus` : spec;
+}

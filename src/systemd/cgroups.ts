@@ -1,0 +1,49 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const ROOT = '/sys/fs/cgroup';
+
+/**
+ * The directories one cgroup needs on this host's layout: the unified hierarchy alone on a pure
+ * cgroup2 host; the named `systemd` hierarchy plus `unified` on a hybrid host (Debian 12's
+ * default when PID 1 is not systemd, as on these machines); the named hierarchy alone on legacy.
+ */
+export function cgroupDirs(name: string): string[] {
+  if (existsSync(join(ROOT, 'cgroup.controllers'))) return [join(ROOT, name)];
+  const dirs = [join(ROOT, 'systemd', name)];
+  if (existsSync(join(ROOT, 'unified', 'cgroup.procs'))) dirs.push(join(ROOT, 'unified', name));
+  return dirs;
+}
+
+export async function createCgroups(dirs: readonly string[]): Promise<void> {
+  for (const dir of dirs) await mkdir(dir, { recursive: true });
+}
+
+/** Every pid in the cgroups and their descendants. */
+export async function pidsIn(dirs: readonly string[]): Promise<number[]> {
+  const pids = new Set<number>();
+  const walk = async (dir: string): Promise<void> => {
+    const procs = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+    for (const line of procs.split('\n')) if (line.trim()) pids.add(Number(line));
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    await Promise.all(entries.filter((e) => e.isDirectory()).map((e) => walk(join(dir, e.name))));
+  };
+  await Promise.all(dirs.map(walk));
+  return [...pids];
+}
+
+/** Removes the cgroups bottom-up; false while some are still busy (a process has yet to go). */
+export async function removeCgroups(dirs: readonly string[]): Promise<boolean> {
+  let removedAll = true;
+  const remove = async (dir: string): Promise<void> => {
+    if (!existsSync(dir)) return;
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) if (entry.isDirectory()) await remove(join(dir, entry.name));
+    await rmdir(dir).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') removedAll = false;
+    });
+  };
+  for (const dir of dirs) await remove(dir);
+  return removedAll;
+}

@@ -1,0 +1,125 @@
+import { CancelledError, DeadlineExceededError } from '../core/errors.js';
+import { BusUnavailableError } from './errors.js';
+
+/** systemd's job results (org.freedesktop.systemd1(5), "JobRemoved"). */
+export type JobResult = 'done' | 'canceled' | 'timeout' | 'failed' | 'dependency' | 'skipped' | string;
+
+export interface FinishedJob {
+  readonly jobPath: string;
+  readonly result: JobResult;
+}
+
+export interface WaitOptions {
+  /** Absolute time (ms since the epoch) after which to stop waiting. */
+  readonly deadline?: number;
+  /** Stop waiting when this aborts (the caller went away). */
+  readonly signal?: AbortSignal;
+}
+
+/** How long a JobRemoved that nobody has claimed yet is kept (see `jobRemoved`). */
+const UNCLAIMED_TTL_MS = 60_000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Pairs jobs with their `JobRemoved` signal, like go-systemd's jobListener.
+ *
+ * The race it exists for: systemd replies to StartUnit with the job path and may emit JobRemoved for
+ * a fast job right after. dbus-next dispatches both messages from the same socket read, so the
+ * signal handler can run before the `await StartUnit(...)` continuation has learned the job path.
+ * While any enqueue call is in flight, results nobody waits for yet are therefore kept, and
+ * `run` looks there first; nothing is lost and nothing is kept once no call is in flight.
+ */
+export class JobTracker {
+  private readonly waiters = new Map<string, (job: FinishedJob) => void>();
+  private readonly unclaimed = new Map<string, { job: FinishedJob; at: number }>();
+  private enqueuesInFlight = 0;
+  private failure: Error | undefined;
+  private readonly failAll = new Set<(error: Error) => void>();
+
+  /** Feed every JobRemoved(id, job, unit, result) signal here. */
+  jobRemoved(jobPath: string, result: JobResult): void {
+    const job = { jobPath, result };
+    const waiter = this.waiters.get(jobPath);
+    if (waiter) {
+      this.waiters.delete(jobPath);
+      waiter(job);
+    } else if (this.enqueuesInFlight > 0) {
+      const now = Date.now();
+      for (const [path, entry] of this.unclaimed) {
+        if (now - entry.at > UNCLAIMED_TTL_MS) this.unclaimed.delete(path);
+      }
+      this.unclaimed.set(jobPath, { job, at: now });
+    }
+  }
+
+  /** The connection is gone: its JobRemoved signals will never come, so every waiter fails. */
+  fail(error: Error): void {
+    this.failure = error;
+    for (const reject of [...this.failAll]) reject(error);
+    this.unclaimed.clear();
+  }
+
+  /**
+   * Enqueues a job with `enqueue` (which resolves with the job path) and resolves once systemd has
+   * removed the job, with its result.
+   */
+  async run(enqueue: () => Promise<string>, options: WaitOptions = {}): Promise<FinishedJob> {
+    if (this.failure) throw new BusUnavailableError(this.failure.message);
+    this.enqueuesInFlight++;
+    let jobPath: string;
+    try {
+      jobPath = await enqueue();
+    } finally {
+      this.enqueuesInFlight--;
+    }
+    const early = this.unclaimed.get(jobPath);
+    if (early) {
+      this.unclaimed.delete(jobPath);
+      return early.job;
+    }
+    if (this.enqueuesInFlight === 0) this.unclaimed.clear();
+    return this.waitFor(jobPath, options);
+  }
+
+  private waitFor(jobPath: string, { deadline, signal }: WaitOptions): Promise<FinishedJob> {
+    return new Promise<FinishedJob>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const settle = () => {
+        if (timer) clearTimeout(timer);
+        this.waiters.delete(jobPath);
+        this.failAll.delete(onFail);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onFail = (error: Error) => {
+        settle();
+        reject(new BusUnavailableError(`lost the bus while waiting for job ${jobPath}: ${error.message}`));
+      };
+      const onAbort = () => {
+        settle();
+        reject(new CancelledError(`the caller cancelled while job ${jobPath} was running; the job goes on`));
+      };
+      this.waiters.set(jobPath, (job) => {
+        settle();
+        resolve(job);
+      });
+      this.failAll.add(onFail);
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      // setTimeout fires at once for delays past 2^31-1 ms (~24 days); such a deadline is no limit.
+      if (deadline !== undefined && deadline - Date.now() < MAX_TIMER_MS) {
+        timer = setTimeout(
+          () => {
+            settle();
+            reject(new DeadlineExceededError(`the deadline passed while job ${jobPath} was running; the job goes on`));
+          },
+          Math.max(0, deadline - Date.now()),
+        );
+      }
+    });
+  }
+
+  /** For tests and diagnostics: how many results and waiters are held. */
+  get held(): { waiters: number; unclaimed: number } {
+    return { waiters: this.waiters.size, unclaimed: this.unclaimed.size };
+  }
+}

@@ -1,0 +1,64 @@
+import type { UnitProperties } from './manager.js';
+
+/** systemd reports "unknown" for uint64 counters as UINT64_MAX (sd-bus; e.g. accounting off). */
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/** waitid(2) codes systemd stores in ExecMainCode. */
+const CLD_EXITED = 1;
+
+/**
+ * The properties of a service unit that status reports are built from, typed, in systemd's names
+ * (org.freedesktop.systemd1(5), "Properties" of Unit and Service objects).
+ */
+export interface ServiceState {
+  readonly LoadState: string;
+  readonly ActiveState: string;
+  readonly SubState: string;
+  readonly Result: string;
+  /** ActiveEnterTimestamp; undefined when 0 (never entered). */
+  readonly ActiveEnterTimestamp?: Date;
+  /** MainPID; undefined when 0 (no main process). */
+  readonly MainPID?: number;
+  /** TasksCurrent; undefined when systemd does not know (UINT64_MAX). */
+  readonly TasksCurrent?: number;
+  /** MemoryCurrent in bytes; undefined when systemd does not know (UINT64_MAX). */
+  readonly MemoryCurrent?: number;
+  readonly NRestarts: number;
+  /** ExecMainStatus when ExecMainCode is CLD_EXITED. */
+  readonly exitStatus?: number;
+  /** ExecMainStatus when ExecMainCode is CLD_KILLED or CLD_DUMPED (a signal number). */
+  readonly exitSignal?: number;
+}
+
+export function readServiceState(props: UnitProperties): ServiceState {
+  const code = Number(props.ExecMainCode ?? 0);
+  const status = Number(props.ExecMainStatus ?? 0);
+  return {
+    LoadState: String(props.LoadState ?? ''),
+    ActiveState: String(props.ActiveState ?? ''),
+    SubState: String(props.SubState ?? ''),
+    Result: String(props.Result ?? ''),
+    ActiveEnterTimestamp: usecToDate(props.ActiveEnterTimestamp),
+    MainPID: positive(props.MainPID),
+    TasksCurrent: knownCounter(props.TasksCurrent),
+    MemoryCurrent: knownCounter(props.MemoryCurrent),
+    NRestarts: Number(props.NRestarts ?? 0),
+    exitStatus: code === CLD_EXITED ? status : undefined,
+    exitSignal: code > CLD_EXITED ? status : undefined,
+  };
+}
+
+function usecToDate(value: unknown): Date | undefined {
+  if (typeof value !== 'bigint' || value === 0n || value === UINT64_MAX) return undefined;
+  return new Date(Number(value / 1000n));
+}
+
+function knownCounter(value: unknown): number | undefined {
+  if (typeof value !== 'bigint' || value === UINT64_MAX) return undefined;
+  return Number(value);
+}
+
+function positive(value: unknown): number | undefined {
+  const n = Number(value ?? 0);
+  return n > 0 ? n : undefined;
+}
