@@ -14,13 +14,16 @@ export interface JobOutcome {
 }
 
 /**
- * SUCCESS only when the job finished as `done` and the unit is not `failed`
- * (org.freedesktop.systemd1(5), "JobRemoved": done means the job was successful). Everything else
- * is FAILURE with systemd's own words for why.
+ * SUCCESS only when the job finished as `done` (org.freedesktop.systemd1(5), "JobRemoved": done
+ * means the job was successful) and, for start and restart, the unit is not `failed`. A stop job
+ * that is `done` has left the stream not running, which is what stop asks for, even when the unit
+ * ends up `failed`: that records how its last run ended (e.g. a worker killed during
+ * ExecStartPre ends with Result `signal`), as `systemctl stop` also treats it. Everything else is
+ * FAILURE with systemd's own words for why.
  */
 export function judgeAction(action: Action, outcome: JobOutcome): ActionResult {
   const { jobResult, stream } = outcome;
-  const succeeded = jobResult === 'done' && stream.activeState !== 'failed';
+  const succeeded = jobResult === 'done' && (action === 'stop' || stream.activeState !== 'failed');
   return {
     status: succeeded ? 'SUCCESS' : 'FAILURE',
     message: succeeded ? `Stream ${PAST_TENSE[action]} successfully.` : failureMessage(action, outcome),

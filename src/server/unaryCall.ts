@@ -1,5 +1,6 @@
 import { type handleUnaryCall, type ServerUnaryCall, status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { CancelledError, DeadlineExceededError } from '../core/errors.js';
 import type { WaitOptions } from '../systemd/jobs.js';
 import { toGrpcStatus } from './grpcStatus.js';
 
@@ -16,7 +17,7 @@ const STATUS_NAMES = Object.fromEntries(Object.entries(status).map(([name, code]
 /**
  * Adapts a promise-returning handler to grpc-js and adds what every RPC gets: the caller's deadline
  * and cancellation as WaitOptions, the one error-to-status mapping, and one log line per call
- * (method, team, name, gRPC code, duration).
+ * (method, team, stream, gRPC code, duration).
  */
 export function unaryCall<Req extends object, Res>(
   method: string,
@@ -25,13 +26,20 @@ export function unaryCall<Req extends object, Res>(
 ): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, callback) => {
     const startedAt = performance.now();
+    const callDeadline = call.getDeadline();
+    const deadline =
+      callDeadline instanceof Date ? callDeadline.getTime() : Number.isFinite(callDeadline) ? callDeadline : undefined;
     const abort = new AbortController();
-    call.on('cancelled', () => abort.abort());
-    const deadline = call.getDeadline();
-    const context: CallContext = {
-      signal: abort.signal,
-      deadline: deadline instanceof Date ? deadline.getTime() : Number.isFinite(deadline) ? deadline : undefined,
-    };
+    // grpc-js cancels the call itself when the deadline passes, possibly before our own timer
+    // fires: tell the two cases apart so the log says DEADLINE_EXCEEDED, not CANCELLED.
+    call.on('cancelled', () =>
+      abort.abort(
+        deadline !== undefined && Date.now() >= deadline
+          ? new DeadlineExceededError(`the deadline passed while ${method} was waiting on systemd`)
+          : new CancelledError(`the caller cancelled ${method} while it was waiting on systemd`),
+      ),
+    );
+    const context: CallContext = { signal: abort.signal, deadline };
     const finish = (code: status, details?: string) => {
       const fields = {
         method,
@@ -56,11 +64,14 @@ export function unaryCall<Req extends object, Res>(
   };
 }
 
-/** team and name of the request for the log line, cut short: they are untrusted input. */
-function identify(request: object): { team?: string; name?: string } {
+/**
+ * team and stream name of the request for the log line (as `stream`: pino's `name` is the logger's),
+ * cut short: they are untrusted input.
+ */
+function identify(request: object): { team?: string; stream?: string } {
   const { team, name } = request as { team?: unknown; name?: unknown };
   return {
     ...(typeof team === 'string' ? { team: team.slice(0, 64) } : {}),
-    ...(typeof name === 'string' && name !== '' ? { name: name.slice(0, 64) } : {}),
+    ...(typeof name === 'string' && name !== '' ? { stream: name.slice(0, 64) } : {}),
   };
 }

@@ -12,7 +12,8 @@ export interface FinishedJob {
 export interface WaitOptions {
   /** Absolute time (ms since the epoch) after which to stop waiting. */
   readonly deadline?: number;
-  /** Stop waiting when this aborts (the caller went away). */
+  /** Stop waiting when this aborts: the caller went away, or (reason DeadlineExceededError) its
+   *  deadline passed. */
   readonly signal?: AbortSignal;
 }
 
@@ -96,7 +97,10 @@ export class JobTracker {
       };
       const onAbort = () => {
         settle();
-        reject(new CancelledError(`the caller cancelled while job ${jobPath} was running; the job goes on`));
+        const reason: unknown = signal?.reason;
+        const why = reason instanceof Error ? reason.message : 'the caller cancelled';
+        const ErrorClass = reason instanceof DeadlineExceededError ? DeadlineExceededError : CancelledError;
+        reject(new ErrorClass(`${why}; job ${jobPath} goes on in systemd`));
       };
       this.waiters.set(jobPath, (job) => {
         settle();

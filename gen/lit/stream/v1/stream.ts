@@ -45,7 +45,10 @@ export const protobufFileName = "lit/stream/v1/stream.proto";
 export enum ActionStatus {
   /** ACTION_STATUS_UNSPECIFIED - Not set; never sent by the server. */
   ACTION_STATUS_UNSPECIFIED = 0,
-  /** ACTION_STATUS_SUCCESS - systemd's job finished with result `done` and the unit is not `failed`. */
+  /**
+   * ACTION_STATUS_SUCCESS - systemd's job finished with result `done` and, for Start and Restart, the unit is not
+   * `failed`.
+   */
   ACTION_STATUS_SUCCESS = 1,
   /** ACTION_STATUS_FAILURE - Anything else; `message` says why. */
   ACTION_STATUS_FAILURE = 2,
@@ -1954,7 +1957,8 @@ export const StreamServiceService = {
   },
   /**
    * Stop stops a stream and returns once systemd's stop job has finished. Stopping a stopped
-   * stream succeeds.
+   * stream succeeds. A stream whose last run failed stays in ActiveState `failed` after a
+   * successful Stop: that state records how the run ended, the stream is not running.
    */
   stop: {
     path: "/lit.stream.v1.StreamService/Stop" as const,
@@ -1997,7 +2001,8 @@ export interface StreamServiceServer extends UntypedServiceImplementation {
   start: handleUnaryCall<StartRequest, StartResponse>;
   /**
    * Stop stops a stream and returns once systemd's stop job has finished. Stopping a stopped
-   * stream succeeds.
+   * stream succeeds. A stream whose last run failed stays in ActiveState `failed` after a
+   * successful Stop: that state records how the run ended, the stream is not running.
    */
   stop: handleUnaryCall<StopRequest, StopResponse>;
   /**
@@ -2044,7 +2049,8 @@ export interface StreamServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Stop stops a stream and returns once systemd's stop job has finished. Stopping a stopped
-   * stream succeeds.
+   * stream succeeds. A stream whose last run failed stays in ActiveState `failed` after a
+   * successful Stop: that state records how the run ended, the stream is not running.
    */
   stop(request: StopRequest, callback: (error: ServiceError | null, response: StopResponse) => void): ClientUnaryCall;
   stop(

@@ -1,0 +1,12 @@
+/**
+ * lit-stream's client library (`import { Stream, getStreams } from 'lit-stream/client'`): the API of
+ * the Python SDK it replaces over the generated gRPC client, which is exported too for programs that
+ * want every field.
+ */
+export { Stream } from './stream.js';
+export { getStreams } from './getStreams.js';
+export { Service, type ServiceActionStatus, type ServiceStatus, type ServiceStatusDetails } from './service.js';
+export { LitStreamError } from './errors.js';
+export { type ConnectionOptions, closeSharedClients, DEFAULT_ADDRESS, streamServiceClient } from './connection.js';
+export * from '../../gen/lit/stream/v1/stream.js';
+export { status as GrpcStatus } from '@grpc/grpc-js';

@@ -1,0 +1,117 @@
+import { type CallOptions, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { activeStateWord, loadStateWord, usageSourceWord } from '../core/stateNames.js';
+import { formatBytes, formatTimestamp } from '../core/format.js';
+import type { UsageSource } from '../core/status.js';
+import {
+  ActionStatus,
+  type StartResponse,
+  type StreamServiceClient,
+  type StreamStatus,
+} from '../../gen/lit/stream/v1/stream.js';
+import { type ConnectionOptions, streamServiceClient } from './connection.js';
+import { LitStreamError } from './errors.js';
+
+/** The outcome of start/stop/restart, as the Python SDK's ServiceActionStatus. */
+export interface ServiceActionStatus {
+  readonly status: 'SUCCESS' | 'FAILURE';
+  readonly message: string;
+}
+
+/** Typed values behind a ServiceStatus, for programs. */
+export interface ServiceStatusDetails {
+  readonly team: string;
+  readonly unit: string;
+  readonly loadState: string;
+  readonly activeState: string;
+  readonly subState: string;
+  readonly started?: Date;
+  readonly mainPid?: number;
+  readonly tasks?: number;
+  readonly memoryBytes?: number;
+  readonly usageSource: UsageSource;
+  readonly restartCount: number;
+  readonly result: string;
+  readonly exitStatus?: number;
+  readonly exitSignal?: number;
+}
+
+/**
+ * What `systemctl status` shows, as the Python SDK's ServiceStatus:
+ * `{name: 'bitcoin', active: 'active', status: 'running', started: 'Wed 2024-07-24 13:32:23 CDT',
+ *   pid: 3687984, tasks: 5, memory: '3.3G'}`; fields systemd has no value for are null.
+ */
+export interface ServiceStatus {
+  readonly name: string;
+  readonly active: string;
+  readonly status: string;
+  readonly started: string | null;
+  readonly pid: number | null;
+  readonly tasks: number | null;
+  readonly memory: string | null;
+  readonly details: ServiceStatusDetails;
+}
+
+const READ_DEADLINE_MS = 10_000;
+const ACTION_DEADLINE_MS = 120_000;
+
+type Unary<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Res) => void,
+) => unknown;
+
+/** Base of the SDK's service wrappers: a connection to lit-streamd and typed, promise-based calls. */
+export class Service {
+  protected readonly client: StreamServiceClient;
+
+  constructor(protected readonly options: ConnectionOptions = {}) {
+    this.client = streamServiceClient(options);
+  }
+
+  /** Calls a unary method; failures reject with LitStreamError carrying the gRPC code. */
+  protected call<Req, Res>(method: Unary<Req, Res>, request: Req, kind: 'read' | 'action' = 'read'): Promise<Res> {
+    const deadlineMs = this.options.deadlineMs ?? (kind === 'action' ? ACTION_DEADLINE_MS : READ_DEADLINE_MS);
+    return new Promise((resolve, reject) => {
+      method.call(this.client, request, new Metadata(), { deadline: Date.now() + deadlineMs }, (error, response) =>
+        error ? reject(LitStreamError.from(error)) : resolve(response),
+      );
+    });
+  }
+}
+
+export function toActionStatus(response: StartResponse): ServiceActionStatus {
+  return {
+    status: response.status === ActionStatus.ACTION_STATUS_SUCCESS ? 'SUCCESS' : 'FAILURE',
+    message: response.message,
+  };
+}
+
+export function toServiceStatus(status: StreamStatus, timeZone?: string): ServiceStatus {
+  const details: ServiceStatusDetails = {
+    team: status.team,
+    unit: status.unit,
+    loadState: loadStateWord(status.loadState),
+    activeState: activeStateWord(status.activeState),
+    subState: status.subState,
+    started: status.started,
+    mainPid: status.mainPid,
+    tasks: status.tasks,
+    memoryBytes: status.memoryBytes,
+    usageSource: usageSourceWord(status.usageSource),
+    restartCount: status.restartCount,
+    result: status.result,
+    exitStatus: status.exitStatus,
+    exitSignal: status.exitSignal,
+  };
+  return {
+    name: status.name,
+    active: details.activeState,
+    status: details.subState,
+    started: details.started ? formatTimestamp(details.started, timeZone) : null,
+    pid: details.mainPid ?? null,
+    tasks: details.tasks ?? null,
+    memory: details.memoryBytes !== undefined ? formatBytes(details.memoryBytes) : null,
+    details,
+  };
+}

@@ -1,0 +1,133 @@
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { UnitNaming } from '../../src/core/unitNaming.js';
+import { type RunningServer, startServer } from '../../src/server/server.js';
+import { EmbeddedSystemd } from '../../src/systemd/embeddedSystemd.js';
+import { readServiceState, type ServiceState } from '../../src/systemd/serviceState.js';
+import { StreamServiceClient } from '../../gen/lit/stream/v1/stream.js';
+
+/**
+ * The test bed: a real systemd user manager (EmbeddedSystemd) with the fixture streams below
+ * declared, the real lit-streamd server on a free loopback port, and the generated client.
+ */
+export interface Harness {
+  readonly sandbox: EmbeddedSystemd;
+  readonly server: RunningServer;
+  readonly client: StreamServiceClient;
+  readonly address: string;
+  /** Every log line the server wrote, parsed. */
+  readonly logs: Record<string, unknown>[];
+  /** systemd's own view of a unit, read directly over D-Bus (not through lit-streamd). */
+  unitState(unit: string): Promise<ServiceState>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Fixture units. `contoso` has a template running a long-lived worker, two streams declared as
+ * symlinks to it, a regular-file stream whose ExecStart exits 1, a slow starter, a masked stream,
+ * and a symlink to another team's template (not a stream). `contoso-eu` has a stream `contoso` must
+ * never see; `acme` has only a template.
+ */
+export const FIXTURE_UNITS: Record<string, string | { link: string }> = {
+  'lit-stream-contoso@.service': '[Unit]\nDescription=contoso worker %i\n[Service]\nType=exec\nExecStart=/bin/sleep infinity\n',
+  'lit-stream-contoso@bitcoin.service': { link: 'lit-stream-contoso@.service' },
+  'lit-stream-contoso@ethereum.service': { link: 'lit-stream-contoso@.service' },
+  'lit-stream-contoso@crash.service':
+    "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo starting; exit 1'\n",
+  'lit-stream-contoso@slow.service':
+    '[Service]\nType=exec\nExecStartPre=/bin/sleep 2\nExecStart=/bin/sleep infinity\n',
+  'lit-stream-contoso@masked.service': { link: '/dev/null' },
+  'lit-stream-contoso@alias.service': { link: 'lit-stream-acme@.service' },
+  'lit-stream-contoso-eu@.service': '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n',
+  'lit-stream-contoso-eu@secret.service': { link: 'lit-stream-contoso-eu@.service' },
+  'lit-stream-acme@.service': '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n',
+};
+
+export async function startHarness(units = FIXTURE_UNITS): Promise<Harness> {
+  const sandbox = await EmbeddedSystemd.boot();
+  try {
+    for (const [unit, contents] of Object.entries(units)) {
+      if (typeof contents === 'string') await sandbox.writeUnit(unit, contents);
+      else await sandbox.linkUnit(unit, contents.link);
+    }
+    await sandbox.reload();
+    const logs: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        for (const line of String(chunk).split('\n')) if (line) logs.push(JSON.parse(line));
+        done();
+      },
+    });
+    const server = await startServer({
+      listen: '127.0.0.1:0',
+      bus: sandbox.busAddress,
+      naming: new UnitNaming(),
+      log: pino({ level: 'debug' }, sink),
+    });
+    const client = new StreamServiceClient(server.address, credentials.createInsecure());
+    return {
+      sandbox,
+      server,
+      client,
+      address: server.address,
+      logs,
+      unitState: (unit) => sandbox.withManager(async (manager) => readServiceState(await manager.getUnitProperties(unit))),
+      async stop() {
+        client.close();
+        await server.shutdown(2_000);
+        await sandbox.shutdown();
+      },
+    };
+  } catch (error) {
+    await sandbox.shutdown();
+    throw error;
+  }
+}
+
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: { deadline?: number },
+  callback: (error: ServiceError | null, response: Res) => void,
+) => unknown;
+
+/** Calls a generated client method and returns its response, or rejects with the ServiceError. */
+export function rpc<Req, Res>(
+  client: StreamServiceClient,
+  method: UnaryMethod<Req, Res>,
+  request: Req,
+  deadlineMs = 20_000,
+): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    method.call(client, request, new Metadata(), { deadline: Date.now() + deadlineMs }, (error, response) =>
+      error ? reject(error) : resolve(response),
+    );
+  });
+}
+
+/** Resolves with the ServiceError a call fails with; fails the test if the call succeeds. */
+export async function rpcError<Req, Res>(
+  client: StreamServiceClient,
+  method: UnaryMethod<Req, Res>,
+  request: Req,
+  deadlineMs?: number,
+): Promise<ServiceError> {
+  try {
+    const response = await rpc(client, method, request, deadlineMs);
+    throw new Error(`expected the call to fail, got ${JSON.stringify(response)}`);
+  } catch (error) {
+    if ((error as ServiceError).code === undefined) throw error;
+    return error as ServiceError;
+  }
+}
+
+/** Polls `probe` until it returns true, or fails after `timeoutMs`: a condition wait, not a sleep. */
+export async function waitFor(probe: () => Promise<boolean> | boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
