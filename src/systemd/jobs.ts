@@ -31,7 +31,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * `run` looks there first; nothing is lost and nothing is kept once no call is in flight.
  */
 export class JobTracker {
-  private readonly waiters = new Map<string, (job: FinishedJob) => void>();
+  /** Several callers can wait on one job: systemd merges a request into a compatible queued job
+   *  and answers each caller with that job's path (systemd.job(5) "job merging"). */
+  private readonly waiters = new Map<string, Set<(job: FinishedJob) => void>>();
   private readonly unclaimed = new Map<string, { job: FinishedJob; at: number }>();
   private enqueuesInFlight = 0;
   private failure: Error | undefined;
@@ -40,11 +42,10 @@ export class JobTracker {
   /** Feed every JobRemoved(id, job, unit, result) signal here. */
   jobRemoved(jobPath: string, result: JobResult): void {
     const job = { jobPath, result };
-    const waiter = this.waiters.get(jobPath);
-    if (waiter) {
-      this.waiters.delete(jobPath);
-      waiter(job);
-    } else if (this.enqueuesInFlight > 0) {
+    const waiting = this.waiters.get(jobPath);
+    this.waiters.delete(jobPath);
+    for (const waiter of waiting ?? []) waiter(job);
+    if (this.enqueuesInFlight > 0) {
       const now = Date.now();
       for (const [path, entry] of this.unclaimed) {
         if (now - entry.at > UNCLAIMED_TTL_MS) this.unclaimed.delete(path);
@@ -73,13 +74,10 @@ export class JobTracker {
     } finally {
       this.enqueuesInFlight--;
     }
+    // Kept, not taken: another call still in flight may have been merged into the same job.
     const early = this.unclaimed.get(jobPath);
-    if (early) {
-      this.unclaimed.delete(jobPath);
-      return early.job;
-    }
     if (this.enqueuesInFlight === 0) this.unclaimed.clear();
-    return this.waitFor(jobPath, options);
+    return early ? early.job : this.waitFor(jobPath, options);
   }
 
   private waitFor(jobPath: string, { deadline, signal }: WaitOptions): Promise<FinishedJob> {
@@ -87,7 +85,9 @@ export class JobTracker {
       let timer: NodeJS.Timeout | undefined;
       const settle = () => {
         if (timer) clearTimeout(timer);
-        this.waiters.delete(jobPath);
+        const waiting = this.waiters.get(jobPath);
+        waiting?.delete(onDone);
+        if (waiting?.size === 0) this.waiters.delete(jobPath);
         this.failAll.delete(onFail);
         signal?.removeEventListener('abort', onAbort);
       };
@@ -102,10 +102,13 @@ export class JobTracker {
         const ErrorClass = reason instanceof DeadlineExceededError ? DeadlineExceededError : CancelledError;
         reject(new ErrorClass(`${why}; job ${jobPath} goes on in systemd`));
       };
-      this.waiters.set(jobPath, (job) => {
+      const onDone = (job: FinishedJob) => {
         settle();
         resolve(job);
-      });
+      };
+      const waiting = this.waiters.get(jobPath) ?? new Set();
+      waiting.add(onDone);
+      this.waiters.set(jobPath, waiting);
       this.failAll.add(onFail);
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -124,6 +127,8 @@ export class JobTracker {
 
   /** For tests and diagnostics: how many results and waiters are held. */
   get held(): { waiters: number; unclaimed: number } {
-    return { waiters: this.waiters.size, unclaimed: this.unclaimed.size };
+    let waiters = 0;
+    for (const waiting of this.waiters.values()) waiters += waiting.size;
+    return { waiters, unclaimed: this.unclaimed.size };
   }
 }

@@ -11,18 +11,18 @@ import {
 
 describe("systemd's state words and the API's enums", () => {
   describe('load states', () => {
-    it.each<[string, LoadState]>([
-      ['loaded', LoadState.LOAD_STATE_LOADED],
-      ['not-found', LoadState.LOAD_STATE_NOT_FOUND],
-      ['bad-setting', LoadState.LOAD_STATE_BAD_SETTING],
-      ['error', LoadState.LOAD_STATE_ERROR],
-      ['masked', LoadState.LOAD_STATE_MASKED],
-    ])("maps '%s' to enum %s and back", (word, state) => {
+    it.each<[string, string, LoadState]>([
+      ['loaded', 'LOAD_STATE_LOADED', LoadState.LOAD_STATE_LOADED],
+      ['not-found', 'LOAD_STATE_NOT_FOUND', LoadState.LOAD_STATE_NOT_FOUND],
+      ['bad-setting', 'LOAD_STATE_BAD_SETTING', LoadState.LOAD_STATE_BAD_SETTING],
+      ['error', 'LOAD_STATE_ERROR', LoadState.LOAD_STATE_ERROR],
+      ['masked', 'LOAD_STATE_MASKED', LoadState.LOAD_STATE_MASKED],
+    ])("maps '%s' to %s and back", (word, _name, state) => {
       expect(loadStateToProto(word)).toBe(state);
       expect(loadStateWord(state)).toBe(word);
     });
 
-    it.each([['weird'], [''], ['bad_setting'], ['stub'], ['unrecognized'], ['0']])(
+    it.each([['weird'], [''], ['stub'], ['unrecognized'], ['0'], ['loaded!']])(
       "maps the unknown word '%s' to UNSPECIFIED (0), never -1",
       (word) => {
         expect(loadStateToProto(word)).toBe(LoadState.LOAD_STATE_UNSPECIFIED);
@@ -38,15 +38,15 @@ describe("systemd's state words and the API's enums", () => {
   });
 
   describe('active states', () => {
-    it.each<[string, ActiveState]>([
-      ['active', ActiveState.ACTIVE_STATE_ACTIVE],
-      ['reloading', ActiveState.ACTIVE_STATE_RELOADING],
-      ['inactive', ActiveState.ACTIVE_STATE_INACTIVE],
-      ['failed', ActiveState.ACTIVE_STATE_FAILED],
-      ['activating', ActiveState.ACTIVE_STATE_ACTIVATING],
-      ['deactivating', ActiveState.ACTIVE_STATE_DEACTIVATING],
-      ['maintenance', ActiveState.ACTIVE_STATE_MAINTENANCE],
-    ])("maps '%s' to enum %s and back", (word, state) => {
+    it.each<[string, string, ActiveState]>([
+      ['active', 'ACTIVE_STATE_ACTIVE', ActiveState.ACTIVE_STATE_ACTIVE],
+      ['reloading', 'ACTIVE_STATE_RELOADING', ActiveState.ACTIVE_STATE_RELOADING],
+      ['inactive', 'ACTIVE_STATE_INACTIVE', ActiveState.ACTIVE_STATE_INACTIVE],
+      ['failed', 'ACTIVE_STATE_FAILED', ActiveState.ACTIVE_STATE_FAILED],
+      ['activating', 'ACTIVE_STATE_ACTIVATING', ActiveState.ACTIVE_STATE_ACTIVATING],
+      ['deactivating', 'ACTIVE_STATE_DEACTIVATING', ActiveState.ACTIVE_STATE_DEACTIVATING],
+      ['maintenance', 'ACTIVE_STATE_MAINTENANCE', ActiveState.ACTIVE_STATE_MAINTENANCE],
+    ])("maps '%s' to %s and back", (word, _name, state) => {
       expect(activeStateToProto(word)).toBe(state);
       expect(activeStateWord(state)).toBe(word);
     });
@@ -67,11 +67,11 @@ describe("systemd's state words and the API's enums", () => {
   });
 
   describe('usage sources', () => {
-    it.each<['systemd' | 'procfs' | 'none', UsageSource]>([
-      ['systemd', UsageSource.USAGE_SOURCE_SYSTEMD],
-      ['procfs', UsageSource.USAGE_SOURCE_PROCFS],
-      ['none', UsageSource.USAGE_SOURCE_UNSPECIFIED],
-    ])("maps '%s' to enum %s and back", (word, source) => {
+    it.each<['systemd' | 'procfs' | 'none', string, UsageSource]>([
+      ['systemd', 'USAGE_SOURCE_SYSTEMD', UsageSource.USAGE_SOURCE_SYSTEMD],
+      ['procfs', 'USAGE_SOURCE_PROCFS', UsageSource.USAGE_SOURCE_PROCFS],
+      ['none', 'USAGE_SOURCE_UNSPECIFIED', UsageSource.USAGE_SOURCE_UNSPECIFIED],
+    ])("maps '%s' to %s and back", (word, _name, source) => {
       expect(usageSourceToProto(word)).toBe(source);
       expect(usageSourceWord(source)).toBe(word);
     });

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig, UsageError, type DaemonConfig } from '../../src/server/config.js';
+
+function config(argv: string[], env: NodeJS.ProcessEnv = {}): DaemonConfig {
+  const result = parseConfig(argv, env);
+  if (result === 'help') throw new Error('expected a configuration, got a help request');
+  return result;
+}
+
+describe('lit-streamd configuration', () => {
+  it('uses the defaults when given no flags and no environment', () => {
+    expect(config([])).toEqual({
+      listen: '127.0.0.1:50051',
+      bus: 'system',
+      unitPrefix: 'lit-stream-',
+      reflection: true,
+      logLevel: 'info',
+    });
+  });
+
+  it('reads every setting from its environment variable', () => {
+    expect(
+      config([], {
+        LIT_STREAM_LISTEN: '0.0.0.0:6000',
+        LIT_STREAM_BUS: 'session',
+        LIT_STREAM_UNIT_PREFIX: 'acme-',
+        LIT_STREAM_REFLECTION: 'off',
+        LIT_STREAM_LOG_LEVEL: 'debug',
+      }),
+    ).toEqual({ listen: '0.0.0.0:6000', bus: 'session', unitPrefix: 'acme-', reflection: false, logLevel: 'debug' });
+  });
+
+  it.each([['off'], ['false'], ['0']])('turns reflection off with LIT_STREAM_REFLECTION=%s', (value) => {
+    expect(config([], { LIT_STREAM_REFLECTION: value }).reflection).toBe(false);
+  });
+
+  it.each([['on'], ['true'], ['1'], ['']])('keeps reflection on with LIT_STREAM_REFLECTION=%j', (value) => {
+    expect(config([], { LIT_STREAM_REFLECTION: value }).reflection).toBe(true);
+  });
+
+  it('reads every setting from its flag', () => {
+    expect(
+      config([
+        '--listen',
+        'localhost:7000',
+        '--bus',
+        'unix:path=/run/user/1000/bus',
+        '--unit-prefix',
+        'acme-',
+        '--no-reflection',
+        '--log-level',
+        'warn',
+      ]),
+    ).toEqual({
+      listen: 'localhost:7000',
+      bus: 'unix:path=/run/user/1000/bus',
+      unitPrefix: 'acme-',
+      reflection: false,
+      logLevel: 'warn',
+    });
+  });
+
+  it('accepts --flag=value as well as --flag value', () => {
+    expect(config(['--listen=localhost:7000']).listen).toBe('localhost:7000');
+  });
+
+  it('lets flags override the environment', () => {
+    const env = {
+      LIT_STREAM_LISTEN: '0.0.0.0:6000',
+      LIT_STREAM_BUS: 'session',
+      LIT_STREAM_UNIT_PREFIX: 'env-',
+      LIT_STREAM_LOG_LEVEL: 'debug',
+    };
+    expect(
+      config(['--listen', '127.0.0.1:7000', '--bus', 'system', '--unit-prefix', 'flag-', '--log-level', 'error'], env),
+    ).toEqual({ listen: '127.0.0.1:7000', bus: 'system', unitPrefix: 'flag-', reflection: true, logLevel: 'error' });
+  });
+
+  it('lets --no-reflection turn reflection off even when the environment leaves it on', () => {
+    expect(config(['--no-reflection'], { LIT_STREAM_REFLECTION: 'on' }).reflection).toBe(false);
+  });
+
+  it.each([[['--help']], [['-h']], [['--listen', 'nohostport', '--help']]])('answers %j with a help request', (argv) => {
+    expect(parseConfig(argv, {})).toBe('help');
+  });
+
+  it.each([[['--frobnicate']], [['-x']], [['positional']], [['--listen']], [['--no-reflection=yes']]])(
+    'rejects the command line %j with a UsageError',
+    (argv) => {
+      expect(() => parseConfig(argv, {})).toThrow(UsageError);
+    },
+  );
+
+  it.each([['nohostport'], ['127.0.0.1'], [':50051'], ['host:port'], ['host:123456'], ['::1:50051'], ['my host:50051']])(
+    'rejects the listen address %j with a UsageError that quotes it',
+    (listen) => {
+      expect(() => config(['--listen', listen])).toThrow(UsageError);
+      expect(() => config(['--listen', listen])).toThrow(JSON.stringify(listen));
+    },
+  );
+
+  it('rejects a bad listen address from the environment too', () => {
+    expect(() => config([], { LIT_STREAM_LISTEN: 'nohostport' })).toThrow(UsageError);
+  });
+
+  it.each([['[::1]:50051'], ['[::]:50051'], ['0.0.0.0:0'], ['localhost:50051'], ['grpc.example.com:443']])(
+    'accepts the listen address %j',
+    (listen) => {
+      expect(config(['--listen', listen]).listen).toBe(listen);
+    },
+  );
+});

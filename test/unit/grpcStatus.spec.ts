@@ -1,0 +1,75 @@
+import { status } from '@grpc/grpc-js';
+import { describe, expect, it } from 'vitest';
+import {
+  CancelledError,
+  DeadlineExceededError,
+  InvalidArgumentError,
+  StreamMaskedError,
+  StreamNotDeclaredError,
+} from '../../src/core/errors.js';
+import { toGrpcStatus } from '../../src/server/grpcStatus.js';
+import { BusUnavailableError, SystemdCallError } from '../../src/systemd/errors.js';
+
+describe('what a gRPC caller sees for each failure', () => {
+  it.each([
+    ['an invalid argument', new InvalidArgumentError('team "X" is invalid'), status.INVALID_ARGUMENT, 3],
+    ['an undeclared stream', new StreamNotDeclaredError('no unit file for contoso/bitcoin'), status.NOT_FOUND, 5],
+    ['a masked stream', new StreamMaskedError('contoso/bitcoin is masked'), status.FAILED_PRECONDITION, 9],
+    ['a passed deadline', new DeadlineExceededError('the deadline passed'), status.DEADLINE_EXCEEDED, 4],
+    ['a cancelled call', new CancelledError('the caller cancelled'), status.CANCELLED, 1],
+    ['a lost bus', new BusUnavailableError('no connection to the system bus'), status.UNAVAILABLE, 14],
+  ])('reports %s as code %s and keeps its message', (_what, error, code, number) => {
+    const result = toGrpcStatus(error);
+    expect(result.code).toBe(code);
+    expect(result.code).toBe(number);
+    expect(result.details).toContain(error.message);
+  });
+
+  it.each([
+    ['AccessDenied', 'org.freedesktop.DBus.Error.AccessDenied', status.PERMISSION_DENIED, 7],
+    ['InteractiveAuthorizationRequired', 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired', status.PERMISSION_DENIED, 7],
+    ['UnitMasked', 'org.freedesktop.systemd1.UnitMasked', status.FAILED_PRECONDITION, 9],
+    ['NoSuchUnit', 'org.freedesktop.systemd1.NoSuchUnit', status.NOT_FOUND, 5],
+    ['NoReply', 'org.freedesktop.DBus.Error.NoReply', status.UNAVAILABLE, 14],
+    ['Timeout', 'org.freedesktop.DBus.Error.Timeout', status.UNAVAILABLE, 14],
+    ['ServiceUnknown', 'org.freedesktop.DBus.Error.ServiceUnknown', status.UNAVAILABLE, 14],
+    ['Disconnected', 'org.freedesktop.DBus.Error.Disconnected', status.UNAVAILABLE, 14],
+  ])("reports systemd's %s D-Bus error as code %s", (_short, dbusErrorName, code, number) => {
+    const result = toGrpcStatus(new SystemdCallError('StartUnit', dbusErrorName, 'something went wrong'));
+    expect(result.code).toBe(code);
+    expect(result.code).toBe(number);
+  });
+
+  it('explains a systemd refusal with the method, systemd’s message and the D-Bus error name', () => {
+    const result = toGrpcStatus(
+      new SystemdCallError('StartUnit', 'org.freedesktop.DBus.Error.AccessDenied', 'Access denied by policy'),
+    );
+    expect(result.details).toContain('StartUnit');
+    expect(result.details).toContain('Access denied by policy');
+    expect(result.details).toContain('org.freedesktop.DBus.Error.AccessDenied');
+  });
+
+  it('reports an unknown D-Bus error as INTERNAL, keeping systemd’s message', () => {
+    const result = toGrpcStatus(new SystemdCallError('StopUnit', 'org.example.Weird', 'it broke'));
+    expect(result.code).toBe(status.INTERNAL);
+    expect(result.code).toBe(13);
+    expect(result.details).toContain('it broke');
+    expect(result.details).toContain('org.example.Weird');
+  });
+
+  it('reports a plain Error as INTERNAL, keeping its message', () => {
+    const result = toGrpcStatus(new Error('unexpected null'));
+    expect(result.code).toBe(status.INTERNAL);
+    expect(result.details).toContain('unexpected null');
+  });
+
+  it('reports a thrown non-Error as INTERNAL with its text', () => {
+    const result = toGrpcStatus('a bare string');
+    expect(result.code).toBe(status.INTERNAL);
+    expect(result.details).toContain('a bare string');
+  });
+
+  it('always attaches metadata', () => {
+    expect(toGrpcStatus(new Error('x')).metadata).toBeDefined();
+  });
+});
