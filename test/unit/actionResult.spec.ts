@@ -25,6 +25,12 @@ describe('judging a start/stop/restart', () => {
       expect(result).toEqual({ status: 'SUCCESS', message, jobResult: 'done', stream: o.stream });
     });
 
+    it("reports stop as SUCCESS when the job is 'done' even though the unit's last run failed", () => {
+      const result = judgeAction('stop', outcome({ activeState: 'failed', unitResult: 'signal', exitSignal: 9 }));
+      expect(result.status).toBe('SUCCESS');
+      expect(result.message).toBe('Stream stopped successfully.');
+    });
+
     it("still succeeds when the unit is 'activating' rather than 'active'", () => {
       expect(judgeAction('start', outcome({ activeState: 'activating' })).status).toBe('SUCCESS');
     });
@@ -42,11 +48,15 @@ describe('judging a start/stop/restart', () => {
       },
     );
 
-    it("reports FAILURE when the job is 'done' but the unit has failed", () => {
-      const result = judgeAction('start', outcome({ activeState: 'failed', unitResult: 'exit-code', exitStatus: 1 }));
-      expect(result.status).toBe('FAILURE');
-      expect(result.jobResult).toBe('done');
-    });
+    it.each<[Action]>([['start'], ['restart']])(
+      "reports %s as FAILURE when the job is 'done' but the unit has failed",
+      (action) => {
+        const result = judgeAction(action, outcome({ activeState: 'failed', unitResult: 'exit-code', exitStatus: 1 }));
+        expect(result.status).toBe('FAILURE');
+        expect(result.jobResult).toBe('done');
+        expect(result.message).toContain("result 'exit-code'");
+      },
+    );
 
     it('explains a failure with the job result, unit result, exit status and unit name', () => {
       const result = judgeAction(

@@ -98,6 +98,51 @@ describe('JobTracker: pairing jobs with their JobRemoved signal', () => {
     expect(tracker.held).toEqual({ waiters: 0, unclaimed: 0 });
   });
 
+  describe('callers merged into one job by systemd', () => {
+    it('resolves every caller waiting on the same job path', async () => {
+      const tracker = new JobTracker();
+      const first = tracker.run(async () => '/job/30');
+      const second = tracker.run(async () => '/job/30');
+      await waiting(tracker, 2);
+
+      tracker.jobRemoved('/job/30', 'done');
+
+      await expect(first).resolves.toEqual({ jobPath: '/job/30', result: 'done' });
+      await expect(second).resolves.toEqual({ jobPath: '/job/30', result: 'done' });
+      expect(tracker.held).toEqual({ waiters: 0, unclaimed: 0 });
+    });
+
+    it('gives an early JobRemoved to every caller still learning that job path', async () => {
+      const tracker = new JobTracker();
+      const firstEnqueue = deferred<string>();
+      const secondEnqueue = deferred<string>();
+      const first = tracker.run(() => firstEnqueue.promise);
+      const second = tracker.run(() => secondEnqueue.promise);
+
+      tracker.jobRemoved('/job/31', 'done');
+      firstEnqueue.resolve('/job/31');
+      await expect(first).resolves.toEqual({ jobPath: '/job/31', result: 'done' });
+      secondEnqueue.resolve('/job/31');
+      await expect(second).resolves.toEqual({ jobPath: '/job/31', result: 'done' });
+      expect(tracker.held).toEqual({ waiters: 0, unclaimed: 0 });
+    });
+
+    it('keeps the other callers waiting when one of them gives up', async () => {
+      const tracker = new JobTracker();
+      const controller = new AbortController();
+      const leaving = tracker.run(async () => '/job/32', { signal: controller.signal });
+      const staying = tracker.run(async () => '/job/32');
+      await waiting(tracker, 2);
+
+      controller.abort();
+      await expect(leaving).rejects.toBeInstanceOf(CancelledError);
+      expect(tracker.held.waiters).toBe(1);
+
+      tracker.jobRemoved('/job/32', 'done');
+      await expect(staying).resolves.toEqual({ jobPath: '/job/32', result: 'done' });
+    });
+  });
+
   it('passes on an error from the enqueue call itself', async () => {
     const tracker = new JobTracker();
     await expect(tracker.run(() => Promise.reject(new Error('Unit not found')))).rejects.toThrow('Unit not found');
@@ -192,6 +237,26 @@ describe('JobTracker: pairing jobs with their JobRemoved signal', () => {
       const run = tracker.run(async () => '/job/12', { signal: AbortSignal.abort() });
       await expect(run).rejects.toBeInstanceOf(CancelledError);
       expect(tracker.held.waiters).toBe(0);
+    });
+
+    it('reports DeadlineExceededError when the signal aborts because the deadline passed', async () => {
+      const tracker = new JobTracker();
+      const controller = new AbortController();
+      const run = tracker.run(async () => '/job/14', { signal: controller.signal });
+      await waiting(tracker);
+
+      controller.abort(new DeadlineExceededError('the call deadline passed'));
+
+      await expect(run).rejects.toBeInstanceOf(DeadlineExceededError);
+      await expect(run).rejects.toThrow(/the call deadline passed.*\/job\/14 goes on/);
+      expect(tracker.held.waiters).toBe(0);
+    });
+
+    it('says why the caller went away when the abort reason is an error', async () => {
+      const tracker = new JobTracker();
+      const run = tracker.run(async () => '/job/15', { signal: AbortSignal.abort(new Error('client disconnected')) });
+      await expect(run).rejects.toBeInstanceOf(CancelledError);
+      await expect(run).rejects.toThrow(/client disconnected/);
     });
 
     it('ignores an abort after the job has finished', async () => {

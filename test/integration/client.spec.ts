@@ -1,0 +1,109 @@
+import { execFile } from 'node:child_process';
+import { inspect, promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeSharedClients, getStreams, GrpcStatus, LitStreamError, Stream, streamServiceClient } from '../../src/client/index.js';
+import { type Harness, startHarness } from './harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+  process.env.LIT_STREAM_ADDR = h.address; // as a user's environment would point the SDK
+});
+afterAll(async () => {
+  closeSharedClients();
+  delete process.env.LIT_STREAM_ADDR;
+  await h?.stop();
+});
+
+describe('Stream, as in the Python SDK', () => {
+  const stream = () => new Stream('contoso', 'bitcoin');
+
+  it('start() → {status: SUCCESS, message: "Stream started successfully."}', async () => {
+    expect(await stream().start()).toEqual({ status: 'SUCCESS', message: 'Stream started successfully.' });
+  });
+
+  it('status() → name, active, status, started, pid, tasks, memory as systemctl prints them', async () => {
+    const s = await stream().status();
+    const systemd = await h.unitState('lit-stream-contoso@bitcoin.service');
+    expect(Object.keys(s)).toEqual(['name', 'active', 'status', 'started', 'pid', 'tasks', 'memory', 'details']);
+    expect(s).toMatchObject({ name: 'bitcoin', active: 'active', status: 'running', pid: systemd.MainPID });
+    expect(s.started).toMatch(/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \S+$/);
+    expect(s.tasks).toBeGreaterThanOrEqual(1);
+    expect(s.memory).toMatch(/^\d+(B|\.\d[KMGTPE])$/);
+    expect(s.details).toMatchObject({ team: 'contoso', unit: 'lit-stream-contoso@bitcoin.service', usageSource: 'procfs' });
+    expect(s.details.started?.getTime()).toBe(systemd.ActiveEnterTimestamp?.getTime());
+  });
+
+  it('restart() and stop() answer like start()', async () => {
+    expect(await stream().restart()).toEqual({ status: 'SUCCESS', message: 'Stream restarted successfully.' });
+    expect(await stream().stop()).toEqual({ status: 'SUCCESS', message: 'Stream stopped successfully.' });
+    const s = await stream().status();
+    expect(s).toMatchObject({ active: 'inactive', status: 'dead', started: null, pid: null, tasks: null, memory: null });
+  });
+
+  it('reports a failing worker as FAILURE with systemd\'s reason', async () => {
+    const result = await new Stream('contoso', 'crash').start();
+    expect(result.status).toBe('FAILURE');
+    expect(result.message).toContain('exit status 1');
+  });
+
+  it('prints as Stream(team=..., name=...)', () => {
+    expect(String(stream())).toBe("Stream(team='contoso', name='bitcoin')");
+    expect(inspect(stream())).toBe("Stream(team='contoso', name='bitcoin')");
+  });
+
+  it('fails with a typed error carrying the gRPC code', async () => {
+    const error = await new Stream('contoso', 'nope').start().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LitStreamError);
+    expect(error).toMatchObject({ code: GrpcStatus.NOT_FOUND, codeName: 'NOT_FOUND' });
+    expect((error as LitStreamError).message).toContain("stream 'nope' of team 'contoso' is not declared");
+    const invalid = await new Stream('Contoso!', 'x').status().catch((e: unknown) => e);
+    expect(invalid).toMatchObject({ code: GrpcStatus.INVALID_ARGUMENT });
+  });
+
+  it('takes an explicit address or a ready generated client instead of the environment', async () => {
+    const viaAddress = new Stream('contoso', 'ethereum', { address: h.address });
+    expect((await viaAddress.status()).name).toBe('ethereum');
+    const viaClient = new Stream('contoso', 'ethereum', { client: streamServiceClient({ address: h.address }) });
+    expect((await viaClient.status()).active).toBe('inactive');
+  });
+});
+
+describe('getStreams, as in the Python SDK', () => {
+  it("returns the team's streams, printing as [Stream(team='contoso', name='bitcoin'), ...]", async () => {
+    const streams = await getStreams('contoso');
+    expect(streams.map(String)).toEqual([
+      "Stream(team='contoso', name='bitcoin')",
+      "Stream(team='contoso', name='crash')",
+      "Stream(team='contoso', name='ethereum')",
+      "Stream(team='contoso', name='masked')",
+      "Stream(team='contoso', name='slow')",
+    ]);
+    expect(inspect(streams.slice(0, 1))).toBe("[ Stream(team='contoso', name='bitcoin') ]");
+    expect(await streams[0]!.start()).toEqual({ status: 'SUCCESS', message: 'Stream started successfully.' });
+    await streams[0]!.stop();
+  });
+
+  it('returns an empty list for a team without streams', async () => {
+    expect(await getStreams('acme')).toEqual([]);
+  });
+});
+
+describe('the seed\'s two-liners, run as a user would from the installed package', () => {
+  it('work unchanged with LIT_STREAM_ADDR in the environment', async () => {
+    const script = `
+      import { Stream, getStreams } from 'lit-stream/client';
+      const stream = new Stream('contoso', 'ethereum');
+      console.log(JSON.stringify(await stream.start()));
+      console.log(String(await getStreams('contoso')));
+      console.log(JSON.stringify(await stream.stop()));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, LIT_STREAM_ADDR: h.address },
+      timeout: 20_000,
+    });
+    const [started, listed, stopped] = stdout.trim().split('\n');
+    expect(JSON.parse(started!)).toEqual({ status: 'SUCCESS', message: 'Stream started successfully.' });
+    expect(listed).toContain("Stream(team='contoso', name='ethereum')");
+    expect(JSON.parse(stopped!)).toEqual({ status: 'SUCCESS', message: 'Stream stopped successfully.' });
+  });
+});

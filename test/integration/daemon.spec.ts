@@ -1,0 +1,86 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { credentials, status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EmbeddedSystemd } from '../../src/systemd/embeddedSystemd.js';
+import { readServiceState } from '../../src/systemd/serviceState.js';
+import { ActionStatus, StreamServiceClient } from '../../gen/lit/stream/v1/stream.js';
+import { FIXTURE_UNITS, rpc, rpcError, waitFor } from './harness.js';
+
+/** The lit-streamd command line, run from source as `npx lit-streamd` runs the built copy. */
+function launch(args: string[]): { child: ChildProcess; lines: Record<string, unknown>[]; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/cli.ts', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Record<string, unknown>[] = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => lines.push(JSON.parse(line)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, lines, exited };
+}
+
+let sandbox: EmbeddedSystemd;
+beforeAll(async () => {
+  sandbox = await EmbeddedSystemd.boot();
+  for (const [unit, contents] of Object.entries(FIXTURE_UNITS)) {
+    if (typeof contents === 'string') await sandbox.writeUnit(unit, contents);
+    else await sandbox.linkUnit(unit, contents.link);
+  }
+  await sandbox.reload();
+});
+afterAll(async () => {
+  await sandbox?.shutdown();
+});
+
+describe('lit-streamd, the command', () => {
+  it('logs a startup line, serves, and on SIGTERM lets an in-flight Start finish before exiting 0', async () => {
+    const daemon = launch(['--listen', '127.0.0.1:0', '--bus', sandbox.busAddress]);
+    await waitFor(() => daemon.lines.some((line) => line.msg === 'lit-streamd started'), 15_000, 'the startup line');
+    const startup = daemon.lines.find((line) => line.msg === 'lit-streamd started')!;
+    expect(startup).toMatchObject({ bus: sandbox.busAddress, unitPrefix: 'lit-stream-', systemd: 'connected' });
+    const address = String(startup.listen);
+    const client = new StreamServiceClient(address, credentials.createInsecure());
+
+    // `slow` spends 2 s in ExecStartPre, so its Start is in flight when SIGTERM arrives.
+    const inFlight = rpc(client, client.start, { team: 'contoso', name: 'slow' });
+    const unit = 'lit-stream-contoso@slow.service';
+    await waitFor(
+      async () => (await sandbox.withManager(async (m) => readServiceState(await m.getUnitProperties(unit)))).ActiveState === 'activating',
+      5_000,
+      'the start job to be running',
+    );
+    daemon.child.kill('SIGTERM');
+
+    const response = await inFlight;
+    expect(response.status).toBe(ActionStatus.ACTION_STATUS_SUCCESS);
+    expect(await daemon.exited).toBe(0);
+    expect(daemon.lines.map((line) => line.msg)).toEqual(
+      expect.arrayContaining(['shutting down: finishing in-flight calls', 'rpc', 'stopped']),
+    );
+    const error = await rpcError(client, client.getStatus, { team: 'contoso', name: 'slow' }, 2_000);
+    expect(error.code).toBe(status.UNAVAILABLE);
+    client.close();
+    await sandbox.withManager((m) => m.StopUnit(unit, 'replace'));
+  });
+
+  it('takes its settings from the environment', async () => {
+    const env = { ...process.env, LIT_STREAM_LISTEN: '127.0.0.1:0', LIT_STREAM_BUS: sandbox.busAddress, LIT_STREAM_UNIT_PREFIX: 'feeds-' };
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/cli.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: Record<string, unknown>[] = [];
+    createInterface({ input: child.stdout! }).on('line', (line) => lines.push(JSON.parse(line)));
+    await waitFor(() => lines.some((line) => line.msg === 'lit-streamd started'), 15_000, 'the startup line');
+    expect(lines.find((line) => line.msg === 'lit-streamd started')).toMatchObject({ bus: sandbox.busAddress, unitPrefix: 'feeds-' });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+  });
+
+  it('refuses a malformed command line with exit status 2 and the usage', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/cli.ts', '--listen', 'nonsense'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (chunk) => (stderr += chunk));
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(2);
+    expect(stderr).toContain('is not HOST:PORT');
+    expect(stderr).toContain('Usage: lit-streamd');
+  });
+});
