@@ -61,13 +61,28 @@ export class ReflectionIndex {
     return { ...base, errorResponse: { errorCode: 3, errorMessage: 'empty reflection request' } };
   }
 
-  /** A service or method (`pkg.Service.Method`), message, enum or extension by full name. */
+  /**
+   * A service, message, enum or extension by full name, or a member of one: a method
+   * (`pkg.Service.Method`), a field (`pkg.Message.field`) or an enum value (`pkg.Enum.VALUE`), as
+   * grpc-go's reflection also answers.
+   */
   private fileOfSymbol(symbol: string): DescFile | undefined {
     const direct = this.registry.get(symbol);
     if (direct) return direct.file;
     const dot = symbol.lastIndexOf('.');
-    const service = dot > 0 ? this.registry.getService(symbol.slice(0, dot)) : undefined;
-    return service?.methods.some((method) => method.name === symbol.slice(dot + 1)) ? service.file : undefined;
+    if (dot <= 0) return undefined;
+    const parent = this.registry.get(symbol.slice(0, dot));
+    const member = symbol.slice(dot + 1);
+    switch (parent?.kind) {
+      case 'service':
+        return parent.methods.some((method) => method.name === member) ? parent.file : undefined;
+      case 'message':
+        return parent.fields.some((field) => field.name === member) ? parent.file : undefined;
+      case 'enum':
+        return parent.values.some((value) => value.name === member) ? parent.file : undefined;
+      default:
+        return undefined;
+    }
   }
 
   private withFile(base: Response, file: DescFile | undefined, what: string): Response {

@@ -213,6 +213,10 @@ describe.each([
       r.getService('lit.stream.v1.StreamService')?.methods.find((m) => m.name === 'GetStatus')],
     ['a message', 'lit.stream.v1.StartRequest', (r: FileRegistry) => r.getMessage('lit.stream.v1.StartRequest')],
     ['an enum', 'lit.stream.v1.ActiveState', (r: FileRegistry) => r.getEnum('lit.stream.v1.ActiveState')],
+    ['a field', 'lit.stream.v1.StreamStatus.started', (r: FileRegistry) =>
+      r.getMessage('lit.stream.v1.StreamStatus')?.fields.find((f) => f.name === 'started')],
+    ['an enum value', 'lit.stream.v1.ActiveState.ACTIVE_STATE_ACTIVE', (r: FileRegistry) =>
+      r.getEnum('lit.stream.v1.ActiveState')?.values.find((v) => v.name === 'ACTIVE_STATE_ACTIVE')],
   ] as const)('answers file_containing_symbol for %s (%s) with stream.proto', async (_kind, symbol, find) => {
     const files = await session.files({ fileContainingSymbol: symbol });
     expect(files[0]?.name).toBe('lit/stream/v1/stream.proto');
@@ -220,6 +224,9 @@ describe.each([
   });
 
   it('answers an unknown symbol with NOT_FOUND and keeps the stream usable', async () => {
+    expect((await session.ask({ fileContainingSymbol: 'lit.stream.v1.StreamStatus.no_such_field' })).errorResponse?.errorCode).toBe(
+      NOT_FOUND,
+    );
     const response = await session.ask({ fileContainingSymbol: 'lit.stream.v1.NoSuchThing' });
     expect(response.fileDescriptorResponse).toBeUndefined();
     expect(response.errorResponse?.errorCode).toBe(NOT_FOUND);
