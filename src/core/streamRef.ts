@@ -44,6 +44,7 @@ export function isValidStreamName(name: string): boolean {
 function describe(value: unknown): string {
   if (typeof value !== 'string') return `of type ${typeof value}`;
   if (value === '') return 'is empty and';
-  const shown = value.length > 40 ? `${value.slice(0, 40)}…` : value;
-  return `${JSON.stringify(shown)}${value.length > 40 ? ` (${value.length} characters)` : ''}`;
+  // Escape first, then cut: a control character escapes to six characters.
+  const quoted = JSON.stringify(value);
+  return quoted.length > 48 ? `${quoted.slice(0, 48)}…" (${value.length} characters)` : quoted;
 }

@@ -48,15 +48,18 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
     throw new UsageError((error as Error).message);
   }
   if (values.help) return 'help';
-  const listen = values.listen ?? env.LIT_STREAM_LISTEN ?? '127.0.0.1:50051';
-  if (!/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(listen)) {
-    throw new UsageError(`--listen ${JSON.stringify(listen)} is not HOST:PORT`);
+  // An empty variable counts as unset, as in a unit file's `Environment=LIT_STREAM_LISTEN=`.
+  const fromEnv = (name: string) => (env[name] === '' ? undefined : env[name]);
+  const listen = values.listen ?? fromEnv('LIT_STREAM_LISTEN') ?? '127.0.0.1:50051';
+  const port = /^(?:\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(listen)?.[1];
+  if (port === undefined || Number(port) > 65535) {
+    throw new UsageError(`--listen ${JSON.stringify(listen)} is not HOST:PORT (port 0-65535)`);
   }
   return {
     listen,
-    bus: values.bus ?? env.LIT_STREAM_BUS ?? 'system',
-    unitPrefix: values['unit-prefix'] ?? env.LIT_STREAM_UNIT_PREFIX ?? DEFAULT_UNIT_PREFIX,
-    reflection: !(values['no-reflection'] ?? ['off', 'false', '0'].includes(env.LIT_STREAM_REFLECTION ?? '')),
-    logLevel: values['log-level'] ?? env.LIT_STREAM_LOG_LEVEL ?? 'info',
+    bus: values.bus ?? fromEnv('LIT_STREAM_BUS') ?? 'system',
+    unitPrefix: values['unit-prefix'] ?? fromEnv('LIT_STREAM_UNIT_PREFIX') ?? DEFAULT_UNIT_PREFIX,
+    reflection: !(values['no-reflection'] ?? ['off', 'false', '0'].includes((fromEnv('LIT_STREAM_REFLECTION') ?? '').toLowerCase())),
+    logLevel: values['log-level'] ?? fromEnv('LIT_STREAM_LOG_LEVEL') ?? 'info',
   };
 }

@@ -69,19 +69,25 @@ export class JobTracker {
     if (this.failure) throw new BusUnavailableError(this.failure.message);
     this.enqueuesInFlight++;
     let jobPath: string;
+    let early: { job: FinishedJob } | undefined;
     try {
       jobPath = await enqueue();
+      // Kept, not taken: another call still in flight may have been merged into the same job.
+      early = this.unclaimed.get(jobPath);
     } finally {
       this.enqueuesInFlight--;
+      if (this.enqueuesInFlight === 0) this.unclaimed.clear();
     }
-    // Kept, not taken: another call still in flight may have been merged into the same job.
-    const early = this.unclaimed.get(jobPath);
-    if (this.enqueuesInFlight === 0) this.unclaimed.clear();
     return early ? early.job : this.waitFor(jobPath, options);
   }
 
   private waitFor(jobPath: string, { deadline, signal }: WaitOptions): Promise<FinishedJob> {
     return new Promise<FinishedJob>((resolve, reject) => {
+      if (this.failure) {
+        // The connection died while the job was being enqueued: its JobRemoved will never come.
+        reject(new BusUnavailableError(`lost the bus while enqueuing job ${jobPath}: ${this.failure.message}`));
+        return;
+      }
       let timer: NodeJS.Timeout | undefined;
       const settle = () => {
         if (timer) clearTimeout(timer);

@@ -99,6 +99,18 @@ describe('lit-streamd configuration', () => {
     },
   );
 
+  it('rejects a port above 65535', () => {
+    expect(() => config(['--listen', '127.0.0.1:99999'])).toThrow(UsageError);
+  });
+
+  it('treats an empty environment variable as unset', () => {
+    expect(config([], { LIT_STREAM_LISTEN: '', LIT_STREAM_BUS: '' })).toMatchObject({ listen: '127.0.0.1:50051', bus: 'system' });
+  });
+
+  it('reads LIT_STREAM_REFLECTION=OFF regardless of case', () => {
+    expect(config([], { LIT_STREAM_REFLECTION: 'OFF' }).reflection).toBe(false);
+  });
+
   it('rejects a bad listen address from the environment too', () => {
     expect(() => config([], { LIT_STREAM_LISTEN: 'nohostport' })).toThrow(UsageError);
   });

@@ -305,4 +305,27 @@ describe('JobTracker: pairing jobs with their JobRemoved signal', () => {
       expect(tracker.held.unclaimed).toBe(0);
     });
   });
+
+  describe('when the connection dies or the enqueue call fails', () => {
+    it('rejects a run whose enqueue call was still in flight when the connection died', async () => {
+      const tracker = new JobTracker();
+      const enqueued = deferred<string>();
+      const run = tracker.run(() => enqueued.promise);
+      tracker.fail(new Error('bus gone'));
+      enqueued.resolve('/job/late');
+      await expect(run).rejects.toBeInstanceOf(BusUnavailableError);
+      expect(tracker.held).toEqual({ waiters: 0, unclaimed: 0 });
+    });
+
+    it('keeps nothing once a rejected enqueue call was the last one in flight', async () => {
+      const tracker = new JobTracker();
+      const enqueued = deferred<string>();
+      const run = tracker.run(() => enqueued.promise);
+      tracker.jobRemoved('/job/someone-elses', 'done');
+      expect(tracker.held.unclaimed).toBe(1);
+      enqueued.reject(new Error('AccessDenied'));
+      await expect(run).rejects.toThrow('AccessDenied');
+      expect(tracker.held).toEqual({ waiters: 0, unclaimed: 0 });
+    });
+  });
 });

@@ -156,6 +156,12 @@ describe('stream references (team + stream name)', () => {
       expect(message.length).toBeLessThan(300);
     });
 
+    it('keeps the error short for 1 MB of control characters, which escape to six characters each', () => {
+      const controls = '\u0001'.repeat(1024 * 1024);
+      expect(rejection(() => parseStreamName(controls)).message.length).toBeLessThan(300);
+      expect(rejection(() => parseTeam(controls)).message.length).toBeLessThan(300);
+    });
+
     it('keeps the error on one line even when the input contains newlines', () => {
       const message = rejection(() => parseStreamName('evil\nname')).message;
       expect(message).not.toContain('\n');

@@ -19,6 +19,10 @@ describe("a unit's D-Bus object path", () => {
     expect(unitObjectPath('Abc123')).toBe(`${ROOT}Abc123`);
   });
 
+  it('escapes a digit in first place, as systemd does (a prefix like "7up-")', () => {
+    expect(unitObjectPath('7up-contoso@x.service')).toBe(`${ROOT}_37up_2dcontoso_40x_2eservice`);
+  });
+
   it('escapes with two lower-case hex digits, including control characters', () => {
     expect(unitObjectPath('a\tb')).toBe(`${ROOT}a_09b`);
     expect(unitObjectPath('a\\x2db')).toBe(`${ROOT}a_5cx2db`);
