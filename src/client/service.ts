@@ -1,7 +1,7 @@
 import { type CallOptions, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { activeStateWord, loadStateWord, usageSourceWord } from '../core/stateNames.js';
 import { formatBytes, formatTimestamp } from '../core/format.js';
-import type { UsageSource } from '../core/status.js';
+import type { StreamStatus as CoreStreamStatus } from '../core/status.js';
 import {
   ActionStatus,
   type StartResponse,
@@ -17,23 +17,8 @@ export interface ServiceActionStatus {
   readonly message: string;
 }
 
-/** Typed values behind a ServiceStatus, for programs. */
-export interface ServiceStatusDetails {
-  readonly team: string;
-  readonly unit: string;
-  readonly loadState: string;
-  readonly activeState: string;
-  readonly subState: string;
-  readonly started?: Date;
-  readonly mainPid?: number;
-  readonly tasks?: number;
-  readonly memoryBytes?: number;
-  readonly usageSource: UsageSource;
-  readonly restartCount: number;
-  readonly result: string;
-  readonly exitStatus?: number;
-  readonly exitSignal?: number;
-}
+/** Typed values behind a ServiceStatus, for programs: systemd's words, a Date, byte counts. */
+export type ServiceStatusDetails = Omit<CoreStreamStatus, 'name'>;
 
 /**
  * What `systemctl status` shows, as the Python SDK's ServiceStatus:
