@@ -24,5 +24,6 @@ export function streamService(controller: StreamController, log: Logger): Stream
     getStatus: unaryCall('GetStatus', log, async (request) => ({
       status: statusToProto(await controller.status(parseStreamRef(request.team, request.name))),
     })),
+    watchStatus: (call) => call.destroy(Object.assign(new Error('WatchStatus is not implemented yet'), { code: 12 })),
   };
 }

@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -232,9 +234,59 @@ export function activeStateToJSON(object: ActiveState): string {
   }
 }
 
+/** What a WatchStatus message reports. */
+export enum WatchEventKind {
+  /** WATCH_EVENT_KIND_UNSPECIFIED - Not set; never sent by the server. */
+  WATCH_EVENT_KIND_UNSPECIFIED = 0,
+  /** WATCH_EVENT_KIND_INITIAL - The stream's status when the watch began. */
+  WATCH_EVENT_KIND_INITIAL = 1,
+  /** WATCH_EVENT_KIND_CHANGED - The stream's status changed (or it was newly declared). */
+  WATCH_EVENT_KIND_CHANGED = 2,
+  /** WATCH_EVENT_KIND_REMOVED - The stream is no longer declared; `status` holds its last known state. */
+  WATCH_EVENT_KIND_REMOVED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function watchEventKindFromJSON(object: any): WatchEventKind {
+  switch (object) {
+    case 0:
+    case "WATCH_EVENT_KIND_UNSPECIFIED":
+      return WatchEventKind.WATCH_EVENT_KIND_UNSPECIFIED;
+    case 1:
+    case "WATCH_EVENT_KIND_INITIAL":
+      return WatchEventKind.WATCH_EVENT_KIND_INITIAL;
+    case 2:
+    case "WATCH_EVENT_KIND_CHANGED":
+      return WatchEventKind.WATCH_EVENT_KIND_CHANGED;
+    case 3:
+    case "WATCH_EVENT_KIND_REMOVED":
+      return WatchEventKind.WATCH_EVENT_KIND_REMOVED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return WatchEventKind.UNRECOGNIZED;
+  }
+}
+
+export function watchEventKindToJSON(object: WatchEventKind): string {
+  switch (object) {
+    case WatchEventKind.WATCH_EVENT_KIND_UNSPECIFIED:
+      return "WATCH_EVENT_KIND_UNSPECIFIED";
+    case WatchEventKind.WATCH_EVENT_KIND_INITIAL:
+      return "WATCH_EVENT_KIND_INITIAL";
+    case WatchEventKind.WATCH_EVENT_KIND_CHANGED:
+      return "WATCH_EVENT_KIND_CHANGED";
+    case WatchEventKind.WATCH_EVENT_KIND_REMOVED:
+      return "WATCH_EVENT_KIND_REMOVED";
+    case WatchEventKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Where `tasks` and `memory_bytes` came from. */
 export enum UsageSource {
-  /** USAGE_SOURCE_UNSPECIFIED - No figures: the stream has no running processes. */
+  /** USAGE_SOURCE_UNSPECIFIED - No figures: the stream has no running processes, or the message is from WatchStatus. */
   USAGE_SOURCE_UNSPECIFIED = 0,
   /** USAGE_SOURCE_SYSTEMD - systemd's cgroup accounting (`TasksCurrent`, `MemoryCurrent`). */
   USAGE_SOURCE_SYSTEMD = 1,
@@ -445,6 +497,25 @@ export interface GetStatusRequest {
 /** A stream's status. */
 export interface GetStatusResponse {
   /** The stream's status. */
+  status: StreamStatus | undefined;
+}
+
+/** Asks to watch a team's streams, or one of them. */
+export interface WatchStatusRequest {
+  /** The owning team: 1-32 of [a-z0-9-], starting and ending with a letter or digit. */
+  team: string;
+  /**
+   * One stream to watch (1-64 of [A-Za-z0-9_-]); empty to watch all of the team's streams,
+   * including ones declared later.
+   */
+  name: string;
+}
+
+/** One status report of a watch. */
+export interface WatchStatusResponse {
+  /** Whether this is initial state, a change, or a removal. */
+  kind: WatchEventKind;
+  /** The stream's status (without tasks and memory). */
   status: StreamStatus | undefined;
 }
 
@@ -1932,6 +2003,178 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
   },
 };
 
+function createBaseWatchStatusRequest(): WatchStatusRequest {
+  return { team: "", name: "" };
+}
+
+export const WatchStatusRequest: MessageFns<WatchStatusRequest> = {
+  encode(message: WatchStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.team !== "") {
+      writer.uint32(10).string(message.team);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.team = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchStatusRequest {
+    return {
+      team: isSet(object.team) ? globalThis.String(object.team) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+    };
+  },
+
+  toJSON(message: WatchStatusRequest): unknown {
+    const obj: any = {};
+    if (message.team !== "") {
+      obj.team = message.team;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WatchStatusRequest>): WatchStatusRequest {
+    return WatchStatusRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WatchStatusRequest>): WatchStatusRequest {
+    const message = createBaseWatchStatusRequest();
+    message.team = object.team ?? "";
+    message.name = object.name ?? "";
+    return message;
+  },
+};
+
+function createBaseWatchStatusResponse(): WatchStatusResponse {
+  return { kind: 0, status: undefined };
+}
+
+export const WatchStatusResponse: MessageFns<WatchStatusResponse> = {
+  encode(message: WatchStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== 0) {
+      writer.uint32(8).int32(message.kind);
+    }
+    if (message.status !== undefined) {
+      StreamStatus.encode(message.status, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchStatusResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchStatusResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.status = StreamStatus.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchStatusResponse {
+    return {
+      kind: isSet(object.kind) ? watchEventKindFromJSON(object.kind) : 0,
+      status: isSet(object.status) ? StreamStatus.fromJSON(object.status) : undefined,
+    };
+  },
+
+  toJSON(message: WatchStatusResponse): unknown {
+    const obj: any = {};
+    if (message.kind !== 0) {
+      obj.kind = watchEventKindToJSON(message.kind);
+    }
+    if (message.status !== undefined) {
+      obj.status = StreamStatus.toJSON(message.status);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<WatchStatusResponse>): WatchStatusResponse {
+    return WatchStatusResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WatchStatusResponse>): WatchStatusResponse {
+    const message = createBaseWatchStatusResponse();
+    message.kind = object.kind ?? 0;
+    message.status = (object.status !== undefined && object.status !== null)
+      ? StreamStatus.fromPartial(object.status)
+      : undefined;
+    return message;
+  },
+};
+
 /** StreamService starts, stops and inspects a team's streams. */
 export type StreamServiceService = typeof StreamServiceService;
 export const StreamServiceService = {
@@ -1992,6 +2235,22 @@ export const StreamServiceService = {
     responseSerialize: (value: GetStatusResponse): Buffer => Buffer.from(GetStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetStatusResponse => GetStatusResponse.decode(value),
   },
+  /**
+   * WatchStatus streams status changes: first the current status of each matching stream (kind
+   * INITIAL), then one message per change as systemd signals it (CHANGED, or REMOVED when a stream
+   * is no longer declared), in order. A watcher that reads slower than changes come gets the
+   * latest status of each stream instead of every intermediate one. Messages carry no `tasks`,
+   * `memory_bytes` or `usage_source`: those are measured, not signalled (use GetStatus).
+   */
+  watchStatus: {
+    path: "/lit.stream.v1.StreamService/WatchStatus" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchStatusRequest): Buffer => Buffer.from(WatchStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchStatusRequest => WatchStatusRequest.decode(value),
+    responseSerialize: (value: WatchStatusResponse): Buffer => Buffer.from(WatchStatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchStatusResponse => WatchStatusResponse.decode(value),
+  },
 } as const;
 
 export interface StreamServiceServer extends UntypedServiceImplementation {
@@ -2012,6 +2271,14 @@ export interface StreamServiceServer extends UntypedServiceImplementation {
   restart: handleUnaryCall<RestartRequest, RestartResponse>;
   /** GetStatus reports what `systemctl status` shows for the stream's unit. */
   getStatus: handleUnaryCall<GetStatusRequest, GetStatusResponse>;
+  /**
+   * WatchStatus streams status changes: first the current status of each matching stream (kind
+   * INITIAL), then one message per change as systemd signals it (CHANGED, or REMOVED when a stream
+   * is no longer declared), in order. A watcher that reads slower than changes come gets the
+   * latest status of each stream instead of every intermediate one. Messages carry no `tasks`,
+   * `memory_bytes` or `usage_source`: those are measured, not signalled (use GetStatus).
+   */
+  watchStatus: handleServerStreamingCall<WatchStatusRequest, WatchStatusResponse>;
 }
 
 export interface StreamServiceClient extends Client {
@@ -2099,6 +2366,19 @@ export interface StreamServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetStatusResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * WatchStatus streams status changes: first the current status of each matching stream (kind
+   * INITIAL), then one message per change as systemd signals it (CHANGED, or REMOVED when a stream
+   * is no longer declared), in order. A watcher that reads slower than changes come gets the
+   * latest status of each stream instead of every intermediate one. Messages carry no `tasks`,
+   * `memory_bytes` or `usage_source`: those are measured, not signalled (use GetStatus).
+   */
+  watchStatus(request: WatchStatusRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchStatusResponse>;
+  watchStatus(
+    request: WatchStatusRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchStatusResponse>;
 }
 
 export const StreamServiceClient = makeGenericClientConstructor(
