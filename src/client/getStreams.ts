@@ -1,8 +1,13 @@
 import type { ConnectionOptions } from './connection.js';
 import { Service } from './service.js';
 import { Stream } from './stream.js';
+import { type StreamEvent, streamEvents } from './watch.js';
 
 class StreamDirectory extends Service {
+  watch(team: string): AsyncGenerator<StreamEvent> {
+    return streamEvents(this.client.watchStatus({ team, name: '' }));
+  }
+
   async list(team: string): Promise<Stream[]> {
     const streams: Stream[] = [];
     let pageToken = '';
@@ -21,4 +26,12 @@ class StreamDirectory extends Service {
  */
 export function getStreams(team: string, options: ConnectionOptions = {}): Promise<Stream[]> {
   return new StreamDirectory(options).list(team);
+}
+
+/**
+ * Every status change of the team's streams, after the current status of each, including streams
+ * declared later: `for await (const { kind, status } of watchStreams('contoso')) ...`.
+ */
+export function watchStreams(team: string, options: ConnectionOptions = {}): AsyncGenerator<StreamEvent> {
+  return new StreamDirectory(options).watch(team);
 }

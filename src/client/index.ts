@@ -4,7 +4,8 @@
  * want every field.
  */
 export { Stream } from './stream.js';
-export { getStreams } from './getStreams.js';
+export { getStreams, watchStreams } from './getStreams.js';
+export type { StreamEvent } from './watch.js';
 export { Service, type ServiceActionStatus, type ServiceStatus, type ServiceStatusDetails } from './service.js';
 export { LitStreamError } from './errors.js';
 export { type ConnectionOptions, closeSharedClients, DEFAULT_ADDRESS, streamServiceClient } from './connection.js';

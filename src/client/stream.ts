@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
 import type { ConnectionOptions } from './connection.js';
+import { type StreamEvent, streamEvents } from './watch.js';
 import { Service, type ServiceActionStatus, type ServiceStatus, toActionStatus, toServiceStatus } from './service.js';
 
 /**
@@ -42,6 +43,15 @@ export class Stream extends Service {
     const response = await this.call(this.client.getStatus, this.ref());
     if (!response.status) throw new Error('lit-streamd answered GetStatus without a status');
     return toServiceStatus(response.status);
+  }
+
+  /**
+   * The stream's status now, then every change as it happens:
+   * `for await (const { kind, status } of stream.watch()) console.log(kind, status.active)`.
+   * Runs until the loop is left or the server goes away; no deadline.
+   */
+  watch(): AsyncGenerator<StreamEvent> {
+    return streamEvents(this.client.watchStatus(this.ref()));
   }
 
   override toString(): string {

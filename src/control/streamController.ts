@@ -1,16 +1,16 @@
 import { basename } from 'node:path';
 import { type JobOutcome, judgeAction } from '../core/actionResult.js';
 import { StreamMaskedError, StreamNotDeclaredError } from '../core/errors.js';
-import { byName, type Page, paginate } from '../core/paging.js';
-import type { Action, ActionResult, StreamStatus, StreamSummary, UsageSource } from '../core/status.js';
+import { type Page, paginate } from '../core/paging.js';
+import type { Action, ActionResult, StreamStatus, StreamSummary } from '../core/status.js';
 import { parseTeam, type StreamRef } from '../core/streamRef.js';
 import type { UnitNaming } from '../core/unitNaming.js';
 import type { WaitOptions } from '../systemd/jobs.js';
 import type { SystemdManager } from '../systemd/manager.js';
-import { readProcessUsage } from '../systemd/procfs.js';
-import { readServiceState, type ServiceState } from '../systemd/serviceState.js';
+import { readServiceState } from '../systemd/serviceState.js';
 import type { SystemdSession } from '../systemd/systemdSession.js';
 import { judgeDeclaration } from './declarations.js';
+import type { StreamView } from './streamView.js';
 
 /** Where the controller gets a live systemd session for each request (see SystemdLink). */
 export interface SessionSource {
@@ -29,50 +29,23 @@ const ENQUEUE: Record<Action, 'StartUnit' | 'StopUnit' | 'RestartUnit'> = {
 };
 
 /**
- * The product's operations on streams, in the product's words, carried out through the systemd
- * adapter. Every unit name it hands systemd comes from UnitNaming applied to a validated StreamRef
- * or team, and every action first proves the stream is declared.
+ * The product's operations on streams, in the product's words. Reads are served from the
+ * signal-driven StreamView; actions go to systemd, after proving against systemd itself (not the
+ * view, which may trail a file change by a moment) that the stream is declared. Every unit name
+ * handed to systemd comes from UnitNaming applied to a validated StreamRef.
  */
 export class StreamController {
   constructor(
     private readonly systemd: SessionSource,
     readonly naming: UnitNaming,
+    private readonly view: StreamView,
   ) {}
 
-  /**
-   * The team's declared streams with their state. Unit files and loaded units are asked for at the
-   * same time, so the listing costs one round trip to systemd however many streams there are.
-   */
+  /** The team's declared streams with their state, from memory. */
   async list(teamInput: string, { pageSize, pageToken }: ListOptions): Promise<Page<StreamSummary>> {
     const team = parseTeam(teamInput);
-    const { manager } = this.systemd.session();
-    const pattern = this.naming.teamPattern(team);
-    const template = this.naming.templateOf(team);
-    const [files, loaded] = await Promise.all([
-      manager.ListUnitFilesByPatterns([], [pattern]),
-      manager.ListUnitsByPatterns([], [pattern]),
-    ]);
-    const loadedByName = new Map(loaded.map((unit) => [unit.name, unit]));
-    const streams: StreamSummary[] = [];
-    for (const file of files) {
-      const unit = basename(file.path);
-      const name = this.naming.streamNameOf(team, unit);
-      if (name === undefined) continue; // the template itself, or a name we would never accept
-      const declaration = await judgeDeclaration(file, template);
-      if (!declaration.declared) continue;
-      const live = loadedByName.get(unit);
-      streams.push({
-        team,
-        name,
-        unit,
-        // A unit systemd has not loaded is not running: it has no state beyond that.
-        loadState: declaration.masked ? 'masked' : (live?.loadState ?? ''),
-        activeState: live?.activeState ?? 'inactive',
-        subState: live?.subState ?? 'dead',
-      });
-    }
-    streams.sort(byName);
-    return paginate(team, streams, pageSize, pageToken);
+    this.systemd.session(); // UNAVAILABLE while the bus is down, rather than a stale answer
+    return paginate(team, await this.view.list(team), pageSize, pageToken);
   }
 
   start(ref: StreamRef, wait: WaitOptions = {}): Promise<ActionResult> {
@@ -89,21 +62,8 @@ export class StreamController {
   }
 
   async status(ref: StreamRef): Promise<StreamStatus> {
-    const { manager } = this.systemd.session();
-    const unit = await this.declaredUnit(manager, ref, 'status');
-    const state = readServiceState(await manager.getUnitProperties(unit));
-    const usage = await this.usage(manager, unit, state);
-    const running = ['active', 'reloading', 'deactivating'].includes(state.ActiveState);
-    return {
-      ...summarize(ref, unit, state),
-      started: running ? state.ActiveEnterTimestamp : undefined,
-      mainPid: state.MainPID,
-      ...usage,
-      restartCount: state.NRestarts,
-      result: state.Result,
-      exitStatus: state.exitStatus,
-      exitSignal: state.exitSignal,
-    };
+    this.systemd.session();
+    return this.view.status(ref);
   }
 
   private async act(action: Action, ref: StreamRef, wait: WaitOptions): Promise<ActionResult> {
@@ -113,10 +73,20 @@ export class StreamController {
     const method = ENQUEUE[action];
     // `replace`: a newer request replaces a conflicting queued one, as `systemctl` does.
     const job = await session.jobs.run(() => manager[method](unit, 'replace'), wait);
-    const state = readServiceState(await manager.getUnitProperties(unit));
+    const { properties, sequence } = await manager.getUnitPropertiesInOrder(unit);
+    // Read-your-writes: whoever reads the view after this returns sees at least this state.
+    this.view.applySnapshot(unit, properties, sequence);
+    const state = readServiceState(properties);
     const outcome: JobOutcome = {
       jobResult: job.result,
-      stream: summarize(ref, unit, state),
+      stream: {
+        team: ref.team,
+        name: ref.name,
+        unit,
+        loadState: state.LoadState,
+        activeState: state.ActiveState,
+        subState: state.SubState,
+      },
       unitResult: state.Result,
       exitStatus: state.exitStatus,
       exitSignal: state.exitSignal,
@@ -124,8 +94,8 @@ export class StreamController {
     return judgeAction(action, outcome);
   }
 
-  /** The stream's unit name, once its unit file is proven to declare it (and, to act, unmasked). */
-  private async declaredUnit(manager: SystemdManager, ref: StreamRef, purpose: Action | 'status'): Promise<string> {
+  /** The stream's unit name, once its unit file is proven to declare it (and, to start, unmasked). */
+  private async declaredUnit(manager: SystemdManager, ref: StreamRef, action: Action): Promise<string> {
     const unit = this.naming.unitOf(ref);
     // The pattern is the exact unit name: validation leaves no glob characters in it.
     const files = await manager.ListUnitFilesByPatterns([], [unit]);
@@ -136,39 +106,9 @@ export class StreamController {
     }
     const declaration = await judgeDeclaration(file, this.naming.templateOf(ref.team));
     if (!declaration.declared) throw new StreamNotDeclaredError(`${subject} is not declared: ${declaration.why}`);
-    if (declaration.masked && (purpose === 'start' || purpose === 'restart')) {
-      throw new StreamMaskedError(`${subject} is masked (${file.path}); unmask ${unit} before you ${purpose} it`);
+    if (declaration.masked && action !== 'stop') {
+      throw new StreamMaskedError(`${subject} is masked (${file.path}); unmask ${unit} before you ${action} it`);
     }
     return unit;
   }
-
-  /**
-   * Tasks and memory from systemd's accounting when it has them; otherwise (accounting off, reported
-   * as UINT64_MAX) summed from the unit's processes in /proc.
-   */
-  private async usage(
-    manager: SystemdManager,
-    unit: string,
-    state: ServiceState,
-  ): Promise<{ tasks?: number; memoryBytes?: number; usageSource: UsageSource }> {
-    if (state.TasksCurrent !== undefined && state.MemoryCurrent !== undefined) {
-      return { tasks: state.TasksCurrent, memoryBytes: state.MemoryCurrent, usageSource: 'systemd' };
-    }
-    if (state.ActiveState === 'inactive' || state.ActiveState === 'failed') return { usageSource: 'none' };
-    const processes = await manager.GetUnitProcesses(unit);
-    if (processes.length === 0) return { usageSource: 'none' };
-    const usage = await readProcessUsage(processes.map((process) => process.pid));
-    return { ...usage, usageSource: 'procfs' };
-  }
-}
-
-function summarize(ref: StreamRef, unit: string, state: ServiceState): StreamSummary {
-  return {
-    team: ref.team,
-    name: ref.name,
-    unit,
-    loadState: state.LoadState,
-    activeState: state.ActiveState,
-    subState: state.SubState,
-  };
 }

@@ -36,6 +36,10 @@ export function parseStreamRef(team: unknown, name: unknown): StreamRef {
   return Object.freeze({ team: parseTeam(team), name: parseStreamName(name) });
 }
 
+export function isValidTeam(team: string): boolean {
+  return TEAM.test(team);
+}
+
 export function isValidStreamName(name: string): boolean {
   return NAME.test(name);
 }

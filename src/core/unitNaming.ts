@@ -1,5 +1,5 @@
 import type { StreamRef } from './streamRef.js';
-import { isValidStreamName } from './streamRef.js';
+import { isValidStreamName, isValidTeam } from './streamRef.js';
 
 export const DEFAULT_UNIT_PREFIX = 'lit-stream-';
 
@@ -28,6 +28,17 @@ export class UnitNaming {
   /** A glob for ListUnit(File)sByPatterns matching every instance of the team's template. */
   teamPattern(team: string): string {
     return `${this.prefix}${team}@*.service`;
+  }
+
+  /** The stream a unit name stands for, or undefined if it is not a valid stream unit name. */
+  streamOf(unit: string): StreamRef | undefined {
+    if (!unit.startsWith(this.prefix)) return undefined;
+    const at = unit.indexOf('@', this.prefix.length);
+    if (at < 0) return undefined;
+    const team = unit.slice(this.prefix.length, at);
+    if (!isValidTeam(team)) return undefined;
+    const name = this.streamNameOf(team, unit);
+    return name === undefined ? undefined : { team, name };
   }
 
   /** The stream name of one of the team's unit names, or undefined if it is not a valid stream unit. */

@@ -1,6 +1,8 @@
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { StreamController } from '../control/streamController.js';
+import { StreamView } from '../control/streamView.js';
+import type { SystemdSession } from '../systemd/systemdSession.js';
 import type { UnitNaming } from '../core/unitNaming.js';
 import { HealthService } from '../../gen/grpc/health/v1/health.js';
 import { StreamServiceService } from '../../gen/lit/stream/v1/stream.js';
@@ -28,6 +30,8 @@ export interface RunningServer {
   readonly address: string;
   readonly link: SystemdLink;
   readonly health: HealthStatus;
+  /** The in-memory view of the streams (for tests and diagnostics). */
+  readonly view: StreamView;
   /** Stops taking calls, lets in-flight calls finish (up to `graceMs`), then closes the bus. */
   shutdown(graceMs?: number): Promise<void>;
 }
@@ -43,8 +47,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   link.on('up', () => health.setAll(true));
   link.on('down', () => health.setAll(false));
 
+  const view = new StreamView(options.naming, log);
+  link.on('up', (session: SystemdSession) => {
+    view.attach(session).catch((error: Error) => log.warn({ err: error.message }, 'could not load the streams view'));
+  });
+  link.on('down', () => view.detach());
+
   const server = new Server();
-  server.addService(StreamServiceService, streamService(new StreamController(link, options.naming), log));
+  const openWatches = new Set<{ end(): void }>();
+  const controller = new StreamController(link, options.naming, view);
+  server.addService(StreamServiceService, streamService(controller, view, log, openWatches));
   server.addService(HealthService, health.service());
   if (options.reflection ?? true) {
     const served = [STREAM_SERVICE, HEALTH_SERVICE, ...Object.values(REFLECTION_SERVICES).map((s) => s.name)];
@@ -67,6 +79,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     (stopping ??= new Promise<void>((resolve) => {
       health.setAll(false);
       health.endWatches();
+      for (const watch of openWatches) watch.end();
       const force = setTimeout(() => server.forceShutdown(), graceMs);
       server.tryShutdown(() => {
         clearTimeout(force);
@@ -75,5 +88,5 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       });
     }));
 
-  return { address, link, health, shutdown };
+  return { address, link, health, view, shutdown };
 }

@@ -1,12 +1,19 @@
 import type { Logger } from 'pino';
 import type { StreamController } from '../control/streamController.js';
+import type { StreamView } from '../control/streamView.js';
 import { parseStreamRef } from '../core/streamRef.js';
 import type { StreamServiceServer } from '../../gen/lit/stream/v1/stream.js';
 import { actionToProto, statusToProto, summaryToProto } from './toProto.js';
 import { unaryCall } from './unaryCall.js';
+import { watchStatus } from './watchStatus.js';
 
 /** lit.stream.v1.StreamService: each handler validates, calls the controller, maps to proto. */
-export function streamService(controller: StreamController, log: Logger): StreamServiceServer {
+export function streamService(
+  controller: StreamController,
+  view: StreamView,
+  log: Logger,
+  openWatches: Set<{ end(): void }>,
+): StreamServiceServer {
   return {
     listStreams: unaryCall('ListStreams', log, async (request) => {
       const page = await controller.list(request.team, request);
@@ -24,6 +31,6 @@ export function streamService(controller: StreamController, log: Logger): Stream
     getStatus: unaryCall('GetStatus', log, async (request) => ({
       status: statusToProto(await controller.status(parseStreamRef(request.team, request.name))),
     })),
-    watchStatus: (call) => call.destroy(Object.assign(new Error('WatchStatus is not implemented yet'), { code: 12 })),
+    watchStatus: watchStatus(view, log, openWatches),
   };
 }

@@ -21,6 +21,19 @@ export interface Signal {
   readonly interface: string;
   readonly member: string;
   readonly body: unknown[];
+  /** Position of this message among all received on the connection (see `Reply.sequence`). */
+  readonly sequence: number;
+}
+
+/** A method reply with its position among all messages received on the connection. */
+export interface Reply {
+  readonly body: unknown[];
+  /**
+   * Messages on one connection arrive in the order the bus sent them, so comparing sequences
+   * tells whether a signal describes a state older or newer than a reply, e.g. a
+   * PropertiesChanged against a GetAll answer, even though promise continuations run later.
+   */
+  readonly sequence: number;
 }
 
 const DEFAULT_REPLY_TIMEOUT_MS = 25_000;
@@ -34,6 +47,8 @@ const DEFAULT_REPLY_TIMEOUT_MS = 25_000;
  */
 export class BusConnection extends EventEmitter {
   private readonly pending = new Set<(error: Error) => void>();
+  private readonly replySequences = new Map<number, number>();
+  private received = 0;
   private closedWith: Error | undefined;
 
   private constructor(
@@ -41,9 +56,13 @@ export class BusConnection extends EventEmitter {
     readonly spec: BusSpec,
   ) {
     super();
+    // dbus-next emits 'message' for every incoming message before it dispatches it, in wire order.
     bus.on('message', (msg: dbus.Message) => {
+      const sequence = ++this.received;
       if (msg.type === dbus.MessageType.SIGNAL && msg.path && msg.interface && msg.member) {
-        this.emit('signal', { path: msg.path, interface: msg.interface, member: msg.member, body: msg.body });
+        this.emit('signal', { path: msg.path, interface: msg.interface, member: msg.member, body: msg.body, sequence });
+      } else if (msg.type === dbus.MessageType.METHOD_RETURN && this.replySequences.has(Number(msg.replySerial))) {
+        this.replySequences.set(Number(msg.replySerial), sequence);
       }
     });
     bus.on('error', (error: Error) => this.markClosed(error));
@@ -84,11 +103,21 @@ export class BusConnection extends EventEmitter {
     return new BusConnection(bus, spec);
   }
 
+  /** The connection's unique bus name (e.g. `:1.42`), as the bus daemon knows it. */
+  get uniqueName(): string | null {
+    return (this.bus as unknown as { name: string | null }).name;
+  }
+
   get isOpen(): boolean {
     return this.closedWith === undefined;
   }
 
   async call(spec: CallSpec): Promise<unknown[]> {
+    return (await this.callInOrder(spec)).body;
+  }
+
+  /** Like call(), with the reply's position among received messages. */
+  async callInOrder(spec: CallSpec): Promise<Reply> {
     if (this.closedWith) throw new BusUnavailableError(`D-Bus connection lost: ${this.closedWith.message}`);
     const message = new dbus.Message({
       destination: spec.destination,
@@ -99,10 +128,11 @@ export class BusConnection extends EventEmitter {
       body: spec.body ?? [],
     });
     const timeoutMs = spec.timeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS;
-    return new Promise<unknown[]>((resolve, reject) => {
+    return new Promise<Reply>((resolve, reject) => {
       const abandon = (error: Error) => {
         clearTimeout(timer);
         this.pending.delete(abandon);
+        this.replySequences.delete(Number(message.serial));
         reject(error);
       };
       const timer = setTimeout(
@@ -110,13 +140,19 @@ export class BusConnection extends EventEmitter {
         timeoutMs,
       );
       this.pending.add(abandon);
-      this.bus.call(message).then(
+      const sent = this.bus.call(message); // assigns message.serial
+      const serial = Number(message.serial);
+      this.replySequences.set(serial, 0); // 0 until the reply arrives
+      sent.then(
         (reply) => {
           clearTimeout(timer);
           this.pending.delete(abandon);
-          resolve(reply?.body ?? []);
+          const sequence = this.replySequences.get(serial) || this.received;
+          this.replySequences.delete(serial);
+          resolve({ body: reply?.body ?? [], sequence });
         },
         (error: unknown) => {
+          this.replySequences.delete(serial);
           if (!this.pending.has(abandon)) return;
           abandon(
             error instanceof dbus.DBusError

@@ -1,4 +1,4 @@
-import type { BusConnection } from './busConnection.js';
+import type { BusConnection, CallSpec } from './busConnection.js';
 import { unitObjectPath } from './unitObjectPath.js';
 
 const SYSTEMD = 'org.freedesktop.systemd1';
@@ -71,15 +71,21 @@ export class SystemdManager {
 
   /** Units currently loaded in memory whose names match one of the globs. */
   async ListUnitsByPatterns(states: string[], patterns: string[]): Promise<UnitInfo[]> {
-    const [units] = (await this.callManager('ListUnitsByPatterns', 'asas', [states, patterns])) as [unknown[][]];
-    return units.map(([name, description, loadState, activeState, subState, , objectPath]) => ({
+    return (await this.ListUnitsByPatternsInOrder(states, patterns)).units;
+  }
+
+  /** ListUnitsByPatterns with the reply's position among received messages (BusConnection.Reply). */
+  async ListUnitsByPatternsInOrder(states: string[], patterns: string[]): Promise<{ units: UnitInfo[]; sequence: number }> {
+    const reply = await this.connection.callInOrder(this.managerCall('ListUnitsByPatterns', 'asas', [states, patterns]));
+    const [units] = reply.body as [unknown[][]];
+    return { sequence: reply.sequence, units: units.map(([name, description, loadState, activeState, subState, , objectPath]) => ({
       name: name as string,
       description: description as string,
       loadState: loadState as string,
       activeState: activeState as string,
       subState: subState as string,
       objectPath: objectPath as string,
-    }));
+    })) };
   }
 
   /** The processes in the unit's cgroup. */
@@ -121,32 +127,58 @@ export class SystemdManager {
    * Properties.GetAll with an empty interface name with all of them.
    */
   async getUnitProperties(unit: string): Promise<UnitProperties> {
-    const [all] = (await this.connection.call({
+    return (await this.getUnitPropertiesInOrder(unit)).properties;
+  }
+
+  /** getUnitProperties with the reply's position among received messages (BusConnection.Reply). */
+  async getUnitPropertiesInOrder(unit: string): Promise<{ properties: UnitProperties; sequence: number }> {
+    const reply = await this.connection.callInOrder({
       destination: SYSTEMD,
       path: unitObjectPath(unit),
       interface: 'org.freedesktop.DBus.Properties',
       member: 'GetAll',
       signature: 's',
       body: [''],
-    })) as [Record<string, { value: unknown }>];
-    const properties: Record<string, unknown> = {};
-    for (const [key, variant] of Object.entries(all)) properties[key] = variant.value;
-    return properties;
+    });
+    return { properties: unwrapVariants(reply.body[0] as Record<string, { value: unknown }>), sequence: reply.sequence };
+  }
+
+  /** One property of one of a unit's interfaces (e.g. `org.freedesktop.systemd1.Service`, `TasksCurrent`). */
+  async getUnitProperty(unit: string, iface: string, name: string): Promise<unknown> {
+    const [variant] = (await this.connection.call({
+      destination: SYSTEMD,
+      path: unitObjectPath(unit),
+      interface: 'org.freedesktop.DBus.Properties',
+      member: 'Get',
+      signature: 'ss',
+      body: [iface, name],
+    })) as [{ value: unknown }];
+    return variant.value;
   }
 
   private callManager(member: string, signature: string, body: unknown[], timeoutMs?: number): Promise<unknown[]> {
-    return this.connection.call({
-      destination: SYSTEMD,
-      path: MANAGER_PATH,
-      interface: MANAGER,
-      member,
-      signature,
-      body,
-      timeoutMs,
-    });
+    return this.connection.call(this.managerCall(member, signature, body, timeoutMs));
   }
+
+  private managerCall(member: string, signature: string, body: unknown[], timeoutMs?: number): CallSpec {
+    return { destination: SYSTEMD, path: MANAGER_PATH, interface: MANAGER, member, signature, body, timeoutMs };
+  }
+}
+
+/** Property maps (a{sv}) arrive as dbus-next Variants; keep just the values. */
+export function unwrapVariants(variants: Record<string, { value: unknown }>): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const [key, variant] of Object.entries(variants)) values[key] = variant.value;
+  return values;
 }
 
 /** Match rule for the Manager's signals (JobRemoved and friends), from systemd's well-known name. */
 export const MANAGER_SIGNALS_MATCH = `type='signal',sender='${SYSTEMD}',path='${MANAGER_PATH}',interface='${MANAGER}'`;
 export const MANAGER_INTERFACE = MANAGER;
+
+/**
+ * Match rule for PropertiesChanged of every unit object: one rule for all units, since the system
+ * bus caps match rules per connection (dbus-daemon's max_match_rules_per_connection, 512 in
+ * Debian's system.conf) and a host may declare more streams than that.
+ */
+export const UNIT_PROPERTIES_MATCH = `type='signal',sender='${SYSTEMD}',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',path_namespace='/org/freedesktop/systemd1/unit'`;

@@ -14,3 +14,22 @@ export function unitObjectPath(unit: string): string {
   }
   return `/org/freedesktop/systemd1/unit/${label}`;
 }
+
+const UNIT_PATH_PREFIX = '/org/freedesktop/systemd1/unit/';
+
+/** The unit name of a unit object path (bus_label_unescape()), or undefined for other paths. */
+export function unitNameOfObjectPath(path: string): string | undefined {
+  if (!path.startsWith(UNIT_PATH_PREFIX)) return undefined;
+  const label = path.slice(UNIT_PATH_PREFIX.length);
+  if (label === '_') return '';
+  const bytes: number[] = [];
+  for (let i = 0; i < label.length; i++) {
+    if (label[i] === '_' && /^[0-9a-f]{2}$/.test(label.slice(i + 1, i + 3))) {
+      bytes.push(parseInt(label.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else {
+      bytes.push(label.charCodeAt(i));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}

@@ -138,6 +138,31 @@ function callDynamic(method: DescMethod, init: Record<string, unknown>): Promise
   });
 }
 
+/** Opens a server-streaming call and resolves with its first `count` messages, then cancels it. */
+function firstStreamed(method: DescMethod, init: Record<string, unknown>, count: number): Promise<Message[]> {
+  const call = raw.makeServerStreamRequest(
+    `/${method.parent.typeName}/${method.name}`,
+    (message: Message) => Buffer.from(toBinary(method.input, message)),
+    (bytes: Buffer) => fromBinary(method.output, new Uint8Array(bytes)),
+    create(method.input, init),
+    new Metadata(),
+    { deadline: Date.now() + DEADLINE_MS },
+  );
+  return new Promise((resolve, reject) => {
+    const received: Message[] = [];
+    call.on('data', (message: Message) => {
+      received.push(message);
+      if (received.length === count) {
+        call.cancel();
+        resolve(received);
+      }
+    });
+    call.on('error', (error: ServiceError) => {
+      if (received.length < count) reject(error);
+    });
+  });
+}
+
 function enumValue(desc: DescEnum, name: string): number {
   const value = desc.values.find((v) => v.name === name);
   expect(value, `${desc.typeName} has ${name}`).toBeDefined();
@@ -316,6 +341,16 @@ describe.each([
       expect(stop.stream).toMatchObject({ activeState: 'ACTIVE_STATE_INACTIVE' });
       const { response } = await call('GetStatus', bitcoin);
       expect(read(read(response, 'status') as Message, 'started')).toBeUndefined();
+    });
+
+    it('WatchStatus streams bitcoin\'s status, starting with its INITIAL state', async () => {
+      called.add('WatchStatus');
+      const m = method('WatchStatus');
+      const [first] = await firstStreamed(m, bitcoin, 1);
+      expect(first!.$typeName).toBe(m.output.typeName);
+      expect(read(first!, 'kind')).toBe(enumValue(enumOf(m.output, 'kind'), 'WATCH_EVENT_KIND_INITIAL'));
+      const json = toJson(m.output, first!, { registry }) as { status: { name: string } };
+      expect(json.status.name).toBe('bitcoin');
     });
 
     it('has called every method the reflected StreamService has', () => {

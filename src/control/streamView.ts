@@ -1,0 +1,209 @@
+import { EventEmitter } from 'node:events';
+import { StreamNotDeclaredError } from '../core/errors.js';
+import type { StreamStatus, StreamSummary } from '../core/status.js';
+import type { StreamRef } from '../core/streamRef.js';
+import type { UnitNaming } from '../core/unitNaming.js';
+import { readServiceState, type ServiceState } from '../systemd/serviceState.js';
+import type { SystemdSession } from '../systemd/systemdSession.js';
+import { UnitTracker, type UnitTrackerLogger } from '../systemd/unitTracker.js';
+import { UsageSampler } from '../systemd/usageSampler.js';
+import { judgeDeclaration } from './declarations.js';
+
+export type StreamChangeKind = 'changed' | 'removed';
+
+/** A change to a declared stream, for watchers. Status without tasks and memory (not signalled). */
+export interface StreamChange {
+  readonly kind: StreamChangeKind;
+  readonly status: StreamStatus;
+}
+
+export type StreamListener = (change: StreamChange) => void;
+
+interface DeclaredStream {
+  readonly ref: StreamRef;
+  readonly masked: boolean;
+}
+
+/**
+ * The declared streams and their status, in memory, kept current by a UnitTracker on systemd's
+ * signals. ListStreams and GetStatus are served from here; watchers get one StreamChange per change.
+ * Declarations (regular file or symlink to the team's template) are judged once per change of the
+ * unit files, not per request.
+ */
+export class StreamView {
+  private readonly tracker: UnitTracker;
+  private readonly usage = new UsageSampler();
+  private session: SystemdSession | undefined;
+  private declared = new Map<string, DeclaredStream>();
+  private byTeam = new Map<string, string[]>();
+  private judging: Promise<void> | undefined;
+  private judgeAgain = false;
+  private readonly watchers = new EventEmitter();
+
+  constructor(
+    private readonly naming: UnitNaming,
+    log: UnitTrackerLogger,
+  ) {
+    this.tracker = new UnitTracker(`${naming.prefix}*@*.service`, log);
+    this.tracker.on('files', () => void this.judge());
+    this.tracker.on('units', (units: string[]) => this.announce(units));
+    // Every watcher listens here; fan-out is in-process, the D-Bus subscription stays one.
+    this.watchers.setMaxListeners(0);
+  }
+
+  async attach(session: SystemdSession): Promise<void> {
+    this.session = session;
+    await this.tracker.attach(session);
+    await this.judge();
+  }
+
+  detach(): void {
+    this.session = undefined;
+    this.tracker.detach();
+  }
+
+  /** The team's declared streams, by name, with their state as last signalled. */
+  async list(team: string): Promise<StreamSummary[]> {
+    await this.settled();
+    return (this.byTeam.get(team) ?? []).map((name) => {
+      const unit = this.naming.unitOf({ team, name });
+      return summarize({ team, name }, unit, this.tracker.known(unit), this.declared.get(unit)?.masked ?? false);
+    });
+  }
+
+  /** The stream's full status: state from memory, tasks and memory sampled (USAGE_FRESHNESS_MS). */
+  async status(ref: StreamRef): Promise<StreamStatus> {
+    await this.settled();
+    const unit = this.naming.unitOf(ref);
+    const stream = this.declared.get(unit);
+    const session = this.session;
+    const state = stream && session ? await this.tracker.state(unit) : undefined;
+    if (!stream || !session || !state) throw notDeclared(ref, unit);
+    return { ...toStatus(ref, unit, state, stream.masked), ...(await this.usage.sample(session.manager, unit, state)) };
+  }
+
+  /** Merges what a caller read from systemd itself (after a job), so its next read sees it. */
+  applySnapshot(unit: string, properties: Readonly<Record<string, unknown>>, sequence: number): void {
+    this.tracker.applySnapshot(unit, properties, sequence);
+    this.usage.forget(unit);
+  }
+
+  /**
+   * Calls `listener` with each change of the team's streams (or of one stream) from now on.
+   * `initial` is the current status of each matching stream, taken in the same turn as the
+   * listener is added, so no change falls between the two. Returns the way to stop listening.
+   */
+  async watch(team: string, name: string | undefined, listener: StreamListener): Promise<{ initial: StreamStatus[]; stop: () => void }> {
+    await this.settled();
+    const names = name === undefined ? (this.byTeam.get(team) ?? []) : [name];
+    // Complete every snapshot first (GetAll for units not read yet), then take them all at once.
+    await Promise.all(names.map((n) => this.tracker.state(this.naming.unitOf({ team, name: n }))));
+    const initial = names.flatMap((n) => {
+      const unit = this.naming.unitOf({ team, name: n });
+      const stream = this.declared.get(unit);
+      const state = this.tracker.known(unit);
+      return stream && state ? [toStatus(stream.ref, unit, state, stream.masked)] : [];
+    });
+    const filtered: StreamListener = (change) => {
+      if (name === undefined || change.status.name === name) listener(change);
+    };
+    this.watchers.on(team, filtered);
+    return { initial, stop: () => this.watchers.off(team, filtered) };
+  }
+
+  /** How many watchers are listening (for tests and diagnostics). */
+  get watcherCount(): number {
+    return this.watchers.eventNames().reduce((sum, team) => sum + this.watchers.listenerCount(team), 0);
+  }
+
+  private async settled(): Promise<void> {
+    await this.tracker.settled();
+    while (this.judging) await this.judging;
+  }
+
+  private judge(): Promise<void> {
+    if (this.judging) {
+      this.judgeAgain = true;
+      return this.judging;
+    }
+    this.judging = (async () => {
+      try {
+        do {
+          this.judgeAgain = false;
+          await this.judgeOnce();
+        } while (this.judgeAgain);
+      } finally {
+        this.judging = undefined;
+      }
+    })();
+    return this.judging;
+  }
+
+  private async judgeOnce(): Promise<void> {
+    const declared = new Map<string, DeclaredStream>();
+    for (const [unit, file] of this.tracker.files()) {
+      const ref = this.naming.streamOf(unit);
+      if (!ref) continue;
+      const declaration = await judgeDeclaration(file, this.naming.templateOf(ref.team));
+      if (declaration.declared) declared.set(unit, { ref, masked: declaration.masked });
+    }
+    const previous = this.declared;
+    this.declared = declared;
+    const byTeam = new Map<string, string[]>();
+    for (const { ref } of declared.values()) byTeam.set(ref.team, [...(byTeam.get(ref.team) ?? []), ref.name]);
+    for (const names of byTeam.values()) names.sort();
+    this.byTeam = byTeam;
+    for (const [unit, stream] of previous) {
+      if (!declared.has(unit)) this.emitChange('removed', unit, stream);
+    }
+    for (const [unit, stream] of declared) {
+      if (!previous.has(unit)) this.emitChange('changed', unit, stream);
+    }
+  }
+
+  private announce(units: string[]): void {
+    for (const unit of units) {
+      const stream = this.declared.get(unit);
+      if (stream) this.emitChange('changed', unit, stream);
+    }
+  }
+
+  private emitChange(kind: StreamChangeKind, unit: string, stream: DeclaredStream): void {
+    if (this.watchers.listenerCount(stream.ref.team) === 0) return;
+    // A removed stream's unit is no longer tracked: report it as systemd would an unknown unit.
+    const state = this.tracker.known(unit) ?? readServiceState({});
+    this.watchers.emit(stream.ref.team, { kind, status: toStatus(stream.ref, unit, state, stream.masked) });
+  }
+}
+
+function notDeclared(ref: StreamRef, unit: string): StreamNotDeclaredError {
+  return new StreamNotDeclaredError(
+    `stream '${ref.name}' of team '${ref.team}' is not declared: there is no unit file ${unit} in systemd's unit search path`,
+  );
+}
+
+function summarize(ref: StreamRef, unit: string, state: ServiceState | undefined, masked: boolean): StreamSummary {
+  return {
+    team: ref.team,
+    name: ref.name,
+    unit,
+    loadState: masked ? 'masked' : (state?.LoadState ?? ''),
+    activeState: state?.ActiveState || 'inactive',
+    subState: state?.SubState || 'dead',
+  };
+}
+
+/** A stream's status from systemd's properties, without tasks and memory. */
+export function toStatus(ref: StreamRef, unit: string, state: ServiceState, masked = false): StreamStatus {
+  const running = ['active', 'reloading', 'deactivating'].includes(state.ActiveState);
+  return {
+    ...summarize(ref, unit, state, masked),
+    started: running ? state.ActiveEnterTimestamp : undefined,
+    mainPid: state.MainPID,
+    usageSource: 'none',
+    restartCount: state.NRestarts,
+    result: state.Result,
+    exitStatus: state.exitStatus,
+    exitSignal: state.exitSignal,
+  };
+}

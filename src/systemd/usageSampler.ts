@@ -1,0 +1,70 @@
+import type { UsageSource } from '../core/status.js';
+import { readProcessUsage } from './procfs.js';
+import type { ServiceState } from './serviceState.js';
+import type { SystemdManager } from './manager.js';
+
+/**
+ * How old a sample of tasks and memory may be when served. systemd does not signal TasksCurrent
+ * or MemoryCurrent (nor /proc changes), so these are read on demand; within this bound, concurrent
+ * and repeated status requests for a unit share one read instead of each costing D-Bus calls.
+ */
+export const USAGE_FRESHNESS_MS = 1_000;
+
+const SERVICE = 'org.freedesktop.systemd1.Service';
+const UINT64_MAX = 2n ** 64n - 1n;
+
+export interface Usage {
+  readonly tasks?: number;
+  readonly memoryBytes?: number;
+  readonly usageSource: UsageSource;
+}
+
+interface Sample {
+  readonly at: number;
+  /** The main process the sample was taken for: a new process makes it stale at once. */
+  readonly mainPid: number | undefined;
+  readonly usage: Promise<Usage>;
+}
+
+const NO_USAGE: Usage = { usageSource: 'none' };
+
+/**
+ * Tasks and memory of units: systemd's cgroup accounting (TasksCurrent, MemoryCurrent) when it
+ * has them, otherwise (accounting off: UINT64_MAX) the unit's processes summed from /proc.
+ */
+export class UsageSampler {
+  private readonly samples = new Map<string, Sample>();
+
+  constructor(private readonly freshnessMs = USAGE_FRESHNESS_MS) {}
+
+  sample(manager: SystemdManager, unit: string, state: ServiceState): Promise<Usage> {
+    if (state.ActiveState === 'inactive' || state.ActiveState === 'failed') {
+      this.samples.delete(unit);
+      return Promise.resolve(NO_USAGE);
+    }
+    const now = Date.now();
+    const cached = this.samples.get(unit);
+    if (cached && now - cached.at < this.freshnessMs && cached.mainPid === state.MainPID) return cached.usage;
+    const usage = read(manager, unit);
+    this.samples.set(unit, { at: now, mainPid: state.MainPID, usage });
+    usage.catch(() => this.samples.delete(unit));
+    return usage;
+  }
+
+  forget(unit: string): void {
+    this.samples.delete(unit);
+  }
+}
+
+async function read(manager: SystemdManager, unit: string): Promise<Usage> {
+  const [tasks, memory] = await Promise.all([
+    manager.getUnitProperty(unit, SERVICE, 'TasksCurrent'),
+    manager.getUnitProperty(unit, SERVICE, 'MemoryCurrent'),
+  ]);
+  if (typeof tasks === 'bigint' && typeof memory === 'bigint' && tasks !== UINT64_MAX && memory !== UINT64_MAX) {
+    return { tasks: Number(tasks), memoryBytes: Number(memory), usageSource: 'systemd' };
+  }
+  const processes = await manager.GetUnitProcesses(unit);
+  if (processes.length === 0) return NO_USAGE;
+  return { ...(await readProcessUsage(processes.map((process) => process.pid))), usageSource: 'procfs' };
+}
