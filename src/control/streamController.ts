@@ -11,6 +11,7 @@ import { readServiceState } from '../systemd/serviceState.js';
 import type { SystemdSession } from '../systemd/systemdSession.js';
 import { judgeDeclaration } from './declarations.js';
 import type { StreamView } from './streamView.js';
+import { UnitQueue } from './unitQueue.js';
 
 /** Where the controller gets a live systemd session for each request (see SystemdLink). */
 export interface SessionSource {
@@ -35,6 +36,8 @@ const ENQUEUE: Record<Action, 'StartUnit' | 'StopUnit' | 'RestartUnit'> = {
  * handed to systemd comes from UnitNaming applied to a validated StreamRef.
  */
 export class StreamController {
+  private readonly queue = new UnitQueue();
+
   constructor(
     private readonly systemd: SessionSource,
     readonly naming: UnitNaming,
@@ -70,6 +73,11 @@ export class StreamController {
     const session = this.systemd.session();
     const { manager } = session;
     const unit = await this.declaredUnit(manager, ref, action);
+    return this.queue.run(unit, wait, () => this.runJob(session, action, ref, unit, wait));
+  }
+
+  private async runJob(session: SystemdSession, action: Action, ref: StreamRef, unit: string, wait: WaitOptions): Promise<ActionResult> {
+    const { manager } = session;
     const method = ENQUEUE[action];
     // `replace`: a newer request replaces a conflicting queued one, as `systemctl` does.
     const job = await session.jobs.run(() => manager[method](unit, 'replace'), wait);

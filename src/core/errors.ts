@@ -27,3 +27,18 @@ export class DeadlineExceededError extends Error {
 export class CancelledError extends Error {
   override readonly name = 'CancelledError';
 }
+
+/** The caller showed no credential, or one we don't know. */
+export class UnauthenticatedError extends Error {
+  override readonly name = 'UnauthenticatedError';
+}
+
+/** The caller is known but holds no role that allows this call for this team. */
+export class PermissionDeniedError extends Error {
+  override readonly name = 'PermissionDeniedError';
+}
+
+/** The caller is over a limit (e.g. concurrent calls per identity). */
+export class ResourceExhaustedError extends Error {
+  override readonly name = 'ResourceExhaustedError';
+}

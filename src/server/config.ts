@@ -7,6 +7,14 @@ export interface DaemonConfig {
   readonly unitPrefix: string;
   readonly reflection: boolean;
   readonly logLevel: string;
+  readonly accessFile?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  readonly clientCa?: string;
+  readonly insecure: boolean;
+  readonly socketMode: number;
+  readonly maxCallsPerIdentity: number;
+  readonly maxMessageBytes: number;
 }
 
 export const USAGE = `Usage: lit-streamd [options]
@@ -14,52 +22,95 @@ export const USAGE = `Usage: lit-streamd [options]
 Serves lit.stream.v1.StreamService over gRPC, driving systemd over D-Bus.
 
 Options (each falls back to its environment variable, then to the default):
-  --listen HOST:PORT      address to serve on       LIT_STREAM_LISTEN       127.0.0.1:50051
-  --bus system|session|ADDRESS
-                          D-Bus bus of the systemd   LIT_STREAM_BUS          system
+  --listen HOST:PORT|unix:/PATH  address to serve on      LIT_STREAM_LISTEN       127.0.0.1:50051
+  --bus system|session|ADDRESS   D-Bus bus of the systemd LIT_STREAM_BUS          system
                           manager to drive (ADDRESS e.g. unix:path=/run/user/1000/bus)
-  --unit-prefix PREFIX    unit name prefix          LIT_STREAM_UNIT_PREFIX  ${DEFAULT_UNIT_PREFIX}
-  --no-reflection         do not serve gRPC reflection  LIT_STREAM_REFLECTION=off
-  --log-level LEVEL       pino level                LIT_STREAM_LOG_LEVEL    info
+  --unit-prefix PREFIX    unit name prefix                LIT_STREAM_UNIT_PREFIX  ${DEFAULT_UNIT_PREFIX}
+  --access-file PATH      identities and roles (JSON/YAML) LIT_STREAM_ACCESS_FILE  none: loopback/unix only
+  --tls-cert PATH         server certificate (PEM)        LIT_STREAM_TLS_CERT
+  --tls-key PATH          server private key (PEM)        LIT_STREAM_TLS_KEY
+  --client-ca PATH        CA for client certificates      LIT_STREAM_CLIENT_CA
+  --insecure              allow plaintext TCP off loopback LIT_STREAM_INSECURE=1
+  --socket-mode MODE      unix socket file mode (octal)   LIT_STREAM_SOCKET_MODE  660
+  --max-calls-per-identity N  concurrent calls per caller LIT_STREAM_MAX_CALLS    64
+  --max-message-bytes N   largest request accepted        LIT_STREAM_MAX_MESSAGE_BYTES 4194304
+  --no-reflection         do not serve gRPC reflection    LIT_STREAM_REFLECTION=off
+  --log-level LEVEL       pino level                      LIT_STREAM_LOG_LEVEL    info
   -h, --help              show this help
+
+Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads the access file.
 `;
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
+const FLAGS = {
+  listen: { type: 'string' },
+  bus: { type: 'string' },
+  'unit-prefix': { type: 'string' },
+  'access-file': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'client-ca': { type: 'string' },
+  insecure: { type: 'boolean' },
+  'socket-mode': { type: 'string' },
+  'max-calls-per-identity': { type: 'string' },
+  'max-message-bytes': { type: 'string' },
+  'no-reflection': { type: 'boolean' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): DaemonConfig | 'help' {
   let values;
   try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        listen: { type: 'string' },
-        bus: { type: 'string' },
-        'unit-prefix': { type: 'string' },
-        'no-reflection': { type: 'boolean' },
-        'log-level': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
+    ({ values } = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false }));
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
   if (values.help) return 'help';
   // An empty variable counts as unset, as in a unit file's `Environment=LIT_STREAM_LISTEN=`.
   const fromEnv = (name: string) => (env[name] === '' ? undefined : env[name]);
+  const flag = (value: boolean | undefined, name: string) =>
+    value ?? ['1', 'true', 'yes', 'on'].includes((fromEnv(name) ?? '').toLowerCase());
   const listen = values.listen ?? fromEnv('LIT_STREAM_LISTEN') ?? '127.0.0.1:50051';
-  const port = /^(?:\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(listen)?.[1];
-  if (port === undefined || Number(port) > 65535) {
-    throw new UsageError(`--listen ${JSON.stringify(listen)} is not HOST:PORT (port 0-65535)`);
-  }
+  checkListen(listen);
   return {
     listen,
     bus: values.bus ?? fromEnv('LIT_STREAM_BUS') ?? 'system',
     unitPrefix: values['unit-prefix'] ?? fromEnv('LIT_STREAM_UNIT_PREFIX') ?? DEFAULT_UNIT_PREFIX,
     reflection: !(values['no-reflection'] ?? ['off', 'false', '0'].includes((fromEnv('LIT_STREAM_REFLECTION') ?? '').toLowerCase())),
     logLevel: values['log-level'] ?? fromEnv('LIT_STREAM_LOG_LEVEL') ?? 'info',
+    accessFile: values['access-file'] ?? fromEnv('LIT_STREAM_ACCESS_FILE'),
+    tlsCert: values['tls-cert'] ?? fromEnv('LIT_STREAM_TLS_CERT'),
+    tlsKey: values['tls-key'] ?? fromEnv('LIT_STREAM_TLS_KEY'),
+    clientCa: values['client-ca'] ?? fromEnv('LIT_STREAM_CLIENT_CA'),
+    insecure: flag(values.insecure, 'LIT_STREAM_INSECURE'),
+    socketMode: octal('--socket-mode', values['socket-mode'] ?? fromEnv('LIT_STREAM_SOCKET_MODE') ?? '660'),
+    maxCallsPerIdentity: positive('--max-calls-per-identity', values['max-calls-per-identity'] ?? fromEnv('LIT_STREAM_MAX_CALLS') ?? '64'),
+    maxMessageBytes: positive('--max-message-bytes', values['max-message-bytes'] ?? fromEnv('LIT_STREAM_MAX_MESSAGE_BYTES') ?? '4194304'),
   };
+}
+
+function checkListen(listen: string): void {
+  if (listen.startsWith('unix:')) {
+    if (!/^unix:(\/\/)?\/\S+$/.test(listen)) throw new UsageError(`--listen ${JSON.stringify(listen)} is not unix:/absolute/path`);
+    return;
+  }
+  const port = /^(?:\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(listen)?.[1];
+  if (port === undefined || Number(port) > 65535) {
+    throw new UsageError(`--listen ${JSON.stringify(listen)} is not HOST:PORT (port 0-65535) or unix:/path`);
+  }
+}
+
+function octal(flagName: string, text: string): number {
+  if (!/^0?[0-7]{3}$/.test(text)) throw new UsageError(`${flagName} ${JSON.stringify(text)} is not an octal file mode like 660`);
+  return parseInt(text, 8);
+}
+
+function positive(flagName: string, text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flagName} ${JSON.stringify(text)} is not a positive whole number`);
+  return n;
 }

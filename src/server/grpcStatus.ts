@@ -3,8 +3,11 @@ import {
   CancelledError,
   DeadlineExceededError,
   InvalidArgumentError,
+  PermissionDeniedError,
+  ResourceExhaustedError,
   StreamMaskedError,
   StreamNotDeclaredError,
+  UnauthenticatedError,
 } from '../core/errors.js';
 import { BusUnavailableError, DBusErrorNames, SystemdCallError } from '../systemd/errors.js';
 
@@ -19,6 +22,9 @@ const BY_ERROR_CLASS: ReadonlyArray<[new (...args: never[]) => Error, status]> =
   [DeadlineExceededError, status.DEADLINE_EXCEEDED],
   [CancelledError, status.CANCELLED],
   [BusUnavailableError, status.UNAVAILABLE],
+  [UnauthenticatedError, status.UNAUTHENTICATED],
+  [PermissionDeniedError, status.PERMISSION_DENIED],
+  [ResourceExhaustedError, status.RESOURCE_EXHAUSTED],
 ];
 
 const BY_DBUS_ERROR: Readonly<Record<string, status>> = {

@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { UnitNaming } from '../core/unitNaming.js';
 import { describeBus } from '../systemd/busConnection.js';
 import { type DaemonConfig, parseConfig, USAGE, UsageError } from './config.js';
@@ -6,16 +6,18 @@ import { type RunningServer, startServer } from './server.js';
 
 /** Starts lit-streamd with a config and stops it gracefully on SIGTERM or SIGINT. */
 export async function runDaemon(config: DaemonConfig, onStopped?: () => Promise<void>): Promise<RunningServer> {
-  const log = pino({ name: 'lit-streamd', level: config.logLevel });
-  const server = await startServer({
-    listen: config.listen,
-    bus: config.bus,
-    naming: new UnitNaming(config.unitPrefix),
-    reflection: config.reflection,
-    log,
-  });
+  const log = createLogger(config.logLevel);
+  const server = await startServer({ ...config, naming: new UnitNaming(config.unitPrefix), log });
   log.info(
-    { listen: server.address, bus: describeBus(config.bus), unitPrefix: config.unitPrefix, systemd: server.link.isUp ? 'connected' : 'unreachable, retrying' },
+    {
+      listen: server.address,
+      bus: describeBus(config.bus),
+      unitPrefix: config.unitPrefix,
+      systemd: server.link.isUp ? 'connected' : 'unreachable, retrying',
+      tls: config.tlsCert !== undefined,
+      mtls: config.clientCa !== undefined,
+      accessFile: config.accessFile ?? null,
+    },
     'lit-streamd started',
   );
   const stop = (signal: NodeJS.Signals) => {
@@ -31,7 +33,25 @@ export async function runDaemon(config: DaemonConfig, onStopped?: () => Promise<
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  // SIGHUP: re-read the access file; connections and calls in flight are untouched.
+  process.on('SIGHUP', () => void server.access.reload());
   return server;
+}
+
+/**
+ * pino with secrets redacted wherever they could appear in a log object: bearer tokens in
+ * metadata or headers, tokens and keys by field name.
+ */
+export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+  const options = {
+    name: 'lit-streamd',
+    level,
+    redact: {
+      paths: ['authorization', '*.authorization', '*.*.authorization', 'token', '*.token', 'privateKey', '*.privateKey', 'metadata', '*.metadata'],
+      censor: '[redacted]',
+    },
+  };
+  return destination ? pino(options, destination as pino.DestinationStream) : pino(options);
 }
 
 export async function main(argv: readonly string[]): Promise<void> {

@@ -1,4 +1,4 @@
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { StreamController } from '../control/streamController.js';
 import { StreamView } from '../control/streamView.js';
@@ -7,15 +7,17 @@ import type { UnitNaming } from '../core/unitNaming.js';
 import { HealthService } from '../../gen/grpc/health/v1/health.js';
 import { StreamServiceService } from '../../gen/lit/stream/v1/stream.js';
 import { SystemdLink } from '../systemd/systemdLink.js';
+import { AccessControl } from './accessControl.js';
 import { HealthStatus } from './health.js';
 import { REFLECTION_SERVICES, ReflectionIndex, reflectionService } from './reflection.js';
 import { streamService } from './streamService.js';
+import { afterBind, checkExposure, isUnixSocket, prepareListen, serverCredentials, type TransportOptions } from './transport.js';
 
 export const STREAM_SERVICE = 'lit.stream.v1.StreamService';
 const HEALTH_SERVICE = 'grpc.health.v1.Health';
 
-export interface ServerOptions {
-  /** `host:port`; port 0 picks a free one. */
+export interface ServerOptions extends Omit<TransportOptions, 'accessControlled'> {
+  /** `host:port` (port 0 picks a free one) or `unix:/path`. */
   readonly listen: string;
   /** `system`, `session` or a D-Bus address. */
   readonly bus: string;
@@ -23,6 +25,12 @@ export interface ServerOptions {
   readonly log: Logger;
   /** Serve gRPC server reflection (v1 and v1alpha). Default true. */
   readonly reflection?: boolean;
+  /** Access file (JSON or YAML) of identities and roles; without one, loopback/unix only. */
+  readonly accessFile?: string;
+  /** Concurrent unary calls per identity. Default 64. */
+  readonly maxCallsPerIdentity?: number;
+  /** Largest request accepted, in bytes. Default 4 MiB (grpc's default). */
+  readonly maxMessageBytes?: number;
 }
 
 export interface RunningServer {
@@ -32,6 +40,7 @@ export interface RunningServer {
   readonly health: HealthStatus;
   /** The in-memory view of the streams (for tests and diagnostics). */
   readonly view: StreamView;
+  readonly access: AccessControl;
   /** Stops taking calls, lets in-flight calls finish (up to `graceMs`), then closes the bus. */
   shutdown(graceMs?: number): Promise<void>;
 }
@@ -42,6 +51,11 @@ export interface RunningServer {
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { log } = options;
+  const access = new AccessControl(options.accessFile, log, options.maxCallsPerIdentity);
+  await access.load();
+  const transport = { ...options, accessControlled: access.enabled };
+  checkExposure(transport, log);
+  const credentials = await serverCredentials(transport);
   const link = new SystemdLink(options.bus, log);
   const health = new HealthStatus([STREAM_SERVICE]);
   link.on('up', () => health.setAll(true));
@@ -53,10 +67,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   link.on('down', () => view.detach());
 
-  const server = new Server();
+  const maxMessageBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
+  const server = new Server({
+    'grpc.max_receive_message_length': maxMessageBytes,
+    'grpc.max_send_message_length': Math.max(maxMessageBytes, 16 * 1024 * 1024),
+  });
   const openWatches = new Set<{ end(): void }>();
   const controller = new StreamController(link, options.naming, view);
-  server.addService(StreamServiceService, streamService(controller, view, log, openWatches));
+  server.addService(StreamServiceService, streamService(controller, view, { log, access }, openWatches));
   server.addService(HealthService, health.service());
   if (options.reflection ?? true) {
     const served = [STREAM_SERVICE, HEALTH_SERVICE, ...Object.values(REFLECTION_SERVICES).map((s) => s.name)];
@@ -66,12 +84,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   }
 
+  await prepareListen(options.listen);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(options.listen, ServerCredentials.createInsecure(), (error, boundPort) =>
+    server.bindAsync(options.listen, credentials, (error, boundPort) =>
       error ? reject(new Error(`cannot listen on ${options.listen}: ${error.message}`)) : resolve(boundPort),
     ),
   );
-  const address = `${options.listen.slice(0, options.listen.lastIndexOf(':'))}:${port}`;
+  await afterBind(transport);
+  const address = isUnixSocket(options.listen) ? options.listen : `${options.listen.slice(0, options.listen.lastIndexOf(':'))}:${port}`;
   await link.start();
 
   let stopping: Promise<void> | undefined;
@@ -88,5 +108,5 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       });
     }));
 
-  return { address, link, health, view, shutdown };
+  return { address, link, health, view, access, shutdown };
 }

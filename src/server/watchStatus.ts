@@ -1,5 +1,4 @@
 import { type handleServerStreamingCall, type ServerWritableStream, status } from '@grpc/grpc-js';
-import type { Logger } from 'pino';
 import type { StreamChange, StreamView } from '../control/streamView.js';
 import { parseStreamName, parseTeam } from '../core/streamRef.js';
 import type { StreamStatus as CoreStatus } from '../core/status.js';
@@ -8,8 +7,10 @@ import {
   type WatchStatusRequest,
   type WatchStatusResponse,
 } from '../../gen/lit/stream/v1/stream.js';
+import type { Caller } from './accessControl.js';
 import { toGrpcStatus } from './grpcStatus.js';
 import { statusToProto } from './toProto.js';
+import { type CallPolicy, identify, STATUS_NAMES } from './unaryCall.js';
 
 type WatchCall = ServerWritableStream<WatchStatusRequest, WatchStatusResponse>;
 
@@ -19,12 +20,13 @@ type WatchCall = ServerWritableStream<WatchStatusRequest, WatchStatusResponse>;
  */
 export function watchStatus(
   view: StreamView,
-  log: Logger,
+  { log, access }: CallPolicy,
   /** The open watch calls, so a graceful shutdown can end them (they never end by themselves). */
   open: Set<{ end(): void }>,
 ): handleServerStreamingCall<WatchStatusRequest, WatchStatusResponse> {
   return (call: WatchCall) => {
     const startedAt = performance.now();
+    let caller: Caller | undefined;
     open.add(call);
     call.once('finish', () => open.delete(call));
     let stop: (() => void) | undefined;
@@ -33,11 +35,15 @@ export function watchStatus(
       stop?.();
       stop = undefined;
       const durationMs = Math.round(performance.now() - startedAt);
-      log.info({ method: 'WatchStatus', team: call.request.team.slice(0, 64), stream: call.request.name.slice(0, 64) || undefined, code: status[code], durationMs, ...(details ? { details } : {}) }, 'rpc');
+      log.info({ method: 'WatchStatus', ...identify(call.request), identity: caller?.label, code: STATUS_NAMES[code], durationMs, ...(details ? { details } : {}) }, 'rpc');
     };
     call.on('cancelled', () => finish(status.CANCELLED));
     void (async () => {
+      // Watches are long-lived: they are authorized like reads but not counted against the
+      // per-identity limit on concurrent unary calls.
+      caller = access.authenticate(call);
       const team = parseTeam(call.request.team);
+      access.authorize(caller, team, 'WatchStatus');
       const name = call.request.name === '' ? undefined : parseStreamName(call.request.name);
       const writer = new CoalescingWriter(call);
       const watch = await view.watch(team, name, (change) => writer.send(change));

@@ -1,8 +1,8 @@
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { type ChannelCredentials, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { UnitNaming } from '../../src/core/unitNaming.js';
-import { type RunningServer, startServer } from '../../src/server/server.js';
+import { createLogger } from '../../src/server/main.js';
+import { type RunningServer, type ServerOptions as BaseServerOptions, startServer } from '../../src/server/server.js';
 import { EmbeddedSystemd } from '../../src/systemd/embeddedSystemd.js';
 import { readServiceState, type ServiceState } from '../../src/systemd/serviceState.js';
 import { StreamServiceClient } from '../../gen/lit/stream/v1/stream.js';
@@ -44,7 +44,10 @@ export const FIXTURE_UNITS: Record<string, string | { link: string }> = {
   'lit-stream-acme@.service': '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n',
 };
 
-export async function startHarness(units = FIXTURE_UNITS): Promise<Harness> {
+/** Server options for a harness, plus the credentials its ready-made client uses. */
+export type ServerOptions = BaseServerOptions & { readonly clientCredentials?: ChannelCredentials };
+
+export async function startHarness(units = FIXTURE_UNITS, serverOptions: Partial<ServerOptions> = {}): Promise<Harness> {
   const sandbox = await EmbeddedSystemd.boot();
   try {
     for (const [unit, contents] of Object.entries(units)) {
@@ -63,9 +66,10 @@ export async function startHarness(units = FIXTURE_UNITS): Promise<Harness> {
       listen: '127.0.0.1:0',
       bus: sandbox.busAddress,
       naming: new UnitNaming(),
-      log: pino({ level: 'debug' }, sink),
+      log: createLogger('debug', sink),
+      ...serverOptions,
     });
-    const client = new StreamServiceClient(server.address, credentials.createInsecure());
+    const client = new StreamServiceClient(server.address, serverOptions.clientCredentials ?? credentials.createInsecure());
     return {
       sandbox,
       server,

@@ -15,7 +15,31 @@ describe('lit-streamd configuration', () => {
       unitPrefix: 'lit-stream-',
       reflection: true,
       logLevel: 'info',
+      accessFile: undefined,
+      tlsCert: undefined,
+      tlsKey: undefined,
+      clientCa: undefined,
+      insecure: false,
+      socketMode: 0o660,
+      maxCallsPerIdentity: 64,
+      maxMessageBytes: 4 * 1024 * 1024,
     });
+  });
+
+  it('reads the security settings from flags and the environment', () => {
+    expect(
+      config(['--access-file', '/etc/lit-stream/access.yaml', '--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--client-ca', 'ca.pem', '--insecure', '--socket-mode', '600'], {
+        LIT_STREAM_MAX_CALLS: '8',
+      }),
+    ).toMatchObject({ accessFile: '/etc/lit-stream/access.yaml', tlsCert: 'c.pem', tlsKey: 'k.pem', clientCa: 'ca.pem', insecure: true, socketMode: 0o600, maxCallsPerIdentity: 8 });
+    expect(config([], { LIT_STREAM_INSECURE: '1', LIT_STREAM_ACCESS_FILE: 'a.json' })).toMatchObject({ insecure: true, accessFile: 'a.json' });
+  });
+
+  it('accepts a unix socket to listen on, and rejects a bad file mode or limit', () => {
+    expect(config(['--listen', 'unix:/run/lit-stream/grpc.sock']).listen).toBe('unix:/run/lit-stream/grpc.sock');
+    expect(() => config(['--listen', 'unix:relative'])).toThrow(UsageError);
+    expect(() => config(['--socket-mode', '999'])).toThrow(UsageError);
+    expect(() => config(['--max-calls-per-identity', '0'])).toThrow(UsageError);
   });
 
   it('reads every setting from its environment variable', () => {
@@ -27,7 +51,7 @@ describe('lit-streamd configuration', () => {
         LIT_STREAM_REFLECTION: 'off',
         LIT_STREAM_LOG_LEVEL: 'debug',
       }),
-    ).toEqual({ listen: '0.0.0.0:6000', bus: 'session', unitPrefix: 'acme-', reflection: false, logLevel: 'debug' });
+    ).toMatchObject({ listen: '0.0.0.0:6000', bus: 'session', unitPrefix: 'acme-', reflection: false, logLevel: 'debug' });
   });
 
   it.each([['off'], ['false'], ['0']])('turns reflection off with LIT_STREAM_REFLECTION=%s', (value) => {
@@ -51,7 +75,7 @@ describe('lit-streamd configuration', () => {
         '--log-level',
         'warn',
       ]),
-    ).toEqual({
+    ).toMatchObject({
       listen: 'localhost:7000',
       bus: 'unix:path=/run/user/1000/bus',
       unitPrefix: 'acme-',
@@ -73,7 +97,7 @@ describe('lit-streamd configuration', () => {
     };
     expect(
       config(['--listen', '127.0.0.1:7000', '--bus', 'system', '--unit-prefix', 'flag-', '--log-level', 'error'], env),
-    ).toEqual({ listen: '127.0.0.1:7000', bus: 'system', unitPrefix: 'flag-', reflection: true, logLevel: 'error' });
+    ).toMatchObject({ listen: '127.0.0.1:7000', bus: 'system', unitPrefix: 'flag-', reflection: true, logLevel: 'error' });
   });
 
   it('lets --no-reflection turn reflection off even when the environment leaves it on', () => {

@@ -1,0 +1,111 @@
+import { chmod, lstat, readFile, unlink } from 'node:fs/promises';
+import { experimental, ServerCredentials } from '@grpc/grpc-js';
+
+export interface TransportOptions {
+  /** `host:port`, or `unix:/path` for a unix socket. */
+  readonly listen: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  /** CA that client certificates are verified against (mTLS). */
+  readonly clientCa?: string;
+  /** Allow plaintext TCP on a non-loopback address. */
+  readonly insecure?: boolean;
+  /** File mode of a unix socket, e.g. 0o660. */
+  readonly socketMode?: number;
+  /** Whether an access file authenticates callers. */
+  readonly accessControlled: boolean;
+}
+
+export class TransportConfigError extends Error {
+  override readonly name = 'TransportConfigError';
+}
+
+export interface TransportWarnings {
+  warn(obj: object, msg: string): void;
+}
+
+/**
+ * Refuses configurations that would expose streams to the network without protection:
+ * plaintext TCP only on loopback (unless --insecure, with a loud warning), and without an access
+ * file nothing but loopback or a unix socket at all (there would be no way to tell callers apart).
+ */
+export function checkExposure(options: TransportOptions, log: TransportWarnings): void {
+  if ((options.tlsCert === undefined) !== (options.tlsKey === undefined)) {
+    throw new TransportConfigError('--tls-cert and --tls-key go together');
+  }
+  if (options.clientCa !== undefined && options.tlsCert === undefined) {
+    throw new TransportConfigError('--client-ca needs --tls-cert and --tls-key (client certificates need TLS)');
+  }
+  if (isUnixSocket(options.listen) || isLoopback(options.listen)) return;
+  if (!options.accessControlled) {
+    throw new TransportConfigError(
+      `refusing to serve ${options.listen} without an access file: anyone who reaches it could stop any stream. Serve loopback or unix:/path, or give --access-file`,
+    );
+  }
+  if (options.tlsCert !== undefined) return;
+  if (!options.insecure) {
+    throw new TransportConfigError(
+      `refusing plaintext on ${options.listen}: tokens would cross the network in clear. Give --tls-cert/--tls-key, or --insecure if something else encrypts the traffic`,
+    );
+  }
+  log.warn(
+    { listen: options.listen, insecure: true },
+    'INSECURE: serving plaintext gRPC on a non-loopback address; bearer tokens and stream control cross the network unencrypted',
+  );
+}
+
+/** TLS when configured (requesting, not requiring, a client certificate when --client-ca is set). */
+export async function serverCredentials(options: TransportOptions): Promise<ServerCredentials> {
+  if (options.tlsCert === undefined || options.tlsKey === undefined) return ServerCredentials.createInsecure();
+  const [certificate, privateKey] = await Promise.all([readFile(options.tlsCert), readFile(options.tlsKey)]);
+  if (options.clientCa === undefined) {
+    return ServerCredentials.createSsl(null, [{ cert_chain: certificate, private_key: privateKey }], false);
+  }
+  // Requested, not required: token callers connect without a certificate. grpc-js reports a
+  // certificate in getAuthContext() only when it verified against this CA; an unknown CA's
+  // certificate therefore identifies no one (UNAUTHENTICATED), instead of failing the handshake.
+  const caCertificate = await readFile(options.clientCa);
+  return experimental.createCertificateProviderServerCredentials(
+    staticProvider({ caCertificate }),
+    staticProvider({ identity: { certificate, privateKey } }),
+    false,
+  );
+}
+
+/** Binds where grpc-js expects it; a stale unix socket file from an earlier run is removed first. */
+export async function prepareListen(listen: string): Promise<void> {
+  if (!isUnixSocket(listen)) return;
+  const path = socketPath(listen);
+  const stats = await lstat(path).catch(() => undefined);
+  if (stats?.isSocket()) await unlink(path);
+  else if (stats) throw new TransportConfigError(`${path} exists and is not a socket`);
+}
+
+export async function afterBind(options: TransportOptions): Promise<void> {
+  if (isUnixSocket(options.listen)) await chmod(socketPath(options.listen), options.socketMode ?? 0o660);
+}
+
+export function isUnixSocket(listen: string): boolean {
+  return listen.startsWith('unix:');
+}
+
+function socketPath(listen: string): string {
+  return listen.replace(/^unix:(\/\/)?/, '');
+}
+
+export function isLoopback(listen: string): boolean {
+  const host = listen.slice(0, listen.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+type Provider = Parameters<typeof experimental.createCertificateProviderServerCredentials>[0];
+
+/** A grpc-js CertificateProvider for material that does not change while the server runs. */
+function staticProvider(material: { caCertificate?: Buffer; identity?: { certificate: Buffer; privateKey: Buffer } }): Provider {
+  return {
+    addCaCertificateListener: (listener) => listener(material.caCertificate ? { caCertificate: material.caCertificate } : null),
+    removeCaCertificateListener: () => undefined,
+    addIdentityCertificateListener: (listener) => listener(material.identity ?? null),
+    removeIdentityCertificateListener: () => undefined,
+  };
+}
