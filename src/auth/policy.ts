@@ -1,0 +1,109 @@
+import type { AccessRules, Grant } from './accessRules.js';
+import { requiredRoleOf, roleSatisfies, type Role } from './roles.js';
+import { parseSubjectAltName } from './subjectAltName.js';
+import { findTokenOwner, storedToken, type StoredToken } from './tokens.js';
+
+/** Who is calling, as the access file names them, and which credential showed it. */
+export interface Identity {
+  readonly name: string;
+  readonly via: 'token' | 'certificate';
+}
+
+/**
+ * The parts of a client certificate this reads: what tls.TLSSocket#getPeerCertificate() and
+ * grpc-js's call.getAuthContext().sslPeerCertificate give (tls.PeerCertificate).
+ */
+export interface PeerCertificateLike {
+  readonly subject?: { readonly CN?: string | readonly string[] } | null;
+  readonly subjectaltname?: string;
+}
+
+export type Decision = 'allow' | 'deny';
+
+/** The SAN types that name a client (node's spelling); IP addresses and others never do. */
+const IDENTIFYING_ALT_NAMES = new Set(['DNS', 'URI', 'email']);
+
+/**
+ * Who a caller is (from a bearer token or a client certificate) and whether they may call an RPC
+ * for a team. Built from validated rules (see accessFile.ts); immutable.
+ */
+export class AccessPolicy {
+  readonly #tokens: readonly StoredToken[];
+  readonly #subjects = new Map<string, string>();
+  /** DNS names compare without case (RFC 4343); the other subjects compare exactly. */
+  readonly #dnsNames = new Map<string, string>();
+  readonly #grants: ReadonlyMap<string, Grant>;
+
+  constructor(rules: AccessRules) {
+    this.#tokens = rules.tokens.map((token) => storedToken(token.name, token.sha256));
+    for (const { name, subject } of rules.certificates) {
+      this.#subjects.set(subject, name);
+      this.#dnsNames.set(subject.toLowerCase(), name);
+    }
+    this.#grants = rules.grants;
+  }
+
+  /** The owner of a bearer token, or undefined. Compared as SHA-256 digests, in constant time. */
+  identifyToken(token: string): Identity | undefined {
+    const name = findTokenOwner(token, this.#tokens);
+    return name === undefined ? undefined : Object.freeze({ name, via: 'token' as const });
+  }
+
+  /**
+   * The identity a client certificate names, or undefined. The certificate must already be
+   * verified against the trusted CA (grpc-js: ServerCredentials.createSsl(..., true), which
+   * rejects the handshake otherwise); this only reads names from it.
+   *
+   * The SAN entries DNS, URI and email are tried first, then the subject's CN. A certificate whose
+   * names point at two different identities names none: the access file does not say which.
+   */
+  identifyCertificate(certificate: PeerCertificateLike | null | undefined): Identity | undefined {
+    if (!certificate) return undefined;
+    const fromAltNames = this.#namesFromAltNames(certificate.subjectaltname);
+    if (fromAltNames === 'unreadable') return undefined;
+    const names = fromAltNames.size > 0 ? fromAltNames : this.#namesFromCommonName(certificate.subject?.CN);
+    if (names.size !== 1) return undefined;
+    const [name] = names;
+    return name === undefined ? undefined : Object.freeze({ name, via: 'certificate' as const });
+  }
+
+  /** The role an identity holds for a team, if any. */
+  roleOf(identity: Identity, team: string): Role | undefined {
+    const grant = this.#grants.get(identity.name);
+    if (grant === undefined) return undefined;
+    return grant === 'admin' ? 'admin' : grant.get(team);
+  }
+
+  /**
+   * Whether `identity` may call `method` (an RPC's short name: 'ListStreams', 'Start', ...) for
+   * `team`. No identity, no grant for the team, or a role below the method's (roles.ts): deny.
+   */
+  decide(identity: Identity | undefined, team: string, method: string): Decision {
+    if (identity === undefined) return 'deny';
+    const held = this.roleOf(identity, team);
+    return held !== undefined && roleSatisfies(held, requiredRoleOf(method)) ? 'allow' : 'deny';
+  }
+
+  #namesFromAltNames(subjectAltName: string | undefined): Set<string> | 'unreadable' {
+    const names = new Set<string>();
+    if (subjectAltName === undefined) return names;
+    let altNames;
+    try {
+      altNames = parseSubjectAltName(subjectAltName);
+    } catch {
+      return 'unreadable'; // not node's format: identify no one rather than guess
+    }
+    for (const { type, value } of altNames) {
+      if (!IDENTIFYING_ALT_NAMES.has(type)) continue;
+      const name = type === 'DNS' ? this.#dnsNames.get(value.toLowerCase()) : this.#subjects.get(value);
+      if (name !== undefined) names.add(name);
+    }
+    return names;
+  }
+
+  #namesFromCommonName(commonName: string | readonly string[] | undefined): Set<string> {
+    // Several CNs are ambiguous, like several matching SANs: only a single CN names someone.
+    const name = typeof commonName === 'string' ? this.#subjects.get(commonName) : undefined;
+    return new Set(name === undefined ? [] : [name]);
+  }
+}

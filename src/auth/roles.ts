@@ -1,0 +1,41 @@
+/**
+ * The one table of who may call what: each StreamService RPC, by its short name, and the least
+ * role that may call it for a team. The server and the policy both read it from here.
+ */
+
+/** What an identity may do, weakest first. `admin` is only ever held for every team at once. */
+export const ROLES = ['reader', 'operator', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+/** The roles held per team; `admin` is not one of them. */
+export type TeamRole = Exclude<Role, 'admin'>;
+
+/**
+ * The least role each RPC needs. Read-only RPCs need `reader`; anything that changes a stream's
+ * state needs `operator`. A Map, not an object: a method named `constructor` or `__proto__` must
+ * not find something on Object.prototype.
+ */
+export const REQUIRED_ROLE: ReadonlyMap<string, Role> = new Map<string, Role>([
+  ['ListStreams', 'reader'],
+  ['GetStatus', 'reader'],
+  ['WatchStatus', 'reader'],
+  ['Start', 'operator'],
+  ['Stop', 'operator'],
+  ['Restart', 'operator'],
+]);
+
+/**
+ * The role an RPC needs. A method missing from the table is taken to change something, so it
+ * needs `operator`: forgetting to list a new RPC then locks readers out instead of letting them in.
+ */
+export function requiredRoleOf(method: string): Role {
+  return REQUIRED_ROLE.get(method) ?? 'operator';
+}
+
+/** Whether holding `held` is enough for something that needs `required`. */
+export function roleSatisfies(held: Role, required: Role): boolean {
+  return ROLES.indexOf(held) >= ROLES.indexOf(required);
+}
+
+export function isRole(value: unknown): value is Role {
+  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+}
