@@ -1,11 +1,11 @@
-import type { ConnectionOptions } from './connection.js';
+import { callMetadata, type ConnectionOptions } from './connection.js';
 import { Service } from './service.js';
 import { Stream } from './stream.js';
 import { type StreamEvent, streamEvents } from './watch.js';
 
 class StreamDirectory extends Service {
   watch(team: string): AsyncGenerator<StreamEvent> {
-    return streamEvents(this.client.watchStatus({ team, name: '' }));
+    return streamEvents(this.client.watchStatus({ team, name: '' }, callMetadata(this.options)));
   }
 
   async list(team: string): Promise<Stream[]> {

@@ -8,6 +8,6 @@ export { getStreams, watchStreams } from './getStreams.js';
 export type { StreamEvent } from './watch.js';
 export { Service, type ServiceActionStatus, type ServiceStatus, type ServiceStatusDetails } from './service.js';
 export { LitStreamError } from './errors.js';
-export { type ConnectionOptions, closeSharedClients, DEFAULT_ADDRESS, streamServiceClient } from './connection.js';
+export { callMetadata, type ConnectionOptions, closeSharedClients, DEFAULT_ADDRESS, streamServiceClient, type TlsOptions } from './connection.js';
 export * from '../../gen/lit/stream/v1/stream.js';
 export { status as GrpcStatus } from '@grpc/grpc-js';

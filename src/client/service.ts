@@ -1,4 +1,4 @@
-import { type CallOptions, Metadata, type ServiceError } from '@grpc/grpc-js';
+import type { CallOptions, Metadata, ServiceError } from '@grpc/grpc-js';
 import { activeStateWord, loadStateWord, usageSourceWord } from '../core/stateNames.js';
 import { formatBytes, formatTimestamp } from '../core/format.js';
 import type { StreamStatus as CoreStreamStatus } from '../core/status.js';
@@ -8,7 +8,7 @@ import {
   type StreamServiceClient,
   type StreamStatus,
 } from '../../gen/lit/stream/v1/stream.js';
-import { type ConnectionOptions, streamServiceClient } from './connection.js';
+import { callMetadata, type ConnectionOptions, streamServiceClient } from './connection.js';
 import { LitStreamError } from './errors.js';
 
 /** The outcome of start/stop/restart, as the Python SDK's ServiceActionStatus. */
@@ -58,7 +58,7 @@ export class Service {
   protected call<Req, Res>(method: Unary<Req, Res>, request: Req, kind: 'read' | 'action' = 'read'): Promise<Res> {
     const deadlineMs = this.options.deadlineMs ?? (kind === 'action' ? ACTION_DEADLINE_MS : READ_DEADLINE_MS);
     return new Promise((resolve, reject) => {
-      method.call(this.client, request, new Metadata(), { deadline: Date.now() + deadlineMs }, (error, response) =>
+      method.call(this.client, request, callMetadata(this.options), { deadline: Date.now() + deadlineMs }, (error, response) =>
         error ? reject(LitStreamError.from(error)) : resolve(response),
       );
     });

@@ -1,5 +1,5 @@
 import { inspect } from 'node:util';
-import type { ConnectionOptions } from './connection.js';
+import { callMetadata, type ConnectionOptions } from './connection.js';
 import { type StreamEvent, streamEvents } from './watch.js';
 import { Service, type ServiceActionStatus, type ServiceStatus, toActionStatus, toServiceStatus } from './service.js';
 
@@ -51,7 +51,7 @@ export class Stream extends Service {
    * Runs until the loop is left or the server goes away; no deadline.
    */
   watch(): AsyncGenerator<StreamEvent> {
-    return streamEvents(this.client.watchStatus(this.ref()));
+    return streamEvents(this.client.watchStatus(this.ref(), callMetadata(this.options)));
   }
 
   override toString(): string {

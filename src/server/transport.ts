@@ -65,11 +65,11 @@ export async function serverCredentials(options: TransportOptions): Promise<Serv
   // certificate in getAuthContext() only when it verified against this CA; an unknown CA's
   // certificate therefore identifies no one (UNAUTHENTICATED), instead of failing the handshake.
   const caCertificate = await readFile(options.clientCa);
-  return experimental.createCertificateProviderServerCredentials(
-    staticProvider({ caCertificate }),
-    staticProvider({ identity: { certificate, privateKey } }),
-    false,
-  );
+  // One provider for both roles: grpc-js 1.14's createCertificateProviderServerCredentials passes
+  // its (ca, identity) arguments to a constructor that takes (identity, ca), so a provider that
+  // answers both kinds of listener works whichever way round they end up.
+  const provider = staticProvider({ caCertificate, identity: { certificate, privateKey } });
+  return experimental.createCertificateProviderServerCredentials(provider, provider, false);
 }
 
 /** Binds where grpc-js expects it; a stale unix socket file from an earlier run is removed first. */
@@ -100,12 +100,18 @@ export function isLoopback(listen: string): boolean {
 
 type Provider = Parameters<typeof experimental.createCertificateProviderServerCredentials>[0];
 
-/** A grpc-js CertificateProvider for material that does not change while the server runs. */
+/**
+ * A grpc-js CertificateProvider for material that does not change while the server runs. It
+ * answers a new listener on the next tick, as grpc-js's own file-watching provider does: grpc-js
+ * registers the server's watcher only after adding the listener, so an answer given synchronously
+ * would never reach the server and every connection would be dropped as "credentials not loaded".
+ */
 function staticProvider(material: { caCertificate?: Buffer; identity?: { certificate: Buffer; privateKey: Buffer } }): Provider {
   return {
-    addCaCertificateListener: (listener) => listener(material.caCertificate ? { caCertificate: material.caCertificate } : null),
+    addCaCertificateListener: (listener) =>
+      setImmediate(() => listener(material.caCertificate ? { caCertificate: material.caCertificate } : null)),
     removeCaCertificateListener: () => undefined,
-    addIdentityCertificateListener: (listener) => listener(material.identity ?? null),
+    addIdentityCertificateListener: (listener) => setImmediate(() => listener(material.identity ?? null)),
     removeIdentityCertificateListener: () => undefined,
   };
 }
