@@ -102,9 +102,14 @@ export class StreamController {
     return judgeAction(action, outcome);
   }
 
-  /** The stream's unit name, once its unit file is proven to declare it (and, to start, unmasked). */
+  /**
+   * The stream's unit name, once its unit file is proven to declare it (and, to start, unmasked).
+   * The view answers first, so systemd is never even asked about a stream that is not declared;
+   * systemd's own file list then confirms it, as the view may trail a file change by a moment.
+   */
   private async declaredUnit(manager: SystemdManager, ref: StreamRef, action: Action): Promise<string> {
     const unit = this.naming.unitOf(ref);
+    await this.view.declaration(ref);
     // The pattern is the exact unit name: validation leaves no glob characters in it.
     const files = await manager.ListUnitFilesByPatterns([], [unit]);
     const file = files.find((candidate) => basename(candidate.path) === unit);

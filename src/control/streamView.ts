@@ -35,6 +35,8 @@ export class StreamView {
   private readonly usage = new UsageSampler();
   private session: SystemdSession | undefined;
   private declared = new Map<string, DeclaredStream>();
+  /** Unit files of stream names that do not declare a stream, with why (for NOT_FOUND messages). */
+  private rejected = new Map<string, string>();
   private byTeam = new Map<string, string[]>();
   private judging: Promise<void> | undefined;
   private judgeAgain = false;
@@ -71,6 +73,15 @@ export class StreamView {
     });
   }
 
+  /** Whether the view knows the stream as declared (and masked): throws NOT_FOUND otherwise. */
+  async declaration(ref: StreamRef): Promise<{ unit: string; masked: boolean }> {
+    await this.settled();
+    const unit = this.naming.unitOf(ref);
+    const stream = this.declared.get(unit);
+    if (!stream) throw this.notDeclared(ref, unit);
+    return { unit, masked: stream.masked };
+  }
+
   /** The stream's full status: state from memory, tasks and memory sampled (USAGE_FRESHNESS_MS). */
   async status(ref: StreamRef): Promise<StreamStatus> {
     await this.settled();
@@ -78,7 +89,7 @@ export class StreamView {
     const stream = this.declared.get(unit);
     const session = this.session;
     const state = stream && session ? await this.tracker.state(unit) : undefined;
-    if (!stream || !session || !state) throw notDeclared(ref, unit);
+    if (!stream || !session || !state) throw this.notDeclared(ref, unit);
     return { ...toStatus(ref, unit, state, stream.masked), ...(await this.usage.sample(session.manager, unit, state)) };
   }
 
@@ -95,6 +106,9 @@ export class StreamView {
    */
   async watch(team: string, name: string | undefined, listener: StreamListener): Promise<{ initial: StreamStatus[]; stop: () => void }> {
     await this.settled();
+    if (name !== undefined && !this.declared.has(this.naming.unitOf({ team, name }))) {
+      throw this.notDeclared({ team, name }, this.naming.unitOf({ team, name }));
+    }
     const names = name === undefined ? (this.byTeam.get(team) ?? []) : [name];
     // Complete every snapshot first (GetAll for units not read yet), then take them all at once.
     await Promise.all(names.map((n) => this.tracker.state(this.naming.unitOf({ team, name: n }))));
@@ -114,6 +128,11 @@ export class StreamView {
   /** How many watchers are listening (for tests and diagnostics). */
   get watcherCount(): number {
     return this.watchers.eventNames().reduce((sum, team) => sum + this.watchers.listenerCount(team), 0);
+  }
+
+  private notDeclared(ref: StreamRef, unit: string): StreamNotDeclaredError {
+    const why = this.rejected.get(unit) ?? `there is no unit file ${unit} in systemd's unit search path`;
+    return new StreamNotDeclaredError(`stream '${ref.name}' of team '${ref.team}' is not declared: ${why}`);
   }
 
   private async settled(): Promise<void> {
@@ -141,12 +160,15 @@ export class StreamView {
 
   private async judgeOnce(): Promise<void> {
     const declared = new Map<string, DeclaredStream>();
+    const rejected = new Map<string, string>();
     for (const [unit, file] of this.tracker.files()) {
       const ref = this.naming.streamOf(unit);
       if (!ref) continue;
       const declaration = await judgeDeclaration(file, this.naming.templateOf(ref.team));
       if (declaration.declared) declared.set(unit, { ref, masked: declaration.masked });
+      else rejected.set(unit, declaration.why);
     }
+    this.rejected = rejected;
     const previous = this.declared;
     this.declared = declared;
     const byTeam = new Map<string, string[]>();
@@ -176,11 +198,6 @@ export class StreamView {
   }
 }
 
-function notDeclared(ref: StreamRef, unit: string): StreamNotDeclaredError {
-  return new StreamNotDeclaredError(
-    `stream '${ref.name}' of team '${ref.team}' is not declared: there is no unit file ${unit} in systemd's unit search path`,
-  );
-}
 
 function summarize(ref: StreamRef, unit: string, state: ServiceState | undefined, masked: boolean): StreamSummary {
   return {
