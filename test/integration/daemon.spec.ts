@@ -1,7 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { credentials, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashToken } from '../../src/auth/index.js';
+import { callMetadata } from '../../src/client/index.js';
 import { EmbeddedSystemd } from '../../src/systemd/embeddedSystemd.js';
 import { readServiceState } from '../../src/systemd/serviceState.js';
 import { ActionStatus, StreamServiceClient } from '../../gen/lit/stream/v1/stream.js';
@@ -72,6 +77,43 @@ describe('lit-streamd, the command', () => {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGINT');
     expect(await exited).toBe(0);
+  });
+
+  it('reloads the access file on SIGHUP without dropping connections, and keeps the old one if the new one is broken', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lit-stream-hup-'));
+    const accessFile = join(dir, 'access.json');
+    const grant = (tokens: Record<string, string>) =>
+      JSON.stringify({
+        tokens: Object.entries(tokens).map(([name, token]) => ({ name, sha256: hashToken(token) })),
+        certificates: [],
+        grants: Object.fromEntries(Object.keys(tokens).map((name) => [name, { contoso: 'reader' }])),
+      });
+    await writeFile(accessFile, grant({ first: 'first-token' }));
+    const daemon = launch(['--listen', '127.0.0.1:0', '--bus', sandbox.busAddress, '--access-file', accessFile]);
+    await waitFor(() => daemon.lines.some((line) => line.msg === 'lit-streamd started'), 15_000, 'the startup line');
+    const address = String(daemon.lines.find((line) => line.msg === 'lit-streamd started')!.listen);
+    const client = new StreamServiceClient(address, credentials.createInsecure());
+    const statusAs = (token: string) =>
+      new Promise<number>((resolve) =>
+        client.getStatus({ team: 'contoso', name: 'bitcoin' }, callMetadata({ token }), (error) => resolve(error ? error.code : status.OK)),
+      );
+    expect(await statusAs('first-token')).toBe(status.OK);
+    expect(await statusAs('second-token')).toBe(status.UNAUTHENTICATED);
+
+    await writeFile(accessFile, grant({ first: 'first-token', second: 'second-token' }));
+    daemon.child.kill('SIGHUP');
+    await waitFor(() => daemon.lines.some((line) => line.msg === 'access file reloaded'), 5_000, 'the reload');
+    expect(await statusAs('second-token')).toBe(status.OK); // same client, same connection
+
+    await writeFile(accessFile, '{ "tokens": [ broken');
+    daemon.child.kill('SIGHUP');
+    await waitFor(() => daemon.lines.some((line) => line.msg === 'access file rejected; the previous one stays in force'), 5_000, 'the rejection');
+    expect(await statusAs('second-token')).toBe(status.OK);
+
+    client.close();
+    daemon.child.kill('SIGTERM');
+    expect(await daemon.exited).toBe(0);
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('refuses a malformed command line with exit status 2 and the usage', async () => {
