@@ -38,7 +38,9 @@ function forEmbeddedSystemd(unit: string, sandbox: EmbeddedSystemd, envFile: str
   // The embedded bus lives under /tmp, which PrivateTmp= replaces; a host's system bus is
   // /run/dbus/system_bus_socket, which it leaves alone. Bind the socket into the private /tmp.
   // The same for the stand-in of /etc/lit-stream.
-  text = change(text, /^PrivateTmp=yes$/m, `PrivateTmp=yes\nBindReadOnlyPaths=${bus} ${configDir}`);
+  // A checkout under /tmp or /var/tmp (CI clones anywhere) would vanish behind PrivateTmp= too.
+  const checkoutInTmp = /^\/(var\/)?tmp\//.test(`${REPO}/`) ? ` ${REPO}` : '';
+  text = change(text, /^PrivateTmp=yes$/m, `PrivateTmp=yes\nBindReadOnlyPaths=${bus} ${configDir}${checkoutInTmp}`);
   // ProtectHome=yes would hide a checkout under /root or /home; read-only still shows it.
   if (/^\/(root|home|run\/user)(\/|$)/.test(REPO)) text = change(text, /^ProtectHome=yes$/m, 'ProtectHome=read-only');
   return text;
