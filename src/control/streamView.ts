@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { CoalescedTask } from '../core/coalescedTask.js';
 import { StreamNotDeclaredError } from '../core/errors.js';
 import type { StreamStatus, StreamSummary } from '../core/status.js';
 import type { StreamRef } from '../core/streamRef.js';
@@ -38,8 +39,7 @@ export class StreamView {
   /** Unit files of stream names that do not declare a stream, with why (for NOT_FOUND messages). */
   private rejected = new Map<string, string>();
   private byTeam = new Map<string, string[]>();
-  private judging: Promise<void> | undefined;
-  private judgeAgain = false;
+  private readonly judging = new CoalescedTask(() => this.judgeOnce());
   private readonly watchers = new EventEmitter();
 
   constructor(
@@ -137,26 +137,13 @@ export class StreamView {
 
   private async settled(): Promise<void> {
     await this.tracker.settled();
-    while (this.judging) await this.judging;
+    await this.judging.settled();
   }
 
   private judge(): Promise<void> {
-    if (this.judging) {
-      this.judgeAgain = true;
-      return this.judging;
-    }
-    this.judging = (async () => {
-      try {
-        do {
-          this.judgeAgain = false;
-          await this.judgeOnce();
-        } while (this.judgeAgain);
-      } finally {
-        this.judging = undefined;
-      }
-    })();
-    return this.judging;
+    return this.judging.request();
   }
+
 
   private async judgeOnce(): Promise<void> {
     const declared = new Map<string, DeclaredStream>();

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { type FSWatcher, watch } from 'node:fs';
 import { basename } from 'node:path';
+import { CoalescedTask } from '../core/coalescedTask.js';
 import type { Signal } from './busConnection.js';
 import { MANAGER_INTERFACE, UNIT_PROPERTIES_MATCH, type UnitFile, type UnitProperties, unwrapVariants } from './manager.js';
 import { readServiceState, type ServiceState } from './serviceState.js';
@@ -62,8 +63,13 @@ export interface UnitTrackerLogger {
 export class UnitTracker extends EventEmitter {
   private readonly entries = new Map<string, Entry>();
   private session: SystemdSession | undefined;
-  private syncing: Promise<void> | undefined;
-  private syncAgain = false;
+  private readonly syncing = new CoalescedTask(
+    () =>
+      this.sync().catch((error: Error) =>
+        this.log.warn({ err: error.message }, 'could not resynchronise unit state; retrying on the next signal'),
+      ),
+    () => this.session !== undefined,
+  );
   private readonly dirty = new Set<string>();
   private flushScheduled = false;
   private fileWatchers: FSWatcher[] = [];
@@ -97,7 +103,7 @@ export class UnitTracker extends EventEmitter {
 
   /** Resolves once no resynchronisation is pending. */
   async settled(): Promise<void> {
-    while (this.syncing) await this.syncing;
+    await this.syncing.settled();
   }
 
   /** The tracked unit files by unit name. */
@@ -134,24 +140,9 @@ export class UnitTracker extends EventEmitter {
 
   /** Asks for a resynchronisation of unit files and states; coalesces requests made meanwhile. */
   requestSync(): Promise<void> {
-    if (this.syncing) {
-      this.syncAgain = true;
-      return this.syncing;
-    }
-    this.syncing = (async () => {
-      try {
-        do {
-          this.syncAgain = false;
-          await this.sync();
-        } while (this.syncAgain && this.session);
-      } catch (error) {
-        this.log.warn({ err: (error as Error).message }, 'could not resynchronise unit state; retrying on the next signal');
-      } finally {
-        this.syncing = undefined;
-      }
-    })();
-    return this.syncing;
+    return this.syncing.request();
   }
+
 
   private async sync(): Promise<void> {
     const session = this.session;
