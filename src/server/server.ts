@@ -5,12 +5,12 @@ import { StreamView } from '../control/streamView.js';
 import type { SystemdSession } from '../systemd/systemdSession.js';
 import type { UnitNaming } from '../core/unitNaming.js';
 import { HealthService } from '../../gen/grpc/health/v1/health.js';
-import { StreamServiceService } from '../../gen/lit/stream/v1/stream.js';
 import { SystemdLink } from '../systemd/systemdLink.js';
 import { AccessControl } from './accessControl.js';
 import { HealthStatus } from './health.js';
 import { REFLECTION_SERVICES, ReflectionIndex, reflectionService } from './reflection.js';
 import { streamService } from './streamService.js';
+import { streamServiceDefinition } from './watchStatus.js';
 import { afterBind, checkExposure, isUnixSocket, prepareListen, serverCredentials, type TransportOptions } from './transport.js';
 
 export const STREAM_SERVICE = 'lit.stream.v1.StreamService';
@@ -74,7 +74,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const openWatches = new Set<{ end(): void }>();
   const controller = new StreamController(link, options.naming, view);
-  server.addService(StreamServiceService, streamService(controller, view, { log, access }, openWatches));
+  server.addService(streamServiceDefinition(), streamService(controller, view, { log, access }, openWatches));
   server.addService(HealthService, health.service());
   if (options.reflection ?? true) {
     const served = [STREAM_SERVICE, HEALTH_SERVICE, ...Object.values(REFLECTION_SERVICES).map((s) => s.name)];

@@ -1,11 +1,12 @@
 import { type handleServerStreamingCall, type ServerWritableStream, status } from '@grpc/grpc-js';
-import type { StreamChange, StreamView } from '../control/streamView.js';
+import type { StreamView } from '../control/streamView.js';
 import { parseStreamName, parseTeam } from '../core/streamRef.js';
 import type { StreamStatus as CoreStatus } from '../core/status.js';
 import {
+  StreamServiceService,
   WatchEventKind,
   type WatchStatusRequest,
-  type WatchStatusResponse,
+  WatchStatusResponse,
 } from '../../gen/lit/stream/v1/stream.js';
 import type { Caller } from './accessControl.js';
 import { toGrpcStatus } from './grpcStatus.js';
@@ -64,28 +65,58 @@ const KINDS = {
   removed: WatchEventKind.WATCH_EVENT_KIND_REMOVED,
 } as const;
 
+type Kind = keyof typeof KINDS;
+
+/**
+ * Encoded messages, per change and kind. StreamView hands every watcher the same change object, so
+ * a change is converted and encoded once however many watchers there are; grpc-js then writes the
+ * bytes as they are (see streamServiceDefinition).
+ */
+const encoded = new WeakMap<CoreStatus, Partial<Record<Kind, Buffer>>>();
+
+function encode(kind: Kind, status: CoreStatus): Buffer {
+  let byKind = encoded.get(status);
+  if (!byKind) encoded.set(status, (byKind = {}));
+  return (byKind[kind] ??= Buffer.from(WatchStatusResponse.encode({ kind: KINDS[kind], status: statusToProto(status) }).finish()));
+}
+
+/**
+ * The generated StreamService definition, except that WatchStatus also accepts messages already
+ * encoded (a Buffer) and sends them unchanged.
+ */
+export function streamServiceDefinition(): typeof StreamServiceService {
+  const watch = StreamServiceService.watchStatus;
+  return {
+    ...StreamServiceService,
+    watchStatus: {
+      ...watch,
+      responseSerialize: (value: WatchStatusResponse | Buffer): Buffer =>
+        Buffer.isBuffer(value) ? value : watch.responseSerialize(value),
+    },
+  };
+}
+
 /**
  * Writes watch messages in order while the client keeps up. When it does not (grpc-js buffers
  * past its high-water mark and write() returns false), it keeps only the latest message per
  * stream until 'drain', so a slow watcher costs at most one pending message per stream, never
- * unbounded memory. Coalescing is documented in the proto (WatchStatus).
+ * unbounded memory. A stream's first message keeps the kind INITIAL even when a change overtook
+ * it. Coalescing is documented in the proto (WatchStatus).
  */
 export class CoalescingWriter {
-  private readonly pending = new Map<string, WatchStatusResponse>();
+  private readonly pending = new Map<string, { kind: Kind; status: CoreStatus }>();
   private blocked = false;
 
   constructor(private readonly call: WatchCall) {}
 
-  send(change: { kind: StreamChange['kind'] | 'initial'; status: CoreStatus }): void {
+  send(change: { kind: Kind; status: CoreStatus }): void {
     if (this.call.cancelled || this.call.writableEnded) return;
-    const message: WatchStatusResponse = { kind: KINDS[change.kind], status: statusToProto(change.status) };
-    if (this.blocked) {
-      // Re-insert so the Map's order is the order of each stream's latest change.
-      this.pending.delete(change.status.name);
-      this.pending.set(change.status.name, message);
-      return;
-    }
-    this.write(message);
+    if (!this.blocked) return this.write(change);
+    const name = change.status.name;
+    const kind = this.pending.get(name)?.kind === 'initial' && change.kind === 'changed' ? 'initial' : change.kind;
+    // Delete, then set: the Map's order is the order of each stream's latest change.
+    this.pending.delete(name);
+    this.pending.set(name, { kind, status: change.status });
   }
 
   /** Messages held back for a slow client (for tests and diagnostics). */
@@ -93,8 +124,8 @@ export class CoalescingWriter {
     return this.pending.size;
   }
 
-  private write(message: WatchStatusResponse): void {
-    if (!this.call.write(message)) {
+  private write({ kind, status }: { kind: Kind; status: CoreStatus }): void {
+    if (!this.call.write(encode(kind, status) as unknown as WatchStatusResponse)) {
       this.blocked = true;
       this.call.once('drain', () => this.flush());
     }
@@ -102,14 +133,12 @@ export class CoalescingWriter {
 
   private flush(): void {
     this.blocked = false;
-    const messages = [...this.pending.values()];
-    this.pending.clear();
-    for (const [index, message] of messages.entries()) {
+    // Take messages off the front as they are written: whatever is left when the client stalls
+    // again simply stays pending, in order (no copying, so a long backlog costs O(n) in all).
+    for (const [name, message] of this.pending) {
+      this.pending.delete(name);
       this.write(message);
-      if (this.blocked) {
-        for (const rest of messages.slice(index + 1)) this.pending.set(rest.status!.name, rest);
-        return;
-      }
+      if (this.blocked) return;
     }
   }
 }

@@ -3,18 +3,19 @@ import { describe, expect, it } from 'vitest';
 import { activeStateWord } from '../../src/core/stateNames.js';
 import type { StreamStatus } from '../../src/core/status.js';
 import { CoalescingWriter } from '../../src/server/watchStatus.js';
-import { WatchEventKind, type WatchStatusResponse } from '../../gen/lit/stream/v1/stream.js';
+import { WatchEventKind, WatchStatusResponse } from '../../gen/lit/stream/v1/stream.js';
 
 /** A stand-in for grpc-js's server stream: accepts `capacity` writes, then reports backpressure. */
 class SlowCall extends EventEmitter {
   readonly written: WatchStatusResponse[] = [];
+  /** The writer sends encoded messages; decode them as the client would. */
   cancelled = false;
   writableEnded = false;
   constructor(private capacity: number) {
     super();
   }
-  write(message: WatchStatusResponse): boolean {
-    this.written.push(message);
+  write(message: Buffer): boolean {
+    this.written.push(WatchStatusResponse.decode(message));
     return --this.capacity > 0;
   }
   /** The client caught up: room for `capacity` more. */
@@ -57,6 +58,17 @@ describe('a watcher that reads slower than changes come', () => {
     call.drain(10);
     expect(seen(call)).toEqual(['a:activating', 'a:active', 'b:failed']);
     expect(writer.held).toBe(0);
+  });
+
+  it("keeps a stream's first message INITIAL when a change overtakes it in the backlog", () => {
+    const call = new SlowCall(1);
+    const writer = writerFor(call);
+    writer.send({ kind: 'initial', status: status('a', 'inactive') });
+    writer.send({ kind: 'initial', status: status('b', 'inactive') });
+    writer.send({ kind: 'changed', status: status('b', 'active') });
+    call.drain(10);
+    expect(call.written.map((m) => m.kind)).toEqual([WatchEventKind.WATCH_EVENT_KIND_INITIAL, WatchEventKind.WATCH_EVENT_KIND_INITIAL]);
+    expect(seen(call)).toEqual(['a:inactive', 'b:active']);
   });
 
   it('keeps holding what does not fit when the client stalls again mid-flush', () => {
