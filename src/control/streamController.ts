@@ -7,7 +7,6 @@ import { parseTeam, type StreamRef } from '../core/streamRef.js';
 import type { UnitNaming } from '../core/unitNaming.js';
 import type { WaitOptions } from '../systemd/jobs.js';
 import type { SystemdManager } from '../systemd/manager.js';
-import { readServiceState } from '../systemd/serviceState.js';
 import type { SystemdSession } from '../systemd/systemdSession.js';
 import { judgeDeclaration } from './declarations.js';
 import type { StreamView } from './streamView.js';
@@ -81,10 +80,11 @@ export class StreamController {
     const method = ENQUEUE[action];
     // `replace`: a newer request replaces a conflicting queued one, as `systemctl` does.
     const job = await session.jobs.run(() => manager[method](unit, 'replace'), wait);
-    const { properties, sequence } = await manager.getUnitPropertiesInOrder(unit);
-    // Read-your-writes: whoever reads the view after this returns sees at least this state.
-    this.view.applySnapshot(unit, properties, sequence);
-    const state = readServiceState(properties);
+    // No extra round trip: systemd flushes a unit's PropertiesChanged before the JobRemoved of
+    // its job (manager_dispatch_dbus_queue() sends the unit queue, then the job queue), and one
+    // connection delivers them in order, so the view already holds the state the job left.
+    // That is also what makes every later read see it (read-your-writes).
+    const state = await this.view.unitState(unit);
     const outcome: JobOutcome = {
       jobResult: job.result,
       stream: {

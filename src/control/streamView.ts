@@ -93,10 +93,12 @@ export class StreamView {
     return { ...toStatus(ref, unit, state, stream.masked), ...(await this.usage.sample(session.manager, unit, state)) };
   }
 
-  /** Merges what a caller read from systemd itself (after a job), so its next read sees it. */
-  applySnapshot(unit: string, properties: Readonly<Record<string, unknown>>, sequence: number): void {
-    this.tracker.applySnapshot(unit, properties, sequence);
+  /** A declared unit's state as the view holds it (one GetAll if it was never read). */
+  async unitState(unit: string): Promise<ServiceState> {
     this.usage.forget(unit);
+    const state = await this.tracker.state(unit);
+    if (!state) throw new StreamNotDeclaredError(`${unit} is no longer declared`);
+    return state;
   }
 
   /**

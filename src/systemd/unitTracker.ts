@@ -223,11 +223,12 @@ export class UnitTracker extends EventEmitter {
     let changed = false;
     for (const [name, value] of Object.entries(properties)) {
       if (!TRACKED_SET.has(name) || sequence < (entry.sequences.get(name) ?? 0)) continue;
+      // Learning a value for the first time (a first GetAll) is not a change of the unit.
+      const known = entry.sequences.has(name);
       entry.sequences.set(name, sequence);
-      if (entry.values.get(name) !== value) {
-        entry.values.set(name, value);
-        changed = true;
-      }
+      if (entry.values.get(name) === value) continue;
+      entry.values.set(name, value);
+      if (known) changed = true;
     }
     if (changed) this.markDirty(unit);
   }

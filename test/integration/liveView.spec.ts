@@ -128,9 +128,12 @@ describe('WatchStatus', () => {
     await rpc(h.client, h.client.start, contoso('bitcoin'));
     await rpc(h.client, h.client.stop, contoso('bitcoin'));
     await waitFor(
-      () => w.messages.some((m) => m.status?.name === 'bitcoin' && m.status.activeState === ActiveState.ACTIVE_STATE_INACTIVE && m.kind === WatchEventKind.WATCH_EVENT_KIND_CHANGED && w.messages.indexOf(m) >= declared),
+      () => {
+        const states = w.messages.slice(declared).filter((m) => m.status?.name === 'bitcoin').map((m) => m.status!.activeState);
+        return states.lastIndexOf(ActiveState.ACTIVE_STATE_INACTIVE) > states.indexOf(ActiveState.ACTIVE_STATE_ACTIVE) && states.includes(ActiveState.ACTIVE_STATE_ACTIVE);
+      },
       2_000,
-      'bitcoin to be reported stopped',
+      'bitcoin to be reported started, then stopped',
     );
     const bitcoin = w.messages.slice(declared).filter((m) => m.status?.name === 'bitcoin').map((m) => m.status!.activeState);
     // In order: it became active before it became inactive again, and ended inactive.
