@@ -16,6 +16,15 @@ export function cgroupDirs(name: string): string[] {
   return dirs;
 }
 
+/**
+ * The directory of a unit's cgroup (systemd's ControlGroup property) in the hierarchy systemd
+ * tracks processes in: the unified one on a pure cgroup2 host, the named `systemd` one otherwise.
+ */
+export function trackingCgroupDir(controlGroup: string): string {
+  const root = existsSync(join(ROOT, 'cgroup.controllers')) ? ROOT : join(ROOT, 'systemd');
+  return join(root, controlGroup);
+}
+
 export async function createCgroups(dirs: readonly string[]): Promise<void> {
   for (const dir of dirs) await mkdir(dir, { recursive: true });
 }

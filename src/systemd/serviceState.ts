@@ -28,6 +28,8 @@ export interface ServiceState {
   readonly exitStatus?: number;
   /** ExecMainStatus when ExecMainCode is CLD_KILLED or CLD_DUMPED (a signal number). */
   readonly exitSignal?: number;
+  /** ControlGroup: the unit's cgroup path below the hierarchy root; undefined when it has none. */
+  readonly ControlGroup?: string;
 }
 
 export function readServiceState(props: UnitProperties): ServiceState {
@@ -45,6 +47,7 @@ export function readServiceState(props: UnitProperties): ServiceState {
     NRestarts: Number(props.NRestarts ?? 0),
     exitStatus: code === CLD_EXITED ? status : undefined,
     exitSignal: code > CLD_EXITED ? status : undefined,
+    ControlGroup: typeof props.ControlGroup === 'string' && props.ControlGroup !== '' ? props.ControlGroup : undefined,
   };
 }
 

@@ -23,6 +23,7 @@ const TRACKED = [
   'NRestarts',
   'ExecMainCode',
   'ExecMainStatus',
+  'ControlGroup',
 ] as const;
 const TRACKED_SET: ReadonlySet<string> = new Set(TRACKED);
 

@@ -1,4 +1,6 @@
 import type { UsageSource } from '../core/status.js';
+import { existsSync } from 'node:fs';
+import { pidsIn, trackingCgroupDir } from './cgroups.js';
 import { readProcessUsage } from './procfs.js';
 import type { ServiceState } from './serviceState.js';
 import type { SystemdManager } from './manager.js';
@@ -34,6 +36,8 @@ const NO_USAGE: Usage = { usageSource: 'none' };
  */
 export class UsageSampler {
   private readonly samples = new Map<string, Sample>();
+  /** Units systemd reported UINT64_MAX for: accounting is off, so go straight to /proc. */
+  private readonly accountingOff = new Set<string>();
 
   constructor(private readonly freshnessMs = USAGE_FRESHNESS_MS) {}
 
@@ -45,26 +49,43 @@ export class UsageSampler {
     const now = Date.now();
     const cached = this.samples.get(unit);
     if (cached && now - cached.at < this.freshnessMs && cached.mainPid === state.MainPID) return cached.usage;
-    const usage = read(manager, unit);
+    const usage = this.read(manager, unit, state);
     this.samples.set(unit, { at: now, mainPid: state.MainPID, usage });
     usage.catch(() => this.samples.delete(unit));
     return usage;
   }
 
+  /** Drops what is known of a unit (after an action: its processes and settings may be new). */
   forget(unit: string): void {
     this.samples.delete(unit);
+    this.accountingOff.delete(unit);
+  }
+
+  private async read(manager: SystemdManager, unit: string, state: ServiceState): Promise<Usage> {
+    if (!this.accountingOff.has(unit)) {
+      const [tasks, memory] = await Promise.all([
+        manager.getUnitProperty(unit, SERVICE, 'TasksCurrent'),
+        manager.getUnitProperty(unit, SERVICE, 'MemoryCurrent'),
+      ]);
+      if (typeof tasks === 'bigint' && typeof memory === 'bigint' && tasks !== UINT64_MAX && memory !== UINT64_MAX) {
+        return { tasks: Number(tasks), memoryBytes: Number(memory), usageSource: 'systemd' };
+      }
+      this.accountingOff.add(unit);
+    }
+    const pids = await unitPids(manager, unit, state);
+    if (pids.length === 0) return NO_USAGE;
+    return { ...(await readProcessUsage(pids)), usageSource: 'procfs' };
   }
 }
 
-async function read(manager: SystemdManager, unit: string): Promise<Usage> {
-  const [tasks, memory] = await Promise.all([
-    manager.getUnitProperty(unit, SERVICE, 'TasksCurrent'),
-    manager.getUnitProperty(unit, SERVICE, 'MemoryCurrent'),
-  ]);
-  if (typeof tasks === 'bigint' && typeof memory === 'bigint' && tasks !== UINT64_MAX && memory !== UINT64_MAX) {
-    return { tasks: Number(tasks), memoryBytes: Number(memory), usageSource: 'systemd' };
+/**
+ * The unit's processes: read from its cgroup's cgroup.procs, which costs systemd nothing, or, where
+ * that is not readable from here, asked of systemd (GetUnitProcesses).
+ */
+async function unitPids(manager: SystemdManager, unit: string, state: ServiceState): Promise<number[]> {
+  if (state.ControlGroup) {
+    const dir = trackingCgroupDir(state.ControlGroup);
+    if (existsSync(dir)) return pidsIn([dir]);
   }
-  const processes = await manager.GetUnitProcesses(unit);
-  if (processes.length === 0) return NO_USAGE;
-  return { ...(await readProcessUsage(processes.map((process) => process.pid))), usageSource: 'procfs' };
+  return (await manager.GetUnitProcesses(unit)).map((process) => process.pid);
 }
