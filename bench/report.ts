@@ -1,0 +1,371 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import type { StartStopResult, SeqAndLoad } from './rpcs.js';
+import type { CpuUsage } from './cpu.js';
+import type { FixtureTimings } from './fixture.js';
+import type { LatencyStats } from './measure.js';
+import type { BenchOptions, Phase } from './options.js';
+import type { Memory } from './server.js';
+import type { WatchResult } from './watch.js';
+
+export interface MachineInfo {
+  readonly date: string;
+  readonly cpus: number;
+  readonly cpuModel: string;
+  readonly memoryBytes: number;
+  /** 1, 5 and 15 minute load averages when the run began: other work on the machine skews results. */
+  readonly loadAverage: readonly number[];
+  readonly kernel: string;
+  readonly node: string;
+  readonly systemd: string;
+  readonly grpcJs: string;
+  readonly git: { readonly commit: string; readonly dirty: boolean } | undefined;
+}
+
+export interface ServerInfo {
+  readonly pid: number;
+  readonly startupMs: number;
+  /** Right after it started serving. */
+  memoryIdle?: Memory;
+  /** Before the watch phase (after the other phases), before any watcher. */
+  memoryBeforeWatch?: Memory;
+  /** VmRSS/VmHWM at the end, before SIGTERM. */
+  memoryEnd?: Memory;
+  exit?: { code: number | null; signal: string | null };
+}
+
+/** Everything measured for one size; a phase that failed has no result and an entry in `errors`. */
+export interface SizeResult {
+  readonly size: number;
+  readonly running: number;
+  readonly stopped: number;
+  wallMs: number;
+  fixture?: FixtureTimings;
+  server?: ServerInfo;
+  check?: SeqAndLoad;
+  getStatus?: SeqAndLoad;
+  list?: LatencyStats;
+  dbus?: SeqAndLoad;
+  systemctl?: LatencyStats;
+  startStop?: StartStopResult;
+  watch?: WatchResult<Memory>;
+  /** CPU each party spent per phase (key: phase, or `check+getstatus` when measured together). */
+  readonly cpu: Record<string, CpuUsage>;
+  readonly errors: Partial<Record<Phase | 'setup' | 'server' | 'teardown', string>>;
+}
+
+export interface BenchReport {
+  readonly machine: MachineInfo;
+  readonly options: Omit<BenchOptions, 'phases'> & { readonly phases: readonly Phase[] };
+  readonly sizes: readonly SizeResult[];
+  readonly targets: readonly TargetRow[];
+  readonly wallMs: number;
+  /** True when the run was cut short (SIGINT, total timeout). */
+  readonly interrupted: boolean;
+  /** Processes the bench started (systemd managers, servers) still alive after the run; should be empty. */
+  readonly leftoverPids?: readonly number[];
+}
+
+export type Verdict = 'met' | 'missed' | 'not available' | 'not measured' | 'n/a';
+
+export interface TargetCell {
+  readonly size: number;
+  readonly value?: number;
+  readonly display: string;
+  readonly verdict: Verdict;
+}
+
+export interface TargetRow {
+  readonly id: string;
+  readonly target: string;
+  readonly cells: readonly TargetCell[];
+}
+
+const MB = 1_000_000;
+
+type Evaluation = { value: number; display: string; met: boolean } | { verdict: Verdict; display?: string };
+
+interface TargetSpec {
+  readonly id: string;
+  readonly target: string;
+  /** The phases its numbers come from: when one failed, the cell says so. */
+  readonly phases: readonly Phase[];
+  /** Whether the target speaks about this size at all (its value is still shown, as n/a). */
+  readonly appliesTo?: (result: SizeResult, options: ReportOptions) => boolean;
+  readonly evaluate: (result: SizeResult, options: ReportOptions) => Evaluation;
+}
+
+const NOT_MEASURED: Evaluation = { verdict: 'not measured' };
+
+const TARGETS: readonly TargetSpec[] = [
+  {
+    id: 'getstatus-p50-vs-check',
+    phases: ['check', 'getstatus'],
+    target: 'GetStatus p50 ≤ 1.3× Check p50',
+    evaluate: ({ getStatus, check }) => {
+      if (!getStatus || !check) return NOT_MEASURED;
+      const ratio = getStatus.sequential.p50 / check.sequential.p50;
+      return { value: ratio, display: `${ratio.toFixed(2)}× (${ms(getStatus.sequential.p50)} vs ${ms(check.sequential.p50)})`, met: ratio <= 1.3 };
+    },
+  },
+  {
+    id: 'getstatus-throughput-vs-check',
+    phases: ['check', 'getstatus'],
+    target: "GetStatus throughput ≥ 80% of Check's",
+    evaluate: ({ getStatus, check }) => {
+      if (!getStatus || !check) return NOT_MEASURED;
+      const ratio = getStatus.concurrent.perSecond / check.concurrent.perSecond;
+      return {
+        value: ratio,
+        display: `${(ratio * 100).toFixed(0)}% (${rate(getStatus.concurrent.perSecond)} vs ${rate(check.concurrent.perSecond)})`,
+        met: ratio >= 0.8,
+      };
+    },
+  },
+  {
+    id: 'getstatus-vs-systemctl',
+    phases: ['getstatus', 'systemctl'],
+    target: 'GetStatus p50 ≥ 15× faster than `systemctl --user show`',
+    evaluate: ({ getStatus, systemctl }) => {
+      if (!getStatus || !systemctl) return NOT_MEASURED;
+      const ratio = systemctl.p50 / getStatus.sequential.p50;
+      return { value: ratio, display: `${ratio.toFixed(1)}× (${ms(systemctl.p50)} vs ${ms(getStatus.sequential.p50)})`, met: ratio >= 15 };
+    },
+  },
+  {
+    id: 'getstatus-vs-dbus',
+    phases: ['getstatus', 'dbus'],
+    target: 'GetStatus p50 < direct D-Bus GetAll(Unit)+GetAll(Service) p50',
+    evaluate: ({ getStatus, dbus }) => {
+      if (!getStatus || !dbus) return NOT_MEASURED;
+      const ratio = getStatus.sequential.p50 / dbus.sequential.p50;
+      return { value: ratio, display: `${ratio.toFixed(2)}× (${ms(getStatus.sequential.p50)} vs ${ms(dbus.sequential.p50)})`, met: ratio < 1 };
+    },
+  },
+  {
+    id: 'list-1000-p50',
+    phases: ['list'],
+    target: 'ListStreams over 1000 streams p50 ≤ 15 ms',
+    appliesTo: ({ size }) => size >= 1000,
+    evaluate: ({ list }) => (list ? { value: list.p50, display: ms(list.p50), met: list.p50 <= 15 } : NOT_MEASURED),
+  },
+  {
+    id: 'start-after-jobremoved-p99',
+    phases: ['startstop'],
+    target: 'Start answered ≤ 2 ms after JobRemoved (p99)',
+    evaluate: ({ startStop }) => {
+      if (!startStop) return NOT_MEASURED;
+      const p99 = startStop.startAfterJobRemoved.p99;
+      return { value: p99, display: ms(p99), met: p99 <= 2 };
+    },
+  },
+  {
+    id: 'watch-fanout-p99',
+    phases: ['watch'],
+    target: 'WatchStatus fan-out to all watchers p99 ≤ 50 ms',
+    evaluate: ({ watch }) => {
+      if (!watch) return NOT_MEASURED;
+      if (!watch.available) return { verdict: 'not available' };
+      const p99 = watch.allChanged.p99;
+      return { value: p99, display: `${ms(p99)} (${watch.watchers} watchers)`, met: p99 <= 50 };
+    },
+  },
+  {
+    id: 'rss-1000x1000',
+    phases: ['watch'],
+    target: 'Server RSS ≤ 100 MB with 1000 streams and 1000 watchers (peak VmHWM)',
+    appliesTo: ({ size }, { watchers }) => size >= 1000 && watchers >= 1000,
+    evaluate: ({ size, watch, server, errors }, options) => {
+      if (watch?.available) {
+        const { rssBytes, peakBytes } = watch.whileConnected;
+        return { value: peakBytes / MB, display: `${mb(rssBytes)} now, ${mb(peakBytes)} peak`, met: peakBytes <= 100 * MB };
+      }
+      const peak = server?.memoryEnd?.peakBytes;
+      // The watch phase failed with 1000 watchers connecting: a peak over the limit by then is a miss all the same.
+      if (errors.watch && peak !== undefined && peak > 100 * MB && size >= 1000 && options.watchers >= 1000) {
+        return { value: peak / MB, display: `${mb(peak)} peak while ${options.watchers} watchers connected (watch phase failed)`, met: false };
+      }
+      const display = peak === undefined ? undefined : `${mb(peak)} peak${watch ? ' without watchers' : ''}`;
+      return { verdict: watch ? 'not available' : 'not measured', display };
+    },
+  },
+];
+
+/** What the targets need to know of the options. */
+export interface ReportOptions {
+  readonly watchers: number;
+}
+
+export function evaluateTargets(sizes: readonly SizeResult[], options: ReportOptions): TargetRow[] {
+  return TARGETS.map((spec) => ({
+    id: spec.id,
+    target: spec.target,
+    cells: sizes.map((result): TargetCell => {
+      const outcome = spec.evaluate(result, options);
+      if ('verdict' in outcome) {
+        const failed = outcome.verdict === 'not measured' ? spec.phases.filter((phase) => result.errors[phase]) : [];
+        const display = outcome.display ?? (failed.length ? `${failed.join(', ')} failed` : '');
+        return { size: result.size, display, verdict: outcome.verdict };
+      }
+      const verdict = !(spec.appliesTo?.(result, options) ?? true) ? 'n/a' : outcome.met ? 'met' : 'missed';
+      return { size: result.size, value: outcome.value, display: outcome.display, verdict };
+    }),
+  }));
+}
+
+export function renderMarkdown(report: BenchReport): string {
+  const { machine, options } = report;
+  const lines: string[] = [];
+  lines.push('# lit-streamd benchmark', '');
+  lines.push(
+    `${machine.date} · ${machine.cpus} × ${machine.cpuModel} · ${mb(machine.memoryBytes)} RAM · Linux ${machine.kernel} · Node ${machine.node} · ` +
+      `systemd ${machine.systemd} · grpc-js ${machine.grpcJs} · load average ${machine.loadAverage.map((l) => l.toFixed(2)).join(' ')} at start` +
+      (machine.git ? ` · commit ${machine.git.commit.slice(0, 10)}${machine.git.dirty ? ' + uncommitted changes' : ''}` : ''),
+  );
+  lines.push('');
+  lines.push(
+    `Server: \`${relative(process.cwd(), options.serverEntry)}\` as a child process, \`--log-level warn\`` +
+      `${options.serverNodeArgs.length ? `, node flags \`${options.serverNodeArgs.join(' ')}\`` : ''}. Concurrent runs: ${options.concurrency} in flight for ` +
+      `${seconds(options.durationMs)}; sequential runs: up to ${options.seqCount} calls or ${seconds(options.durationMs)}. Latencies in ms ` +
+      `(performance.now); MB = 10⁶ bytes. Total wall time ${seconds(report.wallMs)}${report.interrupted ? ' — **interrupted, results incomplete**' : ''}.`,
+  );
+  if (options.serverEntry.endsWith('.ts')) {
+    lines.push(
+      '',
+      'The server runs under tsx (`node --import tsx`), whose loader thread adds to its RSS (about 35 MB idle on the machine this ' +
+        'harness was written on); for production memory figures, `npm run build` and pass `--server-entry dist/src/server/cli.js`.',
+    );
+  }
+  for (const result of report.sizes) lines.push('', ...renderSize(result, options.concurrency));
+  lines.push('', '## Targets', '');
+  lines.push(`| Target | ${report.sizes.map((r) => `N = ${r.size}`).join(' | ')} |`);
+  lines.push(`| --- | ${report.sizes.map(() => '---').join(' | ')} |`);
+  for (const row of report.targets) {
+    lines.push(`| ${row.target} | ${row.cells.map(renderCell).join(' | ')} |`);
+  }
+  lines.push('');
+  lines.push('n/a: the target is stated for another size; the value is shown for comparison.');
+  return `${lines.join('\n')}\n`;
+}
+
+function renderCell(cell: TargetCell): string {
+  const verdict = cell.verdict === 'missed' ? '**missed**' : cell.verdict;
+  return cell.display ? `${cell.display} — ${verdict}` : verdict;
+}
+
+function renderSize(r: SizeResult, concurrency: number): string[] {
+  const watchers = r.watch?.available ? `, ${r.watch.watchers} watchers on ${r.watch.channels} connections` : '';
+  const lines = [`## N = ${r.size} streams (${r.running} running)${watchers}`, ''];
+  lines.push('| Measurement | p50 | p99 | Throughput | Samples |', '| --- | ---: | ---: | ---: | ---: |');
+  const row = (label: string, stats: LatencyStats | undefined, throughput?: number) => {
+    if (stats) lines.push(`| ${label} | ${ms(stats.p50)} | ${ms(stats.p99)} | ${throughput === undefined ? '' : rate(throughput)} | ${stats.count} |`);
+  };
+  const seqAndLoad = (label: string, result: SeqAndLoad | undefined) => {
+    row(`${label}, sequential`, result?.sequential);
+    row(`${label}, ${concurrency} in flight`, result?.concurrent.latency, result?.concurrent.perSecond);
+  };
+  seqAndLoad('Health/Check (the gRPC floor)', r.check);
+  seqAndLoad('GetStatus of a running stream', r.getStatus);
+  row('ListStreams (page_size 1000), sequential', r.list);
+  seqAndLoad('D-Bus GetAll(Unit) + GetAll(Service)', r.dbus);
+  row('`systemctl --user show`, sequential', r.systemctl);
+  if (r.startStop) {
+    row('Start of a stopped stream', r.startStop.start);
+    row('Stop', r.startStop.stop);
+    row('Start answered − JobRemoved seen by the bench', r.startStop.startAfterJobRemoved);
+    row('Stop answered − JobRemoved seen by the bench', r.startStop.stopAfterJobRemoved);
+    row('Start sent → JobRemoved seen by the bench (systemd)', r.startStop.startToJobRemoved);
+  }
+  if (r.watch?.available) {
+    const w = r.watch;
+    row('WatchStatus: first watcher got the CHANGED', w.firstChanged);
+    row(`WatchStatus: all ${w.watchers} watchers got the CHANGED`, w.allChanged);
+    row('… all got the CHANGED − PropertiesChanged seen by the bench', w.allChangedAfterSignal);
+    row('WatchStatus: all watchers got the final state', w.allSettled);
+    row('… final state at all watchers − JobRemoved seen by the bench', w.allSettledAfterJobRemoved);
+  } else if (r.watch) {
+    lines.push(`| WatchStatus fan-out | not available: ${escape(r.watch.reason)} | | | |`);
+  }
+  lines.push('');
+
+  const phases = Object.entries(r.cpu);
+  if (phases.length > 0) {
+    lines.push('CPU spent per phase (share of one core; "bench" includes its systemctl subprocesses; "others" is the rest of the machine — high means noisy numbers):', '');
+    lines.push('| Phase | Wall | lit-streamd | systemd | dbus-daemon | bench | others |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const [name, cpu] of phases) {
+      const share = (msUsed: number) => `${seconds(msUsed)} (${((msUsed / cpu.wallMs) * 100).toFixed(0)}%)`;
+      lines.push(
+        `| ${name} | ${seconds(cpu.wallMs)} | ${share(cpu.serverMs)} | ${share(cpu.systemdMs)} | ${share(cpu.busMs)} | ${share(cpu.benchMs)} | ${share(cpu.othersMs)} |`,
+      );
+    }
+    lines.push('');
+  }
+
+  const notes: string[] = [];
+  const server = r.server;
+  if (server) {
+    const memory: string[] = [];
+    if (server.memoryIdle) memory.push(`idle ${mb(server.memoryIdle.rssBytes)}`);
+    if (server.memoryBeforeWatch) memory.push(`before the watch phase ${mb(server.memoryBeforeWatch.rssBytes)}`);
+    if (r.watch?.available) memory.push(`with ${r.watch.watchers} watchers ${mb(r.watch.whileConnected.rssBytes)}`);
+    if (server.memoryEnd) memory.push(`peak (VmHWM) ${mb(server.memoryEnd.peakBytes)}`);
+    if (memory.length) notes.push(`Server RSS: ${memory.join(' · ')}.`);
+  }
+  const setup: string[] = [];
+  if (r.fixture) {
+    setup.push(`systemd boot ${seconds(r.fixture.bootMs)}`, `declare + reload ${seconds(r.fixture.declareMs)}`, `start ${r.running} ${seconds(r.fixture.startMs)}`);
+  }
+  if (server) setup.push(`server up ${seconds(server.startupMs)}`);
+  if (r.watch?.available) {
+    const w = r.watch;
+    const how = w.batch >= w.watchers ? 'all opened at once' : `opened ${w.batch} at a time`;
+    setup.push(
+      `${w.watchers} watchers' snapshots ${seconds(w.readyMs)} (${how}; server had ${w.serverConnections} connections; ` +
+        `${w.initialReplacedByChanged} INITIAL messages came as CHANGED)`,
+    );
+  }
+  if (r.startStop) setup.push(`${r.startStop.cycles} Start+Stop cycles`);
+  setup.push(`size total ${seconds(r.wallMs)}`);
+  notes.push(`Setup: ${setup.join(' · ')}.`);
+  for (const [phase, error] of Object.entries(r.errors)) notes.push(`**${phase} failed:** ${escape(error ?? '')}`);
+  lines.push(...notes.flatMap((note) => [note, '']));
+  return lines.slice(0, -1);
+}
+
+export async function writeResults(report: BenchReport, markdown: string): Promise<{ json: string; md: string }> {
+  await mkdir(report.options.outDir, { recursive: true });
+  const json = join(report.options.outDir, 'latest.json');
+  const md = join(report.options.outDir, 'latest.md');
+  // Written next to their final names and renamed, so a reader never sees half a file.
+  // Microsecond precision is plenty; NaN/Infinity (nothing measured) become null.
+  const numbers = (_: string, value: unknown) =>
+    typeof value === 'number' ? (Number.isFinite(value) ? Math.round(value * 1000) / 1000 : null) : value;
+  await writeFile(`${json}.tmp`, `${JSON.stringify(report, numbers, 2)}\n`);
+  await writeFile(`${md}.tmp`, markdown);
+  await rename(`${json}.tmp`, json);
+  await rename(`${md}.tmp`, md);
+  return { json, md };
+}
+
+function ms(value: number): string {
+  if (!Number.isFinite(value)) return '–';
+  const abs = Math.abs(value);
+  const digits = abs < 1 ? 3 : abs < 10 ? 2 : abs < 100 ? 1 : 0;
+  return `${value.toFixed(digits)} ms`;
+}
+
+function rate(perSecond: number): string {
+  return `${Math.round(perSecond).toLocaleString('en-US')}/s`;
+}
+
+function mb(bytes: number): string {
+  return `${(bytes / MB).toFixed(1)} MB`;
+}
+
+function seconds(milliseconds: number): string {
+  return `${(milliseconds / 1000).toFixed(1)} s`;
+}
+
+function escape(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
+}
