@@ -84,7 +84,11 @@ export class StreamController {
     // its job (manager_dispatch_dbus_queue() sends the unit queue, then the job queue), and one
     // connection delivers them in order, so the view already holds the state the job left.
     // That is also what makes every later read see it (read-your-writes).
-    const state = await this.view.unitState(unit);
+    // A plain success needs nothing more than that. For a failure, or a unit loaded just now whose
+    // values the view has not all seen, read the unit whole: the message names systemd's reasons.
+    const known = this.view.knownState(unit);
+    const plainSuccess = known && job.result === 'done' && known.LoadState !== '' && known.ActiveState !== 'failed';
+    const state = plainSuccess ? known : await this.view.unitState(unit);
     const outcome: JobOutcome = {
       jobResult: job.result,
       stream: {

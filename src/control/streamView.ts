@@ -41,6 +41,12 @@ export class StreamView {
   private byTeam = new Map<string, string[]>();
   private readonly judging = new CoalescedTask(() => this.judgeOnce());
   private readonly watchers = new EventEmitter();
+  /**
+   * The current status object of each declared stream, built once per change and shared by every
+   * watcher's INITIAL and CHANGED message, so the server encodes each stream state once, not once
+   * per watcher (see watchStatus.ts).
+   */
+  private readonly statuses = new Map<string, StreamStatus>();
 
   constructor(
     private readonly naming: UnitNaming,
@@ -49,6 +55,7 @@ export class StreamView {
     this.tracker = new UnitTracker(`${naming.prefix}*@*.service`, log);
     this.tracker.on('files', () => void this.judge());
     this.tracker.on('units', (units: string[]) => this.announce(units));
+    this.tracker.on('snapshot', (unit: string) => this.statuses.delete(unit));
     // Every watcher listens here; fan-out is in-process, the D-Bus subscription stays one.
     this.watchers.setMaxListeners(0);
   }
@@ -93,6 +100,12 @@ export class StreamView {
     return { ...toStatus(ref, unit, state, stream.masked), ...(await this.usage.sample(session.manager, unit, state)) };
   }
 
+  /** What the view knows of a unit right now, without asking systemd. */
+  knownState(unit: string): ServiceState | undefined {
+    this.usage.forget(unit);
+    return this.tracker.known(unit);
+  }
+
   /** A declared unit's state as the view holds it (one GetAll if it was never read). */
   async unitState(unit: string): Promise<ServiceState> {
     this.usage.forget(unit);
@@ -115,10 +128,8 @@ export class StreamView {
     // Complete every snapshot first (GetAll for units not read yet), then take them all at once.
     await Promise.all(names.map((n) => this.tracker.state(this.naming.unitOf({ team, name: n }))));
     const initial = names.flatMap((n) => {
-      const unit = this.naming.unitOf({ team, name: n });
-      const stream = this.declared.get(unit);
-      const state = this.tracker.known(unit);
-      return stream && state ? [toStatus(stream.ref, unit, state, stream.masked)] : [];
+      const status = this.currentStatus(this.naming.unitOf({ team, name: n }));
+      return status ? [status] : [];
     });
     const filtered: StreamListener = (change) => {
       if (name === undefined || change.status.name === name) listener(change);
@@ -160,6 +171,7 @@ export class StreamView {
     this.rejected = rejected;
     const previous = this.declared;
     this.declared = declared;
+    this.statuses.clear();
     const byTeam = new Map<string, string[]>();
     for (const { ref } of declared.values()) byTeam.set(ref.team, [...(byTeam.get(ref.team) ?? []), ref.name]);
     for (const names of byTeam.values()) names.sort();
@@ -172,7 +184,19 @@ export class StreamView {
     }
   }
 
+  private currentStatus(unit: string): StreamStatus | undefined {
+    const cached = this.statuses.get(unit);
+    if (cached) return cached;
+    const stream = this.declared.get(unit);
+    const state = this.tracker.known(unit);
+    if (!stream || !state) return undefined;
+    const status = toStatus(stream.ref, unit, state, stream.masked);
+    this.statuses.set(unit, status);
+    return status;
+  }
+
   private announce(units: string[]): void {
+    for (const unit of units) this.statuses.delete(unit);
     for (const unit of units) {
       const stream = this.declared.get(unit);
       if (stream) this.emitChange('changed', unit, stream);
@@ -182,8 +206,8 @@ export class StreamView {
   private emitChange(kind: StreamChangeKind, unit: string, stream: DeclaredStream): void {
     if (this.watchers.listenerCount(stream.ref.team) === 0) return;
     // A removed stream's unit is no longer tracked: report it as systemd would an unknown unit.
-    const state = this.tracker.known(unit) ?? readServiceState({});
-    this.watchers.emit(stream.ref.team, { kind, status: toStatus(stream.ref, unit, state, stream.masked) });
+    const status = this.currentStatus(unit) ?? toStatus(stream.ref, unit, this.tracker.known(unit) ?? readServiceState({}), stream.masked);
+    this.watchers.emit(stream.ref.team, { kind, status });
   }
 }
 

@@ -58,8 +58,8 @@ export interface UnitTrackerLogger {
  * and a PropertiesChanged signal are merged in the order systemd sent them, whatever order their
  * handlers run in. Readers `settled()` first, so they never see a half-done resynchronisation.
  *
- * Events: `units` (unit names whose tracked values changed, batched per event-loop turn) and
- * `files` (the set of unit files changed).
+ * Events: `units` (unit names whose tracked values changed, batched per event-loop turn), `files`
+ * (the set of unit files changed) and `snapshot` (a unit's values were read whole, at once).
  */
 export class UnitTracker extends EventEmitter {
   private readonly entries = new Map<string, Entry>();
@@ -137,6 +137,7 @@ export class UnitTracker extends EventEmitter {
     if (!entry) return;
     this.apply(unit, entry, properties, sequence);
     entry.complete = true;
+    this.emit('snapshot', unit);
   }
 
   /** Asks for a resynchronisation of unit files and states; coalesces requests made meanwhile. */
