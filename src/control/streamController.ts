@@ -7,6 +7,7 @@ import { parseTeam, type StreamRef } from '../core/streamRef.js';
 import type { UnitNaming } from '../core/unitNaming.js';
 import type { WaitOptions } from '../systemd/jobs.js';
 import type { SystemdManager } from '../systemd/manager.js';
+import type { ServiceState } from '../systemd/serviceState.js';
 import type { SystemdSession } from '../systemd/systemdSession.js';
 import { judgeDeclaration } from './declarations.js';
 import type { StreamView } from './streamView.js';
@@ -87,8 +88,8 @@ export class StreamController {
     // A plain success needs nothing more than that. For a failure, or a unit loaded just now whose
     // values the view has not all seen, read the unit whole: the message names systemd's reasons.
     const known = this.view.knownState(unit);
-    const plainSuccess = known && job.result === 'done' && known.LoadState !== '' && known.ActiveState !== 'failed';
-    const state = plainSuccess ? known : await this.view.unitState(unit);
+    const plainSuccess = known && job.result === 'done' && known.ActiveState !== '' && known.ActiveState !== 'failed';
+    const state = plainSuccess ? withLoadState(known) : await this.view.unitState(unit);
     const outcome: JobOutcome = {
       jobResult: job.result,
       stream: {
@@ -128,4 +129,12 @@ export class StreamController {
     }
     return unit;
   }
+}
+
+/**
+ * systemd announces a unit's ActiveState as it loads and starts it, but not always its LoadState:
+ * a unit that is running, or was just stopped by a job, was loaded, so say so rather than "unknown".
+ */
+function withLoadState(state: ServiceState): ServiceState {
+  return state.LoadState === '' ? { ...state, LoadState: 'loaded' } : state;
 }

@@ -12,6 +12,10 @@ import { judgeDeclaration } from './declarations.js';
 
 export type StreamChangeKind = 'changed' | 'removed';
 
+/** Units read at once while warming up: enough to finish soon, few enough not to crowd out
+ *  systemd's real work (it answers D-Bus on one thread). */
+const WARM_UP_CONCURRENCY = 4;
+
 /** A change to a declared stream, for watchers. Status without tasks and memory (not signalled). */
 export interface StreamChange {
   readonly kind: StreamChangeKind;
@@ -40,6 +44,7 @@ export class StreamView {
   private rejected = new Map<string, string>();
   private byTeam = new Map<string, string[]>();
   private readonly judging = new CoalescedTask(() => this.judgeOnce());
+  private warming = false;
   private readonly watchers = new EventEmitter();
   /**
    * The current status object of each declared stream, built once per change and shared by every
@@ -181,6 +186,28 @@ export class StreamView {
     }
     for (const [unit, stream] of declared) {
       if (!previous.has(unit)) this.emitChange('changed', unit, stream);
+    }
+    void this.warmUp();
+  }
+
+  /**
+   * Reads every declared stream's unit not yet read whole, a few at a time in the background, so
+   * the first status request for it is served from memory too. Only declared streams: systemd is
+   * never asked about anything else.
+   */
+  private async warmUp(): Promise<void> {
+    if (this.warming) return;
+    this.warming = true;
+    try {
+      const pending = [...this.declared.keys()].filter((unit) => !this.tracker.isComplete(unit));
+      const next = async (): Promise<void> => {
+        for (let unit = pending.shift(); unit !== undefined && this.session; unit = pending.shift()) {
+          if (this.declared.has(unit)) await this.tracker.state(unit).catch(() => undefined);
+        }
+      };
+      await Promise.all(Array.from({ length: WARM_UP_CONCURRENCY }, next));
+    } finally {
+      this.warming = false;
     }
   }
 

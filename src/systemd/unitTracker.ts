@@ -27,6 +27,7 @@ const TRACKED = [
 ] as const;
 const TRACKED_SET: ReadonlySet<string> = new Set(TRACKED);
 
+
 /** What a unit that systemd has not loaded looks like: nothing runs, nothing is known. */
 const NOT_LOADED = { LoadState: '', ActiveState: 'inactive', SubState: 'dead' };
 
@@ -74,6 +75,7 @@ export class UnitTracker extends EventEmitter {
   private readonly dirty = new Set<string>();
   private flushScheduled = false;
   private fileWatchers: FSWatcher[] = [];
+  private freshSession = false;
   private readonly onSignal = (signal: Signal) => this.handleSignal(signal);
 
   constructor(
@@ -88,6 +90,7 @@ export class UnitTracker extends EventEmitter {
   async attach(session: SystemdSession): Promise<void> {
     this.detach();
     this.session = session;
+    this.freshSession = true;
     session.connection.on('signal', this.onSignal);
     const sync = this.requestSync();
     await session.connection.addMatch(UNIT_PROPERTIES_MATCH);
@@ -161,8 +164,9 @@ export class UnitTracker extends EventEmitter {
         this.entries.delete(unit);
         filesChanged = true;
         this.markDirty(unit);
-      } else {
-        // After a reload or reconnect, anything not signalled to us since may be stale.
+      } else if (this.freshSession) {
+        // After a reconnect, anything systemd did meanwhile was not signalled to us. (A reload
+        // keeps units' runtime state, and its changes are signalled, so that needs no re-read.)
         entry.complete = false;
       }
     }
@@ -184,7 +188,13 @@ export class UnitTracker extends EventEmitter {
         : NOT_LOADED;
       this.apply(unit, entry, summary, loaded.sequence);
     }
+    this.freshSession = false;
     if (filesChanged) this.emit('files');
+  }
+
+  /** Whether the unit has been read whole since it was last invalidated. */
+  isComplete(unit: string): boolean {
+    return this.entries.get(unit)?.complete ?? false;
   }
 
   private handleSignal(signal: Signal): void {
