@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { type Dirent, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -23,6 +23,26 @@ export function cgroupDirs(name: string): string[] {
 export function trackingCgroupDir(controlGroup: string): string {
   const root = existsSync(join(ROOT, 'cgroup.controllers')) ? ROOT : join(ROOT, 'systemd');
   return join(root, controlGroup);
+}
+
+/** The pids in one cgroup and its descendants, read synchronously (cgroupfs, like procfs, is in
+ *  memory); empty if the cgroup is gone. */
+export function pidsInSync(dir: string): number[] {
+  const pids: number[] = [];
+  const walk = (path: string) => {
+    let procs = '';
+    let entries: Dirent[] = [];
+    try {
+      procs = readFileSync(join(path, 'cgroup.procs'), 'utf8');
+      entries = readdirSync(path, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const line of procs.split('\n')) if (line) pids.push(Number(line));
+    for (const entry of entries) if (entry.isDirectory()) walk(join(path, entry.name));
+  };
+  walk(dir);
+  return pids;
 }
 
 export async function createCgroups(dirs: readonly string[]): Promise<void> {

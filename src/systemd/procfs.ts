@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 
 export interface ProcessUsage {
   /** Threads across the processes (what the pids cgroup controller counts as tasks). */
@@ -12,12 +12,15 @@ export interface ProcessUsage {
  * is off. Memory is PSS from `smaps_rollup` so that pages shared between the unit's processes are
  * not counted twice, falling back to VmRSS where smaps_rollup is unreadable. Processes that exit
  * while being read are skipped.
+ *
+ * The reads are synchronous on purpose: procfs files are generated in memory by the kernel and
+ * never wait on a disk, and fs.promises would cost four thread-pool round trips per file.
  */
-export async function readProcessUsage(pids: readonly number[]): Promise<ProcessUsage> {
-  const perProcess = await Promise.all(pids.map(readOne));
+export function readProcessUsage(pids: readonly number[]): ProcessUsage {
   let tasks = 0;
   let memoryBytes = 0;
-  for (const usage of perProcess) {
+  for (const pid of pids) {
+    const usage = readOne(pid);
     if (!usage) continue;
     tasks += usage.tasks;
     memoryBytes += usage.memoryBytes;
@@ -25,14 +28,16 @@ export async function readProcessUsage(pids: readonly number[]): Promise<Process
   return { tasks, memoryBytes };
 }
 
-async function readOne(pid: number): Promise<ProcessUsage | undefined> {
+function readOne(pid: number): ProcessUsage | undefined {
   try {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const threads = kibField(status, 'Threads') ?? 1;
-    const pssKib = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8').then(
-      (rollup) => kibField(rollup, 'Pss'),
-      () => undefined,
-    );
+    let pssKib: number | undefined;
+    try {
+      pssKib = kibField(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'), 'Pss');
+    } catch {
+      pssKib = undefined;
+    }
     const kib = pssKib ?? kibField(status, 'VmRSS') ?? 0;
     return { tasks: threads, memoryBytes: kib * 1024 };
   } catch {

@@ -1,6 +1,5 @@
 import type { UsageSource } from '../core/status.js';
-import { existsSync } from 'node:fs';
-import { pidsIn, trackingCgroupDir } from './cgroups.js';
+import { pidsInSync, trackingCgroupDir } from './cgroups.js';
 import { readProcessUsage } from './procfs.js';
 import type { ServiceState } from './serviceState.js';
 import type { SystemdManager } from './manager.js';
@@ -74,7 +73,7 @@ export class UsageSampler {
     }
     const pids = await unitPids(manager, unit, state);
     if (pids.length === 0) return NO_USAGE;
-    return { ...(await readProcessUsage(pids)), usageSource: 'procfs' };
+    return { ...readProcessUsage(pids), usageSource: 'procfs' };
   }
 }
 
@@ -84,8 +83,8 @@ export class UsageSampler {
  */
 async function unitPids(manager: SystemdManager, unit: string, state: ServiceState): Promise<number[]> {
   if (state.ControlGroup) {
-    const dir = trackingCgroupDir(state.ControlGroup);
-    if (existsSync(dir)) return pidsIn([dir]);
+    const pids = pidsInSync(trackingCgroupDir(state.ControlGroup));
+    if (pids.length > 0) return pids;
   }
   return (await manager.GetUnitProcesses(unit)).map((process) => process.pid);
 }
