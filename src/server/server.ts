@@ -103,6 +103,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const force = setTimeout(() => server.forceShutdown(), graceMs);
       server.tryShutdown(() => {
         clearTimeout(force);
+        view.detach();
         link.close();
         resolve();
       });

@@ -66,10 +66,15 @@ export class UnitTracker extends EventEmitter {
   private readonly entries = new Map<string, Entry>();
   private session: SystemdSession | undefined;
   private readonly syncing = new CoalescedTask(
-    () =>
-      this.sync().catch((error: Error) =>
-        this.log.warn({ err: error.message }, 'could not resynchronise unit state; retrying on the next signal'),
-      ),
+    () => {
+      const session = this.session;
+      return this.sync().catch((error: Error) => {
+        // Detached meanwhile (shutdown, reconnect): the failure is expected and the next attach resyncs.
+        if (this.session === session) {
+          this.log.warn({ err: error.message }, 'could not resynchronise unit state; retrying on the next signal');
+        }
+      });
+    },
     () => this.session !== undefined,
   );
   private readonly dirty = new Set<string>();
