@@ -136,11 +136,8 @@ export class UnitTracker extends EventEmitter {
     return readServiceState(Object.fromEntries(entry.values));
   }
 
-  /**
-   * Merges a GetAll answer (e.g. read after a job finished, for read-your-writes). Values older
-   * than what a signal already told us are ignored.
-   */
-  applySnapshot(unit: string, properties: UnitProperties, sequence: number): void {
+  /** Merges a GetAll answer; values older than what a signal already told us are ignored. */
+  private applySnapshot(unit: string, properties: UnitProperties, sequence: number): void {
     const entry = this.entries.get(unit);
     if (!entry) return;
     this.apply(unit, entry, properties, sequence);
