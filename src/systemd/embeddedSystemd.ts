@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -52,6 +52,7 @@ export interface EmbeddedSystemdOptions {
 export class EmbeddedSystemd {
   private exited: Promise<void>;
   private stopped: Promise<void> | undefined;
+  private readonly bootedAt = Date.now();
 
   private constructor(
     readonly root: string,
@@ -170,8 +171,13 @@ export class EmbeddedSystemd {
   }
 
   private async teardown(): Promise<void> {
+    let services: string[] = [];
     if (this.child.exitCode === null && this.child.signalCode === null) {
-      await this.withManager((manager) => manager.Exit()).catch(() => undefined);
+      services = await this.withManager(async (manager) => {
+        const units = await manager.ListUnitsByPatterns([], ['*.service']);
+        await manager.Exit();
+        return units.map((unit) => unit.name);
+      }).catch(() => []);
       const exitedInTime = await Promise.race([this.exited.then(() => true), delay(5_000, false)]);
       if (!exitedInTime) this.child.kill('SIGKILL');
     }
@@ -187,6 +193,7 @@ export class EmbeddedSystemd {
       await delay(20);
     }
     await rm(this.root, { recursive: true, force: true, maxRetries: 3 });
+    await removePrivateTmp(services, this.bootedAt);
     this.watchdog.stdin?.end();
   }
 
@@ -207,5 +214,24 @@ export class EmbeddedSystemd {
       await delay(25);
     }
     throw new Error(`embedded systemd did not come up within ${timeoutMs} ms: ${(lastError as Error)?.message}`);
+  }
+}
+
+/**
+ * PrivateTmp= directories of this manager's services. A user manager makes them in the host's
+ * /tmp and /var/tmp (`systemd-private-<boot id>-<unit>-<random>`, systemd.exec(5)) and removes
+ * them when a unit stops, but not when the manager exits first. Only directories of units this
+ * manager had, made since it booted, are removed.
+ */
+async function removePrivateTmp(services: readonly string[], since: number): Promise<void> {
+  if (services.length === 0) return;
+  for (const dir of ['/tmp', '/var/tmp']) {
+    const entries = await readdir(dir).catch(() => [] as string[]);
+    for (const entry of entries) {
+      if (!entry.startsWith('systemd-private-') || !services.some((unit) => entry.includes(`-${unit}-`))) continue;
+      const path = join(dir, entry);
+      const stats = await stat(path).catch(() => undefined);
+      if (stats && stats.mtimeMs >= since - 1_000) await rm(path, { recursive: true, force: true });
+    }
   }
 }

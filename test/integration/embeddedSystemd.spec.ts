@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { pidsIn } from '../../src/systemd/cgroups.js';
@@ -32,13 +32,17 @@ describe('the embedded systemd', () => {
 
   it('leaves no process, cgroup or directory behind after shutdown', async () => {
     const sandbox = await EmbeddedSystemd.boot();
-    await sandbox.writeUnit('lit-stream-t@a.service', '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n');
+    await sandbox.writeUnit('lit-stream-t@a.service', '[Service]\nType=exec\nExecStart=/bin/sleep infinity\nPrivateTmp=yes\n');
     await sandbox.reload();
     await sandbox.withManager((m) => m.StartUnit('lit-stream-t@a.service', 'replace'));
     const pids = await pidsIn(sandbox.cgroups);
     expect(pids.length).toBeGreaterThanOrEqual(3); // systemd, dbus-daemon, the unit's sleep
 
+    const privateTmp = () => readdirSync('/tmp').filter((entry) => entry.includes('-lit-stream-t@a.service-'));
+    expect(privateTmp()).toHaveLength(1); // PrivateTmp= makes its directory in the host's /tmp
+
     await sandbox.shutdown();
+    expect(privateTmp()).toEqual([]);
     expect(pids.filter(alive)).toEqual([]);
     expect(sandbox.cgroups.filter((dir) => existsSync(dir))).toEqual([]);
     expect(existsSync(sandbox.root)).toBe(false);
