@@ -1,7 +1,5 @@
-import { CancelledError, DeadlineExceededError } from '../core/errors.js';
+import { waitWithin } from '../core/waitWithin.js';
 import type { WaitOptions } from '../systemd/jobs.js';
-
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * One Start/Stop/Restart at a time per unit: later callers wait their turn, in arrival order,
@@ -19,7 +17,7 @@ export class UnitQueue {
     const tail = previous.then(() => mine);
     this.tails.set(unit, tail);
     try {
-      await waitTurn(previous, unit, wait);
+      await waitWithin<void>((resolve) => void previous.then(resolve), wait, ` while waiting for another action on ${unit} to finish`);
       return await work();
     } finally {
       release();
@@ -31,31 +29,4 @@ export class UnitQueue {
   get busy(): number {
     return this.tails.size;
   }
-}
-
-function waitTurn(previous: Promise<void>, unit: string, { deadline, signal }: WaitOptions): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-    };
-    const onAbort = () => {
-      done();
-      const reason: unknown = signal?.reason;
-      reject(reason instanceof DeadlineExceededError ? reason : new CancelledError(`cancelled while waiting for another action on ${unit}`));
-    };
-    if (signal?.aborted) return onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (deadline !== undefined && deadline - Date.now() < MAX_TIMER_MS) {
-      timer = setTimeout(() => {
-        done();
-        reject(new DeadlineExceededError(`the deadline passed while waiting for another action on ${unit} to finish`));
-      }, Math.max(0, deadline - Date.now()));
-    }
-    previous.then(() => {
-      done();
-      resolve();
-    });
-  });
 }

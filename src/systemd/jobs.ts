@@ -1,4 +1,4 @@
-import { CancelledError, DeadlineExceededError } from '../core/errors.js';
+import { type WaitLimits, waitWithin } from '../core/waitWithin.js';
 import { BusUnavailableError } from './errors.js';
 
 /** systemd's job results (org.freedesktop.systemd1(5), "JobRemoved"). */
@@ -9,17 +9,10 @@ export interface FinishedJob {
   readonly result: JobResult;
 }
 
-export interface WaitOptions {
-  /** Absolute time (ms since the epoch) after which to stop waiting. */
-  readonly deadline?: number;
-  /** Stop waiting when this aborts: the caller went away, or (reason DeadlineExceededError) its
-   *  deadline passed. */
-  readonly signal?: AbortSignal;
-}
+export type WaitOptions = WaitLimits;
 
 /** How long a JobRemoved that nobody has claimed yet is kept (see `jobRemoved`). */
 const UNCLAIMED_TTL_MS = 60_000;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Pairs jobs with their `JobRemoved` signal, like go-systemd's jobListener.
@@ -81,53 +74,27 @@ export class JobTracker {
     return early ? early.job : this.waitFor(jobPath, options);
   }
 
-  private waitFor(jobPath: string, { deadline, signal }: WaitOptions): Promise<FinishedJob> {
-    return new Promise<FinishedJob>((resolve, reject) => {
-      if (this.failure) {
-        // The connection died while the job was being enqueued: its JobRemoved will never come.
-        reject(new BusUnavailableError(`lost the bus while enqueuing job ${jobPath}: ${this.failure.message}`));
-        return;
-      }
-      let timer: NodeJS.Timeout | undefined;
-      const settle = () => {
-        if (timer) clearTimeout(timer);
-        const waiting = this.waiters.get(jobPath);
-        waiting?.delete(onDone);
-        if (waiting?.size === 0) this.waiters.delete(jobPath);
-        this.failAll.delete(onFail);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const onFail = (error: Error) => {
-        settle();
-        reject(new BusUnavailableError(`lost the bus while waiting for job ${jobPath}: ${error.message}`));
-      };
-      const onAbort = () => {
-        settle();
-        const reason: unknown = signal?.reason;
-        const why = reason instanceof Error ? reason.message : 'the caller cancelled';
-        const ErrorClass = reason instanceof DeadlineExceededError ? DeadlineExceededError : CancelledError;
-        reject(new ErrorClass(`${why}; job ${jobPath} goes on in systemd`));
-      };
-      const onDone = (job: FinishedJob) => {
-        settle();
-        resolve(job);
-      };
-      const waiting = this.waiters.get(jobPath) ?? new Set();
-      waiting.add(onDone);
-      this.waiters.set(jobPath, waiting);
-      this.failAll.add(onFail);
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener('abort', onAbort, { once: true });
-      // setTimeout fires at once for delays past 2^31-1 ms (~24 days); such a deadline is no limit.
-      if (deadline !== undefined && deadline - Date.now() < MAX_TIMER_MS) {
-        timer = setTimeout(
-          () => {
-            settle();
-            reject(new DeadlineExceededError(`the deadline passed while job ${jobPath} was running; the job goes on`));
-          },
-          Math.max(0, deadline - Date.now()),
-        );
-      }
+  private waitFor(jobPath: string, limits: WaitOptions): Promise<FinishedJob> {
+    let onDone: ((job: FinishedJob) => void) | undefined;
+    let onFail: ((error: Error) => void) | undefined;
+    return waitWithin<FinishedJob>(
+      (resolve, reject) => {
+        onFail = (error) => reject(new BusUnavailableError(`lost the bus while waiting for job ${jobPath}: ${error.message}`));
+        // The connection may have died while the job was being enqueued: its JobRemoved never comes.
+        if (this.failure) return onFail(this.failure);
+        onDone = resolve;
+        const waiting = this.waiters.get(jobPath) ?? new Set();
+        waiting.add(onDone);
+        this.waiters.set(jobPath, waiting);
+        this.failAll.add(onFail);
+      },
+      limits,
+      `; job ${jobPath} goes on in systemd`,
+    ).finally(() => {
+      const waiting = this.waiters.get(jobPath);
+      if (onDone) waiting?.delete(onDone);
+      if (waiting?.size === 0) this.waiters.delete(jobPath);
+      if (onFail) this.failAll.delete(onFail);
     });
   }
 
