@@ -21,7 +21,11 @@ export class UnitQueue {
       return await work();
     } finally {
       release();
-      if (this.tails.get(unit) === tail) this.tails.delete(unit);
+      // Forget the unit only once every caller queued so far is done: a caller that gives up while
+      // waiting must not drop the callers still running or waiting ahead of it.
+      void tail.then(() => {
+        if (this.tails.get(unit) === tail) this.tails.delete(unit);
+      });
     }
   }
 
