@@ -64,8 +64,8 @@ Try it from another terminal:
   grpcurl -plaintext -d '{"team":"${DEMO_TEAM}","name":"${first}"}' ${address} lit.stream.v1.StreamService/Start
   grpcurl -plaintext -d '{"team":"${DEMO_TEAM}","name":"${first}"}' ${address} lit.stream.v1.StreamService/GetStatus
 
-  LIT_STREAM_ADDR=${address} node --input-type=module -e "import { Stream } from 'lit-stream/client'; const s = new Stream('${DEMO_TEAM}', '${first}'); console.log(await s.start()); console.log(await s.status())"
-  LIT_STREAM_ADDR=${address} node --input-type=module -e "import { getStreams } from 'lit-stream/client'; console.log(await getStreams('${DEMO_TEAM}'))"
+  LIT_STREAM_ADDR=${address} node --input-type=module -e "import { Stream } from '@lit-stream/client'; const s = new Stream('${DEMO_TEAM}', '${first}'); console.log(await s.start()); console.log(await s.status())"
+  LIT_STREAM_ADDR=${address} node --input-type=module -e "import { getStreams } from '@lit-stream/client'; console.log(await getStreams('${DEMO_TEAM}'))"
 
   tail -f ${logs}/${first}.log     # the ticker's output once started
 

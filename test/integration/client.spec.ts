@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { inspect, promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeSharedClients, getStreams, GrpcStatus, LitStreamError, Stream, streamServiceClient } from '../../src/client/index.js';
+import { closeSharedClients, getStreams, GrpcStatus, LitStreamError, Stream, streamServiceClient } from '../../clients/typescript/src/index.js';
 import { type Harness, startHarness } from './harness.js';
 
 let h: Harness;
@@ -92,7 +92,7 @@ describe('getStreams, as in the Python SDK', () => {
 describe('the seed\'s two-liners, run as a user would from the installed package', () => {
   it('work unchanged with LIT_STREAM_ADDR in the environment', async () => {
     const script = `
-      import { Stream, getStreams } from 'lit-stream/client';
+      import { Stream, getStreams } from '@lit-stream/client';
       const stream = new Stream('contoso', 'ethereum');
       console.log(JSON.stringify(await stream.start()));
       console.log(String(await getStreams('contoso')));

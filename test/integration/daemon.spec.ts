@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { credentials, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/auth/index.js';
-import { callMetadata } from '../../src/client/index.js';
+import { callMetadata } from '../../clients/typescript/src/index.js';
 import { EmbeddedSystemd } from '../../src/systemd/embeddedSystemd.js';
 import { readServiceState } from '../../src/systemd/serviceState.js';
 import { ActionStatus, StreamServiceClient } from '../../gen/lit/stream/v1/stream.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/auth/index.js';
-import { callMetadata } from '../../src/client/index.js';
+import { callMetadata } from '../../clients/typescript/src/index.js';
 import { SystemdManager } from '../../src/systemd/manager.js';
 import { type Harness, startHarness } from './harness.js';
 

@@ -1,6 +1,6 @@
 import { credentials, type ClientReadableStream, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeSharedClients, Stream, watchStreams } from '../../src/client/index.js';
+import { closeSharedClients, Stream, watchStreams } from '../../clients/typescript/src/index.js';
 import {
   ActiveState,
   StreamServiceClient,

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { credentials, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/auth/index.js';
-import { closeSharedClients, Stream } from '../../src/client/index.js';
+import { closeSharedClients, Stream } from '../../clients/typescript/src/index.js';
 import { UnitNaming } from '../../src/core/unitNaming.js';
 import { createLogger } from '../../src/server/main.js';
 import { startServer } from '../../src/server/server.js';
@@ -102,7 +102,7 @@ describe('the client on a secured server', () => {
 
   it("runs the seed's two-liner unchanged with LIT_STREAM_TOKEN and LIT_STREAM_CA in the environment", async () => {
     const script = `
-      import { Stream } from 'lit-stream/client';
+      import { Stream } from '@lit-stream/client';
       const stream = new Stream('contoso', 'ethereum');
       console.log(JSON.stringify(await stream.start()));
       console.log(JSON.stringify(await stream.stop()));`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatTimestamp } from '../../src/core/format.js';
+import { formatBytes, formatTimestamp } from '../../clients/typescript/src/format.js';
 
 describe('formatBytes (as systemctl status prints memory)', () => {
   it.each([

@@ -1,5 +1,5 @@
 /**
- * lit-stream's client library (`import { Stream, getStreams } from 'lit-stream/client'`): the API of
+ * lit-stream's client library (`import { Stream, getStreams } from '@lit-stream/client'`): the API of
  * the Python SDK it replaces over the generated gRPC client, which is exported too for programs that
  * want every field.
  */
@@ -9,5 +9,5 @@ export type { StreamEvent } from './watch.js';
 export { Service, type ServiceActionStatus, type ServiceStatus, type ServiceStatusDetails } from './service.js';
 export { LitStreamError } from './errors.js';
 export { callMetadata, type ConnectionOptions, closeSharedClients, DEFAULT_ADDRESS, streamServiceClient, type TlsOptions } from './connection.js';
-export * from '../../gen/lit/stream/v1/stream.js';
+export * from './gen/lit/stream/v1/stream.js';
 export { status as GrpcStatus } from '@grpc/grpc-js';

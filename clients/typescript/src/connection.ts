@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type ChannelCredentials, credentials as grpcCredentials, Metadata } from '@grpc/grpc-js';
-import { StreamServiceClient } from '../../gen/lit/stream/v1/stream.js';
+import { StreamServiceClient } from './gen/lit/stream/v1/stream.js';
 
 export const DEFAULT_ADDRESS = '127.0.0.1:50051';
 

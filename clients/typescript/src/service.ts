@@ -1,13 +1,12 @@
 import type { CallOptions, Metadata, ServiceError } from '@grpc/grpc-js';
-import { activeStateWord, loadStateWord, usageSourceWord } from '../core/stateNames.js';
-import { formatBytes, formatTimestamp } from '../core/format.js';
-import type { StreamStatus as CoreStreamStatus } from '../core/status.js';
+import { formatBytes, formatTimestamp } from './format.js';
+import { activeStateWord, loadStateWord, type UsageSourceWord, usageSourceWord } from './stateWords.js';
 import {
   ActionStatus,
   type StartResponse,
   type StreamServiceClient,
   type StreamStatus,
-} from '../../gen/lit/stream/v1/stream.js';
+} from './gen/lit/stream/v1/stream.js';
 import { callMetadata, type ConnectionOptions, streamServiceClient } from './connection.js';
 import { LitStreamError } from './errors.js';
 
@@ -17,8 +16,29 @@ export interface ServiceActionStatus {
   readonly message: string;
 }
 
-/** Typed values behind a ServiceStatus, for programs: systemd's words, a Date, byte counts. */
-export type ServiceStatusDetails = Omit<CoreStreamStatus, 'name'>;
+/**
+ * Typed values behind a ServiceStatus, for programs: systemd's words (org.freedesktop.systemd1(5):
+ * LoadState, ActiveState, SubState, Result), a Date, byte counts; absent where systemd has no value.
+ */
+export interface ServiceStatusDetails {
+  readonly team: string;
+  readonly unit: string;
+  /** `loaded`, `not-found`, `bad-setting`, `error`, `masked`; `` when systemd has not loaded it. */
+  readonly loadState: string;
+  /** `active`, `reloading`, `inactive`, `failed`, `activating`, `deactivating`, `maintenance`. */
+  readonly activeState: string;
+  readonly subState: string;
+  /** When the stream last became active (systemd's ActiveEnterTimestamp). */
+  readonly started?: Date;
+  readonly mainPid?: number;
+  readonly tasks?: number;
+  readonly memoryBytes?: number;
+  readonly usageSource: UsageSourceWord;
+  readonly restartCount: number;
+  readonly result: string;
+  readonly exitStatus?: number;
+  readonly exitSignal?: number;
+}
 
 /**
  * What `systemctl status` shows, as the Python SDK's ServiceStatus:

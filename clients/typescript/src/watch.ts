@@ -1,5 +1,5 @@
 import type { ClientReadableStream } from '@grpc/grpc-js';
-import { WatchEventKind, type WatchStatusResponse } from '../../gen/lit/stream/v1/stream.js';
+import { WatchEventKind, type WatchStatusResponse } from './gen/lit/stream/v1/stream.js';
 import { LitStreamError } from './errors.js';
 import { type ServiceStatus, toServiceStatus } from './service.js';
 
