@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UnitNaming } from '../core/unitNaming.js';
@@ -10,7 +9,7 @@ import { runDaemon } from './main.js';
 const REPO = resolve(fileURLToPath(import.meta.url), '../../../..');
 const TICKER = join(REPO, 'examples', 'ticker.mjs');
 const DEMO_TEAM = 'contoso';
-const DEMO_STREAMS = ['bitcoin', 'ethereum'];
+const DEMO_STREAMS = ['bitcoin', 'ethereum'] as const;
 
 /**
  * `npm start`: lit-streamd on this host's systemd when PID 1 is systemd (sd_booted(): the
@@ -33,8 +32,6 @@ async function demo(): Promise<void> {
 
   const sandbox = await EmbeddedSystemd.boot();
   const naming = new UnitNaming(config.unitPrefix);
-  const logs = join(sandbox.root, 'logs');
-  await mkdir(logs);
   const template = naming.templateOf(DEMO_TEAM);
   await sandbox.writeUnit(
     template,
@@ -44,7 +41,6 @@ Description=lit-stream demo price ticker %i (team ${DEMO_TEAM})
 [Service]
 Type=exec
 ExecStart=${process.execPath} ${TICKER} %i
-StandardOutput=append:${logs}/%i.log
 Restart=on-failure
 `,
   );
@@ -67,7 +63,8 @@ Try it from another terminal:
   LIT_STREAM_ADDR=${address} node --input-type=module -e "import { Stream } from '@lit-stream/client'; const s = new Stream('${DEMO_TEAM}', '${first}'); console.log(await s.start()); console.log(await s.status())"
   LIT_STREAM_ADDR=${address} node --input-type=module -e "import { getStreams } from '@lit-stream/client'; console.log(await getStreams('${DEMO_TEAM}'))"
 
-  tail -f ${logs}/${first}.log     # the ticker's output once started
+  journalctl --directory=${sandbox.journalDirectory} --user-unit ${naming.unitOf({ team: DEMO_TEAM, name: first })} -f
+                                   # the ticker's output once started (the embedded systemd's journal)
 
 Ctrl-C stops the server and the embedded systemd.
 `);

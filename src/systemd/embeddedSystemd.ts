@@ -1,25 +1,82 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { BusConnection } from './busConnection.js';
 import { cgroupDirs, createCgroups, pidsIn, removeCgroups } from './cgroups.js';
 import { SystemdManager } from './manager.js';
 
 const SYSTEMD = '/usr/lib/systemd/systemd';
+/** The directory of this package (the one with package.json), from src/ and from dist/src/ alike. */
+const PACKAGE_ROOT = packageRoot(dirname(fileURLToPath(import.meta.url)));
+const JOURNALD = '/usr/lib/systemd/systemd-journald';
 
 /**
- * Runs in a private mount namespace: `systemd --user` refuses to start unless /run/systemd/system
- * exists (sd_booted()), so we make it there on a tmpfs only this namespace sees, never on the host.
- * Then the shell joins the cgroups made for it and becomes systemd.
+ * journald.conf(5) for the sandbox's journal, as a drop-in in /run/systemd/journald.conf.d: kept in
+ * memory-backed /run/log/journal only (`Storage=volatile`), never a copy of the host's kernel log
+ * (`ReadKMsg=no`), nothing forwarded to a syslog daemon or to terminals, and bounded in size.
+ */
+const JOURNALD_CONF = `[Journal]
+Storage=volatile
+ReadKMsg=no
+ForwardToSyslog=no
+ForwardToWall=no
+ForwardToConsole=no
+RuntimeMaxUse=64M
+`;
+
+/**
+ * Runs in a private mount namespace (unshare -m, private propagation), so every mount below is
+ * seen by the sandbox alone and goes away with it.
+ * - `systemd --user` refuses to start unless /run/systemd/system exists (sd_booted()): a tmpfs.
+ * - /tmp and /var/tmp are fresh tmpfs mounts, so PrivateTmp= directories of the sandbox's units
+ *   (`systemd-private-*`, systemd.exec(5)) and anything its workers write there never reach the
+ *   host's; the paths given after the cgroup arguments (the sandbox's own directory, this checkout
+ *   when it lives under /tmp) are bound back at the same place so units can still use them.
+ * - A journal: journald's drop-in, a tmpfs on /run/log with the sandbox's journal directory bound
+ *   onto /run/log/journal, systemd-journald started in a cgroup of its own, and the manager told to
+ *   log to it (SYSTEMD_LOG_TARGET=journal): services' stdout/stderr and the manager's lines about
+ *   each unit land there, readable from outside with `journalctl --directory`.
+ * Then the shell joins the manager's cgroups and becomes systemd.
+ * $1 journal directory, $2 journald's cgroup.procs files, $3 the manager's (colon-separated), then
+ * the paths to keep visible.
  */
 const LAUNCH = `set -e
+journal="$1"; journald_procs="$2"; manager_procs="$3"; shift 3
 if [ -d /run/systemd ]; then mount -t tmpfs -o mode=0755 tmpfs /run/systemd; else mount -t tmpfs -o mode=0755 tmpfs /run; fi
-mkdir -p /run/systemd/system
-for procs in "$@"; do echo $$ > "$procs"; done
+mkdir -p /run/systemd/system /run/systemd/journald.conf.d /run/systemd/host-tmp
+for tmp in /tmp /var/tmp; do
+  [ -d "$tmp" ] || continue
+  mount --bind "$tmp" /run/systemd/host-tmp
+  mount -t tmpfs -o mode=1777 tmpfs "$tmp"
+  for keep in "$@"; do
+    case "$keep" in "$tmp"/*) mkdir -p "$keep"; mount --bind "/run/systemd/host-tmp/\${keep#"$tmp"/}" "$keep";; esac
+  done
+  umount /run/systemd/host-tmp
+done
+rmdir /run/systemd/host-tmp
+cat > /run/systemd/journald.conf.d/embedded.conf <<'EOF'
+${JOURNALD_CONF}EOF
+mkdir -p /run/log
+mount -t tmpfs -o mode=0755 tmpfs /run/log
+mkdir /run/log/journal
+mount --bind "$journal" /run/log/journal
+IFS=:
+for procs in $journald_procs; do echo $$ > "$procs"; done
+${JOURNALD} </dev/null &
+for procs in $manager_procs; do echo $$ > "$procs"; done
+unset IFS
+tries=0
+until [ -S /run/systemd/journal/stdout ]; do
+  tries=$((tries + 1))
+  if [ "$tries" -gt 400 ]; then echo "systemd-journald did not open /run/systemd/journal/stdout" >&2; exit 1; fi
+  sleep 0.025
+done
+export SYSTEMD_LOG_TARGET=journal
 exec ${SYSTEMD} --user`;
 
 /**
@@ -41,18 +98,30 @@ rm -rf "$root"`;
 export interface EmbeddedSystemdOptions {
   /** How long systemd may take to answer on its bus. */
   readonly readyTimeoutMs?: number;
+  /**
+   * Host paths under /tmp or /var/tmp that units must still see behind the sandbox's private /tmp
+   * (the sandbox's own directory always is). Default: this package's directory, so a checkout
+   * cloned under /tmp can run its examples and fixtures.
+   */
+  readonly visiblePaths?: readonly string[];
 }
 
 /**
  * A real systemd user manager in a sandbox of its own: private runtime and config directories, its
  * own cgroup, its own D-Bus bus (socket-activated by the manager itself from dbus-user-session's
- * dbus.socket at $XDG_RUNTIME_DIR/bus). It is the development default and the test bed; nothing of
- * it touches the host's systemd, and shutdown() leaves no process, cgroup or file behind.
+ * dbus.socket at $XDG_RUNTIME_DIR/bus), its own journal (a systemd-journald of its own, readable
+ * from outside with `journalctl --directory=<journalDirectory>`) and its own /tmp. It is the
+ * development default and the test bed; nothing of it touches the host's systemd, journal or /tmp,
+ * and shutdown() leaves no process, cgroup or file behind.
+ *
+ * The cgroups are shaped like a real user manager's, `<unique>.slice/user@<uid>.service`, with
+ * journald beside it in `<unique>.slice/systemd-journald.service`: journald tells which user unit a
+ * line came from by finding `user@<uid>.service` in the sender's cgroup path (the
+ * `_SYSTEMD_USER_UNIT=` field, systemd.journal-fields(7)); under any other shape it cannot.
  */
 export class EmbeddedSystemd {
   private exited: Promise<void>;
   private stopped: Promise<void> | undefined;
-  private readonly bootedAt = Date.now();
 
   private constructor(
     readonly root: string,
@@ -75,6 +144,11 @@ export class EmbeddedSystemd {
     return join(this.root, 'runtime');
   }
 
+  /** The journal's files (`/run/log/journal` inside the sandbox): `journalctl --directory=` this. */
+  get journalDirectory(): string {
+    return join(this.root, 'journal');
+  }
+
   /** Where user units live: $XDG_CONFIG_HOME/systemd/user. */
   get unitDir(): string {
     return join(this.root, 'config', 'systemd', 'user');
@@ -89,9 +163,11 @@ export class EmbeddedSystemd {
     const runtime = join(root, 'runtime');
     await mkdir(runtime, { recursive: true });
     await chmod(runtime, 0o700);
-    for (const dir of ['config/systemd/user', 'data', 'state', 'cache']) await mkdir(join(root, dir), { recursive: true });
-    const cgroups = cgroupDirs(`lit-stream-sandbox-${process.pid}-${randomBytes(4).toString('hex')}`);
-    await createCgroups(cgroups);
+    for (const dir of ['config/systemd/user', 'data', 'state', 'cache', 'journal']) await mkdir(join(root, dir), { recursive: true });
+    const cgroups = cgroupDirs(`lit-stream-sandbox-${process.pid}-${randomBytes(4).toString('hex')}.slice`);
+    const managerCgroups = cgroups.map((dir) => join(dir, `user@${process.getuid?.() ?? 0}.service`));
+    const journaldCgroups = cgroups.map((dir) => join(dir, 'systemd-journald.service'));
+    await createCgroups([...managerCgroups, ...journaldCgroups]);
 
     const watchdog = spawn('/bin/sh', ['-c', WATCHDOG, 'watchdog', root, ...cgroups], {
       stdio: ['pipe', 'ignore', 'ignore'],
@@ -112,7 +188,10 @@ export class EmbeddedSystemd {
       XDG_STATE_HOME: join(root, 'state'),
       XDG_CACHE_HOME: join(root, 'cache'),
     };
-    const child = spawn('unshare', ['-m', '--propagation', 'private', '/bin/sh', '-c', LAUNCH, 'launch', ...cgroups.map((dir) => join(dir, 'cgroup.procs'))], {
+    const procs = (dirs: readonly string[]) => dirs.map((dir) => join(dir, 'cgroup.procs')).join(':');
+    const visible = [root, ...(options.visiblePaths ?? [PACKAGE_ROOT])];
+    const launchArgs = [join(root, 'journal'), procs(journaldCgroups), procs(managerCgroups), ...visible];
+    const child = spawn('unshare', ['-m', '--propagation', 'private', '/bin/sh', '-c', LAUNCH, 'launch', ...launchArgs], {
       env,
       stdio: ['ignore', logFd, logFd],
       detached: true, // systemd gets our signals from shutdown(), not the terminal's
@@ -163,21 +242,17 @@ export class EmbeddedSystemd {
   }
 
   /**
-   * Manager.Exit, then SIGKILL whatever is left in the cgroups, remove them (retrying briefly:
-   * a killed process can linger a moment before its cgroup empties) and the directory.
+   * Manager.Exit, then SIGKILL whatever is left in the cgroups (journald, and anything the manager
+   * left), remove them (retrying briefly: a killed process can linger a moment before its cgroup
+   * empties) and the directory. The mounts die with the namespace's last process.
    */
   shutdown(): Promise<void> {
     return (this.stopped ??= this.teardown());
   }
 
   private async teardown(): Promise<void> {
-    let services: string[] = [];
     if (this.child.exitCode === null && this.child.signalCode === null) {
-      services = await this.withManager(async (manager) => {
-        const units = await manager.ListUnitsByPatterns([], ['*.service']);
-        await manager.Exit();
-        return units.map((unit) => unit.name);
-      }).catch(() => []);
+      await this.withManager((manager) => manager.Exit()).catch(() => undefined);
       const exitedInTime = await Promise.race([this.exited.then(() => true), delay(5_000, false)]);
       if (!exitedInTime) this.child.kill('SIGKILL');
     }
@@ -193,7 +268,6 @@ export class EmbeddedSystemd {
       await delay(20);
     }
     await rm(this.root, { recursive: true, force: true, maxRetries: 3 });
-    await removePrivateTmp(services, this.bootedAt);
     this.watchdog.stdin?.end();
   }
 
@@ -217,21 +291,9 @@ export class EmbeddedSystemd {
   }
 }
 
-/**
- * PrivateTmp= directories of this manager's services. A user manager makes them in the host's
- * /tmp and /var/tmp (`systemd-private-<boot id>-<unit>-<random>`, systemd.exec(5)) and removes
- * them when a unit stops, but not when the manager exits first. Only directories of units this
- * manager had, made since it booted, are removed.
- */
-async function removePrivateTmp(services: readonly string[], since: number): Promise<void> {
-  if (services.length === 0) return;
-  for (const dir of ['/tmp', '/var/tmp']) {
-    const entries = await readdir(dir).catch(() => [] as string[]);
-    for (const entry of entries) {
-      if (!entry.startsWith('systemd-private-') || !services.some((unit) => entry.includes(`-${unit}-`))) continue;
-      const path = join(dir, entry);
-      const stats = await stat(path).catch(() => undefined);
-      if (stats && stats.mtimeMs >= since - 1_000) await rm(path, { recursive: true, force: true });
-    }
+function packageRoot(from: string): string {
+  for (let dir = from; dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
   }
+  return from;
 }

@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { pidsIn } from '../../src/systemd/cgroups.js';
@@ -12,6 +13,14 @@ function alive(pid: number): boolean {
     return !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ');
   } catch {
     return false;
+  }
+}
+
+function commandOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
   }
 }
 
@@ -30,22 +39,81 @@ describe('the embedded systemd', () => {
     }
   });
 
-  it('leaves no process, cgroup or directory behind after shutdown', async () => {
+  it('leaves no process, cgroup or directory behind after shutdown, journald included', async () => {
     const sandbox = await EmbeddedSystemd.boot();
     await sandbox.writeUnit('lit-stream-t@a.service', '[Service]\nType=exec\nExecStart=/bin/sleep infinity\nPrivateTmp=yes\n');
     await sandbox.reload();
     await sandbox.withManager((m) => m.StartUnit('lit-stream-t@a.service', 'replace'));
-    const pids = await pidsIn(sandbox.cgroups);
-    expect(pids.length).toBeGreaterThanOrEqual(3); // systemd, dbus-daemon, the unit's sleep
-
-    const privateTmp = () => readdirSync('/tmp').filter((entry) => entry.includes('-lit-stream-t@a.service-'));
-    expect(privateTmp()).toHaveLength(1); // PrivateTmp= makes its directory in the host's /tmp
+    let pids: number[] = [];
+    await waitFor(async () => (pids = await pidsIn(sandbox.cgroups)).map(commandOf).includes('sleep'), 10_000, "the unit's sleep");
+    expect(pids.map(commandOf)).toEqual(expect.arrayContaining(['systemd', 'systemd-journal', 'dbus-daemon', 'sleep']));
 
     await sandbox.shutdown();
-    expect(privateTmp()).toEqual([]);
     expect(pids.filter(alive)).toEqual([]);
     expect(sandbox.cgroups.filter((dir) => existsSync(dir))).toEqual([]);
     expect(existsSync(sandbox.root)).toBe(false);
+  });
+
+  it("gives its units a /tmp of their own: nothing they write there, PrivateTmp= included, reaches the host's, and its teardown never touches the host's", async () => {
+    const sandbox = await EmbeddedSystemd.boot();
+    const marker = `lit-stream-worker-${process.pid}-${Date.now()}`;
+    // Names no other sandbox on this machine uses: the host's /tmp is shared with whatever else runs.
+    const unitA = `lit-stream-tmp${process.pid}@a.service`;
+    const unitB = `lit-stream-tmp${process.pid}@b.service`;
+    // What a host service's PrivateTmp= directory of the same unit name looks like; the old
+    // cleanup removed any such directory made since the sandbox booted.
+    const hostPrivateTmp = join('/tmp', `systemd-private-${'0'.repeat(32)}-${unitA}-${marker}`);
+    mkdirSync(hostPrivateTmp);
+    try {
+      await sandbox.writeUnit(unitA, `[Service]\nType=exec\nExecStart=/bin/sh -c 'touch /tmp/${marker}; exec sleep infinity'\nPrivateTmp=yes\n`);
+      await sandbox.writeUnit(unitB, `[Service]\nType=exec\nExecStart=/bin/sh -c 'touch /tmp/${marker} /var/tmp/${marker}; exec sleep infinity'\n`);
+      await sandbox.reload();
+      await sandbox.withManager(async (m) => {
+        await m.StartUnit(unitA, 'replace');
+        await m.StartUnit(unitB, 'replace');
+      });
+      const privateTmpOfSandbox = () => readdirSync('/tmp').filter((entry) => entry.includes(`-${unitA}-`) && entry !== basename(hostPrivateTmp));
+      // Both workers have written their files (each has gone on to exec sleep), yet the host's
+      // /tmp has none of it.
+      const sleeping = async (unit: string) =>
+        commandOf(Number(await sandbox.withManager(async (m) => (await m.getUnitProperties(unit)).MainPID))) === 'sleep';
+      await waitFor(async () => (await sleeping(unitA)) && (await sleeping(unitB)), 10_000, 'both workers to write');
+      expect(privateTmpOfSandbox()).toEqual([]);
+      expect(existsSync(join('/tmp', marker))).toBe(false);
+      expect(existsSync(join('/var/tmp', marker))).toBe(false);
+      // ...while the sandbox's own directory stays visible to its units (the bus socket is there).
+      expect(existsSync(sandbox.runtimeDir)).toBe(true);
+
+      await sandbox.shutdown();
+      expect(existsSync(hostPrivateTmp)).toBe(true);
+    } finally {
+      await sandbox.shutdown();
+      for (const path of [hostPrivateTmp, join('/tmp', marker), join('/var/tmp', marker)]) rmSync(path, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps a journal: a unit\'s stdout and stderr and the manager\'s lines about it, attributed to the unit, nothing of the host\'s', async () => {
+    const sandbox = await EmbeddedSystemd.boot();
+    try {
+      await sandbox.writeUnit('lit-stream-t@a.service', "[Service]\nType=exec\nExecStart=/bin/sh -c 'echo to stdout; echo to stderr >&2; exit 3'\n");
+      await sandbox.reload();
+      await sandbox.withManager((m) => m.StartUnit('lit-stream-t@a.service', 'replace'));
+      const read = () =>
+        execFileSync('journalctl', ['--directory', sandbox.journalDirectory, '-o', 'json', '--all'], { encoding: 'utf8' })
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line) as Record<string, string>);
+      await waitFor(() => read().some((entry) => /Failed with result 'exit-code'/.test(String(entry.MESSAGE))), 10_000, "systemd's line about the failure");
+      const entries = read();
+      const fromWorker = entries.filter((entry) => entry._SYSTEMD_USER_UNIT === 'lit-stream-t@a.service').map((entry) => entry.MESSAGE);
+      expect(fromWorker).toEqual(['to stdout', 'to stderr']);
+      const aboutIt = entries.filter((entry) => entry.USER_UNIT === 'lit-stream-t@a.service').map((entry) => entry.MESSAGE);
+      expect(aboutIt).toContain('lit-stream-t@a.service: Main process exited, code=exited, status=3/NOTIMPLEMENTED');
+      expect(entries.filter((entry) => entry._TRANSPORT === 'kernel')).toEqual([]);
+      expect(new Set(entries.map((entry) => entry._PID)).size).toBeGreaterThan(1);
+    } finally {
+      await sandbox.shutdown();
+    }
   });
 
   it('is cleaned up by its watchdog when the process that booted it is killed outright', async () => {
