@@ -20,6 +20,7 @@ server_packages=(
 )
 test_packages=(
   tmux               # lit-streamctl's terminal mode, driven in a pseudo-terminal
+  prometheus         # prometheus + promtool: the metrics specs scrape and lint /metrics for real
 )
 
 case "$purpose" in

@@ -7,7 +7,7 @@ import type { UnitNaming } from '../core/unitNaming.js';
 import { readServiceState, type ServiceState } from '../systemd/serviceState.js';
 import type { SystemdSession } from '../systemd/systemdSession.js';
 import { UnitTracker, type UnitTrackerLogger } from '../systemd/unitTracker.js';
-import { UsageSampler } from '../systemd/usageSampler.js';
+import { type Usage, UsageSampler } from '../systemd/usageSampler.js';
 import { judgeDeclaration } from './declarations.js';
 
 export type StreamChangeKind = 'changed' | 'removed';
@@ -27,6 +27,14 @@ export type StreamListener = (change: StreamChange) => void;
 interface DeclaredStream {
   readonly ref: StreamRef;
   readonly masked: boolean;
+}
+
+/** A declared stream and what the view knows of its unit right now (for metrics). */
+export interface KnownStream extends DeclaredStream {
+  readonly unit: string;
+  readonly state: ServiceState | undefined;
+  /** Whether `state` was read whole (else only what ListUnits and signals told: no NRestarts yet). */
+  readonly complete: boolean;
 }
 
 /**
@@ -117,6 +125,34 @@ export class StreamView {
     const state = await this.tracker.state(unit);
     if (!state) throw new StreamNotDeclaredError(`${unit} is no longer declared`);
     return state;
+  }
+
+  /**
+   * Every declared stream with its unit's state. Units not read whole since systemd loaded them
+   * afresh (UnitNew: e.g. started after being unloaded) are read first, a few at a time, so NRestarts
+   * and the timestamps are systemd's current values; the rest comes from memory.
+   */
+  async knownStreams(): Promise<KnownStream[]> {
+    await this.settled();
+    const incomplete = [...this.declared.keys()].filter((unit) => !this.tracker.isComplete(unit));
+    const next = async (): Promise<void> => {
+      for (let unit = incomplete.shift(); unit !== undefined && this.session; unit = incomplete.shift()) {
+        await this.tracker.state(unit).catch(() => undefined);
+      }
+    };
+    await Promise.all(Array.from({ length: WARM_UP_CONCURRENCY }, next));
+    return [...this.declared].map(([unit, stream]) => ({
+      ...stream,
+      unit,
+      state: this.tracker.known(unit),
+      complete: this.tracker.isComplete(unit),
+    }));
+  }
+
+  /** Tasks and memory of a unit in `state` (UsageSampler: reads shared within USAGE_FRESHNESS_MS). */
+  async sampleUsage(unit: string, state: ServiceState): Promise<Usage> {
+    const session = this.session;
+    return session ? this.usage.sample(session.manager, unit, state) : { usageSource: 'none' };
   }
 
   /**

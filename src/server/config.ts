@@ -15,6 +15,7 @@ export interface DaemonConfig {
   readonly socketMode: number;
   readonly maxCallsPerIdentity: number;
   readonly maxMessageBytes: number;
+  readonly metricsListen?: string;
 }
 
 export const USAGE = `Usage: lit-streamd [options]
@@ -34,6 +35,7 @@ Options (each falls back to its environment variable, then to the default):
   --socket-mode MODE      unix socket file mode (octal)   LIT_STREAM_SOCKET_MODE  660
   --max-calls-per-identity N  concurrent calls per caller LIT_STREAM_MAX_CALLS    64
   --max-message-bytes N   largest request accepted        LIT_STREAM_MAX_MESSAGE_BYTES 4194304
+  --metrics-listen HOST:PORT  serve Prometheus metrics at /metrics LIT_STREAM_METRICS_LISTEN  off
   --no-reflection         do not serve gRPC reflection    LIT_STREAM_REFLECTION=off
   --log-level LEVEL       pino level                      LIT_STREAM_LOG_LEVEL    info
   -h, --help              show this help
@@ -57,6 +59,7 @@ const FLAGS = {
   'socket-mode': { type: 'string' },
   'max-calls-per-identity': { type: 'string' },
   'max-message-bytes': { type: 'string' },
+  'metrics-listen': { type: 'string' },
   'no-reflection': { type: 'boolean' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -76,6 +79,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
     value ?? ['1', 'true', 'yes', 'on'].includes((fromEnv(name) ?? '').toLowerCase());
   const listen = values.listen ?? fromEnv('LIT_STREAM_LISTEN') ?? '127.0.0.1:50051';
   checkListen(listen);
+  const metricsListen = values['metrics-listen'] ?? fromEnv('LIT_STREAM_METRICS_LISTEN');
+  if (metricsListen !== undefined) checkHostPort('--metrics-listen', metricsListen);
   return {
     listen,
     bus: values.bus ?? fromEnv('LIT_STREAM_BUS') ?? 'system',
@@ -90,6 +95,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
     socketMode: octal('--socket-mode', values['socket-mode'] ?? fromEnv('LIT_STREAM_SOCKET_MODE') ?? '660'),
     maxCallsPerIdentity: positive('--max-calls-per-identity', values['max-calls-per-identity'] ?? fromEnv('LIT_STREAM_MAX_CALLS') ?? '64'),
     maxMessageBytes: positive('--max-message-bytes', values['max-message-bytes'] ?? fromEnv('LIT_STREAM_MAX_MESSAGE_BYTES') ?? '4194304'),
+    metricsListen,
   };
 }
 
@@ -98,9 +104,13 @@ function checkListen(listen: string): void {
     if (!/^unix:(\/\/)?\/\S+$/.test(listen)) throw new UsageError(`--listen ${JSON.stringify(listen)} is not unix:/absolute/path`);
     return;
   }
+  checkHostPort('--listen', listen, ' or unix:/path');
+}
+
+function checkHostPort(flagName: string, listen: string, orElse = ''): void {
   const port = /^(?:\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(listen)?.[1];
   if (port === undefined || Number(port) > 65535) {
-    throw new UsageError(`--listen ${JSON.stringify(listen)} is not HOST:PORT (port 0-65535) or unix:/path`);
+    throw new UsageError(`${flagName} ${JSON.stringify(listen)} is not HOST:PORT (port 0-65535)${orElse}`);
   }
 }
 

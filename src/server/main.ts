@@ -11,6 +11,7 @@ export async function runDaemon(config: DaemonConfig, onStopped?: () => Promise<
   log.info(
     {
       listen: server.address,
+      metrics: server.metricsAddress ?? null,
       bus: describeBus(config.bus),
       unitPrefix: config.unitPrefix,
       systemd: server.link.isUp ? 'connected' : 'unreachable, retrying',

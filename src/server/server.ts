@@ -5,6 +5,9 @@ import { StreamView } from '../control/streamView.js';
 import type { SystemdSession } from '../systemd/systemdSession.js';
 import type { UnitNaming } from '../core/unitNaming.js';
 import { HealthService } from '../../gen/grpc/health/v1/health.js';
+import { type MetricsEndpoint, startMetricsEndpoint } from '../metrics/metricsEndpoint.js';
+import { processMetrics, ServerMetrics } from '../metrics/serverMetrics.js';
+import { streamMetrics } from '../metrics/streamMetrics.js';
 import { SystemdLink } from '../systemd/systemdLink.js';
 import { AccessControl } from './accessControl.js';
 import { HealthStatus } from './health.js';
@@ -31,6 +34,8 @@ export interface ServerOptions extends Omit<TransportOptions, 'accessControlled'
   readonly maxCallsPerIdentity?: number;
   /** Largest request accepted, in bytes. Default 4 MiB (grpc's default). */
   readonly maxMessageBytes?: number;
+  /** `host:port` to serve Prometheus metrics on (GET /metrics); none when undefined. */
+  readonly metricsListen?: string;
 }
 
 export interface RunningServer {
@@ -41,6 +46,8 @@ export interface RunningServer {
   /** The in-memory view of the streams (for tests and diagnostics). */
   readonly view: StreamView;
   readonly access: AccessControl;
+  /** Where GET /metrics is served, when --metrics-listen was given. */
+  readonly metricsAddress?: string;
   /** Stops taking calls, lets in-flight calls finish (up to `graceMs`), then closes the bus. */
   shutdown(graceMs?: number): Promise<void>;
 }
@@ -84,12 +91,28 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   }
 
+  const metrics = new ServerMetrics({ link, openWatches: () => view.watcherCount });
+  let metricsEndpoint: MetricsEndpoint | undefined;
+  if (options.metricsListen !== undefined) {
+    metricsEndpoint = await startMetricsEndpoint({
+      ...options,
+      listen: options.metricsListen,
+      access,
+      log,
+      render: async (readable) =>
+        (await processMetrics().metrics()) + (await metrics.registry.metrics()) + (await streamMetrics(view, readable)),
+    });
+  }
+
   await prepareListen(options.listen);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(options.listen, credentials, (error, boundPort) =>
       error ? reject(new Error(`cannot listen on ${options.listen}: ${error.message}`)) : resolve(boundPort),
     ),
-  );
+  ).catch(async (error: unknown) => {
+    await metricsEndpoint?.close();
+    throw error;
+  });
   await afterBind(transport);
   const address = isUnixSocket(options.listen) ? options.listen : `${options.listen.slice(0, options.listen.lastIndexOf(':'))}:${port}`;
   await link.start();
@@ -105,9 +128,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         clearTimeout(force);
         view.detach();
         link.close();
-        resolve();
+        void (metricsEndpoint?.close() ?? Promise.resolve()).then(resolve);
       });
     }));
 
-  return { address, link, health, view, access, shutdown };
+  return { address, link, health, view, access, metricsAddress: metricsEndpoint?.address, shutdown };
 }

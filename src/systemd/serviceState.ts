@@ -30,6 +30,8 @@ export interface ServiceState {
   readonly exitSignal?: number;
   /** ControlGroup: the unit's cgroup path below the hierarchy root; undefined when it has none. */
   readonly ControlGroup?: string;
+  /** StateChangeTimestamp: when the unit's state last changed; undefined when 0 (never, or not loaded). */
+  readonly StateChangeTimestamp?: Date;
 }
 
 export function readServiceState(props: UnitProperties): ServiceState {
@@ -48,6 +50,7 @@ export function readServiceState(props: UnitProperties): ServiceState {
     exitStatus: code === CLD_EXITED ? status : undefined,
     exitSignal: code > CLD_EXITED ? status : undefined,
     ControlGroup: typeof props.ControlGroup === 'string' && props.ControlGroup !== '' ? props.ControlGroup : undefined,
+    StateChangeTimestamp: usecToDate(props.StateChangeTimestamp),
   };
 }
 

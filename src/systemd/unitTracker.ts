@@ -24,6 +24,7 @@ const TRACKED = [
   'ExecMainCode',
   'ExecMainStatus',
   'ControlGroup',
+  'StateChangeTimestamp',
 ] as const;
 const TRACKED_SET: ReadonlySet<string> = new Set(TRACKED);
 

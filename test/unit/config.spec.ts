@@ -42,6 +42,15 @@ describe('lit-streamd configuration', () => {
     expect(() => config(['--max-calls-per-identity', '0'])).toThrow(UsageError);
   });
 
+  it('serves metrics only when --metrics-listen or LIT_STREAM_METRICS_LISTEN gives an address', () => {
+    expect(config([]).metricsListen).toBeUndefined();
+    expect(config(['--metrics-listen', '127.0.0.1:9464']).metricsListen).toBe('127.0.0.1:9464');
+    expect(config([], { LIT_STREAM_METRICS_LISTEN: '[::1]:9464' }).metricsListen).toBe('[::1]:9464');
+    expect(config(['--metrics-listen', 'localhost:9000'], { LIT_STREAM_METRICS_LISTEN: '127.0.0.1:1' }).metricsListen).toBe('localhost:9000');
+    expect(() => config(['--metrics-listen', 'unix:/run/metrics.sock'])).toThrow(/--metrics-listen .* is not HOST:PORT/);
+    expect(() => config(['--metrics-listen', '9464'])).toThrow(UsageError);
+  });
+
   it('reads every setting from its environment variable', () => {
     expect(
       config([], {

@@ -1,0 +1,93 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+import { activeStateWord } from '../core/stateNames.js';
+import { type KnownStream, type StreamView, toStatus } from '../control/streamView.js';
+import { ActiveState } from '../../gen/lit/stream/v1/stream.js';
+
+/** systemd's ActiveState words the API knows, each one series of `lit_stream_state`. */
+export const STREAM_STATES: readonly string[] = Object.values(ActiveState)
+  .filter((value): value is ActiveState => typeof value === 'number' && value !== ActiveState.ACTIVE_STATE_UNSPECIFIED && value >= 0)
+  .map(activeStateWord);
+
+/** Usage reads in flight during one scrape: systemd answers D-Bus on one thread. */
+const USAGE_CONCURRENCY = 8;
+
+/**
+ * The declared streams as Prometheus series, built afresh for each scrape from the StreamView (so a
+ * stream that is no longer declared has no series left behind), for the teams `readable` admits.
+ * Labels are `team` and `stream`: only declared streams, so the series are bounded by what the
+ * operator declared, never by what callers send. Values the view does not know yet (a unit not read
+ * whole, a timestamp systemd reports as 0) have no series rather than a made-up one.
+ *
+ * - `lit_stream_state{state}`: one series per ActiveState, 1 for the current one (as
+ *   kube-state-metrics does for pod phases), so `lit_stream_state{state="failed"} == 1` alerts.
+ * - `lit_stream_restarts_total`: systemd's NRestarts (automatic restarts under Restart=).
+ * - `lit_stream_memory_bytes`, `lit_stream_tasks` `{source}`: as GetStatus samples them, `systemd`
+ *   (cgroup accounting) or `procfs` (summed from /proc when accounting is off); running streams only.
+ * - `lit_stream_state_age_seconds`: seconds since systemd's StateChangeTimestamp.
+ */
+export async function streamMetrics(view: StreamView, readable: (team: string) => boolean, now = Date.now()): Promise<string> {
+  const registry = new Registry();
+  const labelNames = ['team', 'stream'] as const;
+  const state = new Gauge({
+    name: 'lit_stream_state',
+    help: "The stream's systemd ActiveState: 1 for the current state, 0 for the others.",
+    labelNames: [...labelNames, 'state'],
+    registers: [registry],
+  });
+  const restarts = new Counter({
+    name: 'lit_stream_restarts_total',
+    help: "Automatic restarts of the stream's unit (systemd's NRestarts).",
+    labelNames,
+    registers: [registry],
+  });
+  const memory = new Gauge({
+    name: 'lit_stream_memory_bytes',
+    help: "Memory of the stream's processes: systemd's MemoryCurrent (source=systemd) or their PSS from /proc (source=procfs).",
+    labelNames: [...labelNames, 'source'],
+    registers: [registry],
+  });
+  const tasks = new Gauge({
+    name: 'lit_stream_tasks',
+    help: "Tasks (threads) of the stream's processes: systemd's TasksCurrent (source=systemd) or counted in /proc (source=procfs).",
+    labelNames: [...labelNames, 'source'],
+    registers: [registry],
+  });
+  const age = new Gauge({
+    name: 'lit_stream_state_age_seconds',
+    help: "Seconds since the stream's unit last changed state (systemd's StateChangeTimestamp).",
+    labelNames,
+    registers: [registry],
+  });
+
+  const streams = (await view.knownStreams())
+    .filter((stream) => readable(stream.ref.team))
+    .sort((a, b) => a.unit.localeCompare(b.unit));
+  const sampled: Array<KnownStream & { state: NonNullable<KnownStream['state']> }> = [];
+  for (const stream of streams) {
+    if (!stream.state) continue;
+    const labels = { team: stream.ref.team, stream: stream.ref.name };
+    const status = toStatus(stream.ref, stream.unit, stream.state, stream.masked);
+    for (const word of STREAM_STATES) state.set({ ...labels, state: word }, word === status.activeState ? 1 : 0);
+    if (!STREAM_STATES.includes(status.activeState)) state.set({ ...labels, state: status.activeState }, 1);
+    if (stream.complete) restarts.inc(labels, status.restartCount);
+    const changedAt = stream.state.StateChangeTimestamp;
+    if (changedAt) age.set(labels, Math.max(0, (now - changedAt.getTime()) / 1000));
+    // The sampler itself answers "no usage" at once for a stream that runs nothing.
+    sampled.push({ ...stream, state: stream.state });
+  }
+
+  const queue = [...sampled];
+  const sampleNext = async (): Promise<void> => {
+    for (let stream = queue.shift(); stream; stream = queue.shift()) {
+      // A sample that fails (the unit just went away, the bus dropped) leaves the stream without
+      // usage series in this scrape; the state series above still stand.
+      const usage = await view.sampleUsage(stream.unit, stream.state).catch(() => undefined);
+      if (!usage || usage.usageSource === 'none') continue;
+      const labels = { team: stream.ref.team, stream: stream.ref.name, source: usage.usageSource };
+      if (usage.memoryBytes !== undefined) memory.set(labels, usage.memoryBytes);
+      if (usage.tasks !== undefined) tasks.set(labels, usage.tasks);
+    }
+  };
+  await Promise.all(Array.from({ length: USAGE_CONCURRENCY }, sampleNext));
+  return registry.metrics();
+}
