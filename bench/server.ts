@@ -1,10 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus, HealthClient } from '../gen/grpc/health/v1/health.js';
 import { withTimeout } from './measure.js';
+import { freePort } from '../test/support/freePort.js';
 
 /** Resident memory of a process from /proc/<pid>/status, in bytes. */
 export interface Memory {
@@ -163,17 +163,6 @@ async function readMemory(child: ChildProcess): Promise<Memory> {
     return Number(match[1]) * 1024;
   };
   return { rssBytes: kib('VmRSS'), peakBytes: kib('VmHWM') };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const bound = probe.address();
-      probe.close(() => (bound && typeof bound === 'object' ? resolve(bound.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 function delay(ms: number): Promise<void> {

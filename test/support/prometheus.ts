@@ -1,8 +1,8 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './freePort.js';
 
 /**
  * A real Prometheus server (Debian's `prometheus` package) for tests: loopback only, a temporary
@@ -170,17 +170,6 @@ async function waitReady(url: string, timeoutMs: number, output: () => string, c
     if (Date.now() > deadline) throw new Error(`prometheus at ${url} not ready after ${timeoutMs} ms:\n${output()}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const bound = probe.address();
-      probe.close(() => (bound && typeof bound === 'object' ? resolve(bound.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** `promtool check metrics` on an exposition text: its exit code and what it printed. */
