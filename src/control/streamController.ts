@@ -11,7 +11,7 @@ import type { ServiceState } from '../systemd/serviceState.js';
 import type { SystemdSession } from '../systemd/systemdSession.js';
 import { judgeDeclaration } from './declarations.js';
 import type { StreamView } from './streamView.js';
-import { UnitQueue } from './unitQueue.js';
+import { type JobSlot, UnitQueue } from './unitQueue.js';
 
 /** Where the controller gets a live systemd session for each request (see SystemdLink). */
 export interface SessionSource {
@@ -73,14 +73,20 @@ export class StreamController {
     const session = this.systemd.session();
     const { manager } = session;
     const unit = await this.declaredUnit(manager, ref, action);
-    return this.queue.run(unit, wait, () => this.runJob(session, action, ref, unit, wait));
+    return this.queue.run(unit, action, wait, (slot) => this.runJob(session, action, ref, unit, slot));
   }
 
-  private async runJob(session: SystemdSession, action: Action, ref: StreamRef, unit: string, wait: WaitOptions): Promise<ActionResult> {
+  /** Callers of Start/Stop/Restart waiting for their turn on a unit (for tests and diagnostics). */
+  queuedActions(unit: string): number {
+    return this.queue.queued(unit);
+  }
+
+  private async runJob(session: SystemdSession, action: Action, ref: StreamRef, unit: string, slot: JobSlot): Promise<ActionResult> {
     const { manager } = session;
     const method = ENQUEUE[action];
-    // `replace`: a newer request replaces a conflicting queued one, as `systemctl` does.
-    const job = await session.jobs.run(() => manager[method](unit, 'replace'), wait);
+    // `replace`, as `systemctl` does: the queue lets a Stop through while a start or restart job
+    // runs, and the stop job replaces it; otherwise the queue leaves no job of ours to replace.
+    const job = await slot.job(() => manager[method](unit, 'replace'), session.jobs);
     // No extra round trip: systemd flushes a unit's PropertiesChanged before the JobRemoved of
     // its job (manager_dispatch_dbus_queue() sends the unit queue, then the job queue), and one
     // connection delivers them in order, so the view already holds the state the job left.

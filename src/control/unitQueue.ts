@@ -1,36 +1,145 @@
-import { waitWithin } from '../core/waitWithin.js';
-import type { WaitOptions } from '../systemd/jobs.js';
+import type { Action } from '../core/status.js';
+import { type WaitLimits, waitWithin } from '../core/waitWithin.js';
+import type { FinishedJob } from '../systemd/jobs.js';
+
+/** Runs a job in systemd and resolves once systemd has removed it (SystemdSession's JobTracker). */
+export interface JobRunner {
+  run(enqueue: () => Promise<string>): Promise<FinishedJob>;
+}
+
+/** What a caller let through the queue does with its turn. */
+export interface JobSlot {
+  /**
+   * Sends the caller's request (`enqueue` resolves with the job's path once systemd has queued
+   * it) and waits, within the caller's limits, for systemd to finish the job. The unit stays held
+   * until systemd has removed the job, even if the caller stops waiting for it first.
+   */
+  job(enqueue: () => Promise<string>, jobs: JobRunner): Promise<FinishedJob>;
+}
 
 /**
- * One Start/Stop/Restart at a time per unit: later callers wait their turn, in arrival order,
- * within their own deadline (DEADLINE_EXCEEDED if it passes while waiting; CANCELLED if they go
- * away). Without it, systemd's job merging and `replace` mode would make concurrent callers'
- * answers depend on timing; with it each caller's answer is about its own job.
+ * Where a caller is: `queued` (waiting for its turn), `let through` (its turn has come; its
+ * request is not in systemd yet), `sent` (systemd has answered the request: the job is queued
+ * there, or was refused).
+ */
+type Phase = 'queued' | 'let through' | 'sent';
+
+interface Entry {
+  readonly action: Action;
+  phase: Phase;
+  letThrough(): void;
+}
+
+/**
+ * One systemd job at a time per unit, so that each caller's answer is about a job of its own
+ * rather than one systemd merged it into or replaced it with (a unit has at most one job:
+ * systemd.job(5); a new request is merged into it or, in `replace` mode, replaces it).
+ *
+ * - Start and Restart wait their turn in arrival order, within their own deadline
+ *   (DEADLINE_EXCEEDED if it passes in the queue, CANCELLED if the caller goes away; either way
+ *   the callers behind keep their place). Their turn comes when every action ahead of them has
+ *   finished in systemd: a caller that stopped waiting for its job holds the unit until systemd
+ *   has removed that job.
+ * - Stop waits for no Start or Restart, as `systemctl stop` does not: it goes ahead of the queued
+ *   ones and is sent as soon as the one running has reached systemd, where the stop job replaces
+ *   that start or restart job (which ends `canceled`, and its caller is told so). Stops wait for
+ *   earlier Stops; the Starts and Restarts a Stop went ahead of run after it, in order.
  */
 export class UnitQueue {
-  private readonly tails = new Map<string, Promise<void>>();
+  /** Each unit's callers, in the order they are served. */
+  private readonly lines = new Map<string, Entry[]>();
 
-  async run<T>(unit: string, wait: WaitOptions, work: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(unit) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => (release = resolve));
-    const tail = previous.then(() => mine);
-    this.tails.set(unit, tail);
+  async run<T>(unit: string, action: Action, limits: WaitLimits, work: (slot: JobSlot) => Promise<T>): Promise<T> {
+    const line = this.lines.get(unit) ?? [];
+    this.lines.set(unit, line);
+    const entry: Entry = { action, phase: 'queued', letThrough: () => undefined };
+    const firstQueuedStart = line.findIndex((other) => other.action !== 'stop' && other.phase === 'queued');
+    if (action === 'stop' && firstQueuedStart >= 0) line.splice(firstQueuedStart, 0, entry);
+    else line.push(entry);
+
+    let held: Promise<unknown> = Promise.resolve();
     try {
-      await waitWithin<void>((resolve) => void previous.then(resolve), wait, ` while waiting for another action on ${unit} to finish`);
-      return await work();
+      await waitWithin<void>(
+        (resolve) => {
+          entry.letThrough = resolve;
+          this.advance(line);
+        },
+        limits,
+        ` while waiting for another action on ${unit} to finish`,
+      );
+      return await work({
+        job: (enqueue, jobs) => {
+          const { sent, ended } = this.send(line, entry, enqueue, jobs);
+          held = ended.catch(() => undefined);
+          return waitForJob(entry.action, sent, ended, limits);
+        },
+      });
     } finally {
-      release();
-      // Forget the unit only once every caller queued so far is done: a caller that gives up while
-      // waiting must not drop the callers still running or waiting ahead of it.
-      void tail.then(() => {
-        if (this.tails.get(unit) === tail) this.tails.delete(unit);
+      void held.then(() => {
+        line.splice(line.indexOf(entry), 1);
+        if (line.length === 0 && this.lines.get(unit) === line) this.lines.delete(unit);
+        this.advance(line);
       });
     }
   }
 
-  /** Units with a caller running or waiting (for tests and diagnostics). */
-  get busy(): number {
-    return this.tails.size;
+  /** Callers waiting for their turn on the unit, not yet sent to systemd (for tests and diagnostics). */
+  queued(unit: string): number {
+    return (this.lines.get(unit) ?? []).filter((entry) => entry.phase === 'queued').length;
   }
+
+  /** Lets through every queued caller whose turn has come (see the class comment for when). */
+  private advance(line: Entry[]): void {
+    line.forEach((entry, index) => {
+      if (entry.phase !== 'queued') return;
+      const ahead = line.slice(0, index);
+      const turn =
+        entry.action === 'stop' ? ahead.every((other) => other.action !== 'stop' && other.phase === 'sent') : ahead.length === 0;
+      if (!turn) return;
+      entry.phase = 'let through';
+      entry.letThrough();
+    });
+  }
+
+  /** Sends the request; `sent` settles once systemd has answered it, `ended` once the job is gone. */
+  private send(line: Entry[], entry: Entry, enqueue: () => Promise<string>, jobs: JobRunner) {
+    let answered!: (jobPath: string) => void;
+    let refused!: (error: unknown) => void;
+    const sent = new Promise<string>((resolve, reject) => {
+      answered = resolve;
+      refused = reject;
+    });
+    const ended = jobs.run(async () => {
+      try {
+        const jobPath = await enqueue();
+        answered(jobPath);
+        return jobPath;
+      } catch (error) {
+        refused(error);
+        throw error;
+      }
+    });
+    ended.catch(refused); // refused before sending (the bus is gone)
+    void sent
+      .catch(() => undefined)
+      .then(() => {
+        entry.phase = 'sent';
+        this.advance(line);
+      });
+    return { sent, ended };
+  }
+}
+
+/** The caller's wait for its job, in two steps so that a message says how far the request got. */
+async function waitForJob(action: Action, sent: Promise<string>, ended: Promise<FinishedJob>, limits: WaitLimits): Promise<FinishedJob> {
+  const jobPath = await waitWithin<string>(
+    (resolve, reject) => void sent.then(resolve, reject),
+    limits,
+    `; the ${action} request was sent to systemd, which may still carry it out`,
+  );
+  return waitWithin<FinishedJob>(
+    (resolve, reject) => void ended.then(resolve, reject),
+    limits,
+    `; systemd's ${action} job ${jobPath} is still running`,
+  );
 }

@@ -45,6 +45,8 @@ export interface RunningServer {
   readonly health: HealthStatus;
   /** The in-memory view of the streams (for tests and diagnostics). */
   readonly view: StreamView;
+  /** The stream operations, with their per-stream action queue (for tests and diagnostics). */
+  readonly controller: StreamController;
   readonly access: AccessControl;
   /** Where GET /metrics is served, when --metrics-listen was given. */
   readonly metricsAddress?: string;
@@ -132,5 +134,5 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       });
     }));
 
-  return { address, link, health, view, access, metricsAddress: metricsEndpoint?.address, shutdown };
+  return { address, link, health, view, controller, access, metricsAddress: metricsEndpoint?.address, shutdown };
 }

@@ -16,27 +16,6 @@ afterAll(async () => {
 
 const slow = { team: 'contoso', name: 'slow' };
 
-describe('one action at a time per stream', () => {
-  it('makes a Stop that arrives during a slow Start wait for it, instead of cancelling it', async () => {
-    const start = rpc(h.client, h.client.start, slow);
-    await waitFor(async () => (await h.unitState('lit-stream-contoso@slow.service')).ActiveState === 'activating', 5_000, 'the start job');
-    const stop = rpc(h.client, h.client.stop, slow);
-    // Without serialisation systemd would cancel the start job (`replace`) and Start would fail.
-    expect((await start).status).toBe(ActionStatus.ACTION_STATUS_SUCCESS);
-    expect((await stop).status).toBe(ActionStatus.ACTION_STATUS_SUCCESS);
-    expect((await h.unitState('lit-stream-contoso@slow.service')).ActiveState).toBe('inactive');
-  });
-
-  it('gives a waiting caller DEADLINE_EXCEEDED when its deadline passes in the queue', async () => {
-    const start = rpc(h.client, h.client.start, slow);
-    await waitFor(async () => (await h.unitState('lit-stream-contoso@slow.service')).ActiveState === 'activating', 5_000, 'the start job');
-    const error = await rpcError(h.client, h.client.stop, slow, 300);
-    expect(error.code).toBe(status.DEADLINE_EXCEEDED);
-    expect((await start).status).toBe(ActionStatus.ACTION_STATUS_SUCCESS);
-    await rpc(h.client, h.client.stop, slow);
-  });
-});
-
 describe('limits', () => {
   it('answers RESOURCE_EXHAUSTED past the concurrent calls allowed per identity, and serves again after', async () => {
     const calls = [

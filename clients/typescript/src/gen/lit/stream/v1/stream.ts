@@ -40,7 +40,13 @@ export const protobufFileName = "lit/stream/v1/stream.proto";
  *   FAILED_PRECONDITION  the stream's unit is masked.
  *   PERMISSION_DENIED    systemd refused the server access over D-Bus.
  *   UNAVAILABLE          the server cannot reach systemd's bus right now; retry with backoff.
- *   DEADLINE_EXCEEDED    the caller's deadline passed before systemd finished; the job goes on.
+ *   DEADLINE_EXCEEDED    the caller's deadline passed before systemd finished (the job goes on),
+ *                        or while it waited for an earlier action on the stream (nothing was sent).
+ *
+ * One systemd job at a time per stream: Start and Restart wait for the actions before them, in
+ * arrival order, so each answer is about the caller's own job. Stop waits for no Start or Restart:
+ * as `systemctl stop` does, it replaces a start or restart job still running, whose caller then
+ * gets FAILURE with job_result `canceled`; Starts and Restarts waiting at that moment run after it.
  */
 
 /** Whether an action achieved what was asked. */
@@ -2188,7 +2194,10 @@ export const StreamServiceService = {
     responseSerialize: (value: ListStreamsResponse): Buffer => Buffer.from(ListStreamsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListStreamsResponse => ListStreamsResponse.decode(value),
   },
-  /** Start starts a stream and returns once systemd's start job has finished. */
+  /**
+   * Start starts a stream and returns once systemd's start job has finished. It waits for the
+   * stream's earlier actions first; a Stop cancels it (job_result `canceled`).
+   */
   start: {
     path: "/lit.stream.v1.StreamService/Start" as const,
     requestStream: false as const,
@@ -2201,7 +2210,8 @@ export const StreamServiceService = {
   /**
    * Stop stops a stream and returns once systemd's stop job has finished. Stopping a stopped
    * stream succeeds. A stream whose last run failed stays in ActiveState `failed` after a
-   * successful Stop: that state records how the run ended, the stream is not running.
+   * successful Stop: that state records how the run ended, the stream is not running. Stop does not
+   * wait for a Start or Restart in progress: it replaces that job in systemd.
    */
   stop: {
     path: "/lit.stream.v1.StreamService/Stop" as const,
@@ -2214,7 +2224,8 @@ export const StreamServiceService = {
   },
   /**
    * Restart restarts a stream (starting it if it was stopped) and returns once systemd's restart
-   * job has finished.
+   * job has finished. It waits for the stream's earlier actions first; a Stop cancels it
+   * (job_result `canceled`).
    */
   restart: {
     path: "/lit.stream.v1.StreamService/Restart" as const,
@@ -2256,17 +2267,22 @@ export const StreamServiceService = {
 export interface StreamServiceServer extends UntypedServiceImplementation {
   /** ListStreams lists a team's declared streams with their current state, ordered by name. */
   listStreams: handleUnaryCall<ListStreamsRequest, ListStreamsResponse>;
-  /** Start starts a stream and returns once systemd's start job has finished. */
+  /**
+   * Start starts a stream and returns once systemd's start job has finished. It waits for the
+   * stream's earlier actions first; a Stop cancels it (job_result `canceled`).
+   */
   start: handleUnaryCall<StartRequest, StartResponse>;
   /**
    * Stop stops a stream and returns once systemd's stop job has finished. Stopping a stopped
    * stream succeeds. A stream whose last run failed stays in ActiveState `failed` after a
-   * successful Stop: that state records how the run ended, the stream is not running.
+   * successful Stop: that state records how the run ended, the stream is not running. Stop does not
+   * wait for a Start or Restart in progress: it replaces that job in systemd.
    */
   stop: handleUnaryCall<StopRequest, StopResponse>;
   /**
    * Restart restarts a stream (starting it if it was stopped) and returns once systemd's restart
-   * job has finished.
+   * job has finished. It waits for the stream's earlier actions first; a Stop cancels it
+   * (job_result `canceled`).
    */
   restart: handleUnaryCall<RestartRequest, RestartResponse>;
   /** GetStatus reports what `systemctl status` shows for the stream's unit. */
@@ -2298,7 +2314,10 @@ export interface StreamServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListStreamsResponse) => void,
   ): ClientUnaryCall;
-  /** Start starts a stream and returns once systemd's start job has finished. */
+  /**
+   * Start starts a stream and returns once systemd's start job has finished. It waits for the
+   * stream's earlier actions first; a Stop cancels it (job_result `canceled`).
+   */
   start(
     request: StartRequest,
     callback: (error: ServiceError | null, response: StartResponse) => void,
@@ -2317,7 +2336,8 @@ export interface StreamServiceClient extends Client {
   /**
    * Stop stops a stream and returns once systemd's stop job has finished. Stopping a stopped
    * stream succeeds. A stream whose last run failed stays in ActiveState `failed` after a
-   * successful Stop: that state records how the run ended, the stream is not running.
+   * successful Stop: that state records how the run ended, the stream is not running. Stop does not
+   * wait for a Start or Restart in progress: it replaces that job in systemd.
    */
   stop(request: StopRequest, callback: (error: ServiceError | null, response: StopResponse) => void): ClientUnaryCall;
   stop(
@@ -2333,7 +2353,8 @@ export interface StreamServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Restart restarts a stream (starting it if it was stopped) and returns once systemd's restart
-   * job has finished.
+   * job has finished. It waits for the stream's earlier actions first; a Stop cancels it
+   * (job_result `canceled`).
    */
   restart(
     request: RestartRequest,
