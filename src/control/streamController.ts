@@ -1,19 +1,18 @@
 import { basename } from 'node:path';
 import { type JobOutcome, judgeAction } from '../core/actionResult.js';
-import { StreamMaskedError, StreamNotDeclaredError } from '../core/errors.js';
+import { StreamMaskedError, StreamNotDeclaredError, StreamUndeclaredError } from '../core/errors.js';
 import { type Page, paginate } from '../core/paging.js';
 import type { Action, ActionResult, StreamStatus, StreamSummary } from '../core/status.js';
 import { parseTeam, type StreamRef } from '../core/streamRef.js';
 import type { UnitNaming } from '../core/unitNaming.js';
 import type { WaitOptions } from '../systemd/jobs.js';
-import type { SystemdManager } from '../systemd/manager.js';
 import type { ServiceState } from '../systemd/serviceState.js';
 import type { SystemdSession } from '../systemd/systemdSession.js';
 import { judgeDeclaration } from './declarations.js';
 import type { StreamView } from './streamView.js';
 import { type JobSlot, UnitQueue } from './unitQueue.js';
 
-/** Where the controller gets a live systemd session for each request (see SystemdLink). */
+/** Where the controller gets the current systemd session when it needs one (the SystemdLink). */
 export interface SessionSource {
   session(): SystemdSession;
 }
@@ -44,10 +43,9 @@ export class StreamController {
     private readonly view: StreamView,
   ) {}
 
-  /** The team's declared streams with their state, from memory. */
+  /** The team's declared streams with their state, from memory (UNAVAILABLE without systemd). */
   async list(teamInput: string, { pageSize, pageToken }: ListOptions): Promise<Page<StreamSummary>> {
     const team = parseTeam(teamInput);
-    this.systemd.session(); // UNAVAILABLE while the bus is down, rather than a stale answer
     return paginate(team, await this.view.list(team), pageSize, pageToken);
   }
 
@@ -65,15 +63,12 @@ export class StreamController {
   }
 
   async status(ref: StreamRef): Promise<StreamStatus> {
-    this.systemd.session();
     return this.view.status(ref);
   }
 
   private async act(action: Action, ref: StreamRef, wait: WaitOptions): Promise<ActionResult> {
-    const session = this.systemd.session();
-    const { manager } = session;
-    const unit = await this.declaredUnit(manager, ref, action);
-    return this.queue.run(unit, action, wait, (slot) => this.runJob(session, action, ref, unit, slot));
+    const unit = await this.declaredUnit(ref, action);
+    return this.queue.run(unit, action, wait, (slot) => this.runJob(action, ref, unit, slot));
   }
 
   /** Callers of Start/Stop/Restart waiting for their turn on a unit (for tests and diagnostics). */
@@ -81,7 +76,9 @@ export class StreamController {
     return this.queue.queued(unit);
   }
 
-  private async runJob(session: SystemdSession, action: Action, ref: StreamRef, unit: string, slot: JobSlot): Promise<ActionResult> {
+  private async runJob(action: Action, ref: StreamRef, unit: string, slot: JobSlot): Promise<ActionResult> {
+    // The session current when the job is sent: a job belongs to the session it was started on.
+    const session = this.systemd.session();
     const { manager } = session;
     const method = ENQUEUE[action];
     // `replace`, as `systemctl` does: the queue lets a Stop through while a start or restart job
@@ -115,23 +112,28 @@ export class StreamController {
 
   /**
    * The stream's unit name, once its unit file is proven to declare it (and, to start, unmasked).
-   * The view answers first, so systemd is never even asked about a stream that is not declared;
+   * The view answers first, so systemd is never even asked about a stream it does not show;
    * systemd's own file list then confirms it, as the view may trail a file change by a moment.
+   * A stream shown without a declaring file (removed while its unit runs) can only be stopped.
    */
-  private async declaredUnit(manager: SystemdManager, ref: StreamRef, action: Action): Promise<string> {
+  private async declaredUnit(ref: StreamRef, action: Action): Promise<string> {
     const unit = this.naming.unitOf(ref);
-    await this.view.declaration(ref);
+    const shown = await this.view.declaration(ref);
     // The pattern is the exact unit name: validation leaves no glob characters in it.
-    const files = await manager.ListUnitFilesByPatterns([], [unit]);
+    const files = await this.systemd.session().manager.ListUnitFilesByPatterns([], [unit]);
     const file = files.find((candidate) => basename(candidate.path) === unit);
     const subject = `stream '${ref.name}' of team '${ref.team}'`;
-    if (!file) {
-      throw new StreamNotDeclaredError(`${subject} is not declared: there is no unit file ${unit} in systemd's unit search path`);
+    const declaration = file
+      ? await judgeDeclaration(file, this.naming.templateOf(ref.team))
+      : { declared: false as const, why: `there is no unit file ${unit} in systemd's unit search path` };
+    if (!declaration.declared) {
+      // It was declared until a moment ago (the view still shows it): stopping is always safe.
+      if (action === 'stop') return unit;
+      if (!shown.undeclared) throw new StreamNotDeclaredError(`${subject} is not declared: ${declaration.why}`);
+      throw new StreamUndeclaredError(`${subject} is no longer declared (${declaration.why}) but still runs: it can be stopped, not ${action}ed`);
     }
-    const declaration = await judgeDeclaration(file, this.naming.templateOf(ref.team));
-    if (!declaration.declared) throw new StreamNotDeclaredError(`${subject} is not declared: ${declaration.why}`);
     if (declaration.masked && action !== 'stop') {
-      throw new StreamMaskedError(`${subject} is masked (${file.path}); unmask ${unit} before you ${action} it`);
+      throw new StreamMaskedError(`${subject} is masked (${declaration.path}); unmask ${unit} before you ${action} it`);
     }
     return unit;
   }

@@ -5,7 +5,7 @@ import type { StreamStatus, StreamSummary } from '../core/status.js';
 import type { StreamRef } from '../core/streamRef.js';
 import type { UnitNaming } from '../core/unitNaming.js';
 import { readServiceState, type ServiceState } from '../systemd/serviceState.js';
-import type { SystemdSession } from '../systemd/systemdSession.js';
+import type { SystemdLink } from '../systemd/systemdLink.js';
 import { UnitTracker, type UnitTrackerLogger } from '../systemd/unitTracker.js';
 import { type Usage, UsageSampler } from '../systemd/usageSampler.js';
 import { judgeDeclaration } from './declarations.js';
@@ -27,6 +27,8 @@ export type StreamListener = (change: StreamChange) => void;
 interface DeclaredStream {
   readonly ref: StreamRef;
   readonly masked: boolean;
+  /** Its unit file is gone (or no longer declares it) while its unit runs: shown, stoppable, until it stops. */
+  readonly undeclared: boolean;
 }
 
 /** A declared stream and what the view knows of its unit right now (for metrics). */
@@ -41,17 +43,23 @@ export interface KnownStream extends DeclaredStream {
  * The declared streams and their status, in memory, kept current by a UnitTracker on systemd's
  * signals. ListStreams and GetStatus are served from here; watchers get one StreamChange per change.
  * Declarations (regular file or symlink to the team's template) are judged once per change of the
- * unit files, not per request.
+ * unit files, not per request. A stream whose unit file is removed while its unit runs stays
+ * (undeclared) until the unit stops: a running process must stay visible and stoppable.
+ *
+ * Reads answer from what is known. They wait only for resynchronisations asked for by a change of
+ * unit files or by a new session with systemd (at most two runs), never for those that reloads
+ * keep asking for: through a daemon-reload storm they serve the last known state.
  */
 export class StreamView {
   private readonly tracker: UnitTracker;
   private readonly usage = new UsageSampler();
-  private session: SystemdSession | undefined;
   private declared = new Map<string, DeclaredStream>();
   /** Unit files of stream names that do not declare a stream, with why (for NOT_FOUND messages). */
   private rejected = new Map<string, string>();
   private byTeam = new Map<string, string[]>();
   private readonly judging = new CoalescedTask(() => this.judgeOnce());
+  /** The judgement readers wait for: the one asked for by the last change of files. */
+  private judged: Promise<void> = Promise.resolve();
   private warming = false;
   private readonly watchers = new EventEmitter();
   /**
@@ -63,54 +71,53 @@ export class StreamView {
 
   constructor(
     private readonly naming: UnitNaming,
+    private readonly link: SystemdLink,
     log: UnitTrackerLogger,
   ) {
-    this.tracker = new UnitTracker(`${naming.prefix}*@*.service`, log);
-    this.tracker.on('files', () => void this.judge());
+    this.tracker = new UnitTracker(`${naming.prefix}*@*.service`, link, log);
+    this.tracker.on('files', () => this.judge());
     this.tracker.on('units', (units: string[]) => this.announce(units));
     this.tracker.on('snapshot', (unit: string) => this.statuses.delete(unit));
+    this.tracker.on('resynced', () => void this.warmUp());
     // Every watcher listens here; fan-out is in-process, the D-Bus subscription stays one.
     this.watchers.setMaxListeners(0);
   }
 
-  async attach(session: SystemdSession): Promise<void> {
-    this.session = session;
-    await this.tracker.attach(session);
-    await this.judge();
-  }
-
-  detach(): void {
-    this.session = undefined;
-    this.tracker.detach();
+  /** Stops following systemd (shutdown). */
+  close(): void {
+    this.tracker.close();
   }
 
   /** The team's declared streams, by name, with their state as last signalled. */
   async list(team: string): Promise<StreamSummary[]> {
-    await this.settled();
+    await this.ready();
     return (this.byTeam.get(team) ?? []).map((name) => {
       const unit = this.naming.unitOf({ team, name });
       return summarize({ team, name }, unit, this.tracker.known(unit), this.declared.get(unit)?.masked ?? false);
     });
   }
 
-  /** Whether the view knows the stream as declared (and masked): throws NOT_FOUND otherwise. */
-  async declaration(ref: StreamRef): Promise<{ unit: string; masked: boolean }> {
-    await this.settled();
+  /**
+   * Whether the view shows the stream — declared (and masked or not), or undeclared but still
+   * running: throws NOT_FOUND otherwise.
+   */
+  async declaration(ref: StreamRef): Promise<{ unit: string; masked: boolean; undeclared: boolean }> {
+    await this.ready();
     const unit = this.naming.unitOf(ref);
     const stream = this.declared.get(unit);
     if (!stream) throw this.notDeclared(ref, unit);
-    return { unit, masked: stream.masked };
+    return { unit, masked: stream.masked, undeclared: stream.undeclared };
   }
 
   /** The stream's full status: state from memory, tasks and memory sampled (USAGE_FRESHNESS_MS). */
   async status(ref: StreamRef): Promise<StreamStatus> {
-    await this.settled();
+    await this.ready();
     const unit = this.naming.unitOf(ref);
     const stream = this.declared.get(unit);
-    const session = this.session;
-    const state = stream && session ? await this.tracker.state(unit) : undefined;
-    if (!stream || !session || !state) throw this.notDeclared(ref, unit);
-    return { ...toStatus(ref, unit, state, stream.masked), ...(await this.usage.sample(session.manager, unit, state)) };
+    if (!stream) throw this.notDeclared(ref, unit);
+    const state = await this.tracker.state(unit);
+    if (!state) throw this.notDeclared(ref, unit);
+    return { ...toStatus(ref, unit, state, stream.masked), ...(await this.usage.sample(this.link.session().manager, unit, state)) };
   }
 
   /** What the view knows of a unit right now, without asking systemd. */
@@ -119,7 +126,7 @@ export class StreamView {
     return this.tracker.known(unit);
   }
 
-  /** A declared unit's state as the view holds it (one GetAll if it was never read). */
+  /** A shown unit's state as the view holds it (one GetAll if it was never read). */
   async unitState(unit: string): Promise<ServiceState> {
     this.usage.forget(unit);
     const state = await this.tracker.state(unit);
@@ -133,10 +140,12 @@ export class StreamView {
    * and the timestamps are systemd's current values; the rest comes from memory.
    */
   async knownStreams(): Promise<KnownStream[]> {
-    await this.settled();
+    // The last known state also while systemd is unreachable (metrics say that separately).
+    await this.tracker.caughtUp();
+    await this.judged;
     const incomplete = [...this.declared.keys()].filter((unit) => !this.tracker.isComplete(unit));
     const next = async (): Promise<void> => {
-      for (let unit = incomplete.shift(); unit !== undefined && this.session; unit = incomplete.shift()) {
+      for (let unit = incomplete.shift(); unit !== undefined && this.link.isUp; unit = incomplete.shift()) {
         await this.tracker.state(unit).catch(() => undefined);
       }
     };
@@ -151,8 +160,7 @@ export class StreamView {
 
   /** Tasks and memory of a unit in `state` (UsageSampler: reads shared within USAGE_FRESHNESS_MS). */
   async sampleUsage(unit: string, state: ServiceState): Promise<Usage> {
-    const session = this.session;
-    return session ? this.usage.sample(session.manager, unit, state) : { usageSource: 'none' };
+    return this.link.isUp ? this.usage.sample(this.link.session().manager, unit, state) : { usageSource: 'none' };
   }
 
   /**
@@ -161,7 +169,7 @@ export class StreamView {
    * listener is added, so no change falls between the two. Returns the way to stop listening.
    */
   async watch(team: string, name: string | undefined, listener: StreamListener): Promise<{ initial: StreamStatus[]; stop: () => void }> {
-    await this.settled();
+    await this.ready();
     if (name !== undefined && !this.declared.has(this.naming.unitOf({ team, name }))) {
       throw this.notDeclared({ team, name }, this.naming.unitOf({ team, name }));
     }
@@ -172,8 +180,16 @@ export class StreamView {
       const status = this.currentStatus(this.naming.unitOf({ team, name: n }));
       return status ? [status] : [];
     });
+    // What this watcher was last told of each stream: a change that leaves the status as it was
+    // (a tracked value that is not part of it, such as the cgroup, or values read again) is none.
+    const told = new Map(initial.map((status) => [status.name, status]));
     const filtered: StreamListener = (change) => {
-      if (name === undefined || change.status.name === name) listener(change);
+      if (name !== undefined && change.status.name !== name) return;
+      const last = told.get(change.status.name);
+      if (change.kind === 'changed' && last && sameStatus(last, change.status)) return;
+      if (change.kind === 'removed') told.delete(change.status.name);
+      else told.set(change.status.name, change.status);
+      listener(change);
     };
     this.watchers.on(team, filtered);
     return { initial, stop: () => this.watchers.off(team, filtered) };
@@ -184,20 +200,24 @@ export class StreamView {
     return this.watchers.eventNames().reduce((sum, team) => sum + this.watchers.listenerCount(team), 0);
   }
 
+  /**
+   * UNAVAILABLE while there is no session with systemd; otherwise waits until the view reflects
+   * the file changes and the session change seen so far (bounded: see UnitTracker.caughtUp).
+   */
+  private async ready(): Promise<void> {
+    this.link.session();
+    await this.tracker.caughtUp();
+    await this.judged;
+  }
+
   private notDeclared(ref: StreamRef, unit: string): StreamNotDeclaredError {
     const why = this.rejected.get(unit) ?? `there is no unit file ${unit} in systemd's unit search path`;
     return new StreamNotDeclaredError(`stream '${ref.name}' of team '${ref.team}' is not declared: ${why}`);
   }
 
-  private async settled(): Promise<void> {
-    await this.tracker.settled();
-    await this.judging.settled();
+  private judge(): void {
+    this.judged = this.judging.request().catch(() => undefined);
   }
-
-  private judge(): Promise<void> {
-    return this.judging.request();
-  }
-
 
   private async judgeOnce(): Promise<void> {
     const declared = new Map<string, DeclaredStream>();
@@ -206,30 +226,45 @@ export class StreamView {
       const ref = this.naming.streamOf(unit);
       if (!ref) continue;
       const declaration = await judgeDeclaration(file, this.naming.templateOf(ref.team));
-      if (declaration.declared) declared.set(unit, { ref, masked: declaration.masked });
+      if (declaration.declared) declared.set(unit, { ref, masked: declaration.masked, undeclared: false });
       else rejected.set(unit, declaration.why);
+    }
+    // A stream shown before stays while its unit runs, declared or not (see the class comment).
+    for (const [unit, stream] of this.declared) {
+      if (!declared.has(unit) && this.tracker.isRunning(unit)) declared.set(unit, { ...stream, masked: false, undeclared: true });
     }
     this.rejected = rejected;
     const previous = this.declared;
+    this.setDeclared(declared);
+    for (const [unit, stream] of previous) {
+      if (!declared.has(unit)) this.emitChange('removed', unit, stream);
+    }
+    for (const [unit, stream] of declared) {
+      if (previous.has(unit) || this.watchers.listenerCount(stream.ref.team) === 0) continue;
+      // A stream that appears is announced with its whole state, not just what a listing says.
+      void this.tracker
+        .state(unit)
+        .catch(() => undefined)
+        .then(() => {
+          if (this.declared.get(unit) === stream) this.emitChange('changed', unit, stream);
+        });
+    }
+    void this.warmUp();
+  }
+
+  private setDeclared(declared: Map<string, DeclaredStream>): void {
     this.declared = declared;
     this.statuses.clear();
     const byTeam = new Map<string, string[]>();
     for (const { ref } of declared.values()) byTeam.set(ref.team, [...(byTeam.get(ref.team) ?? []), ref.name]);
     for (const names of byTeam.values()) names.sort();
     this.byTeam = byTeam;
-    for (const [unit, stream] of previous) {
-      if (!declared.has(unit)) this.emitChange('removed', unit, stream);
-    }
-    for (const [unit, stream] of declared) {
-      if (!previous.has(unit)) this.emitChange('changed', unit, stream);
-    }
-    void this.warmUp();
   }
 
   /**
-   * Reads every declared stream's unit not yet read whole, a few at a time in the background, so
-   * the first status request for it is served from memory too. Only declared streams: systemd is
-   * never asked about anything else.
+   * Reads every shown stream's unit that systemd has loaded but that was not read whole on this
+   * session, a few at a time in the background, so the first status request for it is served from
+   * memory too. Only shown streams: systemd is never asked about anything else.
    */
   private async warmUp(): Promise<void> {
     if (this.warming) return;
@@ -237,7 +272,7 @@ export class StreamView {
     try {
       const pending = [...this.declared.keys()].filter((unit) => !this.tracker.isComplete(unit));
       const next = async (): Promise<void> => {
-        for (let unit = pending.shift(); unit !== undefined && this.session; unit = pending.shift()) {
+        for (let unit = pending.shift(); unit !== undefined && this.link.isUp; unit = pending.shift()) {
           if (this.declared.has(unit)) await this.tracker.state(unit).catch(() => undefined);
         }
       };
@@ -259,21 +294,40 @@ export class StreamView {
   }
 
   private announce(units: string[]): void {
-    for (const unit of units) this.statuses.delete(unit);
     for (const unit of units) {
       const stream = this.declared.get(unit);
-      if (stream) this.emitChange('changed', unit, stream);
+      if (!stream) continue;
+      if (stream.undeclared && !this.tracker.isRunning(unit)) {
+        // Stopped, and no longer declared: gone.
+        const declared = new Map(this.declared);
+        declared.delete(unit);
+        this.setDeclared(declared);
+        this.emitChange('removed', unit, stream);
+        continue;
+      }
+      this.statuses.delete(unit);
+      this.emitChange('changed', unit, stream);
     }
   }
 
   private emitChange(kind: StreamChangeKind, unit: string, stream: DeclaredStream): void {
     if (this.watchers.listenerCount(stream.ref.team) === 0) return;
-    // A removed stream's unit is no longer tracked: report it as systemd would an unknown unit.
+    // A removed stream's unit may no longer be tracked: report it as systemd would an unknown unit.
     const status = this.currentStatus(unit) ?? toStatus(stream.ref, unit, this.tracker.known(unit) ?? readServiceState({}), stream.masked);
     this.watchers.emit(stream.ref.team, { kind, status });
   }
 }
 
+/** Two statuses that say the same (both without tasks and memory, which are not signalled). */
+function sameStatus(a: StreamStatus, b: StreamStatus): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]) as Set<keyof StreamStatus>;
+  for (const key of keys) {
+    const x = a[key];
+    const y = b[key];
+    if (x instanceof Date && y instanceof Date ? x.getTime() !== y.getTime() : x !== y) return false;
+  }
+  return true;
+}
 
 function summarize(ref: StreamRef, unit: string, state: ServiceState | undefined, masked: boolean): StreamSummary {
   return {

@@ -18,6 +18,12 @@ export class StreamMaskedError extends Error {
   override readonly name = 'StreamMaskedError';
 }
 
+/** The stream's unit file was removed (or no longer declares it) while its unit runs: it can only
+ *  be stopped. */
+export class StreamUndeclaredError extends Error {
+  override readonly name = 'StreamUndeclaredError';
+}
+
 /** The caller's deadline passed while we were waiting on systemd. */
 export class DeadlineExceededError extends Error {
   override readonly name = 'DeadlineExceededError';

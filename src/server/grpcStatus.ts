@@ -7,6 +7,7 @@ import {
   ResourceExhaustedError,
   StreamMaskedError,
   StreamNotDeclaredError,
+  StreamUndeclaredError,
   UnauthenticatedError,
 } from '../core/errors.js';
 import { BusUnavailableError, DBusErrorNames, SystemdCallError } from '../systemd/errors.js';
@@ -19,6 +20,7 @@ const BY_ERROR_CLASS: ReadonlyArray<[new (...args: never[]) => Error, status]> =
   [InvalidArgumentError, status.INVALID_ARGUMENT],
   [StreamNotDeclaredError, status.NOT_FOUND],
   [StreamMaskedError, status.FAILED_PRECONDITION],
+  [StreamUndeclaredError, status.FAILED_PRECONDITION],
   [DeadlineExceededError, status.DEADLINE_EXCEEDED],
   [CancelledError, status.CANCELLED],
   [BusUnavailableError, status.UNAVAILABLE],

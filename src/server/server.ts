@@ -2,13 +2,13 @@ import { Server } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { StreamController } from '../control/streamController.js';
 import { StreamView } from '../control/streamView.js';
-import type { SystemdSession } from '../systemd/systemdSession.js';
 import type { UnitNaming } from '../core/unitNaming.js';
 import { HealthService } from '../../gen/grpc/health/v1/health.js';
 import { type MetricsEndpoint, startMetricsEndpoint } from '../metrics/metricsEndpoint.js';
 import { processMetrics, ServerMetrics } from '../metrics/serverMetrics.js';
 import { streamMetrics } from '../metrics/streamMetrics.js';
 import { SystemdLink } from '../systemd/systemdLink.js';
+import type { LivenessOptions } from '../systemd/systemdSession.js';
 import { AccessControl } from './accessControl.js';
 import { HealthStatus } from './health.js';
 import { REFLECTION_SERVICES, ReflectionIndex, reflectionService } from './reflection.js';
@@ -36,6 +36,8 @@ export interface ServerOptions extends Omit<TransportOptions, 'accessControlled'
   readonly maxMessageBytes?: number;
   /** `host:port` to serve Prometheus metrics on (GET /metrics); none when undefined. */
   readonly metricsListen?: string;
+  /** How systemd's liveness is probed (ping interval, how long it may not answer). */
+  readonly systemdLiveness?: LivenessOptions;
 }
 
 export interface RunningServer {
@@ -65,16 +67,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const transport = { ...options, accessControlled: access.enabled };
   checkExposure(transport, log);
   const credentials = await serverCredentials(transport);
-  const link = new SystemdLink(options.bus, log);
+  // The link is the one owner of the session with systemd; health, the view and the controller
+  // ask it and are told when the session is replaced.
+  const link = new SystemdLink(options.bus, log, { liveness: options.systemdLiveness });
   const health = new HealthStatus([STREAM_SERVICE]);
   link.on('up', () => health.setAll(true));
   link.on('down', () => health.setAll(false));
-
-  const view = new StreamView(options.naming, log);
-  link.on('up', (session: SystemdSession) => {
-    view.attach(session).catch((error: Error) => log.warn({ err: error.message }, 'could not load the streams view'));
-  });
-  link.on('down', () => view.detach());
+  const view = new StreamView(options.naming, link, log);
 
   const maxMessageBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
   const server = new Server({
@@ -128,7 +127,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const force = setTimeout(() => server.forceShutdown(), graceMs);
       server.tryShutdown(() => {
         clearTimeout(force);
-        view.detach();
+        view.close();
         link.close();
         void (metricsEndpoint?.close() ?? Promise.resolve()).then(resolve);
       });

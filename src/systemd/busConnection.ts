@@ -17,6 +17,9 @@ export interface CallSpec {
 }
 
 export interface Signal {
+  /** The unique name of the connection that sent it (the bus daemon fills this in; it cannot be
+   *  forged), or `org.freedesktop.DBus` for the bus daemon's own signals. */
+  readonly sender: string;
   readonly path: string;
   readonly interface: string;
   readonly member: string;
@@ -38,10 +41,14 @@ export interface Reply {
 
 const DEFAULT_REPLY_TIMEOUT_MS = 25_000;
 
+const BUS_DRIVER = { destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus' };
+
 /**
  * One D-Bus connection. Wraps dbus-next's MessageBus to add what a server needs from it: a reply
  * timeout on every call, calls that fail at once (instead of hanging) when the connection is lost,
- * and a single `closed` event however the connection ends.
+ * and a single `closed` event however the connection ends. Once closed — by us, by the peer, or
+ * by any error dbus-next reports — its socket is destroyed, so nothing of it (match rules, a
+ * systemd subscription) outlives it on the bus.
  *
  * Events: `signal` (Signal) for every signal received, `closed` (Error) once.
  */
@@ -60,17 +67,20 @@ export class BusConnection extends EventEmitter {
     bus.on('message', (msg: dbus.Message) => {
       const sequence = ++this.received;
       if (msg.type === dbus.MessageType.SIGNAL && msg.path && msg.interface && msg.member) {
-        this.emit('signal', { path: msg.path, interface: msg.interface, member: msg.member, body: msg.body, sequence });
+        this.emit('signal', { sender: msg.sender ?? '', path: msg.path, interface: msg.interface, member: msg.member, body: msg.body, sequence });
       } else if (msg.type === dbus.MessageType.METHOD_RETURN && this.replySequences.has(Number(msg.replySerial))) {
         this.replySequences.set(Number(msg.replySerial), sequence);
       }
     });
-    bus.on('error', (error: Error) => this.markClosed(error));
+    // dbus-next reports socket errors, but also messages it could not read and writes after the
+    // end, as 'error', and leaves the socket open: after any of them the connection can no longer
+    // be trusted to be complete, so close it for real rather than just stop using it.
+    bus.on('error', (error: Error) => this.close(error));
     // dbus-next forwards socket errors but not a clean end of the stream (the daemon went away),
     // so listen on its connection too.
     const connection = (bus as unknown as { _connection?: EventEmitter })._connection;
-    connection?.on('end', () => this.markClosed(new Error('the bus closed the connection')));
-    connection?.on('close', () => this.markClosed(new Error('the bus connection closed')));
+    connection?.on('end', () => this.close(new Error('the bus closed the connection')));
+    connection?.on('close', () => this.close(new Error('the bus connection closed')));
   }
 
   /** Connects and completes the D-Bus Hello handshake, or fails within `timeoutMs`. */
@@ -165,32 +175,46 @@ export class BusConnection extends EventEmitter {
   }
 
   /** Adds a match rule so the bus routes these signals to us (D-Bus spec, "Match Rules"). */
-  async addMatch(rule: string): Promise<void> {
-    await this.call({
-      destination: 'org.freedesktop.DBus',
-      path: '/org/freedesktop/DBus',
-      interface: 'org.freedesktop.DBus',
-      member: 'AddMatch',
-      signature: 's',
-      body: [rule],
-    });
+  async addMatch(rule: string, timeoutMs?: number): Promise<void> {
+    await this.call({ ...BUS_DRIVER, member: 'AddMatch', signature: 's', body: [rule], timeoutMs });
   }
 
-  close(): void {
-    this.markClosed(new Error('closed by lit-streamd'));
+  /**
+   * The unique name of the connection that owns a well-known name, with the reply's position
+   * among received messages; `owner` is undefined when nobody owns it (D-Bus spec, "GetNameOwner").
+   */
+  async getNameOwner(name: string, timeoutMs?: number): Promise<{ owner: string | undefined; sequence: number }> {
+    try {
+      const reply = await this.callInOrder({ ...BUS_DRIVER, member: 'GetNameOwner', signature: 's', body: [name], timeoutMs });
+      return { owner: reply.body[0] as string, sequence: reply.sequence };
+    } catch (error) {
+      if (error instanceof SystemdCallError && error.dbusErrorName === DBusErrorNames.nameHasNoOwner) {
+        return { owner: undefined, sequence: this.received };
+      }
+      throw error;
+    }
+  }
+
+  /** org.freedesktop.DBus.Peer.Ping: resolves when the peer answers (sd-bus answers it itself). */
+  async ping(destination: string, timeoutMs: number): Promise<void> {
+    await this.call({ destination, path: '/', interface: 'org.freedesktop.DBus.Peer', member: 'Ping', timeoutMs });
+  }
+
+  /** Closes the connection for real (its socket is destroyed); pending calls fail at once. */
+  close(reason: Error = new Error('closed by lit-streamd')): void {
+    if (this.closedWith) return;
+    this.closedWith = reason;
     try {
       this.bus.disconnect();
     } catch {
       // the socket is already gone
     }
-  }
-
-  private markClosed(error: Error): void {
-    if (this.closedWith) return;
-    this.closedWith = error;
-    const unavailable = new BusUnavailableError(`D-Bus connection lost: ${error.message}`);
+    // disconnect() only half-closes (end()): a peer that is frozen or gone would keep the socket
+    // open on our side. destroy() releases it now.
+    (this.bus as unknown as { _connection?: { stream?: { destroy?: () => void } } })._connection?.stream?.destroy?.();
+    const unavailable = new BusUnavailableError(`D-Bus connection lost: ${reason.message}`);
     for (const abandon of [...this.pending]) abandon(unavailable);
-    this.emit('closed', error);
+    this.emit('closed', reason);
   }
 }
 

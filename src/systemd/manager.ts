@@ -95,8 +95,8 @@ export class SystemdManager {
   }
 
   /** Asks systemd to emit its signals (JobRemoved, UnitNew, ...) to this client. */
-  async Subscribe(): Promise<void> {
-    await this.callManager('Subscribe', '', []);
+  async Subscribe(timeoutMs?: number): Promise<void> {
+    await this.callManager('Subscribe', '', [], timeoutMs);
   }
 
   /** `daemon-reload`: re-reads all unit files. */
@@ -145,15 +145,20 @@ export class SystemdManager {
 
   /** One property of one of a unit's interfaces (e.g. `org.freedesktop.systemd1.Service`, `TasksCurrent`). */
   async getUnitProperty(unit: string, iface: string, name: string): Promise<unknown> {
-    const [variant] = (await this.connection.call({
+    return (await this.getUnitPropertyInOrder(unit, iface, name)).value;
+  }
+
+  /** getUnitProperty with the reply's position among received messages (BusConnection.Reply). */
+  async getUnitPropertyInOrder(unit: string, iface: string, name: string): Promise<{ value: unknown; sequence: number }> {
+    const reply = await this.connection.callInOrder({
       destination: SYSTEMD,
       path: unitObjectPath(unit),
       interface: 'org.freedesktop.DBus.Properties',
       member: 'Get',
       signature: 'ss',
       body: [iface, name],
-    })) as [{ value: unknown }];
-    return variant.value;
+    });
+    return { value: (reply.body[0] as { value: unknown }).value, sequence: reply.sequence };
   }
 
   private callManager(member: string, signature: string, body: unknown[], timeoutMs?: number): Promise<unknown[]> {
@@ -172,9 +177,20 @@ export function unwrapVariants(variants: Record<string, { value: unknown }>): Re
   return values;
 }
 
+/** The well-known bus name systemd's manager owns. */
+export const SYSTEMD_BUS_NAME = SYSTEMD;
+
+/**
+ * Match rule for the bus daemon's NameOwnerChanged about systemd's name: tells when systemd
+ * appears on the bus, leaves it, or is replaced by another instance (D-Bus spec, "NameOwnerChanged").
+ */
+export const SYSTEMD_OWNER_MATCH = `type='signal',sender='org.freedesktop.DBus',path='/org/freedesktop/DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='${SYSTEMD}'`;
+
 /** Match rule for the Manager's signals (JobRemoved and friends), from systemd's well-known name. */
 export const MANAGER_SIGNALS_MATCH = `type='signal',sender='${SYSTEMD}',path='${MANAGER_PATH}',interface='${MANAGER}'`;
 export const MANAGER_INTERFACE = MANAGER;
+/** The interface of service units' own properties (ControlGroup, MainPID, TasksCurrent, ...). */
+export const SERVICE_INTERFACE = 'org.freedesktop.systemd1.Service';
 
 /**
  * Match rule for PropertiesChanged of every unit object: one rule for all units, since the system

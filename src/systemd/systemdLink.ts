@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { type BusSpec, describeBus } from './busConnection.js';
+import { type BusSpec, describeBus, type Signal } from './busConnection.js';
 import { BusUnavailableError } from './errors.js';
-import { SystemdSession } from './systemdSession.js';
+import { type LivenessOptions, SystemdSession } from './systemdSession.js';
 
 export interface LinkLogger {
   info(obj: object, msg: string): void;
@@ -13,15 +13,27 @@ export interface BackoffOptions {
   readonly maxMs?: number;
 }
 
+export interface LinkOptions {
+  readonly backoff?: BackoffOptions;
+  readonly liveness?: LivenessOptions;
+}
+
 /**
- * Keeps one shared SystemdSession alive: connects, and when the connection drops, reconnects with
- * exponential backoff (100 ms doubling to 5 s by default). Callers take `session()` per request and
- * get BusUnavailableError while the bus is down, never a stale connection.
+ * The one owner of the server's session with systemd. It opens a SystemdSession, and when that
+ * ends (connection lost, systemd restarted, gone or frozen) opens the next one with exponential
+ * backoff (100 ms doubling to 5 s by default). Nothing else keeps a session: callers take
+ * `session()` when they need systemd and get BusUnavailableError while there is none, never a
+ * stale one; whoever keeps state about systemd listens here and is told when the session is
+ * replaced, since what was learnt on one session (message order, job paths, systemd's unique name)
+ * is meaningless on the next.
  *
- * Events: `up` (SystemdSession) and `down` (Error).
+ * Events: `up` (SystemdSession) once a session is open and subscribed; `down` (Error) when it
+ * ends; `signal` (Signal) for each of systemd's own signals on the current session.
  */
 export class SystemdLink extends EventEmitter {
   private current: SystemdSession | undefined;
+  /** A session being opened: closed too if the link closes meanwhile. */
+  private opening: SystemdSession | undefined;
   private lastError: Error = new BusUnavailableError('not connected yet');
   private retryTimer: NodeJS.Timeout | undefined;
   private nextDelayMs: number;
@@ -32,12 +44,13 @@ export class SystemdLink extends EventEmitter {
   constructor(
     readonly spec: BusSpec,
     private readonly log: LinkLogger,
-    backoff: BackoffOptions = {},
+    private readonly options: LinkOptions = {},
   ) {
     super();
-    this.initialMs = backoff.initialMs ?? 100;
-    this.maxMs = backoff.maxMs ?? 5_000;
+    this.initialMs = options.backoff?.initialMs ?? 100;
+    this.maxMs = options.backoff?.maxMs ?? 5_000;
     this.nextDelayMs = this.initialMs;
+    this.setMaxListeners(0);
   }
 
   /** First connection attempt; resolves either way (the link keeps retrying in the background). */
@@ -50,34 +63,53 @@ export class SystemdLink extends EventEmitter {
     return this.current !== undefined;
   }
 
+  /** The current session, or BusUnavailableError (UNAVAILABLE) saying why there is none. */
   session(): SystemdSession {
     if (!this.current) {
-      throw new BusUnavailableError(`systemd is unreachable on ${describeBus(this.spec)}: ${this.lastError.message}`);
+      const why = this.opening?.waitingForSystemd ? 'the bus is up, but systemd is not on it' : this.lastError.message;
+      throw new BusUnavailableError(`systemd is unreachable on ${describeBus(this.spec)}: ${why}`);
     }
     return this.current;
+  }
+
+  /** Whether `session` is still the current one (state learnt on an older one is void). */
+  isCurrent(session: SystemdSession): boolean {
+    return this.current === session;
   }
 
   close(): void {
     this.closed = true;
     clearTimeout(this.retryTimer);
-    this.current?.close();
+    const session = this.current ?? this.opening;
     this.current = undefined;
+    session?.close();
   }
 
   private async connect(): Promise<void> {
     if (this.closed) return;
+    let session: SystemdSession | undefined;
     try {
-      const session = await SystemdSession.open(this.spec);
+      session = await SystemdSession.connect(this.spec, this.options.liveness);
+      this.opening = session;
       if (this.closed) return session.close();
-      this.current = session;
-      this.nextDelayMs = this.initialMs;
-      session.connection.once('closed', (error: Error) => this.lost(session, error));
-      this.log.info({ bus: describeBus(this.spec) }, 'connected to systemd');
-      this.emit('up', session);
+      await session.start();
     } catch (error) {
       this.lastError = error as Error;
       this.scheduleRetry();
+      return;
+    } finally {
+      this.opening = undefined;
     }
+    if (this.closed) return session.close();
+    if (!session.isOpen) return this.scheduleRetry(); // ended between opening and now
+    this.current = session;
+    this.nextDelayMs = this.initialMs;
+    session.on('signal', (signal: Signal) => {
+      if (this.current === session) this.emit('signal', signal);
+    });
+    session.once('closed', (error: Error) => this.lost(session, error));
+    this.log.info({ bus: describeBus(this.spec), systemd: session.systemdName }, 'connected to systemd');
+    this.emit('up', session);
   }
 
   private lost(session: SystemdSession, error: Error): void {

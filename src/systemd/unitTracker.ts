@@ -3,15 +3,15 @@ import { type FSWatcher, watch } from 'node:fs';
 import { basename } from 'node:path';
 import { CoalescedTask } from '../core/coalescedTask.js';
 import type { Signal } from './busConnection.js';
-import { MANAGER_INTERFACE, UNIT_PROPERTIES_MATCH, type UnitFile, type UnitProperties, unwrapVariants } from './manager.js';
+import { MANAGER_INTERFACE, SERVICE_INTERFACE, type UnitFile, type UnitProperties, unwrapVariants } from './manager.js';
 import { readServiceState, type ServiceState } from './serviceState.js';
+import type { SystemdLink } from './systemdLink.js';
 import type { SystemdSession } from './systemdSession.js';
 import { unitNameOfObjectPath } from './unitObjectPath.js';
 
 /**
- * The properties kept per unit: those status is built from (readServiceState) that systemd
- * announces with PropertiesChanged. TasksCurrent and MemoryCurrent are not announced, so they are
- * sampled on demand (UsageSampler) instead.
+ * The properties kept per unit: those status is built from (readServiceState). TasksCurrent and
+ * MemoryCurrent are not announced, so they are sampled on demand (UsageSampler) instead.
  */
 const TRACKED = [
   'LoadState',
@@ -28,16 +28,44 @@ const TRACKED = [
 ] as const;
 const TRACKED_SET: ReadonlySet<string> = new Set(TRACKED);
 
+/**
+ * What a unit that systemd has not loaded is: nothing runs, nothing is remembered (systemd itself
+ * starts a unit it loads afresh from these), and its LoadState is no state at all. Known without
+ * asking — and asking would be wrong: reading an unloaded unit makes systemd load it (and later
+ * garbage-collect it again), so the answer would describe a unit we had loaded ourselves.
+ */
+const UNLOADED: UnitProperties = {
+  LoadState: '',
+  ActiveState: 'inactive',
+  SubState: 'dead',
+  Result: '',
+  ActiveEnterTimestamp: 0n,
+  MainPID: 0,
+  NRestarts: 0,
+  ExecMainCode: 0,
+  ExecMainStatus: 0,
+  ControlGroup: '',
+};
 
-/** What a unit that systemd has not loaded looks like: nothing runs, nothing is known. */
-const NOT_LOADED = { LoadState: '', ActiveState: 'inactive', SubState: 'dead' };
+/** A value not known on this activation of the unit (see `ControlGroup` in `apply`). */
+const UNKNOWN = Symbol('unknown');
+
+/** ActiveStates in which a unit has (or is getting) processes. */
+const NOT_RUNNING: ReadonlySet<unknown> = new Set(['inactive', 'failed', '', undefined]);
+
+/** After a resynchronisation fails while the session lasts, try again this much later. */
+const RESYNC_RETRY_MS = 1_000;
 
 interface Entry {
+  /** The unit's file in the search path, if it has one. */
   file: UnitFile | undefined;
+  /** Whether systemd has the unit loaded, as it last said (ListUnitsByPatterns, UnitNew, UnitRemoved). */
+  loaded: boolean;
+  loadedSequence: number;
   readonly values: Map<string, unknown>;
-  /** For each value, the BusConnection sequence of the message it came from. */
+  /** For each value, the sequence (on the current session) of the message it came from. */
   readonly sequences: Map<string, number>;
-  /** A full GetAll has been applied since the last invalidation. */
+  /** Every tracked value is known on the current session (always so for an unloaded unit). */
   complete: boolean;
   refreshing?: Promise<void>;
 }
@@ -51,132 +79,179 @@ export interface UnitTrackerLogger {
  * current by systemd's own signals rather than by asking per request:
  *
  * - `PropertiesChanged` of unit objects (one path_namespace match for all units) carries the new
- *   values of LoadState/ActiveState/SubState/MainPID/Result/... as they change;
- * - `UnitNew` marks a unit loaded afresh, so its values are read again when next asked;
- * - `Reloading` and `UnitFilesChanged`, and inotify on the unit search path (systemd's `UnitPath`),
- *   trigger a resynchronisation of which unit files exist; so does every (re)attach.
+ *   values of ActiveState/SubState/MainPID/Result/... as they change;
+ * - `UnitNew` and `UnitRemoved` say when systemd loads and unloads (garbage-collects) a unit —
+ *   except inside a daemon-reload, where systemd re-creates every unit it keeps;
+ * - `Reloading`, `UnitFilesChanged` and inotify on the unit search path (systemd's `UnitPath`)
+ *   trigger a resynchronisation of which unit files exist and which units are loaded; so does
+ *   every new session.
  *
- * Every value carries the sequence number of the D-Bus message it came from, so a GetAll answer
- * and a PropertiesChanged signal are merged in the order systemd sent them, whatever order their
- * handlers run in. Readers `settled()` first, so they never see a half-done resynchronisation.
+ * A unit is tracked while it has a file, and after its file is removed for as long as systemd
+ * keeps it loaded (a running unit stays loaded).
+ *
+ * It keeps no session of its own: it asks the SystemdLink for the current one and is told when it
+ * is replaced. Every value carries the sequence number of the D-Bus message it came from, so a
+ * GetAll answer and a PropertiesChanged signal are merged in the order systemd sent them, whatever
+ * order their handlers run in; those numbers are only comparable on one connection, so they are
+ * dropped with the session, and everything is read again on the next one.
  *
  * Events: `units` (unit names whose tracked values changed, batched per event-loop turn), `files`
- * (the set of unit files changed) and `snapshot` (a unit's values were read whole, at once).
+ * (the set of tracked units or their files changed), `snapshot` (a unit's values were read whole)
+ * and `resynced` (the first resynchronisation of a session is done).
  */
 export class UnitTracker extends EventEmitter {
   private readonly entries = new Map<string, Entry>();
-  private session: SystemdSession | undefined;
   private readonly syncing = new CoalescedTask(
-    () => {
-      const session = this.session;
-      return this.sync().catch((error: Error) => {
-        // Detached meanwhile (shutdown, reconnect): the failure is expected and the next attach resyncs.
-        if (this.session === session) {
-          this.log.warn({ err: error.message }, 'could not resynchronise unit state; retrying on the next signal');
-        }
-      });
-    },
-    () => this.session !== undefined,
+    () => this.syncOnce(),
+    () => this.link.isUp,
   );
+  /** The resynchronisation readers wait for: the last one asked for by a change of files or of session. */
+  private forReaders: Promise<void> = Promise.resolve();
+  /** The session whose first resynchronisation has not completed yet. */
+  private freshSession: SystemdSession | undefined;
+  /** Between Reloading(true) and Reloading(false) on the current session. */
+  private reloading = false;
   private readonly dirty = new Set<string>();
   private flushScheduled = false;
   private fileWatchers: FSWatcher[] = [];
-  private freshSession = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly onUp = (session: SystemdSession) => this.sessionStarted(session);
+  private readonly onDown = () => this.closeFileWatchers();
   private readonly onSignal = (signal: Signal) => this.handleSignal(signal);
 
   constructor(
     /** Glob for ListUnitFilesByPatterns/ListUnitsByPatterns, e.g. `lit-stream-*@*.service`. */
     readonly pattern: string,
+    private readonly link: SystemdLink,
     private readonly log: UnitTrackerLogger,
   ) {
     super();
+    link.on('up', this.onUp);
+    link.on('down', this.onDown);
+    link.on('signal', this.onSignal);
+    if (link.isUp) this.sessionStarted(link.session());
   }
 
-  /** Starts tracking through a (new) session: subscribes, watches unit directories, resyncs. */
-  async attach(session: SystemdSession): Promise<void> {
-    this.detach();
-    this.session = session;
-    this.freshSession = true;
-    session.connection.on('signal', this.onSignal);
-    const sync = this.requestSync();
-    await session.connection.addMatch(UNIT_PROPERTIES_MATCH);
-    await this.watchUnitDirectories(session);
-    await sync;
+  close(): void {
+    this.link.off('up', this.onUp);
+    this.link.off('down', this.onDown);
+    this.link.off('signal', this.onSignal);
+    clearTimeout(this.retryTimer);
+    this.closeFileWatchers();
   }
 
-  detach(): void {
-    this.session?.connection.off('signal', this.onSignal);
-    this.session = undefined;
-    for (const watcher of this.fileWatchers) watcher.close();
-    this.fileWatchers = [];
+  /**
+   * Resolves once the resynchronisations asked for so far by file changes and by a new session
+   * are done: at most two runs, however many reloads keep asking for more meanwhile.
+   */
+  caughtUp(): Promise<void> {
+    return this.forReaders;
   }
 
-  /** Resolves once no resynchronisation is pending. */
+  /** Resolves once no resynchronisation is pending at all (for shutdown and tests). */
   async settled(): Promise<void> {
     await this.syncing.settled();
   }
 
-  /** The tracked unit files by unit name. */
+  /** The tracked units' files by unit name (units tracked without a file are left out). */
   files(): Map<string, UnitFile> {
     const files = new Map<string, UnitFile>();
     for (const [unit, entry] of this.entries) if (entry.file) files.set(unit, entry.file);
     return files;
   }
 
-  /** What is known now, without asking systemd; undefined for units without a file. */
+  /** What is known now, without asking systemd; undefined for units not tracked. */
   known(unit: string): ServiceState | undefined {
     const entry = this.entries.get(unit);
-    return entry?.file ? readServiceState(Object.fromEntries(entry.values)) : undefined;
+    return entry ? readServiceState(Object.fromEntries(entry.values)) : undefined;
   }
 
-  /** The unit's full state: from memory, or from one GetAll shared by concurrent callers. */
+  /** Whether the unit has (or is getting) processes, as far as is known. */
+  isRunning(unit: string): boolean {
+    return !NOT_RUNNING.has(this.entries.get(unit)?.values.get('ActiveState'));
+  }
+
+  /**
+   * The unit's full state: from memory, or from one GetAll shared by concurrent callers when systemd
+   * has it loaded and it was not read whole on this session. Never loads a unit.
+   */
   async state(unit: string): Promise<ServiceState | undefined> {
     const entry = this.entries.get(unit);
-    if (!entry?.file) return undefined;
-    if (!entry.complete) await this.refresh(unit, entry);
+    if (!entry) return undefined;
+    // (Not loaded and not complete only before a new session's first resynchronisation: what is
+    // known stands until it says more.)
+    if (!entry.complete && entry.loaded) await this.refresh(unit, entry);
+    else if (this.isRunning(unit) && entry.values.get('ControlGroup') === UNKNOWN) await this.refreshControlGroup(unit, entry);
     return readServiceState(Object.fromEntries(entry.values));
   }
 
-  /** Merges a GetAll answer; values older than what a signal already told us are ignored. */
-  private applySnapshot(unit: string, properties: UnitProperties, sequence: number): void {
-    const entry = this.entries.get(unit);
-    if (!entry) return;
-    this.apply(unit, entry, properties, sequence);
-    entry.complete = true;
-    this.emit('snapshot', unit);
+  /** Whether the unit has been read whole on this session (an unloaded unit always is). */
+  isComplete(unit: string): boolean {
+    return this.entries.get(unit)?.complete ?? false;
   }
 
-  /** Asks for a resynchronisation of unit files and states; coalesces requests made meanwhile. */
-  requestSync(): Promise<void> {
-    return this.syncing.request();
+  /**
+   * Asks for a resynchronisation of unit files and loaded units; coalesces requests made meanwhile.
+   * `reload`: asked by a daemon-reload, which changes no file by itself, so readers need not wait.
+   */
+  requestSync(cause: 'files' | 'reload' = 'files'): Promise<void> {
+    const covering = this.syncing.request();
+    if (cause === 'files') this.forReaders = covering.catch(() => undefined);
+    return covering;
   }
 
+  private sessionStarted(session: SystemdSession): void {
+    // Nothing learnt on the previous session orders against this one's messages, and anything may
+    // have happened unseen in between: keep the values (the last known state) but read them again.
+    for (const entry of this.entries.values()) {
+      entry.sequences.clear();
+      entry.loadedSequence = -1;
+      entry.complete = false;
+      entry.refreshing = undefined;
+    }
+    this.reloading = false;
+    this.freshSession = session;
+    void this.requestSync('files');
+    void this.watchUnitDirectories(session);
+  }
 
-  private async sync(): Promise<void> {
-    const session = this.session;
-    if (!session) return;
+  private async syncOnce(): Promise<void> {
+    let session: SystemdSession;
+    try {
+      session = this.link.session();
+    } catch {
+      return; // the next session resyncs
+    }
+    try {
+      await this.sync(session);
+    } catch (error) {
+      if (!this.link.isCurrent(session)) return; // expected: the session ended meanwhile
+      this.log.warn({ err: (error as Error).message }, 'could not resynchronise unit state; retrying');
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => void this.requestSync(), RESYNC_RETRY_MS);
+      this.retryTimer.unref();
+    }
+  }
+
+  private async sync(session: SystemdSession): Promise<void> {
     const { manager } = session;
     const [files, loaded] = await Promise.all([
       manager.ListUnitFilesByPatterns([], [this.pattern]),
       manager.ListUnitsByPatternsInOrder([], [this.pattern]),
     ]);
+    if (!this.link.isCurrent(session)) return;
     const found = new Map(files.map((file) => [basename(file.path), file]));
     let filesChanged = false;
     for (const [unit, entry] of this.entries) {
-      if (!found.has(unit)) {
-        this.entries.delete(unit);
+      if (entry.file && !found.has(unit)) {
+        entry.file = undefined;
         filesChanged = true;
-        this.markDirty(unit);
-      } else if (this.freshSession) {
-        // After a reconnect, anything systemd did meanwhile was not signalled to us. (A reload
-        // keeps units' runtime state, and its changes are signalled, so that needs no re-read.)
-        entry.complete = false;
       }
     }
     for (const [unit, file] of found) {
       const entry = this.entries.get(unit);
       if (!entry) {
-        this.entries.set(unit, { file, values: new Map(), sequences: new Map(), complete: false });
+        this.entries.set(unit, { file, loaded: false, loadedSequence: -1, values: new Map(), sequences: new Map(), complete: false });
         filesChanged = true;
       } else if (entry.file?.path !== file.path || entry.file.state !== file.state) {
         entry.file = file;
@@ -186,18 +261,18 @@ export class UnitTracker extends EventEmitter {
     const loadedByName = new Map(loaded.units.map((unit) => [unit.name, unit]));
     for (const [unit, entry] of this.entries) {
       const live = loadedByName.get(unit);
-      const summary = live
-        ? { LoadState: live.loadState, ActiveState: live.activeState, SubState: live.subState }
-        : NOT_LOADED;
-      this.apply(unit, entry, summary, loaded.sequence);
+      this.setLoaded(unit, entry, live !== undefined, loaded.sequence);
+      if (live) this.apply(unit, entry, { LoadState: live.loadState, ActiveState: live.activeState, SubState: live.subState }, loaded.sequence);
+      if (!entry.file && !entry.loaded) {
+        this.entries.delete(unit);
+        filesChanged = true;
+      }
     }
-    this.freshSession = false;
     if (filesChanged) this.emit('files');
-  }
-
-  /** Whether the unit has been read whole since it was last invalidated. */
-  isComplete(unit: string): boolean {
-    return this.entries.get(unit)?.complete ?? false;
+    if (this.freshSession === session) {
+      this.freshSession = undefined;
+      this.emit('resynced');
+    }
   }
 
   private handleSignal(signal: Signal): void {
@@ -207,7 +282,7 @@ export class UnitTracker extends EventEmitter {
       if (!unit || !entry) return;
       const [, changed, invalidated] = signal.body as [string, Record<string, { value: unknown }>, string[]];
       this.apply(unit, entry, unwrapVariants(changed), signal.sequence);
-      if (invalidated.some((name) => TRACKED_SET.has(name))) {
+      if (invalidated.some((name) => TRACKED_SET.has(name)) && entry.loaded) {
         entry.complete = false;
         void this.refresh(unit, entry).catch(() => undefined);
       }
@@ -215,49 +290,109 @@ export class UnitTracker extends EventEmitter {
     }
     if (signal.interface !== MANAGER_INTERFACE) return;
     switch (signal.member) {
-      // UnitRemoved needs nothing: systemd only unloads (garbage-collects) inactive units, and
-      // their last values stay what systemd last said of them.
-      case 'UnitNew': {
-        // Loaded afresh: systemd's values were reset, read them when next asked.
-        const entry = this.entries.get(signal.body[0] as string);
-        if (entry) entry.complete = false;
+      case 'UnitNew':
+      case 'UnitRemoved': {
+        // Inside a daemon-reload systemd removes and re-creates every unit it keeps, runtime state
+        // and all; the resynchronisation after Reloading(false) says which are loaded.
+        if (this.reloading) break;
+        const unit = signal.body[0] as string;
+        const entry = this.entries.get(unit);
+        if (!entry) break;
+        this.setLoaded(unit, entry, signal.member === 'UnitNew', signal.sequence);
+        if (signal.member === 'UnitNew') void this.readSummary(unit, entry).catch(() => undefined);
+        else if (!entry.file) {
+          this.entries.delete(unit);
+          this.emit('files');
+        }
         break;
       }
       case 'Reloading':
-        // Reloading(true) starts a daemon-reload, Reloading(false) ends it: readers wait for the
-        // resync that follows from the start, so they never see the half-reloaded state.
-        void this.requestSync();
+        // Reloading(true) starts a daemon-reload, Reloading(false) ends it. systemd answers nothing
+        // in between, so resynchronise after it; readers meanwhile get what is known.
+        this.reloading = signal.body[0] === true;
+        if (!this.reloading) void this.requestSync('reload');
         break;
       case 'UnitFilesChanged':
-        void this.requestSync();
+        void this.requestSync('files');
         break;
+    }
+  }
+
+  /** Records whether systemd has the unit loaded; an unloaded unit's state is UNLOADED, whole. */
+  private setLoaded(unit: string, entry: Entry, loaded: boolean, sequence: number): void {
+    if (sequence < entry.loadedSequence) return;
+    entry.loadedSequence = sequence;
+    if (loaded === entry.loaded && (loaded || entry.complete)) return;
+    entry.loaded = loaded;
+    if (loaded) {
+      entry.complete = false;
+    } else {
+      this.apply(unit, entry, UNLOADED, sequence);
+      entry.complete = true;
     }
   }
 
   private apply(unit: string, entry: Entry, properties: UnitProperties, sequence: number): void {
     let changed = false;
-    for (const [name, value] of Object.entries(properties)) {
-      if (!TRACKED_SET.has(name) || sequence < (entry.sequences.get(name) ?? 0)) continue;
-      // Learning a value for the first time (a first GetAll) is not a change of the unit.
-      const known = entry.sequences.has(name);
+    const set = (name: string, value: unknown) => {
+      if (sequence < (entry.sequences.get(name) ?? -1)) return;
       entry.sequences.set(name, sequence);
-      if (entry.values.get(name) === value) continue;
+      // Learning a value for the first time (a first GetAll) is not a change of the unit.
+      const known = entry.values.has(name);
+      if (entry.values.get(name) === value) return;
       entry.values.set(name, value);
       if (known) changed = true;
-    }
+    };
+    const wasRunning = this.isRunning(unit);
+    for (const [name, value] of Object.entries(properties)) if (TRACKED_SET.has(name)) set(name, value);
+    // systemd does not announce ControlGroup; a unit gets its cgroup as it starts. A value read
+    // before this activation is void: read it again when needed (state()).
+    if (!wasRunning && this.isRunning(unit) && !('ControlGroup' in properties)) set('ControlGroup', UNKNOWN);
     if (changed) this.markDirty(unit);
   }
 
+  /** GetAll, merged in message order. Only for loaded units: it would load an unloaded one. */
   private refresh(unit: string, entry: Entry): Promise<void> {
-    const session = this.session;
-    if (!session) return Promise.reject(new Error('not attached to systemd'));
-    entry.refreshing ??= session.manager
-      .getUnitPropertiesInOrder(unit)
-      .then(({ properties, sequence }) => this.applySnapshot(unit, properties, sequence))
-      .finally(() => {
-        entry.refreshing = undefined;
-      });
-    return entry.refreshing;
+    let session: SystemdSession;
+    try {
+      session = this.link.session();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (entry.refreshing) return entry.refreshing;
+    const refreshing = session.manager.getUnitPropertiesInOrder(unit).then(({ properties, sequence }) => {
+      if (!this.link.isCurrent(session) || this.entries.get(unit) !== entry) return;
+      this.setLoaded(unit, entry, true, sequence);
+      this.apply(unit, entry, properties, sequence);
+      entry.complete = true;
+      this.emit('snapshot', unit);
+    });
+    entry.refreshing = refreshing;
+    void refreshing.catch(() => undefined).finally(() => {
+      if (entry.refreshing === refreshing) entry.refreshing = undefined;
+    });
+    return refreshing;
+  }
+
+  /** The cgroup of the unit's current activation (a single Get). */
+  private async refreshControlGroup(unit: string, entry: Entry): Promise<void> {
+    const session = this.link.session();
+    const { value, sequence } = await session.manager.getUnitPropertyInOrder(unit, SERVICE_INTERFACE, 'ControlGroup');
+    if (this.link.isCurrent(session) && this.entries.get(unit) === entry) this.apply(unit, entry, { ControlGroup: value }, sequence);
+  }
+
+  /**
+   * A unit systemd just loaded: its LoadState, ActiveState and SubState, from ListUnitsByPatterns
+   * with the exact name — which, unlike GetAll or ListUnitsByNames, never loads a unit itself, so
+   * a unit loaded only for a moment is not kept alive (or loaded again) by our reading it.
+   */
+  private async readSummary(unit: string, entry: Entry): Promise<void> {
+    const session = this.link.session();
+    const { units, sequence } = await session.manager.ListUnitsByPatternsInOrder([], [escapeGlob(unit)]);
+    if (!this.link.isCurrent(session) || this.entries.get(unit) !== entry) return;
+    const live = units.find((candidate) => candidate.name === unit);
+    this.setLoaded(unit, entry, live !== undefined, sequence);
+    if (live) this.apply(unit, entry, { LoadState: live.loadState, ActiveState: live.activeState, SubState: live.subState }, sequence);
   }
 
   private markDirty(unit: string): void {
@@ -280,9 +415,11 @@ export class UnitTracker extends EventEmitter {
    */
   private async watchUnitDirectories(session: SystemdSession): Promise<void> {
     const paths = (await session.manager.getManagerProperty('UnitPath').catch(() => [])) as string[];
+    if (!this.link.isCurrent(session)) return;
+    this.closeFileWatchers();
     for (const dir of paths) {
       try {
-        const watcher = watch(dir, { persistent: false }, () => void this.requestSync());
+        const watcher = watch(dir, { persistent: false }, () => void this.requestSync('files'));
         watcher.on('error', () => watcher.close());
         this.fileWatchers.push(watcher);
       } catch {
@@ -290,4 +427,14 @@ export class UnitTracker extends EventEmitter {
       }
     }
   }
+
+  private closeFileWatchers(): void {
+    for (const watcher of this.fileWatchers) watcher.close();
+    this.fileWatchers = [];
+  }
+}
+
+/** A unit name as an fnmatch(3) pattern that matches just that name. */
+function escapeGlob(name: string): string {
+  return name.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }

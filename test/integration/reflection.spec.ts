@@ -312,7 +312,7 @@ describe.each([
       const status = read(response, 'status') as Message;
       expect(status.$typeName).toBe('lit.stream.v1.StreamStatus');
       expect(read(status, 'unit')).toBe('lit-stream-contoso@bitcoin.service');
-      expect(json.status).toMatchObject({ team: 'contoso', name: 'bitcoin', loadState: 'LOAD_STATE_LOADED' });
+      expect(json.status).toMatchObject({ team: 'contoso', name: 'bitcoin', activeState: 'ACTIVE_STATE_INACTIVE' });
     });
 
     it('Start starts bitcoin, and GetStatus then decodes `started` as a Timestamp of about now', async () => {

@@ -16,6 +16,28 @@ describe('a coalesced task (resyncs triggered by bursts of signals)', () => {
     expect(runs).toBe(2);
   });
 
+  it('answers each request with the run that covers it, not with reruns asked for later', async () => {
+    const releases: (() => void)[] = [];
+    let runs = 0;
+    const task = new CoalescedTask(async () => {
+      runs++;
+      await new Promise<void>((resolve) => releases.push(resolve));
+    });
+    void task.request(); // run 1
+    let covered = false;
+    const mine = task.request().then(() => (covered = true)); // covered by run 2
+    releases.shift()!();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(runs).toBe(2);
+    void task.request(); // asked during run 2: run 3, which `mine` need not wait for
+    releases.shift()!();
+    await mine;
+    expect(covered).toBe(true);
+    expect(runs).toBe(3);
+    releases.shift()!();
+    await task.settled();
+  });
+
   it('does not rerun when no longer wanted', async () => {
     let runs = 0;
     let wanted = true;
