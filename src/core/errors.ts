@@ -8,9 +8,14 @@ export class InvalidArgumentError extends Error {
   override readonly name = 'InvalidArgumentError';
 }
 
+/** What the request names does not exist (e.g. a service unknown to health checking). */
+export class NotFoundError extends Error {
+  override readonly name: string = 'NotFoundError';
+}
+
 /** The stream has no unit file of its own in systemd's search path. */
-export class StreamNotDeclaredError extends Error {
-  override readonly name = 'StreamNotDeclaredError';
+export class StreamNotDeclaredError extends NotFoundError {
+  override readonly name: string = 'StreamNotDeclaredError';
 }
 
 /** The stream's unit is masked, so systemd will refuse to start it. */
@@ -47,4 +52,9 @@ export class PermissionDeniedError extends Error {
 /** The caller is over a limit (e.g. concurrent calls per identity). */
 export class ResourceExhaustedError extends Error {
   override readonly name = 'ResourceExhaustedError';
+}
+
+/** The server is shutting down: calls still open are ended so that clients go elsewhere or retry. */
+export class ServerShuttingDownError extends Error {
+  override readonly name = 'ServerShuttingDownError';
 }

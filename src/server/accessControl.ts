@@ -1,6 +1,6 @@
 import type { Metadata } from '@grpc/grpc-js';
 import { AccessPolicy, bearerTokenOf, type Identity, loadAccessFile, type PeerCertificateLike } from '../auth/index.js';
-import { PermissionDeniedError, ResourceExhaustedError, UnauthenticatedError } from '../core/errors.js';
+import { PermissionDeniedError, UnauthenticatedError } from '../core/errors.js';
 
 /** Who is calling, for decisions and the audit log. */
 export interface Caller {
@@ -30,17 +30,15 @@ const ANONYMOUS: Caller = Object.freeze({ identity: undefined, label: 'anonymous
  * server then refuses to listen anywhere but loopback or a unix socket (transport.ts).
  *
  * `reload()` (SIGHUP) swaps in a new file atomically; a broken file is rejected with a log line and
- * the old policy stays in force. Calls in flight keep the decision they were given.
+ * the old policy stays in force. Unary calls in flight keep the decision they were given; open
+ * streams are decided again (CallPipeline.recheckAccess).
  */
 export class AccessControl {
   private policy: AccessPolicy | undefined;
-  private readonly inFlight = new Map<string, number>();
 
   constructor(
     readonly accessFile: string | undefined,
     private readonly log: AccessLogger,
-    /** Concurrent unary calls allowed per identity (anonymous counts as one identity). */
-    readonly maxCallsPerIdentity = 64,
   ) {}
 
   get enabled(): boolean {
@@ -96,22 +94,5 @@ export class AccessControl {
     if (this.policy?.decide(caller.identity, team, method) !== 'allow') {
       throw new PermissionDeniedError(`${caller.label} may not call ${method} for team '${team}'`);
     }
-  }
-
-  /** Counts a call against the caller's concurrency limit; returns the release. */
-  admit(caller: Caller): () => void {
-    const current = this.inFlight.get(caller.label) ?? 0;
-    if (current >= this.maxCallsPerIdentity) {
-      throw new ResourceExhaustedError(`${caller.label} already has ${current} calls in flight (limit ${this.maxCallsPerIdentity}); retry when one finishes`);
-    }
-    this.inFlight.set(caller.label, current + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = (this.inFlight.get(caller.label) ?? 1) - 1;
-      if (left === 0) this.inFlight.delete(caller.label);
-      else this.inFlight.set(caller.label, left);
-    };
   }
 }

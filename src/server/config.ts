@@ -14,6 +14,8 @@ export interface DaemonConfig {
   readonly insecure: boolean;
   readonly socketMode: number;
   readonly maxCallsPerIdentity: number;
+  readonly maxStreamsPerIdentity: number;
+  readonly maxStreams: number;
   readonly maxMessageBytes: number;
   readonly metricsListen?: string;
 }
@@ -34,6 +36,8 @@ Options (each falls back to its environment variable, then to the default):
   --insecure              allow plaintext TCP off loopback LIT_STREAM_INSECURE=1
   --socket-mode MODE      unix socket file mode (octal)   LIT_STREAM_SOCKET_MODE  660
   --max-calls-per-identity N  concurrent calls per caller LIT_STREAM_MAX_CALLS    64
+  --max-streams-per-identity N  open streams per caller LIT_STREAM_MAX_STREAMS_PER_IDENTITY 1024
+  --max-streams N         open streams in all             LIT_STREAM_MAX_STREAMS  4096
   --max-message-bytes N   largest request accepted        LIT_STREAM_MAX_MESSAGE_BYTES 4194304
   --metrics-listen HOST:PORT  serve Prometheus metrics at /metrics LIT_STREAM_METRICS_LISTEN  off
   --no-reflection         do not serve gRPC reflection    LIT_STREAM_REFLECTION=off
@@ -58,6 +62,8 @@ const FLAGS = {
   insecure: { type: 'boolean' },
   'socket-mode': { type: 'string' },
   'max-calls-per-identity': { type: 'string' },
+  'max-streams-per-identity': { type: 'string' },
+  'max-streams': { type: 'string' },
   'max-message-bytes': { type: 'string' },
   'metrics-listen': { type: 'string' },
   'no-reflection': { type: 'boolean' },
@@ -94,6 +100,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
     insecure: flag(values.insecure, 'LIT_STREAM_INSECURE'),
     socketMode: octal('--socket-mode', values['socket-mode'] ?? fromEnv('LIT_STREAM_SOCKET_MODE') ?? '660'),
     maxCallsPerIdentity: positive('--max-calls-per-identity', values['max-calls-per-identity'] ?? fromEnv('LIT_STREAM_MAX_CALLS') ?? '64'),
+    maxStreamsPerIdentity: positive('--max-streams-per-identity', values['max-streams-per-identity'] ?? fromEnv('LIT_STREAM_MAX_STREAMS_PER_IDENTITY') ?? '1024'),
+    maxStreams: positive('--max-streams', values['max-streams'] ?? fromEnv('LIT_STREAM_MAX_STREAMS') ?? '4096'),
     maxMessageBytes: positive('--max-message-bytes', values['max-message-bytes'] ?? fromEnv('LIT_STREAM_MAX_MESSAGE_BYTES') ?? '4194304'),
     metricsListen,
   };

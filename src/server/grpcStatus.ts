@@ -3,10 +3,11 @@ import {
   CancelledError,
   DeadlineExceededError,
   InvalidArgumentError,
+  NotFoundError,
   PermissionDeniedError,
   ResourceExhaustedError,
+  ServerShuttingDownError,
   StreamMaskedError,
-  StreamNotDeclaredError,
   StreamUndeclaredError,
   UnauthenticatedError,
 } from '../core/errors.js';
@@ -18,7 +19,7 @@ import { BusUnavailableError, DBusErrorNames, SystemdCallError } from '../system
  */
 const BY_ERROR_CLASS: ReadonlyArray<[new (...args: never[]) => Error, status]> = [
   [InvalidArgumentError, status.INVALID_ARGUMENT],
-  [StreamNotDeclaredError, status.NOT_FOUND],
+  [NotFoundError, status.NOT_FOUND],
   [StreamMaskedError, status.FAILED_PRECONDITION],
   [StreamUndeclaredError, status.FAILED_PRECONDITION],
   [DeadlineExceededError, status.DEADLINE_EXCEEDED],
@@ -27,6 +28,7 @@ const BY_ERROR_CLASS: ReadonlyArray<[new (...args: never[]) => Error, status]> =
   [UnauthenticatedError, status.UNAUTHENTICATED],
   [PermissionDeniedError, status.PERMISSION_DENIED],
   [ResourceExhaustedError, status.RESOURCE_EXHAUSTED],
+  [ServerShuttingDownError, status.UNAVAILABLE],
 ];
 
 const BY_DBUS_ERROR: Readonly<Record<string, status>> = {

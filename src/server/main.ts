@@ -34,8 +34,9 @@ export async function runDaemon(config: DaemonConfig, onStopped?: () => Promise<
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  // SIGHUP: re-read the access file; connections and calls in flight are untouched.
-  process.on('SIGHUP', () => void server.access.reload());
+  // SIGHUP: re-read the access file; unary calls in flight are untouched, open streams it no
+  // longer allows end (PERMISSION_DENIED or UNAUTHENTICATED).
+  process.on('SIGHUP', () => void server.reloadAccess());
   return server;
 }
 

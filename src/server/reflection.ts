@@ -1,4 +1,6 @@
-import type { ServerDuplexStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { UntypedServiceImplementation } from '@grpc/grpc-js';
+import { ResourceExhaustedError } from '../core/errors.js';
+import type { CallPipeline } from './callPipeline.js';
 import { createFileRegistry, fromBinary, toBinary, type DescFile, type FileRegistry } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import { descriptorSetBase64 } from '../../gen/descriptorSet.js';
@@ -112,13 +114,36 @@ export const REFLECTION_SERVICES = {
   v1alpha: { name: 'grpc.reflection.v1alpha.ServerReflection', definition: v1alpha.ServerReflectionService },
 } as const;
 
-/** The bidi-streaming handler: one answer per request, in order, until the client half-closes. */
-export function reflectionService(index: ReflectionIndex): UntypedServiceImplementation {
+/**
+ * The largest reflection request answered. Real ones name a file or a symbol (well under 1 KiB);
+ * anything bigger is not a question, and each answer echoes its request (original_request), so a
+ * client sending big requests without reading the answers would make the server hold them all.
+ */
+export const MAX_REFLECTION_REQUEST_CHARS = 16 * 1024;
+
+/**
+ * The bidi-streaming handler: one answer per request, in order, until the client half-closes.
+ * Answers are pulled one at a time by the call pipeline, which waits for the client to read each
+ * (backpressure), and requests are read only as answers go out.
+ */
+export function reflectionService(index: ReflectionIndex, calls: CallPipeline, service: string): UntypedServiceImplementation {
   return {
-    serverReflectionInfo: (call: ServerDuplexStream<Request, Response>) => {
-      call.on('data', (request: Request) => call.write(index.answer(request)));
-      call.on('end', () => call.end());
-      call.on('error', () => call.end());
-    },
+    serverReflectionInfo: calls.bidiStreaming<Request, Response>(
+      // Reflection describes the whole API: with an access file, any known identity may read it.
+      { service, method: 'ServerReflectionInfo', access: 'identity' },
+      async function* (requests) {
+        for await (const request of requests) {
+          if (requestChars(request) > MAX_REFLECTION_REQUEST_CHARS) {
+            throw new ResourceExhaustedError(`reflection requests are limited to ${MAX_REFLECTION_REQUEST_CHARS} characters of names`);
+          }
+          yield index.answer(request);
+        }
+      },
+    ),
   };
+}
+
+function requestChars(request: Request): number {
+  const names = [request.host, request.fileByFilename, request.fileContainingSymbol, request.allExtensionNumbersOfType, request.fileContainingExtension?.containingType];
+  return names.reduce((sum, name) => sum + (name?.length ?? 0), 0);
 }

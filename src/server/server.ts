@@ -10,14 +10,15 @@ import { streamMetrics } from '../metrics/streamMetrics.js';
 import { SystemdLink } from '../systemd/systemdLink.js';
 import type { LivenessOptions } from '../systemd/systemdSession.js';
 import { AccessControl } from './accessControl.js';
-import { HealthStatus } from './health.js';
+import { CallLimits, DEFAULT_CALL_LIMITS, HTTP2_LIMITS } from './callLimits.js';
+import { CallPipeline, type CallObserver } from './callPipeline.js';
+import { HEALTH_SERVICE, HealthStatus } from './health.js';
 import { REFLECTION_SERVICES, ReflectionIndex, reflectionService } from './reflection.js';
-import { streamService } from './streamService.js';
+import { STREAM_SERVICE, streamService } from './streamService.js';
 import { streamServiceDefinition } from './watchStatus.js';
 import { afterBind, checkExposure, isUnixSocket, prepareListen, serverCredentials, type TransportOptions } from './transport.js';
 
-export const STREAM_SERVICE = 'lit.stream.v1.StreamService';
-const HEALTH_SERVICE = 'grpc.health.v1.Health';
+export { STREAM_SERVICE };
 
 export interface ServerOptions extends Omit<TransportOptions, 'accessControlled'> {
   /** `host:port` (port 0 picks a free one) or `unix:/path`. */
@@ -32,6 +33,12 @@ export interface ServerOptions extends Omit<TransportOptions, 'accessControlled'
   readonly accessFile?: string;
   /** Concurrent unary calls per identity. Default 64. */
   readonly maxCallsPerIdentity?: number;
+  /** Open streaming calls per identity. Default 1024. */
+  readonly maxStreamsPerIdentity?: number;
+  /** Open streaming calls in all. Default 4096. */
+  readonly maxStreams?: number;
+  /** Told of every call (e.g. metrics). */
+  readonly callObservers?: readonly CallObserver[];
   /** Largest request accepted, in bytes. Default 4 MiB (grpc's default). */
   readonly maxMessageBytes?: number;
   /** `host:port` to serve Prometheus metrics on (GET /metrics); none when undefined. */
@@ -52,6 +59,10 @@ export interface RunningServer {
   readonly access: AccessControl;
   /** Where GET /metrics is served, when --metrics-listen was given. */
   readonly metricsAddress?: string;
+  /** Every call's path: limits, auth, logging (for tests and diagnostics). */
+  readonly calls: CallPipeline;
+  /** Re-reads the access file (SIGHUP) and ends open streams it no longer allows. */
+  reloadAccess(): Promise<boolean>;
   /** Stops taking calls, lets in-flight calls finish (up to `graceMs`), then closes the bus. */
   shutdown(graceMs?: number): Promise<void>;
 }
@@ -62,7 +73,7 @@ export interface RunningServer {
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { log } = options;
-  const access = new AccessControl(options.accessFile, log, options.maxCallsPerIdentity);
+  const access = new AccessControl(options.accessFile, log);
   await access.load();
   const transport = { ...options, accessControlled: access.enabled };
   checkExposure(transport, log);
@@ -79,16 +90,26 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const server = new Server({
     'grpc.max_receive_message_length': maxMessageBytes,
     'grpc.max_send_message_length': Math.max(maxMessageBytes, 16 * 1024 * 1024),
+    ...HTTP2_LIMITS,
   });
-  const openWatches = new Set<{ end(): void }>();
+  const calls = new CallPipeline({
+    log,
+    access,
+    limits: new CallLimits({
+      maxCallsPerIdentity: options.maxCallsPerIdentity ?? DEFAULT_CALL_LIMITS.maxCallsPerIdentity,
+      maxStreamsPerIdentity: options.maxStreamsPerIdentity ?? DEFAULT_CALL_LIMITS.maxStreamsPerIdentity,
+      maxStreams: options.maxStreams ?? DEFAULT_CALL_LIMITS.maxStreams,
+    }),
+    observers: options.callObservers,
+  });
   const controller = new StreamController(link, options.naming, view);
-  server.addService(streamServiceDefinition(), streamService(controller, view, { log, access }, openWatches));
-  server.addService(HealthService, health.service());
+  server.addService(streamServiceDefinition(), streamService(controller, view, calls));
+  server.addService(HealthService, health.service(calls));
   if (options.reflection ?? true) {
     const served = [STREAM_SERVICE, HEALTH_SERVICE, ...Object.values(REFLECTION_SERVICES).map((s) => s.name)];
     const index = new ReflectionIndex(served);
-    for (const { definition } of Object.values(REFLECTION_SERVICES)) {
-      server.addService(definition, reflectionService(index));
+    for (const { name, definition } of Object.values(REFLECTION_SERVICES)) {
+      server.addService(definition, reflectionService(index, calls, name));
     }
   }
 
@@ -122,8 +143,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const shutdown = (graceMs = 10_000) =>
     (stopping ??= new Promise<void>((resolve) => {
       health.setAll(false);
-      health.endWatches();
-      for (const watch of openWatches) watch.end();
+      // Streams never end by themselves: end them (UNAVAILABLE), so they neither hold the
+      // shutdown nor keep their listeners in the view; unary calls in flight may finish.
+      calls.closeStreams();
       const force = setTimeout(() => server.forceShutdown(), graceMs);
       server.tryShutdown(() => {
         clearTimeout(force);
@@ -133,5 +155,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       });
     }));
 
-  return { address, link, health, view, controller, access, metricsAddress: metricsEndpoint?.address, shutdown };
+  const reloadAccess = async () => {
+    const reloaded = await access.reload();
+    if (reloaded) calls.recheckAccess();
+    return reloaded;
+  };
+
+  return { address, link, health, view, controller, access, calls, reloadAccess, metricsAddress: metricsEndpoint?.address, shutdown };
 }

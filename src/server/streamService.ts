@@ -2,34 +2,34 @@ import type { StreamController } from '../control/streamController.js';
 import type { StreamView } from '../control/streamView.js';
 import { parseStreamRef } from '../core/streamRef.js';
 import type { StreamServiceServer } from '../../gen/lit/stream/v1/stream.js';
+import type { CallPipeline, MethodSpec } from './callPipeline.js';
 import { actionToProto, statusToProto, summaryToProto } from './toProto.js';
-import { type CallPolicy, unaryCall } from './unaryCall.js';
 import { watchStatus } from './watchStatus.js';
 
+export const STREAM_SERVICE = 'lit.stream.v1.StreamService';
+
+/** Every StreamService RPC is decided per team (src/auth/roles.ts says which role it needs). */
+const rpc = (method: string): MethodSpec => ({ service: STREAM_SERVICE, method, access: 'team' });
+
 /** lit.stream.v1.StreamService: each handler validates, calls the controller, maps to proto. */
-export function streamService(
-  controller: StreamController,
-  view: StreamView,
-  policy: CallPolicy,
-  openWatches: Set<{ end(): void }>,
-): StreamServiceServer {
+export function streamService(controller: StreamController, view: StreamView, calls: CallPipeline): StreamServiceServer {
   return {
-    listStreams: unaryCall('ListStreams', policy, async (request) => {
+    listStreams: calls.unary(rpc('ListStreams'), async (request) => {
       const page = await controller.list(request.team, request);
       return { streams: page.items.map(summaryToProto), nextPageToken: page.nextPageToken };
     }),
-    start: unaryCall('Start', policy, async (request, context) =>
+    start: calls.unary(rpc('Start'), async (request, context) =>
       actionToProto(await controller.start(parseStreamRef(request.team, request.name), context)),
     ),
-    stop: unaryCall('Stop', policy, async (request, context) =>
+    stop: calls.unary(rpc('Stop'), async (request, context) =>
       actionToProto(await controller.stop(parseStreamRef(request.team, request.name), context)),
     ),
-    restart: unaryCall('Restart', policy, async (request, context) =>
+    restart: calls.unary(rpc('Restart'), async (request, context) =>
       actionToProto(await controller.restart(parseStreamRef(request.team, request.name), context)),
     ),
-    getStatus: unaryCall('GetStatus', policy, async (request) => ({
+    getStatus: calls.unary(rpc('GetStatus'), async (request) => ({
       status: statusToProto(await controller.status(parseStreamRef(request.team, request.name))),
     })),
-    watchStatus: watchStatus(view, policy, openWatches),
+    watchStatus: calls.serverStreaming(rpc('WatchStatus'), watchStatus(view)),
   };
 }

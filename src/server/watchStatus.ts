@@ -1,63 +1,15 @@
-import { type handleServerStreamingCall, type ServerWritableStream, status } from '@grpc/grpc-js';
 import type { StreamView } from '../control/streamView.js';
-import { parseStreamName, parseTeam } from '../core/streamRef.js';
+import { untilAborted } from '../core/abortable.js';
 import type { StreamStatus as CoreStatus } from '../core/status.js';
+import { parseStreamName, parseTeam } from '../core/streamRef.js';
 import {
   StreamServiceService,
   WatchEventKind,
   type WatchStatusRequest,
   WatchStatusResponse,
 } from '../../gen/lit/stream/v1/stream.js';
-import type { Caller } from './accessControl.js';
-import { toGrpcStatus } from './grpcStatus.js';
+import type { ServerStreamingHandler } from './callPipeline.js';
 import { statusToProto } from './toProto.js';
-import { type CallPolicy, identify, STATUS_NAMES } from './unaryCall.js';
-
-type WatchCall = ServerWritableStream<WatchStatusRequest, WatchStatusResponse>;
-
-/**
- * WatchStatus: the initial status of each matching stream, then one message per change, in order.
- * All watchers share the server's one D-Bus subscription (StreamView); each gets its own writer.
- */
-export function watchStatus(
-  view: StreamView,
-  { log, access }: CallPolicy,
-  /** The open watch calls, so a graceful shutdown can end them (they never end by themselves). */
-  open: Set<{ end(): void }>,
-): handleServerStreamingCall<WatchStatusRequest, WatchStatusResponse> {
-  return (call: WatchCall) => {
-    const startedAt = performance.now();
-    let caller: Caller | undefined;
-    open.add(call);
-    call.once('finish', () => open.delete(call));
-    let stop: (() => void) | undefined;
-    const finish = (code: status, details?: string) => {
-      open.delete(call);
-      stop?.();
-      stop = undefined;
-      const durationMs = Math.round(performance.now() - startedAt);
-      log.info({ method: 'WatchStatus', ...identify(call.request), identity: caller?.label, code: STATUS_NAMES[code], durationMs, ...(details ? { details } : {}) }, 'rpc');
-    };
-    call.on('cancelled', () => finish(status.CANCELLED));
-    void (async () => {
-      // Watches are long-lived: they are authorized like reads but not counted against the
-      // per-identity limit on concurrent unary calls.
-      caller = access.authenticate(call);
-      const team = parseTeam(call.request.team);
-      access.authorize(caller, team, 'WatchStatus');
-      const name = call.request.name === '' ? undefined : parseStreamName(call.request.name);
-      const writer = new CoalescingWriter(call);
-      const watch = await view.watch(team, name, (change) => writer.send(change));
-      if (call.cancelled) return watch.stop();
-      stop = watch.stop;
-      for (const initial of watch.initial) writer.send({ kind: 'initial', status: initial });
-    })().catch((error: unknown) => {
-      const grpcStatus = toGrpcStatus(error);
-      finish(grpcStatus.code, grpcStatus.details);
-      call.emit('error', grpcStatus);
-    });
-  };
-}
 
 const KINDS = {
   initial: WatchEventKind.WATCH_EVENT_KIND_INITIAL,
@@ -67,8 +19,45 @@ const KINDS = {
 
 type Kind = keyof typeof KINDS;
 
+export interface WatchMessage {
+  readonly kind: Kind;
+  readonly status: CoreStatus;
+}
+
 /**
- * Encoded messages, per change and kind. StreamView hands every watcher the same change object, so
+ * WatchStatus: the initial status of each matching stream, then one message per change, in order.
+ * All watchers share the server's one D-Bus subscription (StreamView). The call pipeline pulls the
+ * next message only when the client has taken the last one, so a slow watcher's changes wait in
+ * its CoalescingQueue: at most one message per stream, never unbounded memory.
+ */
+export function watchStatus(view: StreamView): ServerStreamingHandler<WatchStatusRequest, WatchStatusResponse> {
+  return async function* (request, { signal }) {
+    const team = parseTeam(request.team);
+    const name = request.name === '' ? undefined : parseStreamName(request.name);
+    const queue = new CoalescingQueue();
+    const opening = view.watch(team, name, (change) => queue.push(change));
+    let watch;
+    try {
+      watch = await untilAborted(opening, signal);
+    } catch (error) {
+      // Gone before the view answered: stop the listener it will have added by then.
+      opening.then((late) => late.stop(), () => undefined);
+      throw error;
+    }
+    try {
+      for (const status of watch.initial) queue.push({ kind: 'initial', status });
+      for (;;) {
+        const { kind, status } = await queue.next(signal);
+        yield encode(kind, status);
+      }
+    } finally {
+      watch.stop();
+    }
+  };
+}
+
+/**
+ * Encoded messages, per change and kind. StreamView hands every watcher the same status object, so
  * a change is converted and encoded once however many watchers there are; grpc-js then writes the
  * bytes as they are (see streamServiceDefinition).
  */
@@ -97,48 +86,42 @@ export function streamServiceDefinition(): typeof StreamServiceService {
 }
 
 /**
- * Writes watch messages in order while the client keeps up. When it does not (grpc-js buffers
- * past its high-water mark and write() returns false), it keeps only the latest message per
- * stream until 'drain', so a slow watcher costs at most one pending message per stream, never
- * unbounded memory. A stream's first message keeps the kind INITIAL even when a change overtook
- * it. Coalescing is documented in the proto (WatchStatus).
+ * The messages a watcher has not taken yet, at most one per stream: a newer status of a stream
+ * replaces the one waiting, so a watcher that reads slower than changes come gets each stream's
+ * latest status rather than every intermediate one. A stream's first message keeps the kind
+ * INITIAL even when a change overtook it. Coalescing is documented in the proto (WatchStatus).
  */
-export class CoalescingWriter {
+export class CoalescingQueue {
   private readonly pending = new Map<string, { kind: Kind; status: CoreStatus }>();
-  private blocked = false;
+  private wake: (() => void) | undefined;
 
-  constructor(private readonly call: WatchCall) {}
-
-  send(change: { kind: Kind; status: CoreStatus }): void {
-    if (this.call.cancelled || this.call.writableEnded) return;
-    if (!this.blocked) return this.write(change);
-    const name = change.status.name;
-    const kind = this.pending.get(name)?.kind === 'initial' && change.kind === 'changed' ? 'initial' : change.kind;
-    // Delete, then set: the Map's order is the order of each stream's latest change.
-    this.pending.delete(name);
-    this.pending.set(name, { kind, status: change.status });
+  push({ kind, status }: WatchMessage): void {
+    const name = status.name;
+    const waiting = this.pending.get(name);
+    if (waiting && kind === 'initial') {
+      // The snapshot was taken before a change already waiting here: that change is newer.
+      waiting.kind = 'initial';
+    } else {
+      // Delete, then set: the Map's order is the order of each stream's latest change.
+      this.pending.delete(name);
+      this.pending.set(name, { kind: waiting?.kind === 'initial' && kind === 'changed' ? 'initial' : kind, status });
+    }
+    this.wake?.();
   }
 
-  /** Messages held back for a slow client (for tests and diagnostics). */
+  /** The oldest waiting message, once there is one; rejects with the signal's reason on abort. */
+  async next(signal: AbortSignal): Promise<WatchMessage> {
+    while (this.pending.size === 0) {
+      await untilAborted(new Promise<void>((resolve) => (this.wake = resolve)), signal);
+      this.wake = undefined;
+    }
+    const [name, message] = this.pending.entries().next().value as [string, WatchMessage];
+    this.pending.delete(name);
+    return message;
+  }
+
+  /** Messages waiting (for tests and diagnostics). */
   get held(): number {
     return this.pending.size;
-  }
-
-  private write({ kind, status }: { kind: Kind; status: CoreStatus }): void {
-    if (!this.call.write(encode(kind, status) as unknown as WatchStatusResponse)) {
-      this.blocked = true;
-      this.call.once('drain', () => this.flush());
-    }
-  }
-
-  private flush(): void {
-    this.blocked = false;
-    // Take messages off the front as they are written: whatever is left when the client stalls
-    // again simply stays pending, in order (no copying, so a long backlog costs O(n) in all).
-    for (const [name, message] of this.pending) {
-      this.pending.delete(name);
-      this.write(message);
-      if (this.blocked) return;
-    }
   }
 }

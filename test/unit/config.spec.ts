@@ -22,6 +22,8 @@ describe('lit-streamd configuration', () => {
       insecure: false,
       socketMode: 0o660,
       maxCallsPerIdentity: 64,
+      maxStreamsPerIdentity: 1024,
+      maxStreams: 4096,
       maxMessageBytes: 4 * 1024 * 1024,
     });
   });

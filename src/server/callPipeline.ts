@@ -1,0 +1,393 @@
+import {
+  type handleBidiStreamingCall,
+  type handleServerStreamingCall,
+  type handleUnaryCall,
+  type ServerDuplexStream,
+  type ServerWritableStream,
+  status,
+} from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { requiredRoleOf } from '../auth/index.js';
+import { untilAborted } from '../core/abortable.js';
+import { CancelledError, DeadlineExceededError, ServerShuttingDownError } from '../core/errors.js';
+import { parseTeam } from '../core/streamRef.js';
+import { ActionStatus } from '../../gen/lit/stream/v1/stream.js';
+import type { AccessControl, Caller, CredentialSource } from './accessControl.js';
+import { CallLimits } from './callLimits.js';
+import { toGrpcStatus } from './grpcStatus.js';
+
+/**
+ * What a call must prove before its handler runs:
+ * - `team`: an identity whose role on the request's `team` allows the method (StreamService);
+ * - `identity`: any identity the access file knows (reflection: it describes the whole API);
+ * - `open`: nothing (health, so probes work without credentials). Still counted against limits,
+ *   per peer address.
+ * Without an access file every caller is `anonymous` and allowed.
+ */
+export type AccessRule = 'team' | 'identity' | 'open';
+
+export interface MethodSpec {
+  /** Full service name, e.g. `lit.stream.v1.StreamService`. */
+  readonly service: string;
+  /** The RPC's short name, e.g. `Start`: what roles.ts, logs and metrics call it. */
+  readonly method: string;
+  readonly access: AccessRule;
+  /** Log the call at debug level (health probes), not info. */
+  readonly quiet?: boolean;
+}
+
+/** gRPC call types, as go-grpc-middleware's Prometheus provider labels them (`grpc_type`). */
+export type CallType = 'unary' | 'server_stream' | 'bidi_stream';
+
+/** What every handler knows about its call besides the request. */
+export interface CallContext {
+  readonly caller: Caller;
+  /**
+   * Aborts when the call should stop: the caller cancelled or its deadline passed
+   * (CancelledError, DeadlineExceededError), its access was revoked (PermissionDeniedError,
+   * UnauthenticatedError) or the server is shutting down (ServerShuttingDownError). Streaming
+   * handlers end on it; `signal.reason` is what the caller is told.
+   */
+  readonly signal: AbortSignal;
+  /** The caller's deadline, ms since the epoch; undefined when it set none. */
+  readonly deadline?: number;
+}
+
+export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
+/** A server-streaming handler yields its responses (or Buffers already encoded); the pipeline
+ *  writes them with backpressure, so a handler is never ahead of its client by more than one. */
+export type ServerStreamingHandler<Req, Res> = (request: Req, context: CallContext) => AsyncIterable<Res | Buffer>;
+export type BidiStreamingHandler<Req, Res> = (requests: AsyncIterable<Req>, context: CallContext) => AsyncIterable<Res>;
+
+/** Told of every call's life, e.g. by the Prometheus metrics. */
+export interface CallObserver {
+  started(spec: MethodSpec, type: CallType): void;
+  received(spec: MethodSpec, type: CallType): void;
+  sent(spec: MethodSpec, type: CallType): void;
+  handled(spec: MethodSpec, type: CallType, code: status, seconds: number): void;
+}
+
+export interface CallPipelineOptions {
+  readonly log: Logger;
+  readonly access: AccessControl;
+  readonly limits?: CallLimits;
+  readonly observers?: readonly CallObserver[];
+}
+
+export const STATUS_NAMES = Object.fromEntries(Object.entries(status).map(([name, code]) => [code, name])) as Record<
+  number,
+  string
+>;
+
+interface OpenStream {
+  /** Re-decides access after the access file changed; aborts the call if it no longer holds. */
+  recheck(): void;
+  abort(reason: Error): void;
+}
+
+/** What the pipeline uses of any grpc-js server call, unary or streaming. */
+interface AnyCall extends CredentialSource {
+  /** Undefined for bidi streams, whose requests come as a stream. */
+  readonly request?: unknown;
+  getPeer(): string;
+  getDeadline(): Date | number;
+  on(event: 'cancelled', listener: () => void): unknown;
+}
+
+/**
+ * The one path every RPC takes, unary and streaming alike (as nice-grpc composes middleware around
+ * handlers): authentication, the call limits, authorization, the caller's deadline and cancellation
+ * as an AbortSignal, the one error-to-status mapping, one log line per call (method, team, stream,
+ * identity, gRPC code, duration), an audit line for RPCs that change a stream, and the observers
+ * (metrics). Streaming responses are written with backpressure. Open streams are tracked, so a
+ * reload of the access file can end the ones it no longer allows and a shutdown can end them all.
+ */
+export class CallPipeline {
+  readonly limits: CallLimits;
+  private readonly log: Logger;
+  private readonly access: AccessControl;
+  private readonly observers: readonly CallObserver[];
+  private readonly openStreams = new Set<OpenStream>();
+  private closing: Error | undefined;
+
+  constructor(options: CallPipelineOptions) {
+    this.log = options.log;
+    this.access = options.access;
+    this.limits = options.limits ?? new CallLimits();
+    this.observers = options.observers ?? [];
+  }
+
+  unary<Req, Res>(spec: MethodSpec, handler: UnaryHandler<Req, Res>): handleUnaryCall<Req, Res> {
+    return (call, callback) => {
+      const lifecycle = this.begin(spec, 'unary', call as unknown as AnyCall);
+      lifecycle
+        .run((context) => handler(call.request, context))
+        .then(
+          (response) => {
+            lifecycle.end(status.OK, undefined, response);
+            callback(null, response);
+          },
+          (error: unknown) => {
+            const grpcStatus = toGrpcStatus(error);
+            lifecycle.end(grpcStatus.code, grpcStatus.details, undefined);
+            callback(grpcStatus);
+          },
+        );
+    };
+  }
+
+  serverStreaming<Req, Res>(spec: MethodSpec, handler: ServerStreamingHandler<Req, Res>): handleServerStreamingCall<Req, Res> {
+    return (call) => {
+      const lifecycle = this.begin(spec, 'server_stream', call as unknown as AnyCall);
+      void this.stream(lifecycle, call as unknown as ServerWritableStream<unknown, unknown>, (context) =>
+        handler(call.request, context),
+      );
+    };
+  }
+
+  bidiStreaming<Req, Res>(spec: MethodSpec, handler: BidiStreamingHandler<Req, Res>): handleBidiStreamingCall<Req, Res> {
+    return (call) => {
+      const lifecycle = this.begin(spec, 'bidi_stream', call as unknown as AnyCall);
+      const requests = this.countReceived(spec, call);
+      void this.stream(lifecycle, call as unknown as ServerWritableStream<unknown, unknown>, (context) => handler(requests, context));
+    };
+  }
+
+  /** Re-decides every open stream's access (after SIGHUP reloaded the access file). */
+  recheckAccess(): void {
+    for (const stream of [...this.openStreams]) stream.recheck();
+  }
+
+  /** Ends every open stream with UNAVAILABLE and refuses new ones: the server is going away. */
+  closeStreams(reason = new ServerShuttingDownError('lit-streamd is shutting down; reconnect to another instance or retry')): void {
+    this.closing = reason;
+    for (const stream of [...this.openStreams]) stream.abort(reason);
+  }
+
+  /** Open streaming calls (for tests and diagnostics). */
+  get streamCount(): number {
+    return this.openStreams.size;
+  }
+
+  private async stream(lifecycle: Lifecycle, call: ServerWritableStream<unknown, unknown>, open: (context: CallContext) => AsyncIterable<unknown>): Promise<void> {
+    try {
+      await lifecycle.run(async (context) => {
+        const iterator = open(context)[Symbol.asyncIterator]();
+        try {
+          for (;;) {
+            const next = await untilAborted(iterator.next(), context.signal);
+            if (next.done) break;
+            lifecycle.sent();
+            if (!call.write(next.value)) await untilAborted(drained(call), context.signal);
+          }
+        } finally {
+          // Ends a generator parked at a `yield`; one awaiting something ends through the signal.
+          void iterator.return?.()?.catch(() => undefined);
+        }
+      });
+      lifecycle.end(status.OK);
+      if (!call.writableEnded) call.end();
+    } catch (error) {
+      const grpcStatus = toGrpcStatus(error);
+      lifecycle.end(grpcStatus.code, grpcStatus.details);
+      if (!call.writableEnded && !call.destroyed) call.emit('error', grpcStatus);
+    }
+  }
+
+  private countReceived<Req>(spec: MethodSpec, call: ServerDuplexStream<Req, unknown>): AsyncIterable<Req> {
+    const observers = this.observers;
+    return {
+      async *[Symbol.asyncIterator]() {
+        // Not the stream's own iterator: leaving it early would destroy the call, and with it the
+        // status the pipeline still has to send.
+        for await (const request of call.iterator({ destroyOnReturn: false }) as AsyncIterable<Req>) {
+          for (const observer of observers) observer.received(spec, 'bidi_stream');
+          yield request;
+        }
+      },
+    };
+  }
+
+  private begin(spec: MethodSpec, type: CallType, call: AnyCall): Lifecycle {
+    return new Lifecycle(this, spec, type, call);
+  }
+
+  /** @internal for Lifecycle: who is calling (a peer, for `open` methods). */
+  identify(spec: MethodSpec, call: AnyCall): Caller {
+    // No identity to count against: count the peer (its address, without the port).
+    if (spec.access === 'open') return { identity: undefined, label: `peer ${peerHost(call.getPeer())}` };
+    return this.access.authenticate(call);
+  }
+
+  /** @internal for Lifecycle: counts the call against the limits; returns the release. */
+  admit(type: CallType, caller: Caller): () => void {
+    if (type !== 'unary' && this.closing) throw this.closing;
+    return this.limits.admit(type === 'unary' ? 'unary' : 'stream', caller.label);
+  }
+
+  /** @internal for Lifecycle */
+  authorize(spec: MethodSpec, caller: Caller, request: unknown): void {
+    // `identity` needs nothing beyond authenticate(), which refuses unknown callers.
+    if (spec.access === 'team') this.access.authorize(caller, parseTeam((request as { team: string }).team), spec.method);
+  }
+
+  /** @internal for Lifecycle */
+  track(stream: OpenStream): () => void {
+    this.openStreams.add(stream);
+    return () => this.openStreams.delete(stream);
+  }
+
+  /** @internal for Lifecycle */
+  notify<K extends keyof CallObserver>(event: K, ...args: Parameters<CallObserver[K]>): void {
+    for (const observer of this.observers) (observer[event] as (...a: Parameters<CallObserver[K]>) => void)(...args);
+  }
+
+  /** Whether closeStreams() was called: the server is going away. */
+  get isClosing(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /** @internal for Lifecycle */
+  get logger(): Logger {
+    return this.log;
+  }
+}
+
+/** One call from admission to its status: the context its handler sees, and its log lines. */
+class Lifecycle {
+  private readonly startedAt = performance.now();
+  private readonly abort = new AbortController();
+  private readonly deadline: number | undefined;
+  private caller: Caller | undefined;
+  private release: (() => void) | undefined;
+  private untrack: (() => void) | undefined;
+  private ended = false;
+
+  constructor(
+    private readonly pipeline: CallPipeline,
+    private readonly spec: MethodSpec,
+    private readonly type: CallType,
+    private readonly call: AnyCall,
+  ) {
+    const callDeadline = call.getDeadline();
+    this.deadline = callDeadline instanceof Date ? callDeadline.getTime() : Number.isFinite(callDeadline) ? callDeadline : undefined;
+    pipeline.notify('started', spec, type);
+    // grpc-js cancels the call itself when the deadline passes, possibly before a timer of ours
+    // fires: tell the two cases apart so the caller and the log see DEADLINE_EXCEEDED, not CANCELLED.
+    call.on('cancelled', () =>
+      this.stop(
+        this.deadline !== undefined && Date.now() >= this.deadline
+          ? new DeadlineExceededError(`the deadline passed while ${spec.method} was running`)
+          : new CancelledError(`the caller cancelled ${spec.method}`),
+      ),
+    );
+  }
+
+  /** Admits the call, then runs `body` with its context; rejects with why the call failed. */
+  async run<T>(body: (context: CallContext) => Promise<T>): Promise<T> {
+    // Authentication, the limits, then authorization: all before the handler can reach systemd.
+    const caller = (this.caller = this.pipeline.identify(this.spec, this.call));
+    this.release = this.pipeline.admit(this.type, caller);
+    this.pipeline.authorize(this.spec, caller, this.call.request);
+    if (this.type !== 'unary') {
+      this.untrack = this.pipeline.track({
+        recheck: () => this.recheck(),
+        abort: (reason) => this.stop(reason),
+      });
+    }
+    if (this.abort.signal.aborted) throw this.abort.signal.reason;
+    try {
+      return await body({ caller, signal: this.abort.signal, deadline: this.deadline });
+    } catch (error) {
+      // A handler that stopped because of the signal may throw anything; the reason is the truth.
+      throw this.abort.signal.aborted ? this.abort.signal.reason : error;
+    }
+  }
+
+  sent(): void {
+    this.pipeline.notify('sent', this.spec, this.type);
+  }
+
+  end(code: status, details?: string, response?: unknown): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.release?.();
+    this.untrack?.();
+    if (!this.abort.signal.aborted) this.abort.abort(new CancelledError('the call ended'));
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    this.pipeline.notify('handled', this.spec, this.type, code, seconds);
+    const fields = {
+      method: this.spec.method,
+      ...identify(this.call.request ?? {}),
+      identity: this.caller?.label,
+      code: STATUS_NAMES[code],
+      durationMs: Math.round(seconds * 1_000_000) / 1000,
+    };
+    const log = this.pipeline.logger;
+    const line = details ? { ...fields, details } : fields;
+    // Failures on our side are warnings, except calls a shutdown ended: those are expected.
+    if (this.spec.quiet) log.debug(line, 'rpc');
+    else if (code === status.INTERNAL || (code === status.UNAVAILABLE && !this.pipeline.isClosing)) log.warn(line, 'rpc');
+    else log.info(line, 'rpc');
+    if (this.spec.access === 'team' && requiredRoleOf(this.spec.method) !== 'reader') {
+      log.info({ audit: true, ...fields, outcome: outcomeOf(code, response) }, 'audit');
+    }
+  }
+
+  private stop(reason: Error): void {
+    if (!this.abort.signal.aborted) this.abort.abort(reason);
+  }
+
+  private recheck(): void {
+    if (this.spec.access === 'open' || !this.caller) return;
+    try {
+      this.pipeline.authorize(this.spec, this.pipeline.identify(this.spec, this.call), this.call.request);
+    } catch (error) {
+      this.stop(error as Error);
+    }
+  }
+}
+
+/** Resolves when the call can take more writes, or when it is closed (then nothing more goes out). */
+function drained(call: ServerWritableStream<unknown, unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      call.off('drain', done);
+      call.off('close', done);
+      resolve();
+    };
+    call.on('drain', done);
+    call.on('close', done);
+  });
+}
+
+/** SUCCESS or FAILURE as the action reported it; REFUSED or ERROR when it never ran to the end. */
+function outcomeOf(code: status, response: unknown): string {
+  if (code === status.OK) {
+    const actionStatus = (response as { status?: number } | undefined)?.status;
+    return actionStatus === ActionStatus.ACTION_STATUS_SUCCESS ? 'SUCCESS' : 'FAILURE';
+  }
+  const refused = [status.UNAUTHENTICATED, status.PERMISSION_DENIED, status.INVALID_ARGUMENT, status.NOT_FOUND, status.FAILED_PRECONDITION, status.RESOURCE_EXHAUSTED];
+  return refused.includes(code) ? 'REFUSED' : 'ERROR';
+}
+
+/**
+ * team and stream name of the request for the log line (as `stream`: pino's `name` is the logger's),
+ * cut short: they are untrusted input.
+ */
+export function identify(request: object): { team?: string; stream?: string } {
+  const { team, name } = request as { team?: unknown; name?: unknown };
+  return {
+    ...(typeof team === 'string' ? { team: team.slice(0, 64) } : {}),
+    ...(typeof name === 'string' && name !== '' ? { stream: name.slice(0, 64) } : {}),
+  };
+}
+
+/** `ipv4:127.0.0.1:5000` / `[::1]:5000` / `127.0.0.1:5000` → the host part. */
+function peerHost(peer: string): string {
+  const withoutScheme = peer.replace(/^ipv[46]:/, '');
+  const bracketed = /^\[([^\]]+)\]/.exec(withoutScheme);
+  if (bracketed) return bracketed[1] ?? withoutScheme;
+  const colon = withoutScheme.lastIndexOf(':');
+  return colon > 0 && withoutScheme.indexOf(':') === colon ? withoutScheme.slice(0, colon) : withoutScheme;
+}
