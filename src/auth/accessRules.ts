@@ -1,4 +1,5 @@
 import { parseTeam } from '../core/streamRef.js';
+import { parseCertificateSubject, subjectKey } from './certificateSubject.js';
 import { hashToken } from './tokens.js';
 import type { TeamRole } from './roles.js';
 
@@ -21,7 +22,10 @@ export interface TokenRule {
 
 export interface CertificateRule {
   readonly name: string;
-  /** Matched against the client certificate's SAN DNS/URI/email entries, then its CN. */
+  /**
+   * A SAN DNS name, URI or email, or a CN, optionally typed as `DNS:`, `URI:`, `email:` or `CN:`
+   * (certificateSubject.ts); matched only against names of the same kind in the certificate.
+   */
   readonly subject: string;
 }
 
@@ -96,8 +100,12 @@ function validateCertificates(value: unknown): CertificateRule[] {
     const name = identityName(required(entry, [...path, index], 'name'), [...path, index, 'name']);
     const subject = certificateSubject(required(entry, [...path, index], 'subject'), [...path, index, 'subject']);
     noDuplicate(firstWithName, name, index, [...path, index, 'name'], (first) => `name ${JSON.stringify(name)} is already used by certificates[${first}]`);
-    // DNS names compare without case (RFC 4343), so subjects differing only in case would collide.
-    noDuplicate(firstWithSubject, subject.toLowerCase(), index, [...path, index, 'subject'], (first) => `subject ${JSON.stringify(subject)} is already used by certificates[${first}]: one certificate must identify one identity`);
+    // Two subjects naming the same certificate name of one kind would make it identify two
+    // identities (DNS names compare without case, RFC 4343).
+    const { kinds, value: named } = parseCertificateSubject(subject);
+    for (const kind of kinds) {
+      noDuplicate(firstWithSubject, subjectKey(kind, named), index, [...path, index, 'subject'], (first) => `subject ${JSON.stringify(subject)} names the same ${kind} as certificates[${first}]: one certificate must identify one identity`);
+    }
     return Object.freeze({ name, subject });
   });
 }
@@ -165,7 +173,7 @@ function tokenDigest(value: unknown, path: FieldPath): string {
 
 function certificateSubject(value: unknown, path: FieldPath): string {
   if (typeof value !== 'string' || !SUBJECT.test(value)) {
-    throw new AccessRulesError(path, `expected a certificate subject (a SAN DNS name, URI or email, or a CN) of 1-1024 characters without control characters or surrounding spaces, got ${describe(value)}`);
+    throw new AccessRulesError(path, `expected a certificate subject (a SAN DNS name, URI or email, or a CN, optionally typed as DNS:, URI:, email: or CN:) of 1-1024 characters without control characters or surrounding spaces, got ${describe(value)}`);
   }
   return value;
 }

@@ -1,5 +1,6 @@
 import type { AccessRules, Grant } from './accessRules.js';
 import { requiredRoleOf, roleSatisfies, type Role } from './roles.js';
+import { parseCertificateSubject, type SubjectKind, subjectKey } from './certificateSubject.js';
 import { parseSubjectAltName } from './subjectAltName.js';
 import { findTokenOwner, storedToken, type StoredToken } from './tokens.js';
 
@@ -21,7 +22,7 @@ export interface PeerCertificateLike {
 export type Decision = 'allow' | 'deny';
 
 /** The SAN types that name a client (node's spelling); IP addresses and others never do. */
-const IDENTIFYING_ALT_NAMES = new Set(['DNS', 'URI', 'email']);
+const IDENTIFYING_ALT_NAMES: ReadonlySet<string> = new Set<SubjectKind>(['DNS', 'URI', 'email']);
 
 /**
  * Who a caller is (from a bearer token or a client certificate) and whether they may call an RPC
@@ -29,16 +30,15 @@ const IDENTIFYING_ALT_NAMES = new Set(['DNS', 'URI', 'email']);
  */
 export class AccessPolicy {
   readonly #tokens: readonly StoredToken[];
+  /** Identity by subjectKey(kind, name): each kind of certificate name matches only its own kind. */
   readonly #subjects = new Map<string, string>();
-  /** DNS names compare without case (RFC 4343); the other subjects compare exactly. */
-  readonly #dnsNames = new Map<string, string>();
   readonly #grants: ReadonlyMap<string, Grant>;
 
   constructor(rules: AccessRules) {
     this.#tokens = rules.tokens.map((token) => storedToken(token.name, token.sha256));
     for (const { name, subject } of rules.certificates) {
-      this.#subjects.set(subject, name);
-      this.#dnsNames.set(subject.toLowerCase(), name);
+      const { kinds, value } = parseCertificateSubject(subject);
+      for (const kind of kinds) this.#subjects.set(subjectKey(kind, value), name);
     }
     this.#grants = rules.grants;
   }
@@ -54,14 +54,17 @@ export class AccessPolicy {
    * verified against the trusted CA (grpc-js: ServerCredentials.createSsl(..., true), which
    * rejects the handshake otherwise); this only reads names from it.
    *
-   * The SAN entries DNS, URI and email are tried first, then the subject's CN. A certificate whose
-   * names point at two different identities names none: the access file does not say which.
+   * A certificate with SAN entries of the kinds DNS, URI or email is named by those alone: its CN
+   * does not count then (RFC 6125 §6.4.4), so a CA that put someone else's name in the CN of a
+   * certificate issued for a SAN cannot make it identify that someone. Only a certificate without
+   * such entries is named by its CN. A certificate whose names point at two different identities
+   * names none: the access file does not say which.
    */
   identifyCertificate(certificate: PeerCertificateLike | null | undefined): Identity | undefined {
     if (!certificate) return undefined;
     const fromAltNames = this.#namesFromAltNames(certificate.subjectaltname);
     if (fromAltNames === 'unreadable') return undefined;
-    const names = fromAltNames.size > 0 ? fromAltNames : this.#namesFromCommonName(certificate.subject?.CN);
+    const names = fromAltNames !== 'none' ? fromAltNames : this.#namesFromCommonName(certificate.subject?.CN);
     if (names.size !== 1) return undefined;
     const [name] = names;
     return name === undefined ? undefined : Object.freeze({ name, via: 'certificate' as const });
@@ -84,18 +87,20 @@ export class AccessPolicy {
     return held !== undefined && roleSatisfies(held, requiredRoleOf(method)) ? 'allow' : 'deny';
   }
 
-  #namesFromAltNames(subjectAltName: string | undefined): Set<string> | 'unreadable' {
+  /** Identities the identifying SAN entries name; 'none' when there are no such entries. */
+  #namesFromAltNames(subjectAltName: string | undefined): Set<string> | 'none' | 'unreadable' {
     const names = new Set<string>();
-    if (subjectAltName === undefined) return names;
+    if (subjectAltName === undefined) return 'none';
     let altNames;
     try {
       altNames = parseSubjectAltName(subjectAltName);
     } catch {
       return 'unreadable'; // not node's format: identify no one rather than guess
     }
-    for (const { type, value } of altNames) {
-      if (!IDENTIFYING_ALT_NAMES.has(type)) continue;
-      const name = type === 'DNS' ? this.#dnsNames.get(value.toLowerCase()) : this.#subjects.get(value);
+    const identifying = altNames.filter(({ type }) => IDENTIFYING_ALT_NAMES.has(type));
+    if (identifying.length === 0) return 'none';
+    for (const { type, value } of identifying) {
+      const name = this.#subjects.get(subjectKey(type as SubjectKind, value));
       if (name !== undefined) names.add(name);
     }
     return names;
@@ -103,7 +108,7 @@ export class AccessPolicy {
 
   #namesFromCommonName(commonName: string | readonly string[] | undefined): Set<string> {
     // Several CNs are ambiguous, like several matching SANs: only a single CN names someone.
-    const name = typeof commonName === 'string' ? this.#subjects.get(commonName) : undefined;
+    const name = typeof commonName === 'string' ? this.#subjects.get(subjectKey('CN', commonName)) : undefined;
     return new Set(name === undefined ? [] : [name]);
   }
 }

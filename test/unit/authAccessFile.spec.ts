@@ -182,7 +182,7 @@ describe('the access file', () => {
       // certificates
       ['a certificate without subject', yaml('certificates:', '  - name: ingest-bot', 'grants: {}'), 'yaml', '2:5: certificates[0]: subject is missing'],
       ['two certificates of one name', yaml('certificates:', '  - {name: bot, subject: a.example}', '  - {name: bot, subject: b.example}', 'grants: {}'), 'yaml', '3:12: certificates[1].name: name "bot" is already used by certificates[0]'],
-      ['one subject for two identities (DNS names ignore case)', yaml('certificates:', '  - {name: bot, subject: bot.example}', '  - {name: other, subject: BOT.example}', 'grants: {}'), 'yaml', '3:28: certificates[1].subject: subject "BOT.example" is already used by certificates[0]'],
+      ['one subject for two identities (DNS names ignore case)', yaml('certificates:', '  - {name: bot, subject: bot.example}', '  - {name: other, subject: BOT.example}', 'grants: {}'), 'yaml', '3:28: certificates[1].subject: subject "BOT.example" names the same DNS as certificates[0]'],
       ['a subject with surrounding spaces', yaml('certificates:', '  - {name: bot, subject: " bot.example"}', 'grants: {}'), 'yaml', '2:26: certificates[0].subject: expected a certificate subject'],
       // grants
       ['an unknown role', yaml('grants:', '  ingest-bot: { contoso: operator, contoso-eu: opertor }'), 'yaml', '2:48: grants.ingest-bot.contoso-eu: unknown role "opertor": use reader or operator'],

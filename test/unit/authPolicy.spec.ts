@@ -166,9 +166,30 @@ describe('who may do what', () => {
       expect(policy.identifyCertificate({ subjectaltname: 'URI:spiffe://contoso.internal/ns/ingest/sa/BOT' })).toBeUndefined();
     });
 
-    it('falls back to the CN when no SAN names anyone', () => {
+    it('is named by its CN only when it has no SAN DNS name, URI or email', () => {
       expect(policy.identifyCertificate({ subject: { CN: 'legacy-bot' } })?.name).toBe('legacy-bot');
-      expect(policy.identifyCertificate({ subject: { CN: 'legacy-bot' }, subjectaltname: 'DNS:unknown.example, IP Address:10.0.0.1' })?.name).toBe('legacy-bot');
+      expect(policy.identifyCertificate({ subject: { CN: 'legacy-bot' }, subjectaltname: 'IP Address:10.0.0.1' })?.name).toBe('legacy-bot');
+    });
+
+    it('does not count its CN when it has SAN names, even if none of them is known (RFC 6125 §6.4.4)', () => {
+      expect(policy.identifyCertificate({ subject: { CN: 'legacy-bot' }, subjectaltname: 'DNS:unknown.example, IP Address:10.0.0.1' })).toBeUndefined();
+      expect(policy.identifyCertificate({ subject: { CN: 'legacy-bot' }, subjectaltname: 'email:someone@elsewhere.example' })).toBeUndefined();
+    });
+
+    it('matches each kind of name only against subjects of that kind', () => {
+      // A DNS SAN spelled like a known URI or email names no one, and the other way round.
+      expect(policy.identifyCertificate({ subjectaltname: 'DNS:SPIFFE://contoso.internal/ns/ingest/sa/bot' })).toBeUndefined();
+      expect(policy.identifyCertificate({ subjectaltname: 'DNS:bot@contoso.internal' })).toBeUndefined();
+      expect(policy.identifyCertificate({ subjectaltname: 'URI:ingest-bot.contoso.internal' })).toBeUndefined();
+      expect(policy.identifyCertificate({ subjectaltname: 'email:ingest-bot.contoso.internal' })).toBeUndefined();
+      // Nor is a URI or email subject ever a CN.
+      expect(policy.identifyCertificate({ subject: { CN: 'bot@contoso.internal' } })).toBeUndefined();
+      // A typed subject matches its kind only.
+      const typed = parseAccessPolicy('certificates: [{ name: cn-only, subject: "CN:box.example" }, { name: dns-only, subject: "DNS:svc.example" }]\ngrants: {}\n', 'yaml');
+      expect(typed.identifyCertificate({ subject: { CN: 'box.example' } })?.name).toBe('cn-only');
+      expect(typed.identifyCertificate({ subjectaltname: 'DNS:box.example' })).toBeUndefined();
+      expect(typed.identifyCertificate({ subjectaltname: 'DNS:svc.example' })?.name).toBe('dns-only');
+      expect(typed.identifyCertificate({ subject: { CN: 'svc.example' } })).toBeUndefined();
     });
 
     it('prefers a matching SAN to the CN', () => {
