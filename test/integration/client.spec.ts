@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { inspect, promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeSharedClients, getStreams, GrpcStatus, LitStreamError, Stream, streamServiceClient } from '../../clients/typescript/src/index.js';
-import { type Harness, startHarness } from './harness.js';
+import { type Harness, startHarness, waitFor } from './harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -66,6 +66,41 @@ describe('Stream, as in the Python SDK', () => {
     expect((await viaAddress.status()).name).toBe('ethereum');
     const viaClient = new Stream('contoso', 'ethereum', { client: streamServiceClient({ address: h.address }) });
     expect((await viaClient.status()).active).toBe('inactive');
+  });
+});
+
+describe('watch(), an async iterable that opens its call lazily', () => {
+  // Control: a watch that is iterated reaches the server; calls opened before it on the same
+  // shared channel would have reached it first, so once its INITIAL arrives they would be counted.
+  async function openedWatchers(): Promise<number> {
+    const control = new Stream('contoso', 'bitcoin').watch();
+    expect((await control.next()).value).toMatchObject({ kind: 'INITIAL' });
+    const count = h.server.view.watcherCount;
+    await control.return(undefined);
+    await waitFor(() => h.server.view.watcherCount === 0, 5_000, 'the control watch to be released');
+    return count - 1;
+  }
+
+  it('opens no call on the server until the first next()', async () => {
+    const neverIterated = [new Stream('contoso', 'bitcoin').watch(), new Stream('contoso', 'ethereum').watch()];
+    expect(await openedWatchers()).toBe(0);
+    expect(neverIterated).toHaveLength(2);
+  });
+
+  it('opens no call when return() comes before the first next()', async () => {
+    const returned = new Stream('contoso', 'bitcoin').watch();
+    expect(await returned.return(undefined)).toEqual({ done: true, value: undefined });
+    expect(await returned.next()).toEqual({ done: true, value: undefined });
+    expect(await openedWatchers()).toBe(0);
+  });
+
+  it('releases the server\'s watcher when the loop is left', async () => {
+    for await (const event of new Stream('contoso', 'bitcoin').watch()) {
+      expect(event.kind).toBe('INITIAL');
+      expect(h.server.view.watcherCount).toBe(1);
+      break;
+    }
+    await waitFor(() => h.server.view.watcherCount === 0, 5_000, 'the watch to be released');
   });
 });
 

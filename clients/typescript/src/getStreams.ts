@@ -5,7 +5,7 @@ import { type StreamEvent, streamEvents } from './watch.js';
 
 class StreamDirectory extends Service {
   watch(team: string): AsyncGenerator<StreamEvent> {
-    return streamEvents(this.client.watchStatus({ team, name: '' }, callMetadata(this.options)));
+    return streamEvents(() => this.client.watchStatus({ team, name: '' }, callMetadata(this.options)));
   }
 
   async list(team: string): Promise<Stream[]> {

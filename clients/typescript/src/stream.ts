@@ -48,10 +48,11 @@ export class Stream extends Service {
   /**
    * The stream's status now, then every change as it happens:
    * `for await (const { kind, status } of stream.watch()) console.log(kind, status.active)`.
-   * Runs until the loop is left or the server goes away; no deadline.
+   * The call opens at the first iteration; it runs until the loop is left or the server goes away
+   * (no deadline).
    */
   watch(): AsyncGenerator<StreamEvent> {
-    return streamEvents(this.client.watchStatus(this.ref(), callMetadata(this.options)));
+    return streamEvents(() => this.client.watchStatus(this.ref(), callMetadata(this.options)));
   }
 
   override toString(): string {

@@ -17,10 +17,13 @@ const KIND_NAMES: Record<number, StreamEvent['kind']> = {
 };
 
 /**
- * Turns a WatchStatus call into an async iterable. Leaving the `for await` loop (break, return,
- * throw) cancels the call on the server; a failed call throws LitStreamError.
+ * A WatchStatus call as an async iterable. `open` runs at the first `next()`, not before: a
+ * generator's body starts only then, and one that is never iterated, or `return()`ed first, never
+ * runs it, so it holds no call and no watcher on the server. Leaving the `for await` loop (break,
+ * return, throw) cancels the call; a failed call throws LitStreamError.
  */
-export async function* streamEvents(call: ClientReadableStream<WatchStatusResponse>): AsyncGenerator<StreamEvent> {
+export async function* streamEvents(open: () => ClientReadableStream<WatchStatusResponse>): AsyncGenerator<StreamEvent> {
+  const call = open();
   try {
     for await (const response of call as AsyncIterable<WatchStatusResponse>) {
       if (!response.status) continue;
