@@ -21,6 +21,14 @@ server_packages=(
 test_packages=(
   tmux               # lit-streamctl's terminal mode, driven in a pseudo-terminal
   prometheus         # prometheus + promtool: the metrics specs scrape and lint /metrics for real
+  protobuf-compiler  # protoc's Python generator: npm run generate (CI checks clients/python/gen)
+  protobuf-compiler-grpc  # grpc_python_plugin: the Python client's gRPC stubs, same
+  python3-grpcio     # the Python client's runtime, for its specs on /usr/bin/python3
+  python3-protobuf   #   "
+  python3-pytest     # the Python client's tests
+  python3-pip        # pip install --no-build-isolation ./clients/python, as its users do
+  python3-setuptools # the Python client's build backend (PEP 621 pyproject.toml)
+  python3-venv       # the Python client spec installs it into a virtualenv, as users would
 )
 
 case "$purpose" in

@@ -1,0 +1,205 @@
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+ACTION_STATUS_FAILURE: ActionStatus
+ACTION_STATUS_SUCCESS: ActionStatus
+ACTION_STATUS_UNSPECIFIED: ActionStatus
+ACTIVE_STATE_ACTIVATING: ActiveState
+ACTIVE_STATE_ACTIVE: ActiveState
+ACTIVE_STATE_DEACTIVATING: ActiveState
+ACTIVE_STATE_FAILED: ActiveState
+ACTIVE_STATE_INACTIVE: ActiveState
+ACTIVE_STATE_MAINTENANCE: ActiveState
+ACTIVE_STATE_RELOADING: ActiveState
+ACTIVE_STATE_UNSPECIFIED: ActiveState
+DESCRIPTOR: _descriptor.FileDescriptor
+LOAD_STATE_BAD_SETTING: LoadState
+LOAD_STATE_ERROR: LoadState
+LOAD_STATE_LOADED: LoadState
+LOAD_STATE_MASKED: LoadState
+LOAD_STATE_NOT_FOUND: LoadState
+LOAD_STATE_UNSPECIFIED: LoadState
+USAGE_SOURCE_PROCFS: UsageSource
+USAGE_SOURCE_SYSTEMD: UsageSource
+USAGE_SOURCE_UNSPECIFIED: UsageSource
+WATCH_EVENT_KIND_CHANGED: WatchEventKind
+WATCH_EVENT_KIND_INITIAL: WatchEventKind
+WATCH_EVENT_KIND_REMOVED: WatchEventKind
+WATCH_EVENT_KIND_UNSPECIFIED: WatchEventKind
+
+class GetStatusRequest(_message.Message):
+    __slots__ = ["name", "team"]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    team: str
+    def __init__(self, team: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class GetStatusResponse(_message.Message):
+    __slots__ = ["status"]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    status: StreamStatus
+    def __init__(self, status: _Optional[_Union[StreamStatus, _Mapping]] = ...) -> None: ...
+
+class ListStreamsRequest(_message.Message):
+    __slots__ = ["page_size", "page_token", "team"]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    team: str
+    def __init__(self, team: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListStreamsResponse(_message.Message):
+    __slots__ = ["next_page_token", "streams"]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STREAMS_FIELD_NUMBER: _ClassVar[int]
+    next_page_token: str
+    streams: _containers.RepeatedCompositeFieldContainer[StreamSummary]
+    def __init__(self, streams: _Optional[_Iterable[_Union[StreamSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class RestartRequest(_message.Message):
+    __slots__ = ["name", "team"]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    team: str
+    def __init__(self, team: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class RestartResponse(_message.Message):
+    __slots__ = ["job_result", "message", "status", "stream"]
+    JOB_RESULT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    job_result: str
+    message: str
+    status: ActionStatus
+    stream: StreamSummary
+    def __init__(self, status: _Optional[_Union[ActionStatus, str]] = ..., message: _Optional[str] = ..., job_result: _Optional[str] = ..., stream: _Optional[_Union[StreamSummary, _Mapping]] = ...) -> None: ...
+
+class StartRequest(_message.Message):
+    __slots__ = ["name", "team"]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    team: str
+    def __init__(self, team: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class StartResponse(_message.Message):
+    __slots__ = ["job_result", "message", "status", "stream"]
+    JOB_RESULT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    job_result: str
+    message: str
+    status: ActionStatus
+    stream: StreamSummary
+    def __init__(self, status: _Optional[_Union[ActionStatus, str]] = ..., message: _Optional[str] = ..., job_result: _Optional[str] = ..., stream: _Optional[_Union[StreamSummary, _Mapping]] = ...) -> None: ...
+
+class StopRequest(_message.Message):
+    __slots__ = ["name", "team"]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    team: str
+    def __init__(self, team: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class StopResponse(_message.Message):
+    __slots__ = ["job_result", "message", "status", "stream"]
+    JOB_RESULT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STREAM_FIELD_NUMBER: _ClassVar[int]
+    job_result: str
+    message: str
+    status: ActionStatus
+    stream: StreamSummary
+    def __init__(self, status: _Optional[_Union[ActionStatus, str]] = ..., message: _Optional[str] = ..., job_result: _Optional[str] = ..., stream: _Optional[_Union[StreamSummary, _Mapping]] = ...) -> None: ...
+
+class StreamStatus(_message.Message):
+    __slots__ = ["active_state", "exit_signal", "exit_status", "load_state", "main_pid", "memory_bytes", "name", "restart_count", "result", "started", "sub_state", "tasks", "team", "unit", "usage_source"]
+    ACTIVE_STATE_FIELD_NUMBER: _ClassVar[int]
+    EXIT_SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    EXIT_STATUS_FIELD_NUMBER: _ClassVar[int]
+    LOAD_STATE_FIELD_NUMBER: _ClassVar[int]
+    MAIN_PID_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    RESTART_COUNT_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_FIELD_NUMBER: _ClassVar[int]
+    SUB_STATE_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    USAGE_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    active_state: ActiveState
+    exit_signal: int
+    exit_status: int
+    load_state: LoadState
+    main_pid: int
+    memory_bytes: int
+    name: str
+    restart_count: int
+    result: str
+    started: _timestamp_pb2.Timestamp
+    sub_state: str
+    tasks: int
+    team: str
+    unit: str
+    usage_source: UsageSource
+    def __init__(self, team: _Optional[str] = ..., name: _Optional[str] = ..., unit: _Optional[str] = ..., load_state: _Optional[_Union[LoadState, str]] = ..., active_state: _Optional[_Union[ActiveState, str]] = ..., sub_state: _Optional[str] = ..., started: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., main_pid: _Optional[int] = ..., tasks: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., usage_source: _Optional[_Union[UsageSource, str]] = ..., restart_count: _Optional[int] = ..., result: _Optional[str] = ..., exit_status: _Optional[int] = ..., exit_signal: _Optional[int] = ...) -> None: ...
+
+class StreamSummary(_message.Message):
+    __slots__ = ["active_state", "load_state", "name", "sub_state", "team", "unit"]
+    ACTIVE_STATE_FIELD_NUMBER: _ClassVar[int]
+    LOAD_STATE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SUB_STATE_FIELD_NUMBER: _ClassVar[int]
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    active_state: ActiveState
+    load_state: LoadState
+    name: str
+    sub_state: str
+    team: str
+    unit: str
+    def __init__(self, team: _Optional[str] = ..., name: _Optional[str] = ..., unit: _Optional[str] = ..., load_state: _Optional[_Union[LoadState, str]] = ..., active_state: _Optional[_Union[ActiveState, str]] = ..., sub_state: _Optional[str] = ...) -> None: ...
+
+class WatchStatusRequest(_message.Message):
+    __slots__ = ["name", "team"]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    team: str
+    def __init__(self, team: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class WatchStatusResponse(_message.Message):
+    __slots__ = ["kind", "status"]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    kind: WatchEventKind
+    status: StreamStatus
+    def __init__(self, kind: _Optional[_Union[WatchEventKind, str]] = ..., status: _Optional[_Union[StreamStatus, _Mapping]] = ...) -> None: ...
+
+class ActionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class LoadState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class ActiveState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class WatchEventKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class UsageSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []

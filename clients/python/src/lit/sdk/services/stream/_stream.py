@@ -1,0 +1,215 @@
+"""Stream, get_streams and watch_streams: the seed SDK's API over lit-streamd's gRPC service."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, List, Literal, NamedTuple, Optional
+
+import grpc
+
+from lit.stream.v1 import stream_pb2
+
+from ._connection import ACTION_TIMEOUT, READ_TIMEOUT, Connection
+from ._errors import error_from_rpc
+from ._service import Service, ServiceActionStatus, ServiceStatus, to_action_status, to_service_status
+
+
+class StreamEvent(NamedTuple):
+    """One report of a watch: a stream's status when the watch began, a change, or its removal.
+
+    ``status`` is as ``Stream.status()`` reports it, except tasks and memory (None: they are
+    measured on request, not signalled by systemd).
+    """
+
+    kind: Literal["INITIAL", "CHANGED", "REMOVED"]
+    status: ServiceStatus
+
+
+class Stream(Service):
+    """Represents a real-time data-streaming service worker.
+
+    Args:
+        team: The name of the team that owns the Stream.
+        name: The name of the Stream.
+        connection: Where and how to reach lit-streamd; default: from the environment
+            (``LIT_STREAM_ADDR``, ``LIT_STREAM_TOKEN``, ``LIT_STREAM_CA``/``_CERT``/``_KEY``).
+
+    Attributes:
+        team: The name of the team that owns the Stream.
+        name: The name of the Stream.
+    """
+
+    team: str
+    """The name of the team that owns the Stream."""
+    name: str
+    """The name of the Stream."""
+
+    def __init__(self, team: str, name: str, connection: Optional[Connection] = None) -> None:
+        """Initializes a new instance of Stream.
+
+        Args:
+            team: The name of the team that owns the Stream.
+            name: The name of the Stream.
+            connection: Where and how to reach lit-streamd; default: from the environment.
+        """
+        super().__init__(connection)
+        self.team = team
+        self.name = name
+
+    def start(self) -> ServiceActionStatus:
+        """Starts the stream.
+
+        Returns once systemd has finished starting it.
+
+        Returns:
+            An object containing the status of the operation.
+
+        Examples:
+            >>> stream = Stream("contoso", "bitcoin")
+            >>> stream.start()
+            {'status': 'SUCCESS', 'message': 'Stream started successfully.'}
+        """
+        return to_action_status(self._call(self._stub.Start, self._request(stream_pb2.StartRequest), ACTION_TIMEOUT))
+
+    def stop(self) -> ServiceActionStatus:
+        """Stops the stream.
+
+        Stopping a stopped stream succeeds.
+
+        Returns:
+            An object containing the status of the operation.
+
+        Examples:
+            >>> stream = Stream("contoso", "bitcoin")
+            >>> stream.stop()
+            {'status': 'SUCCESS', 'message': 'Stream stopped successfully.'}
+        """
+        return to_action_status(self._call(self._stub.Stop, self._request(stream_pb2.StopRequest), ACTION_TIMEOUT))
+
+    def restart(self) -> ServiceActionStatus:
+        """Restarts the stream.
+
+        Starts it if it was stopped.
+
+        Returns:
+            An object containing the status of the operation.
+
+        Examples:
+            >>> stream = Stream("contoso", "bitcoin")
+            >>> stream.restart()
+            {'status': 'SUCCESS', 'message': 'Stream restarted successfully.'}
+        """
+        return to_action_status(self._call(self._stub.Restart, self._request(stream_pb2.RestartRequest), ACTION_TIMEOUT))
+
+    def status(self) -> ServiceStatus:
+        """Retrieves the status of the stream.
+
+        Returns:
+            An object containing the current status of the stream, formatted as ``systemctl
+            status`` prints it, with the typed values under ``'details'``.
+
+        Examples:
+            >>> stream = Stream("contoso", "bitcoin")
+            >>> stream.status()  # doctest: +ELLIPSIS
+            {'name': 'bitcoin', 'active': 'active', 'status': 'running', 'started': '...', 'pid': ..., 'tasks': ..., 'memory': '...', 'details': {...}}
+        """
+        response = self._call(self._stub.GetStatus, self._request(stream_pb2.GetStatusRequest), READ_TIMEOUT)
+        return to_service_status(response.status)
+
+    def watch(self, timeout: Optional[float] = None) -> Iterator[StreamEvent]:
+        """Watches the stream: its status now, then every change as systemd signals it.
+
+        The call opens at the first ``next()``; leaving the loop (``break``) or closing the
+        generator cancels it on the server.
+
+        Args:
+            timeout: Seconds after which the watch ends with DeadlineExceededError; default never.
+
+        Yields:
+            StreamEvent: ``INITIAL`` first, then ``CHANGED`` (or ``REMOVED``) per change.
+
+        Examples:
+            >>> for event in Stream("contoso", "bitcoin").watch():
+            ...     print(event.kind, event.status["name"])
+            ...     break
+            INITIAL bitcoin
+        """
+        request = self._request(stream_pb2.WatchStatusRequest)
+        return _events(lambda: self._stub.WatchStatus(request, timeout=timeout, metadata=self._connection.metadata()))
+
+    def __repr__(self) -> str:
+        return f"Stream(team={self.team!r}, name={self.name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Stream) and (other.team, other.name) == (self.team, self.name)
+
+    def __hash__(self) -> int:
+        return hash((self.team, self.name))
+
+    def _request(self, message: Callable[..., Any]) -> Any:
+        return message(team=self.team, name=self.name)
+
+
+def get_streams(team: str, connection: Optional[Connection] = None) -> List[Stream]:
+    """Gets a list of the available streams.
+
+    Args:
+        team: The name of the team.
+        connection: Where and how to reach lit-streamd; default: from the environment.
+
+    Returns:
+        List of available streams.
+
+    Examples:
+        >>> get_streams("contoso")
+        [Stream(team='contoso', name='bitcoin')]
+    """
+    directory = Service(connection)
+    streams: List[Stream] = []
+    page_token = ""
+    while True:
+        request = stream_pb2.ListStreamsRequest(team=team, page_size=1000, page_token=page_token)
+        page = directory._call(directory._stub.ListStreams, request, READ_TIMEOUT)
+        streams.extend(Stream(summary.team, summary.name, connection) for summary in page.streams)
+        page_token = page.next_page_token
+        if not page_token:
+            return streams
+
+
+def watch_streams(team: str, connection: Optional[Connection] = None, timeout: Optional[float] = None) -> Iterator[StreamEvent]:
+    """Watches every stream of a team, including streams declared later.
+
+    The current status of each stream first (``INITIAL``), then every change.
+
+    Args:
+        team: The name of the team.
+        connection: Where and how to reach lit-streamd; default: from the environment.
+        timeout: Seconds after which the watch ends with DeadlineExceededError; default never.
+
+    Yields:
+        StreamEvent: one per stream and change.
+    """
+    directory = Service(connection)
+    request = stream_pb2.WatchStatusRequest(team=team, name="")
+    return _events(lambda: directory._stub.WatchStatus(request, timeout=timeout, metadata=directory._connection.metadata()))
+
+
+_KINDS: dict = {
+    stream_pb2.WATCH_EVENT_KIND_INITIAL: "INITIAL",
+    stream_pb2.WATCH_EVENT_KIND_CHANGED: "CHANGED",
+    stream_pb2.WATCH_EVENT_KIND_REMOVED: "REMOVED",
+}
+
+
+def _events(open_call: Callable[[], Any]) -> Iterator[StreamEvent]:
+    """A WatchStatus call as a generator. The call is opened only when iteration begins, so a
+    generator never iterated (or closed first) leaves nothing open on the server; the ``finally``
+    cancels the call however the loop ends."""
+    call = open_call()
+    try:
+        for response in call:
+            if response.HasField("status"):
+                yield StreamEvent(_KINDS.get(response.kind, "CHANGED"), to_service_status(response.status))
+    except grpc.RpcError as error:
+        raise error_from_rpc(error) from None
+    finally:
+        call.cancel()

@@ -1,0 +1,207 @@
+"""The SDK through lit-streamd on a real systemd, as its users call it.
+
+`npm test` runs this (test/integration/pythonClient.spec.ts): it boots the embedded systemd with
+team ``contoso`` (stream ``bitcoin``, the seed's world) and team ``acme`` (``ethereum``, ``crash``
+whose worker exits 1, ``masked``), serves them with token auth, installs this package with pip
+and runs pytest with ``LIT_STREAM_ADDR`` and ``LIT_STREAM_TOKEN`` (an operator of both teams) and
+``LIT_STREAM_TEST_READER_TOKEN`` (a reader of ``acme``) in the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+import grpc
+import pytest
+
+from lit.sdk.services.stream import (
+    Connection,
+    DeadlineExceededError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    LitStreamError,
+    NotFoundError,
+    PermissionDeniedError,
+    Stream,
+    StreamEvent,
+    UnauthenticatedError,
+    UnavailableError,
+    format_bytes,
+    format_timestamp,
+    get_streams,
+    watch_streams,
+)
+
+if "LIT_STREAM_TEST_READER_TOKEN" not in os.environ:
+    pytest.skip("needs a lit-streamd with the streams above: run through npm test", allow_module_level=True)
+
+ADDRESS = os.environ["LIT_STREAM_ADDR"]
+READER_TOKEN = os.environ["LIT_STREAM_TEST_READER_TOKEN"]
+STARTED = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \S+$")
+MEMORY = re.compile(r"^\d+(B|\.\d[KMGTPE])$")
+
+
+@pytest.fixture
+def ethereum() -> Iterator[Stream]:
+    """acme's ethereum, stopped before and after the test."""
+    stream = Stream("acme", "ethereum")
+    stream.stop()
+    yield stream
+    stream.stop()
+
+
+def test_start_stop_restart_answer_as_the_seed_sdk(ethereum: Stream) -> None:
+    assert ethereum.start() == {"status": "SUCCESS", "message": "Stream started successfully."}
+    assert ethereum.restart() == {"status": "SUCCESS", "message": "Stream restarted successfully."}
+    assert ethereum.stop() == {"status": "SUCCESS", "message": "Stream stopped successfully."}
+    assert ethereum.stop() == {"status": "SUCCESS", "message": "Stream stopped successfully."}
+
+
+def test_status_is_formatted_as_systemctl_prints_it_with_typed_details(ethereum: Stream) -> None:
+    ethereum.start()
+    status = ethereum.status()
+    assert list(status) == ["name", "active", "status", "started", "pid", "tasks", "memory", "details"]
+    assert (status["name"], status["active"], status["status"]) == ("ethereum", "active", "running")
+    assert status["started"] is not None and STARTED.match(status["started"])
+    assert isinstance(status["pid"], int) and status["pid"] > 1
+    assert isinstance(status["tasks"], int) and status["tasks"] >= 1
+    assert status["memory"] is not None and MEMORY.match(status["memory"])
+
+    details = status["details"]
+    assert details["team"] == "acme"
+    assert details["unit"] == "lit-stream-acme@ethereum.service"
+    assert (details["load_state"], details["active_state"], details["sub_state"]) == ("loaded", "active", "running")
+    assert isinstance(details["started"], datetime) and details["started"].tzinfo is not None
+    assert status["started"] == format_timestamp(details["started"])
+    assert details["memory_bytes"] is not None and status["memory"] == format_bytes(details["memory_bytes"])
+    assert details["main_pid"] == status["pid"]
+    assert details["usage_source"] in ("systemd", "procfs")
+
+
+def test_a_stopped_stream_has_no_start_time_pid_tasks_or_memory(ethereum: Stream) -> None:
+    status = ethereum.status()
+    assert (status["active"], status["status"]) == ("inactive", "dead")
+    assert (status["started"], status["pid"], status["tasks"], status["memory"]) == (None, None, None, None)
+
+
+def test_a_failing_worker_answers_failure_with_systemds_reason() -> None:
+    result = Stream("acme", "crash").start()
+    assert result["status"] == "FAILURE"
+    assert "exit status 1" in result["message"]
+
+
+def test_an_undeclared_stream_raises_not_found_with_the_grpc_code() -> None:
+    with pytest.raises(NotFoundError) as caught:
+        Stream("contoso", "dogecoin").start()
+    assert caught.value.code == grpc.StatusCode.NOT_FOUND
+    assert caught.value.code_name == "NOT_FOUND"
+    assert "stream 'dogecoin' of team 'contoso' is not declared" in caught.value.details
+    assert isinstance(caught.value, LookupError) and isinstance(caught.value, LitStreamError)
+
+
+@pytest.mark.parametrize(
+    "team, name",
+    [("Contoso!", "bitcoin"), ("contoso", "bit coin"), ("contoso", "../x"), ("", "bitcoin"), ("contoso", "a*")],
+)
+def test_bad_names_raise_invalid_argument(team: str, name: str) -> None:
+    with pytest.raises(InvalidArgumentError) as caught:
+        Stream(team, name).status()
+    assert caught.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert isinstance(caught.value, ValueError)
+
+
+def test_starting_a_masked_stream_raises_failed_precondition() -> None:
+    with pytest.raises(FailedPreconditionError) as caught:
+        Stream("acme", "masked").start()
+    assert caught.value.code == grpc.StatusCode.FAILED_PRECONDITION
+
+
+def test_without_a_valid_token_calls_are_unauthenticated() -> None:
+    for token in ("", "not-a-token"):
+        with pytest.raises(UnauthenticatedError) as caught:
+            Stream("contoso", "bitcoin", Connection(token=token)).status()
+        assert caught.value.code == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_reader_may_read_but_not_act_nor_see_other_teams() -> None:
+    reader = Connection(token=READER_TOKEN)
+    assert Stream("acme", "ethereum", reader).status()["name"] == "ethereum"
+    with pytest.raises(PermissionDeniedError) as caught:
+        Stream("acme", "ethereum", reader).start()
+    assert caught.value.code == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(PermissionDeniedError):
+        get_streams("contoso", reader)
+
+
+def test_get_streams_lists_the_teams_streams_as_the_seed_prints_them() -> None:
+    assert repr(get_streams("contoso")) == "[Stream(team='contoso', name='bitcoin')]"
+    assert get_streams("acme") == [Stream("acme", "crash"), Stream("acme", "ethereum"), Stream("acme", "masked")]
+    assert get_streams("nobody") == []
+    first = get_streams("contoso")[0]
+    assert (first.team, first.name) == ("contoso", "bitcoin")
+    assert first.status()["name"] == "bitcoin"
+
+
+def test_watch_yields_the_status_now_then_each_change(ethereum: Stream) -> None:
+    events = ethereum.watch(timeout=30)
+    first = next(events)
+    assert isinstance(first, StreamEvent)
+    assert (first.kind, first.status["name"], first.status["active"]) == ("INITIAL", "ethereum", "inactive")
+    ethereum.start()
+    for event in events:
+        assert event.kind == "CHANGED"
+        if event.status["active"] == "active":
+            break
+    else:
+        pytest.fail("the watch ended before reporting the start")
+    events.close()
+
+
+def test_watch_streams_reports_every_stream_of_the_team() -> None:
+    events = watch_streams("acme", timeout=30)
+    initial = sorted(next(events).status["name"] for _ in range(3))
+    events.close()
+    assert initial == ["crash", "ethereum", "masked"]
+
+
+def test_a_watch_ends_with_deadline_exceeded_after_its_timeout() -> None:
+    events = Stream("contoso", "bitcoin").watch(timeout=1)
+    assert next(events).kind == "INITIAL"
+    with pytest.raises(DeadlineExceededError):
+        for _ in events:
+            pass
+
+
+def test_explicit_connection_instead_of_the_environment() -> None:
+    connection = Connection(address=ADDRESS, token=os.environ["LIT_STREAM_TOKEN"], timeout=5)
+    assert Stream("contoso", "bitcoin", connection).status()["name"] == "bitcoin"
+
+
+def test_an_unreachable_server_raises_unavailable() -> None:
+    with pytest.raises(UnavailableError) as caught:
+        Stream("contoso", "bitcoin", Connection(address="127.0.0.1:1", timeout=5)).status()
+    assert caught.value.code == grpc.StatusCode.UNAVAILABLE
+
+
+def test_connection_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("ca", "cert", "key"):
+        (tmp_path / f"{name}.pem").write_bytes(f"{name} pem".encode())
+        monkeypatch.setenv(f"LIT_STREAM_{name.upper()}", str(tmp_path / f"{name}.pem"))
+    monkeypatch.setenv("LIT_STREAM_ADDR", "feeds.internal:50051")
+    monkeypatch.setenv("LIT_STREAM_TOKEN", "t0ken")
+    resolved = Connection().resolved()
+    assert (resolved.address, resolved.token) == ("feeds.internal:50051", "t0ken")
+    assert (resolved.ca, resolved.cert, resolved.key) == (b"ca pem", b"cert pem", b"key pem")
+    assert resolved.metadata() == (("authorization", "Bearer t0ken"),)
+    monkeypatch.delenv("LIT_STREAM_ADDR")
+    assert Connection().resolved().address == "127.0.0.1:50051"
+
+
+def test_streams_print_compare_and_hash_by_team_and_name() -> None:
+    assert repr(Stream("contoso", "bitcoin")) == "Stream(team='contoso', name='bitcoin')"
+    assert Stream("contoso", "bitcoin") == Stream("contoso", "bitcoin") != Stream("contoso", "ethereum")
+    assert len({Stream("contoso", "bitcoin"), Stream("contoso", "bitcoin")}) == 1
