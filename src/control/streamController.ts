@@ -71,6 +71,19 @@ export class StreamController {
     return this.queue.run(unit, action, wait, (slot) => this.runJob(action, ref, unit, slot));
   }
 
+  /**
+   * Shutdown begins: Start/Stop/Restart requests not yet sent to systemd never will be; their
+   * callers are answered at once (UNAVAILABLE, "not sent to systemd").
+   */
+  closeActions(): void {
+    this.queue.close();
+  }
+
+  /** The grace period is over: callers still waiting for a job are told it is still running in systemd. */
+  abandonActions(): void {
+    this.queue.abandon();
+  }
+
   /** Callers of Start/Stop/Restart waiting for their turn on a unit (for tests and diagnostics). */
   queuedActions(unit: string): number {
     return this.queue.queued(unit);

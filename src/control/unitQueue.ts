@@ -1,3 +1,4 @@
+import { ServerShuttingDownError } from '../core/errors.js';
 import type { Action } from '../core/status.js';
 import { type WaitLimits, waitWithin } from '../core/waitWithin.js';
 import type { FinishedJob } from '../systemd/jobs.js';
@@ -28,6 +29,7 @@ interface Entry {
   readonly action: Action;
   phase: Phase;
   letThrough(): void;
+  refuse(error: Error): void;
 }
 
 /**
@@ -44,15 +46,21 @@ interface Entry {
  *   ones and is sent as soon as the one running has reached systemd, where the stop job replaces
  *   that start or restart job (which ends `canceled`, and its caller is told so). Stops wait for
  *   earlier Stops; the Starts and Restarts a Stop went ahead of run after it, in order.
+ * - At shutdown (`close`), no more requests are sent to systemd: callers still queued, and any
+ *   that come, are refused. `abandon` then tells the callers still waiting for a job that it is
+ *   still running in systemd. Both are UNAVAILABLE (ServerShuttingDownError).
  */
 export class UnitQueue {
   /** Each unit's callers, in the order they are served. */
   private readonly lines = new Map<string, Entry[]>();
+  private closed = false;
+  private readonly abandoned = new AbortController();
 
   async run<T>(unit: string, action: Action, limits: WaitLimits, work: (slot: JobSlot) => Promise<T>): Promise<T> {
+    if (this.closed) throw notSent(action);
     const line = this.lines.get(unit) ?? [];
     this.lines.set(unit, line);
-    const entry: Entry = { action, phase: 'queued', letThrough: () => undefined };
+    const entry: Entry = { action, phase: 'queued', letThrough: () => undefined, refuse: () => undefined };
     const firstQueuedStart = line.findIndex((other) => other.action !== 'stop' && other.phase === 'queued');
     if (action === 'stop' && firstQueuedStart >= 0) line.splice(firstQueuedStart, 0, entry);
     else line.push(entry);
@@ -60,8 +68,9 @@ export class UnitQueue {
     let held: Promise<unknown> = Promise.resolve();
     try {
       await waitWithin<void>(
-        (resolve) => {
+        (resolve, reject) => {
           entry.letThrough = resolve;
+          entry.refuse = reject;
           this.advance(line);
         },
         limits,
@@ -69,9 +78,11 @@ export class UnitQueue {
       );
       return await work({
         job: (enqueue, jobs) => {
+          if (this.closed) return Promise.reject(notSent(action));
           const { sent, ended } = this.send(line, entry, enqueue, jobs);
           held = ended.catch(() => undefined);
-          return waitForJob(entry.action, sent, ended, limits);
+          const signal = limits.signal ? AbortSignal.any([limits.signal, this.abandoned.signal]) : this.abandoned.signal;
+          return waitForJob(action, sent, ended, { deadline: limits.deadline, signal });
         },
       });
     } finally {
@@ -88,8 +99,22 @@ export class UnitQueue {
     return (this.lines.get(unit) ?? []).filter((entry) => entry.phase === 'queued').length;
   }
 
+  /** Shutdown begins: nothing more is sent to systemd; the callers still queued are told so. */
+  close(): void {
+    this.closed = true;
+    for (const line of this.lines.values()) {
+      for (const entry of line) if (entry.phase === 'queued') entry.refuse(notSent(entry.action));
+    }
+  }
+
+  /** The grace period is over: callers still waiting for a job are told it is still running in systemd. */
+  abandon(): void {
+    this.abandoned.abort(new ServerShuttingDownError('lit-streamd is shutting down'));
+  }
+
   /** Lets through every queued caller whose turn has come (see the class comment for when). */
   private advance(line: Entry[]): void {
+    if (this.closed) return;
     line.forEach((entry, index) => {
       if (entry.phase !== 'queued') return;
       const ahead = line.slice(0, index);
@@ -140,6 +165,10 @@ async function waitForJob(action: Action, sent: Promise<string>, ended: Promise<
   return waitWithin<FinishedJob>(
     (resolve, reject) => void ended.then(resolve, reject),
     limits,
-    `; systemd's ${action} job ${jobPath} is still running`,
+    `; the ${action} job ${jobPath} is still running in systemd`,
   );
+}
+
+function notSent(action: Action): ServerShuttingDownError {
+  return new ServerShuttingDownError(`lit-streamd is shutting down: the ${action} was not sent to systemd`);
 }

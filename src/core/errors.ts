@@ -54,7 +54,8 @@ export class ResourceExhaustedError extends Error {
   override readonly name = 'ResourceExhaustedError';
 }
 
-/** The server is shutting down: calls still open are ended so that clients go elsewhere or retry. */
+/** The server is shutting down: calls still open are ended so that clients go elsewhere or retry
+ *  (an action not yet sent to systemd is not sent; one whose job runs is left to systemd). */
 export class ServerShuttingDownError extends Error {
   override readonly name = 'ServerShuttingDownError';
 }

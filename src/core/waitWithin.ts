@@ -1,10 +1,10 @@
-import { CancelledError, DeadlineExceededError } from './errors.js';
+import { CancelledError, DeadlineExceededError, ServerShuttingDownError } from './errors.js';
 
 export interface WaitLimits {
   /** Absolute time (ms since the epoch) after which to stop waiting. */
   readonly deadline?: number;
-  /** Stop waiting when this aborts: the caller went away, or (reason DeadlineExceededError) its
-   *  deadline passed. */
+  /** Stop waiting when this aborts: the caller went away, (reason DeadlineExceededError) its
+   *  deadline passed, or (reason ServerShuttingDownError) the server stops waiting for anyone. */
   readonly signal?: AbortSignal;
 }
 
@@ -13,8 +13,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Waits, within the caller's limits, for what `start` settles (as a Promise executor does):
- * DeadlineExceededError when the deadline passes or the signal aborts with one, CancelledError when
- * it aborts otherwise. `start` settles synchronously when it can, so an abort right after the
+ * DeadlineExceededError when the deadline passes or the signal aborts with one, ServerShuttingDownError
+ * when it aborts with one, CancelledError when it aborts otherwise. `start` settles synchronously when it can, so an abort right after the
  * awaited event does not win over it. `note` ends each message and says what happens to the work
  * waited for (e.g. "; job 42 goes on in systemd").
  */
@@ -33,7 +33,7 @@ export function waitWithin<T>(
       settle();
       const reason: unknown = signal?.reason;
       const why = reason instanceof Error ? reason.message : 'the caller cancelled';
-      const ErrorClass = reason instanceof DeadlineExceededError ? DeadlineExceededError : CancelledError;
+      const ErrorClass = [DeadlineExceededError, ServerShuttingDownError].find((known) => reason instanceof known) ?? CancelledError;
       reject(new ErrorClass(`${why}${note}`));
     };
     if (signal?.aborted) return onAbort();

@@ -20,6 +20,10 @@ import { afterBind, checkExposure, isUnixSocket, prepareListen, serverCredential
 
 export { STREAM_SERVICE };
 
+/** After the grace period, how long callers told their job is still running in systemd have to
+ *  receive that answer before the connections are cut. */
+const ANSWER_FLUSH_MS = 500;
+
 export interface ServerOptions extends Omit<TransportOptions, 'accessControlled'> {
   /** `host:port` (port 0 picks a free one) or `unix:/path`. */
   readonly listen: string;
@@ -146,7 +150,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // Streams never end by themselves: end them (UNAVAILABLE), so they neither hold the
       // shutdown nor keep their listeners in the view; unary calls in flight may finish.
       calls.closeStreams();
-      const force = setTimeout(() => server.forceShutdown(), graceMs);
+      // Actions not yet sent to systemd never will be; those whose job runs get the grace period,
+      // then their callers are told it is still running in systemd, and a moment to hear it.
+      controller.closeActions();
+      let force = setTimeout(() => {
+        controller.abandonActions();
+        force = setTimeout(() => server.forceShutdown(), ANSWER_FLUSH_MS);
+      }, graceMs);
       server.tryShutdown(() => {
         clearTimeout(force);
         view.close();

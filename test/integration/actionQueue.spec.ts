@@ -1,16 +1,11 @@
 import { status } from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ActionStatus, ActiveState } from '../../gen/lit/stream/v1/stream.js';
-import { FIXTURE_UNITS, type Harness, rpc, rpcError, startHarness, waitFor } from './harness.js';
+import { FIXTURE_UNITS, type Harness, STUCK_STREAM_UNITS, rpc, rpcError, startHarness, waitFor } from './harness.js';
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({
-    ...FIXTURE_UNITS,
-    // Never ready: a Type=notify worker that never sends READY=1, with no start timeout, stays
-    // `activating` for ever, and so does its start job.
-    'lit-stream-contoso@stuck.service': '[Service]\nType=notify\nExecStart=/bin/sleep infinity\nTimeoutStartSec=infinity\n',
-  });
+  h = await startHarness({ ...FIXTURE_UNITS, ...STUCK_STREAM_UNITS });
 });
 afterAll(async () => {
   await h?.stop();

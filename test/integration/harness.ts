@@ -44,6 +44,15 @@ export const FIXTURE_UNITS: Record<string, string | { link: string }> = {
   'lit-stream-acme@.service': '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n',
 };
 
+/**
+ * A stream whose start never finishes, for specs that need a start job to stay running: a
+ * Type=notify worker that never sends READY=1, with no start timeout, stays `activating`, and its
+ * start job runs until something replaces it.
+ */
+export const STUCK_STREAM_UNITS: Record<string, string> = {
+  'lit-stream-contoso@stuck.service': '[Service]\nType=notify\nExecStart=/bin/sleep infinity\nTimeoutStartSec=infinity\n',
+};
+
 /** Server options for a harness, plus the credentials its ready-made client uses. */
 export type ServerOptions = BaseServerOptions & { readonly clientCredentials?: ChannelCredentials };
 

@@ -102,7 +102,7 @@ describe('UnitQueue: one systemd job at a time per unit', () => {
     systemd.accept('a');
     await sentSoFar(systemd, ['a']);
     abort.abort(new DeadlineExceededError('the deadline passed'));
-    await expect(a).rejects.toThrow("the deadline passed; systemd's start job a is still running");
+    await expect(a).rejects.toThrow("the deadline passed; the start job a is still running in systemd");
     const b = act(queue, systemd, 'start', 'b');
     await vi.waitFor(() => expect(queue.queued('u.service')).toBe(1));
     expect(systemd.sent).toEqual(['a']);
