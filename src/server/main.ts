@@ -4,9 +4,13 @@ import { describeBus } from '../systemd/busConnection.js';
 import { type DaemonConfig, parseConfig, USAGE, UsageError } from './config.js';
 import { type RunningServer, startServer } from './server.js';
 
+/** How long the last log lines may take to be written at exit. */
+const LOG_FLUSH_GRACE_MS = 2_000;
+
 /** Starts lit-streamd with a config and stops it gracefully on SIGTERM or SIGINT. */
 export async function runDaemon(config: DaemonConfig, onStopped?: () => Promise<void>): Promise<RunningServer> {
-  const log = createLogger(config.logLevel);
+  const stdoutLog = stdoutDestination();
+  const log = createLogger(config.logLevel, stdoutLog);
   const server = await startServer({ ...config, naming: new UnitNaming(config.unitPrefix), log });
   log.info(
     {
@@ -28,8 +32,7 @@ export async function runDaemon(config: DaemonConfig, onStopped?: () => Promise<
       .then(() => onStopped?.())
       .then(() => {
         log.info('stopped');
-        log.flush();
-        process.exit(0);
+        closeLog(stdoutLog).then(() => process.exit(0));
       });
   };
   process.once('SIGTERM', stop);
@@ -40,11 +43,37 @@ export async function runDaemon(config: DaemonConfig, onStopped?: () => Promise<
   return server;
 }
 
+type StdoutLog = ReturnType<typeof pino.destination> & { gone?: boolean };
+
+/** pino's own asynchronous stdout destination, which remembers when stdout is gone. */
+function stdoutDestination(): StdoutLog {
+  const destination: StdoutLog = pino.destination({ dest: 1, sync: false });
+  // EPIPE: nobody reads stdout any more (`lit-streamd | head`); pino stops writing to it then.
+  destination.on('error', () => (destination.gone = true));
+  return destination;
+}
+
+/**
+ * Writes out what is buffered and closes stdout, then resolves; at once if stdout is gone, and
+ * within LOG_FLUSH_GRACE_MS whatever happens. Exiting without this runs pino's synchronous flush at
+ * exit, which retries an EPIPE for ever (sonic-boom's flushSync retries every error), so a
+ * SIGTERM never ended a server whose log reader had gone away.
+ */
+function closeLog(destination: StdoutLog): Promise<void> {
+  return new Promise((resolve) => {
+    if (destination.gone) return resolve();
+    setTimeout(resolve, LOG_FLUSH_GRACE_MS).unref();
+    destination.once('close', () => resolve());
+    destination.once('error', () => resolve());
+    destination.end();
+  });
+}
+
 /**
  * pino with secrets redacted wherever they could appear in a log object: bearer tokens in
  * metadata or headers, tokens and keys by field name.
  */
-export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+export function createLogger(level: string, destination?: pino.DestinationStream | NodeJS.WritableStream): Logger {
   const options = {
     name: 'lit-streamd',
     level,

@@ -1,4 +1,5 @@
 import { chmod, lstat, readFile, unlink } from 'node:fs/promises';
+import { createConnection } from 'node:net';
 import { experimental, ServerCredentials } from '@grpc/grpc-js';
 
 export interface TransportOptions {
@@ -72,13 +73,36 @@ export async function serverCredentials(options: TransportOptions): Promise<Serv
   return experimental.createCertificateProviderServerCredentials(provider, provider, false);
 }
 
-/** Binds where grpc-js expects it; a stale unix socket file from an earlier run is removed first. */
+/**
+ * Makes way for binding a unix socket: a socket file left by a server that is gone (nothing
+ * accepts on it) is removed; one that a live server answers on is not — unlinking it would leave
+ * that server serving nobody, and binding would then take its place with our own file mode.
+ */
 export async function prepareListen(listen: string): Promise<void> {
   if (!isUnixSocket(listen)) return;
   const path = socketPath(listen);
   const stats = await lstat(path).catch(() => undefined);
-  if (stats?.isSocket()) await unlink(path);
-  else if (stats) throw new TransportConfigError(`${path} exists and is not a socket`);
+  if (!stats) return;
+  if (!stats.isSocket()) throw new TransportConfigError(`${path} exists and is not a socket`);
+  if (await answers(path)) {
+    throw new TransportConfigError(`${path} is in use: another server is listening on it. Stop it first, or listen elsewhere`);
+  }
+  await unlink(path);
+}
+
+/** Whether something accepts connections on the unix socket (ECONNREFUSED: a stale file). */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection(path);
+    const done = (live: boolean) => {
+      socket.destroy();
+      resolve(live);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    // A listener whose accept queue is full does not answer at once; it is still alive.
+    socket.setTimeout(2_000, () => done(true));
+  });
 }
 
 export async function afterBind(options: TransportOptions): Promise<void> {

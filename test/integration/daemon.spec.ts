@@ -116,6 +116,17 @@ describe('lit-streamd, the command', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('exits on SIGTERM even when nobody reads its log any more (`lit-streamd | head -1`)', async () => {
+    const daemon = launch(['--listen', '127.0.0.1:0', '--bus', sandbox.busAddress]);
+    await waitFor(() => daemon.lines.some((line) => line.msg === 'lit-streamd started'), 15_000, 'the startup line');
+    daemon.child.stdout!.destroy(); // the reader goes away, as `head` does after its line
+    daemon.child.kill('SIGTERM');
+    const exitedInTime = await Promise.race([daemon.exited.then(() => true), new Promise((r) => setTimeout(r, 15_000, false))]);
+    if (!exitedInTime) daemon.child.kill('SIGKILL');
+    expect(exitedInTime).toBe(true);
+    expect(await daemon.exited).toBe(0);
+  });
+
   it('refuses a malformed command line with exit status 2 and the usage', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/cli.ts', '--listen', 'nonsense'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { UnitNaming } from '../../src/core/unitNaming.js';
 import { createLogger } from '../../src/server/main.js';
 import { startServer } from '../../src/server/server.js';
 import { generateTestCertificates, type TestCertificates } from '../support/certs.js';
-import { type Harness, startHarness } from './harness.js';
+import { type Harness, startHarness, waitFor } from './harness.js';
 
 let dir: string;
 let accessFile: string;
@@ -76,6 +76,24 @@ describe('a unix socket', () => {
 
   it('serves the client library', async () => {
     expect((await new Stream('contoso', 'bitcoin', { address: `unix:${socket()}` }).status()).name).toBe('bitcoin');
+  });
+
+  it('is not taken over by a second server on the same path while the first one answers', async () => {
+    await expect(start({ listen: `unix:${socket()}`, socketMode: 0o666 } as never).server).rejects.toThrow(/is in use: another server is listening on it/);
+    // The first server's socket is still there, with its mode, and still serves.
+    expect((await stat(socket())).mode & 0o777).toBe(0o600);
+    expect((await new Stream('contoso', 'ethereum', { address: `unix:${socket()}` }).status()).name).toBe('ethereum');
+  });
+
+  it('replaces a stale socket file that nothing answers on', async () => {
+    // A server killed outright leaves its socket file behind, with nobody listening on it.
+    const stale = join(dir, 'stale.sock');
+    const crashed = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)})`]);
+    await waitFor(() => stat(stale).then(() => true, () => false), 10_000, 'the socket file');
+    crashed.kill('SIGKILL');
+    await new Promise((resolve) => crashed.once('exit', resolve));
+    const { server } = start({ listen: `unix:${stale}` });
+    await (await server).shutdown();
   });
 });
 
