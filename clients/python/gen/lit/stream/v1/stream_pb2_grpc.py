@@ -59,7 +59,8 @@ class StreamServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def Start(self, request, context):
-        """Start starts a stream and returns once systemd's start job has finished.
+        """Start starts a stream and returns once systemd's start job has finished. It waits for the
+        stream's earlier actions first; a Stop cancels it (job_result `canceled`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -68,7 +69,8 @@ class StreamServiceServicer(object):
     def Stop(self, request, context):
         """Stop stops a stream and returns once systemd's stop job has finished. Stopping a stopped
         stream succeeds. A stream whose last run failed stays in ActiveState `failed` after a
-        successful Stop: that state records how the run ended, the stream is not running.
+        successful Stop: that state records how the run ended, the stream is not running. Stop does not
+        wait for a Start or Restart in progress: it replaces that job in systemd.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -76,7 +78,8 @@ class StreamServiceServicer(object):
 
     def Restart(self, request, context):
         """Restart restarts a stream (starting it if it was stopped) and returns once systemd's restart
-        job has finished.
+        job has finished. It waits for the stream's earlier actions first; a Stop cancels it
+        (job_result `canceled`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
