@@ -3,9 +3,9 @@ import {
   type handleServerStreamingCall,
   type handleUnaryCall,
   type ServerDuplexStream,
-  type ServerWritableStream,
   status,
 } from '@grpc/grpc-js';
+import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { requiredRoleOf } from '../auth/index.js';
 import { untilAborted } from '../core/abortable.js';
@@ -79,10 +79,15 @@ export const STATUS_NAMES = Object.fromEntries(Object.entries(status).map(([name
   string
 >;
 
-interface OpenStream {
-  /** Re-decides access after the access file changed; aborts the call if it no longer holds. */
-  recheck(): void;
-  abort(reason: Error): void;
+/** What the pipeline's calls share: collaborators, the open streams, whether it is closing. */
+interface Shared {
+  readonly log: Logger;
+  readonly access: AccessControl;
+  readonly limits: CallLimits;
+  readonly observers: readonly CallObserver[];
+  readonly openStreams: Set<Lifecycle>;
+  /** Set by closeStreams(): why new streams are refused. */
+  closing: Error | undefined;
 }
 
 /** What the pipeline uses of any grpc-js server call, unary or streaming. */
@@ -103,23 +108,26 @@ interface AnyCall extends CredentialSource {
  * reload of the access file can end the ones it no longer allows and a shutdown can end them all.
  */
 export class CallPipeline {
-  readonly limits: CallLimits;
-  private readonly log: Logger;
-  private readonly access: AccessControl;
-  private readonly observers: readonly CallObserver[];
-  private readonly openStreams = new Set<OpenStream>();
-  private closing: Error | undefined;
+  private readonly shared: Shared;
 
   constructor(options: CallPipelineOptions) {
-    this.log = options.log;
-    this.access = options.access;
-    this.limits = options.limits ?? new CallLimits();
-    this.observers = options.observers ?? [];
+    this.shared = {
+      log: options.log,
+      access: options.access,
+      limits: options.limits ?? new CallLimits(),
+      observers: options.observers ?? [],
+      openStreams: new Set(),
+      closing: undefined,
+    };
+  }
+
+  get limits(): CallLimits {
+    return this.shared.limits;
   }
 
   unary<Req, Res>(spec: MethodSpec, handler: UnaryHandler<Req, Res>): handleUnaryCall<Req, Res> {
     return (call, callback) => {
-      const lifecycle = this.begin(spec, 'unary', call as unknown as AnyCall);
+      const lifecycle = new Lifecycle(this.shared, spec, 'unary', call);
       lifecycle
         .run((context) => handler(call.request, context))
         .then(
@@ -138,118 +146,63 @@ export class CallPipeline {
 
   serverStreaming<Req, Res>(spec: MethodSpec, handler: ServerStreamingHandler<Req, Res>): handleServerStreamingCall<Req, Res> {
     return (call) => {
-      const lifecycle = this.begin(spec, 'server_stream', call as unknown as AnyCall);
-      void this.stream(lifecycle, call as unknown as ServerWritableStream<unknown, unknown>, (context) =>
-        handler(call.request, context),
-      );
+      const lifecycle = new Lifecycle(this.shared, spec, 'server_stream', call);
+      void writeAll(lifecycle, call, (context) => handler(call.request, context));
     };
   }
 
   bidiStreaming<Req, Res>(spec: MethodSpec, handler: BidiStreamingHandler<Req, Res>): handleBidiStreamingCall<Req, Res> {
     return (call) => {
-      const lifecycle = this.begin(spec, 'bidi_stream', call as unknown as AnyCall);
-      const requests = this.countReceived(spec, call);
-      void this.stream(lifecycle, call as unknown as ServerWritableStream<unknown, unknown>, (context) => handler(requests, context));
+      const lifecycle = new Lifecycle(this.shared, spec, 'bidi_stream', call);
+      const requests = lifecycle.received(call);
+      void writeAll(lifecycle, call, (context) => handler(requests, context));
     };
   }
 
   /** Re-decides every open stream's access (after SIGHUP reloaded the access file). */
   recheckAccess(): void {
-    for (const stream of [...this.openStreams]) stream.recheck();
+    for (const stream of [...this.shared.openStreams]) stream.recheck();
   }
 
   /** Ends every open stream with UNAVAILABLE and refuses new ones: the server is going away. */
   closeStreams(reason = new ServerShuttingDownError('lit-streamd is shutting down; reconnect to another instance or retry')): void {
-    this.closing = reason;
-    for (const stream of [...this.openStreams]) stream.abort(reason);
+    this.shared.closing = reason;
+    for (const stream of [...this.shared.openStreams]) stream.stop(reason);
   }
 
   /** Open streaming calls (for tests and diagnostics). */
   get streamCount(): number {
-    return this.openStreams.size;
+    return this.shared.openStreams.size;
   }
+}
 
-  private async stream(lifecycle: Lifecycle, call: ServerWritableStream<unknown, unknown>, open: (context: CallContext) => AsyncIterable<unknown>): Promise<void> {
-    try {
-      await lifecycle.run(async (context) => {
-        const iterator = open(context)[Symbol.asyncIterator]();
-        try {
-          for (;;) {
-            const next = await untilAborted(iterator.next(), context.signal);
-            if (next.done) break;
-            lifecycle.sent();
-            if (!call.write(next.value)) await untilAborted(drained(call), context.signal);
-          }
-        } finally {
-          // Ends a generator parked at a `yield`; one awaiting something ends through the signal.
-          void iterator.return?.()?.catch(() => undefined);
+/**
+ * Runs a streaming call: admits it, then writes what its handler yields, pulling the next answer
+ * only once the client has taken the last one (backpressure), until the handler ends or the call's
+ * signal aborts; then sends the status.
+ */
+async function writeAll(lifecycle: Lifecycle, call: Writable, open: (context: CallContext) => AsyncIterable<unknown>): Promise<void> {
+  try {
+    await lifecycle.run(async (context) => {
+      const iterator = open(context)[Symbol.asyncIterator]();
+      try {
+        for (;;) {
+          const next = await untilAborted(iterator.next(), context.signal);
+          if (next.done) break;
+          lifecycle.sent();
+          if (!call.write(next.value)) await untilAborted(drained(call), context.signal);
         }
-      });
-      lifecycle.end(status.OK);
-      if (!call.writableEnded) call.end();
-    } catch (error) {
-      const grpcStatus = toGrpcStatus(error);
-      lifecycle.end(grpcStatus.code, grpcStatus.details);
-      if (!call.writableEnded && !call.destroyed) call.emit('error', grpcStatus);
-    }
-  }
-
-  private countReceived<Req>(spec: MethodSpec, call: ServerDuplexStream<Req, unknown>): AsyncIterable<Req> {
-    const observers = this.observers;
-    return {
-      async *[Symbol.asyncIterator]() {
-        // Not the stream's own iterator: leaving it early would destroy the call, and with it the
-        // status the pipeline still has to send.
-        for await (const request of call.iterator({ destroyOnReturn: false }) as AsyncIterable<Req>) {
-          for (const observer of observers) observer.received(spec, 'bidi_stream');
-          yield request;
-        }
-      },
-    };
-  }
-
-  private begin(spec: MethodSpec, type: CallType, call: AnyCall): Lifecycle {
-    return new Lifecycle(this, spec, type, call);
-  }
-
-  /** @internal for Lifecycle: who is calling (a peer, for `open` methods). */
-  identify(spec: MethodSpec, call: AnyCall): Caller {
-    // No identity to count against: count the peer (its address, without the port).
-    if (spec.access === 'open') return { identity: undefined, label: `peer ${peerHost(call.getPeer())}` };
-    return this.access.authenticate(call);
-  }
-
-  /** @internal for Lifecycle: counts the call against the limits; returns the release. */
-  admit(type: CallType, caller: Caller): () => void {
-    if (type !== 'unary' && this.closing) throw this.closing;
-    return this.limits.admit(type === 'unary' ? 'unary' : 'stream', caller.label);
-  }
-
-  /** @internal for Lifecycle */
-  authorize(spec: MethodSpec, caller: Caller, request: unknown): void {
-    // `identity` needs nothing beyond authenticate(), which refuses unknown callers.
-    if (spec.access === 'team') this.access.authorize(caller, parseTeam((request as { team: string }).team), spec.method);
-  }
-
-  /** @internal for Lifecycle */
-  track(stream: OpenStream): () => void {
-    this.openStreams.add(stream);
-    return () => this.openStreams.delete(stream);
-  }
-
-  /** @internal for Lifecycle */
-  notify<K extends keyof CallObserver>(event: K, ...args: Parameters<CallObserver[K]>): void {
-    for (const observer of this.observers) (observer[event] as (...a: Parameters<CallObserver[K]>) => void)(...args);
-  }
-
-  /** Whether closeStreams() was called: the server is going away. */
-  get isClosing(): boolean {
-    return this.closing !== undefined;
-  }
-
-  /** @internal for Lifecycle */
-  get logger(): Logger {
-    return this.log;
+      } finally {
+        // Ends a generator parked at a `yield`; one awaiting something ends through the signal.
+        void iterator.return?.()?.catch(() => undefined);
+      }
+    });
+    lifecycle.end(status.OK);
+    if (!call.writableEnded) call.end();
+  } catch (error) {
+    const grpcStatus = toGrpcStatus(error);
+    lifecycle.end(grpcStatus.code, grpcStatus.details);
+    if (!call.writableEnded && !call.destroyed) call.emit('error', grpcStatus);
   }
 }
 
@@ -260,18 +213,17 @@ class Lifecycle {
   private readonly deadline: number | undefined;
   private caller: Caller | undefined;
   private release: (() => void) | undefined;
-  private untrack: (() => void) | undefined;
   private ended = false;
 
   constructor(
-    private readonly pipeline: CallPipeline,
+    private readonly shared: Shared,
     private readonly spec: MethodSpec,
     private readonly type: CallType,
     private readonly call: AnyCall,
   ) {
     const callDeadline = call.getDeadline();
     this.deadline = callDeadline instanceof Date ? callDeadline.getTime() : Number.isFinite(callDeadline) ? callDeadline : undefined;
-    pipeline.notify('started', spec, type);
+    this.notify((observer) => observer.started(spec, type));
     // grpc-js cancels the call itself when the deadline passes, possibly before a timer of ours
     // fires: tell the two cases apart so the caller and the log see DEADLINE_EXCEEDED, not CANCELLED.
     call.on('cancelled', () =>
@@ -286,15 +238,11 @@ class Lifecycle {
   /** Admits the call, then runs `body` with its context; rejects with why the call failed. */
   async run<T>(body: (context: CallContext) => Promise<T>): Promise<T> {
     // Authentication, the limits, then authorization: all before the handler can reach systemd.
-    const caller = (this.caller = this.pipeline.identify(this.spec, this.call));
-    this.release = this.pipeline.admit(this.type, caller);
-    this.pipeline.authorize(this.spec, caller, this.call.request);
-    if (this.type !== 'unary') {
-      this.untrack = this.pipeline.track({
-        recheck: () => this.recheck(),
-        abort: (reason) => this.stop(reason),
-      });
-    }
+    const caller = (this.caller = this.identify());
+    if (this.type !== 'unary' && this.shared.closing) throw this.shared.closing;
+    this.release = this.shared.limits.admit(this.type === 'unary' ? 'unary' : 'stream', caller.label);
+    this.authorize(caller);
+    if (this.type !== 'unary') this.shared.openStreams.add(this);
     if (this.abort.signal.aborted) throw this.abort.signal.reason;
     try {
       return await body({ caller, signal: this.abort.signal, deadline: this.deadline });
@@ -304,18 +252,49 @@ class Lifecycle {
     }
   }
 
+  /** The requests of a bidi stream, counted as they are read. */
+  received<Req>(call: ServerDuplexStream<Req, unknown>): AsyncIterable<Req> {
+    // Not the stream's own iterator: leaving it early would destroy the call, and with it the
+    // status still to be sent.
+    const requests = call.iterator({ destroyOnReturn: false }) as AsyncIterable<Req>;
+    const lifecycle = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        for await (const request of requests) {
+          lifecycle.notify((observer) => observer.received(lifecycle.spec, lifecycle.type));
+          yield request;
+        }
+      },
+    };
+  }
+
   sent(): void {
-    this.pipeline.notify('sent', this.spec, this.type);
+    this.notify((observer) => observer.sent(this.spec, this.type));
+  }
+
+  /** Ends the call's signal with `reason` (cancellation, revoked access, shutdown). */
+  stop(reason: Error): void {
+    if (!this.abort.signal.aborted) this.abort.abort(reason);
+  }
+
+  /** Decides access again, under a reloaded access file; stops the call if it no longer holds. */
+  recheck(): void {
+    if (this.spec.access === 'open') return;
+    try {
+      this.authorize(this.identify());
+    } catch (error) {
+      this.stop(error as Error);
+    }
   }
 
   end(code: status, details?: string, response?: unknown): void {
     if (this.ended) return;
     this.ended = true;
     this.release?.();
-    this.untrack?.();
-    if (!this.abort.signal.aborted) this.abort.abort(new CancelledError('the call ended'));
+    this.shared.openStreams.delete(this);
+    this.stop(new CancelledError('the call ended'));
     const seconds = (performance.now() - this.startedAt) / 1000;
-    this.pipeline.notify('handled', this.spec, this.type, code, seconds);
+    this.notify((observer) => observer.handled(this.spec, this.type, code, seconds));
     const fields = {
       method: this.spec.method,
       ...identify(this.call.request ?? {}),
@@ -323,33 +302,38 @@ class Lifecycle {
       code: STATUS_NAMES[code],
       durationMs: Math.round(seconds * 1_000_000) / 1000,
     };
-    const log = this.pipeline.logger;
+    const { log } = this.shared;
     const line = details ? { ...fields, details } : fields;
     // Failures on our side are warnings, except calls a shutdown ended: those are expected.
     if (this.spec.quiet) log.debug(line, 'rpc');
-    else if (code === status.INTERNAL || (code === status.UNAVAILABLE && !this.pipeline.isClosing)) log.warn(line, 'rpc');
+    else if (code === status.INTERNAL || (code === status.UNAVAILABLE && !this.shared.closing)) log.warn(line, 'rpc');
     else log.info(line, 'rpc');
     if (this.spec.access === 'team' && requiredRoleOf(this.spec.method) !== 'reader') {
       log.info({ audit: true, ...fields, outcome: outcomeOf(code, response) }, 'audit');
     }
   }
 
-  private stop(reason: Error): void {
-    if (!this.abort.signal.aborted) this.abort.abort(reason);
+  /** Who is calling: an identity from the access file, or for `open` methods the peer. */
+  private identify(): Caller {
+    // No identity to count against: count the peer (its address, without the port).
+    if (this.spec.access === 'open') return { identity: undefined, label: `peer ${peerHost(this.call.getPeer())}` };
+    return this.shared.access.authenticate(this.call);
   }
 
-  private recheck(): void {
-    if (this.spec.access === 'open' || !this.caller) return;
-    try {
-      this.pipeline.authorize(this.spec, this.pipeline.identify(this.spec, this.call), this.call.request);
-    } catch (error) {
-      this.stop(error as Error);
+  private authorize(caller: Caller): void {
+    // `identity` needs nothing beyond authenticate(), which refuses unknown callers.
+    if (this.spec.access === 'team') {
+      this.shared.access.authorize(caller, parseTeam((this.call.request as { team: string }).team), this.spec.method);
     }
+  }
+
+  private notify(tell: (observer: CallObserver) => void): void {
+    for (const observer of this.shared.observers) tell(observer);
   }
 }
 
 /** Resolves when the call can take more writes, or when it is closed (then nothing more goes out). */
-function drained(call: ServerWritableStream<unknown, unknown>): Promise<void> {
+function drained(call: Writable): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       call.off('drain', done);
