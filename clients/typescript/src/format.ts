@@ -1,3 +1,5 @@
+import { zoneAbbreviation } from './zoneAbbreviation.js';
+
 /**
  * Formatting as `systemctl status` prints it, so the client's `status()` reads the same as the
  * terminal people are used to.
@@ -29,7 +31,9 @@ export function formatBytes(bytes: number): string {
 
 /**
  * systemd's FORMAT_TIMESTAMP style, `%a %Y-%m-%d %H:%M:%S %Z`: `Wed 2024-07-24 13:32:23 CDT`, in
- * the given IANA zone (default: this process's zone, as systemctl uses the caller's).
+ * the given IANA zone (default: this process's zone, as systemctl uses the caller's). The zone's
+ * abbreviation is tzdata's, as strftime's (see zoneAbbreviation); Intl's only where tzdata is not
+ * there to ask.
  */
 export function formatTimestamp(date: Date, timeZone?: string): string {
   const parts = new Intl.DateTimeFormat('en-US', {
@@ -45,5 +49,5 @@ export function formatTimestamp(date: Date, timeZone?: string): string {
     timeZoneName: 'short',
   }).formatToParts(date);
   const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? '';
-  return `${part('weekday')} ${part('year')}-${part('month')}-${part('day')} ${part('hour')}:${part('minute')}:${part('second')} ${part('timeZoneName')}`;
+  return `${part('weekday')} ${part('year')}-${part('month')}-${part('day')} ${part('hour')}:${part('minute')}:${part('second')} ${zoneAbbreviation(date, timeZone) ?? part('timeZoneName')}`;
 }
