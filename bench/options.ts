@@ -37,6 +37,10 @@ export interface BenchOptions {
   readonly outDir: string;
   /** The whole run is aborted (and cleaned up) after this long. */
   readonly totalTimeoutMs: number;
+  /** `--soak MINUTES`: run the soak (bench/soak.ts) instead of the measurements. */
+  readonly soakMinutes?: number;
+  /** Declared streams in the soak. */
+  readonly soakStreams: number;
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -62,7 +66,10 @@ bench/results/latest.{json,md}. Every option falls back to the environment varia
                           e.g. --server-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"
                           (profiles are written when the server exits, after each size)
   --out DIR               where results go                   BENCH_OUT              bench/results
-  --timeout SECONDS       abort the whole run after          BENCH_TIMEOUT          900
+  --timeout SECONDS       abort the whole run after          BENCH_TIMEOUT          900 (soak: its length + 600)
+  --soak MINUTES          instead: the soak, MINUTES of mixed load after a warm-up, its footprint at
+                          start/middle/end; writes soak.{json,md}  BENCH_SOAK  (not run)
+  --soak-streams N        declared streams in the soak       BENCH_SOAK_STREAMS     100
   -h, --help
 `;
 
@@ -93,6 +100,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, re
         'server-node-args': { type: 'string' },
         out: { type: 'string' },
         timeout: { type: 'string' },
+        soak: { type: 'string' },
+        'soak-streams': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -142,6 +151,12 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, re
     else throw new UsageError(`${phasesSource}: unknown phase ${JSON.stringify(part)} (known: all, ${PHASES.join(', ')})`);
   }
 
+  const [soakSource, soakText] = pick('soak', 'BENCH_SOAK', '');
+  const soakMinutes = soakText === '' ? undefined : Number(soakText);
+  if (soakMinutes !== undefined && !(Number.isFinite(soakMinutes) && soakMinutes > 0)) {
+    throw new UsageError(`${soakSource} ${JSON.stringify(soakText)} is not a positive number of minutes`);
+  }
+
   return {
     sizes,
     durationMs: seconds('duration', 'BENCH_DURATION', 3),
@@ -159,6 +174,8 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, re
     serverEntry: path('server-entry', 'BENCH_SERVER_ENTRY', 'src/server/cli.ts'),
     serverNodeArgs: pick('server-node-args', 'BENCH_SERVER_NODE_ARGS', '')[1].split(/\s+/).filter(Boolean),
     outDir: path('out', 'BENCH_OUT', 'bench/results'),
-    totalTimeoutMs: seconds('timeout', 'BENCH_TIMEOUT', 900),
+    totalTimeoutMs: seconds('timeout', 'BENCH_TIMEOUT', soakMinutes === undefined ? 900 : soakMinutes * 60 + 600),
+    soakMinutes,
+    soakStreams: int('soak-streams', 'BENCH_SOAK_STREAMS', 100, 4),
   };
 }

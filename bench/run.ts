@@ -16,6 +16,7 @@ import { type BenchOptions, parseOptions, type Phase, USAGE, UsageError } from '
 import { type BenchReport, evaluateTargets, type MachineInfo, renderMarkdown, type SizeResult, writeResults } from './report.js';
 import { checkOperation, getStatusOperation, measureList, measureStartStop, seqAndLoad } from './rpcs.js';
 import { type ServerProcess, startServer } from './server.js';
+import { renderSoak, runSoak, writeSoak } from './soak.js';
 import { measureWatch } from './watch.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -274,6 +275,26 @@ async function main(): Promise<number> {
   process.on('SIGINT', () => abort('interrupted', 130));
   process.on('SIGTERM', () => abort('terminated', 143));
   setTimeout(() => abort(`total timeout of ${options.totalTimeoutMs / 1000} s`, 1), options.totalTimeoutMs).unref();
+
+  if (options.soakMinutes !== undefined) {
+    const soak = await runSoak({
+      options,
+      repoRoot: REPO_ROOT,
+      machine,
+      progress,
+      interrupt: interrupt.signal,
+      onTeardown: (teardown) => teardowns.add(teardown),
+      startedPid: (pid) => startedPids.add(pid),
+    });
+    if (interrupt.signal.aborted) return 130;
+    const leftovers = [...startedPids].filter(alive);
+    if (leftovers.length) soak.errors.push(`processes still alive after teardown: ${leftovers.join(', ')}`);
+    const markdown = renderSoak(soak);
+    const written = await writeSoak(options.outDir, soak, markdown);
+    process.stdout.write(markdown);
+    progress(`wrote ${written.md} and ${written.json}`);
+    return soak.errors.length || soak.hung.length || soak.mismatches.length ? 1 : 0;
+  }
 
   progress(`sizes ${options.sizes.join(', ')}; phases ${[...options.phases].join(', ')}; ${options.concurrency} in flight for ${options.durationMs / 1000} s`);
   for (const size of options.sizes) {
