@@ -9,7 +9,15 @@ import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { requiredRoleOf } from '../auth/index.js';
 import { untilAborted } from '../core/abortable.js';
-import { CancelledError, DeadlineExceededError, ServerShuttingDownError } from '../core/errors.js';
+import {
+  CancelledError,
+  DeadlineExceededError,
+  InvalidArgumentError,
+  PermissionDeniedError,
+  ResourceExhaustedError,
+  ServerShuttingDownError,
+  UnauthenticatedError,
+} from '../core/errors.js';
 import { parseTeam } from '../core/streamRef.js';
 import { ActionStatus } from '../../gen/lit/stream/v1/stream.js';
 import type { AccessControl, Caller, CredentialSource } from './accessControl.js';
@@ -59,12 +67,19 @@ export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Pro
 export type ServerStreamingHandler<Req, Res> = (request: Req, context: CallContext) => AsyncIterable<Res | Buffer>;
 export type BidiStreamingHandler<Req, Res> = (requests: AsyncIterable<Req>, context: CallContext) => AsyncIterable<Res>;
 
+/** Why a call was turned away before its handler ran. */
+export type RefusalReason = 'unauthenticated' | 'permission_denied' | 'invalid_argument' | 'limit' | 'shutting_down';
+
 /** Told of every call's life, e.g. by the Prometheus metrics. */
 export interface CallObserver {
   started(spec: MethodSpec, type: CallType): void;
+  /** Each request message: the one of a unary or server-streaming call, each of a bidi stream. */
   received(spec: MethodSpec, type: CallType): void;
+  /** Each response message: a unary call's on success, each one a stream writes. */
   sent(spec: MethodSpec, type: CallType): void;
   handled(spec: MethodSpec, type: CallType, code: status, seconds: number): void;
+  /** The call was refused before its handler (it is `handled` too, with the refusal's code). */
+  refused?(spec: MethodSpec, type: CallType, reason: RefusalReason): void;
 }
 
 export interface CallPipelineOptions {
@@ -132,6 +147,7 @@ export class CallPipeline {
         .run((context) => handler(call.request, context))
         .then(
           (response) => {
+            lifecycle.sent();
             lifecycle.end(status.OK, undefined, response);
             callback(null, response);
           },
@@ -224,6 +240,8 @@ class Lifecycle {
     const callDeadline = call.getDeadline();
     this.deadline = callDeadline instanceof Date ? callDeadline.getTime() : Number.isFinite(callDeadline) ? callDeadline : undefined;
     this.notify((observer) => observer.started(spec, type));
+    // grpc-js calls a unary or server-streaming handler once the request has arrived.
+    if (type !== 'bidi_stream') this.notify((observer) => observer.received(spec, type));
     // grpc-js cancels the call itself when the deadline passes, possibly before a timer of ours
     // fires: tell the two cases apart so the caller and the log see DEADLINE_EXCEEDED, not CANCELLED.
     call.on('cancelled', () =>
@@ -238,10 +256,17 @@ class Lifecycle {
   /** Admits the call, then runs `body` with its context; rejects with why the call failed. */
   async run<T>(body: (context: CallContext) => Promise<T>): Promise<T> {
     // Authentication, the limits, then authorization: all before the handler can reach systemd.
-    const caller = (this.caller = this.identify());
-    if (this.type !== 'unary' && this.shared.closing) throw this.shared.closing;
-    this.release = this.shared.limits.admit(this.type === 'unary' ? 'unary' : 'stream', caller.label);
-    this.authorize(caller);
+    let caller: Caller;
+    try {
+      caller = this.caller = this.identify();
+      if (this.type !== 'unary' && this.shared.closing) throw this.shared.closing;
+      this.release = this.shared.limits.admit(this.type === 'unary' ? 'unary' : 'stream', caller.label);
+      this.authorize(caller);
+    } catch (error) {
+      const reason = refusalReason(error);
+      if (reason) this.notify((observer) => observer.refused?.(this.spec, this.type, reason));
+      throw error;
+    }
     if (this.type !== 'unary') this.shared.openStreams.add(this);
     if (this.abort.signal.aborted) throw this.abort.signal.reason;
     try {
@@ -330,6 +355,16 @@ class Lifecycle {
   private notify(tell: (observer: CallObserver) => void): void {
     for (const observer of this.shared.observers) tell(observer);
   }
+}
+
+/** The refusal an admission error stands for (undefined: a failure, not a refusal). */
+function refusalReason(error: unknown): RefusalReason | undefined {
+  if (error instanceof UnauthenticatedError) return 'unauthenticated';
+  if (error instanceof PermissionDeniedError) return 'permission_denied';
+  if (error instanceof InvalidArgumentError) return 'invalid_argument';
+  if (error instanceof ResourceExhaustedError) return 'limit';
+  if (error instanceof ServerShuttingDownError) return 'shutting_down';
+  return undefined;
 }
 
 /** Resolves when the call can take more writes, or when it is closed (then nothing more goes out). */

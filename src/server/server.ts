@@ -5,6 +5,7 @@ import { StreamView } from '../control/streamView.js';
 import type { UnitNaming } from '../core/unitNaming.js';
 import { HealthService } from '../../gen/grpc/health/v1/health.js';
 import { type MetricsEndpoint, startMetricsEndpoint } from '../metrics/metricsEndpoint.js';
+import { GrpcMetrics } from '../metrics/grpcMetrics.js';
 import { processMetrics, ServerMetrics } from '../metrics/serverMetrics.js';
 import { streamMetrics } from '../metrics/streamMetrics.js';
 import { SystemdLink } from '../systemd/systemdLink.js';
@@ -96,6 +97,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     'grpc.max_send_message_length': Math.max(maxMessageBytes, 16 * 1024 * 1024),
     ...HTTP2_LIMITS,
   });
+  const metrics = new ServerMetrics({ link, openWatches: () => view.watcherCount });
   const calls = new CallPipeline({
     log,
     access,
@@ -104,7 +106,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       maxStreamsPerIdentity: options.maxStreamsPerIdentity ?? DEFAULT_CALL_LIMITS.maxStreamsPerIdentity,
       maxStreams: options.maxStreams ?? DEFAULT_CALL_LIMITS.maxStreams,
     }),
-    observers: options.callObservers,
+    observers: [new GrpcMetrics(metrics.registry), ...(options.callObservers ?? [])],
   });
   const controller = new StreamController(link, options.naming, view);
   server.addService(streamServiceDefinition(), streamService(controller, view, calls));
@@ -117,7 +119,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }
   }
 
-  const metrics = new ServerMetrics({ link, openWatches: () => view.watcherCount });
   let metricsEndpoint: MetricsEndpoint | undefined;
   if (options.metricsListen !== undefined) {
     metricsEndpoint = await startMetricsEndpoint({

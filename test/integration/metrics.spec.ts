@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { credentials, Metadata, status as grpcStatus } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/auth/index.js';
 import { UnitNaming } from '../../src/core/unitNaming.js';
@@ -11,7 +12,7 @@ import { startServer } from '../../src/server/server.js';
 import { ActionStatus, UsageSource, type WatchStatusResponse } from '../../gen/lit/stream/v1/stream.js';
 import { generateTestCertificates } from '../support/certs.js';
 import { promtoolCheckMetrics, startPrometheus } from '../support/prometheus.js';
-import { type Harness, rpc, startHarness, waitFor } from './harness.js';
+import { type Harness, rpc, rpcError, startHarness, waitFor } from './harness.js';
 
 /** The value of one series in an exposition text, or undefined when there is no such series. */
 function valueOf(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -89,6 +90,39 @@ describe('Prometheus metrics on --metrics-listen', () => {
     expect(age).toBeGreaterThanOrEqual(0);
     expect(age).toBeLessThan(30);
     await rpc(h.client, h.client.stop, { team: 'contoso', name: 'ethereum' });
+  });
+
+  it('counts calls under go-grpc-middleware’s names and labels, the code as Go names it', async () => {
+    const unary = (method: string) => ({ grpc_type: 'unary', grpc_service: 'lit.stream.v1.StreamService', grpc_method: method });
+    const before = await scrape(metrics);
+    const count = (text: string, name: string, labels: Record<string, string>) => valueOf(text, name, labels) ?? 0;
+    await rpc(h.client, h.client.getStatus, { team: 'contoso', name: 'bitcoin' });
+    await rpcError(h.client, h.client.getStatus, { team: 'contoso', name: 'nope' });
+    const after = await scrape(metrics);
+    const delta = (name: string, labels: Record<string, string>) => count(after, name, labels) - count(before, name, labels);
+    expect(delta('grpc_server_started_total', unary('GetStatus'))).toBe(2);
+    expect(delta('grpc_server_handled_total', { ...unary('GetStatus'), grpc_code: 'OK' })).toBe(1);
+    expect(delta('grpc_server_handled_total', { ...unary('GetStatus'), grpc_code: 'NotFound' })).toBe(1);
+    expect(delta('grpc_server_msg_received_total', unary('GetStatus'))).toBe(2);
+    expect(delta('grpc_server_msg_sent_total', unary('GetStatus'))).toBe(1); // a failed call sends no message
+    expect(delta('grpc_server_handling_seconds_count', unary('GetStatus'))).toBe(2);
+    expect(delta('grpc_server_handling_seconds_bucket', { ...unary('GetStatus'), le: '+Inf' })).toBe(2);
+
+    // A stream: one message per stream of the team, then Canceled when the client goes; not timed.
+    const watchLabels = { grpc_type: 'server_stream', grpc_service: 'lit.stream.v1.StreamService', grpc_method: 'WatchStatus' };
+    const watch = h.client.watchStatus({ team: 'contoso', name: '' });
+    watch.on('error', () => undefined);
+    let messages = 0;
+    watch.on('data', () => messages++);
+    await waitFor(() => messages >= 1, 5_000, 'the first watch message');
+    watch.cancel();
+    await waitFor(async () => valueOf(await scrape(metrics), 'grpc_server_handled_total', { ...watchLabels, grpc_code: 'Canceled' }) === 1, 5_000, 'the watch counted as handled, Canceled');
+    const watched = await scrape(metrics);
+    expect(valueOf(watched, 'grpc_server_started_total', watchLabels)).toBe(1);
+    expect(valueOf(watched, 'grpc_server_msg_received_total', watchLabels)).toBe(1);
+    expect(valueOf(watched, 'grpc_server_msg_sent_total', watchLabels)).toBeGreaterThanOrEqual(messages);
+    expect(watched).not.toContain('grpc_server_handling_seconds_count{grpc_type="server_stream"');
+    expect(await promtoolCheckMetrics(watched)).toEqual({ code: 0, output: '' });
   });
 
   it('counts open watches', async () => {
@@ -176,6 +210,7 @@ describe('where metrics may be served, and to whom', () => {
       }),
     );
     const h = await startHarness(undefined, {
+      clientCredentials: credentials.createSsl(certs.ca.cert),
       accessFile,
       metricsListen: '0.0.0.0:0',
       tlsCert: await file('server.pem', certs.server.cert),
@@ -204,6 +239,20 @@ describe('where metrics may be served, and to whom', () => {
       expect(scraped.status).toBe(200);
       expect(valueOf(scraped.body, 'lit_stream_systemd_connected')).toBe(1);
       expect(scraped.body).not.toContain('team="contoso-eu"');
+
+      // Calls the pipeline turns away are counted by reason.
+      const call = (name: string, token?: string) =>
+        new Promise<number>((resolve) => {
+          const metadata = new Metadata();
+          if (token) metadata.set('authorization', `Bearer ${token}`);
+          h.client.getStatus({ team: name, name: 'bitcoin' }, metadata, { deadline: Date.now() + 10_000 }, (error) => resolve(error?.code ?? 0));
+        });
+      expect(await call('contoso')).toBe(grpcStatus.UNAUTHENTICATED);
+      expect(await call('contoso-eu', 'scraper-token')).toBe(grpcStatus.PERMISSION_DENIED);
+      expect(await call('contoso', 'scraper-token')).toBe(grpcStatus.OK);
+      const refused = (await get({ authorization: 'Bearer scraper-token' })).body;
+      expect(valueOf(refused, 'lit_stream_refused_calls_total', { reason: 'unauthenticated' })).toBe(1);
+      expect(valueOf(refused, 'lit_stream_refused_calls_total', { reason: 'permission_denied' })).toBe(1);
     } finally {
       await h.stop();
     }
