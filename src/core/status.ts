@@ -22,6 +22,8 @@ export interface StreamStatus extends StreamSummary {
   readonly tasks?: number;
   readonly memoryBytes?: number;
   readonly usageSource: UsageSource;
+  /** `tasks` and `memoryBytes` cover only some of the unit's processes: lower bounds. */
+  readonly usagePartial?: boolean;
   readonly restartCount: number;
   readonly result: string;
   readonly exitStatus?: number;

@@ -26,6 +26,7 @@ export function statusToProto(status: CoreStatus): StreamStatus {
     tasks: status.tasks,
     memoryBytes: status.memoryBytes,
     usageSource: usageSourceToProto(status.usageSource),
+    usagePartial: status.usagePartial ?? false,
     restartCount: status.restartCount,
     result: status.result,
     exitStatus: status.exitStatus,

@@ -1,4 +1,4 @@
-import { type Dirent, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { type Dirent, existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -25,24 +25,29 @@ export function trackingCgroupDir(controlGroup: string): string {
   return join(root, controlGroup);
 }
 
-/** The pids in one cgroup and its descendants, read synchronously (cgroupfs, like procfs, is in
- *  memory); empty if the cgroup is gone. */
-export function pidsInSync(dir: string): number[] {
+/**
+ * The pids in one cgroup and its descendants, reading at most `maxCgroups` cgroups (`complete`
+ * says whether that was all of them); empty if the cgroup is gone. Asynchronous, one cgroup at a
+ * time: a unit may have delegated a deep tree, and the event loop serves every other caller.
+ */
+export async function pidsInTree(dir: string, maxCgroups: number): Promise<{ pids: number[]; complete: boolean }> {
   const pids: number[] = [];
-  const walk = (path: string) => {
-    let procs = '';
-    let entries: Dirent[] = [];
+  const pending = [dir];
+  let read = 0;
+  for (let path = pending.shift(); path !== undefined && read < maxCgroups; path = pending.shift()) {
+    read++;
+    let procs: string;
+    let entries: Dirent[];
     try {
-      procs = readFileSync(join(path, 'cgroup.procs'), 'utf8');
-      entries = readdirSync(path, { withFileTypes: true });
+      procs = await readFile(join(path, 'cgroup.procs'), 'utf8');
+      entries = await readdir(path, { withFileTypes: true });
     } catch {
-      return;
+      continue; // removed meanwhile
     }
     for (const line of procs.split('\n')) if (line) pids.push(Number(line));
-    for (const entry of entries) if (entry.isDirectory()) walk(join(path, entry.name));
-  };
-  walk(dir);
-  return pids;
+    for (const entry of entries) if (entry.isDirectory()) pending.push(join(path, entry.name));
+  }
+  return { pids, complete: pending.length === 0 };
 }
 
 export async function createCgroups(dirs: readonly string[]): Promise<void> {

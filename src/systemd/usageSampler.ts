@@ -1,6 +1,6 @@
 import type { UsageSource } from '../core/status.js';
-import { pidsInSync, trackingCgroupDir } from './cgroups.js';
-import { readProcessUsage } from './procfs.js';
+import { pidsInTree, trackingCgroupDir } from './cgroups.js';
+import { type ReadLimits, readProcessesUsage } from './procfs.js';
 import type { ServiceState } from './serviceState.js';
 import type { SystemdManager } from './manager.js';
 
@@ -11,6 +11,20 @@ import type { SystemdManager } from './manager.js';
  */
 export const USAGE_FRESHNESS_MS = 1_000;
 
+/**
+ * What one sample may cost when accounting is off and the unit's processes are read from /proc:
+ * at most 256 processes and 64 cgroups, 250 ms, and 1 file at a time. A unit with more (or
+ * slower) processes gets figures marked partial: lower bounds over the processes read. Without
+ * the bound, one stream with thousands of processes made every caller of every team wait for
+ * seconds (README, "Tasks and memory").
+ */
+export const PROCFS_SAMPLE: ReadLimits & { readonly maxCgroups: number } = {
+  maxProcesses: 256,
+  maxCgroups: 64,
+  budgetMs: 250,
+  concurrency: 1,
+};
+
 const SERVICE = 'org.freedesktop.systemd1.Service';
 const UINT64_MAX = 2n ** 64n - 1n;
 
@@ -18,6 +32,8 @@ export interface Usage {
   readonly tasks?: number;
   readonly memoryBytes?: number;
   readonly usageSource: UsageSource;
+  /** The figures cover only some of the unit's processes (see PROCFS_SAMPLE): lower bounds. */
+  readonly usagePartial?: boolean;
 }
 
 interface Sample {
@@ -71,9 +87,12 @@ export class UsageSampler {
       }
       this.accountingOff.add(unit);
     }
-    const pids = await unitPids(manager, unit, state);
+    const { pids, complete: listed } = await unitPids(manager, unit, state);
     if (pids.length === 0) return NO_USAGE;
-    return { ...readProcessUsage(pids), usageSource: 'procfs' };
+    const usage = await readProcessesUsage(pids, PROCFS_SAMPLE);
+    // Nothing read in time: the figures are unknown, not zero.
+    if (usage.read === 0) return { usageSource: 'procfs', usagePartial: true };
+    return { tasks: usage.tasks, memoryBytes: usage.memoryBytes, usageSource: 'procfs', usagePartial: !listed || !usage.complete };
   }
 }
 
@@ -81,10 +100,10 @@ export class UsageSampler {
  * The unit's processes: read from its cgroup's cgroup.procs, which costs systemd nothing, or, where
  * that is not readable from here, asked of systemd (GetUnitProcesses).
  */
-async function unitPids(manager: SystemdManager, unit: string, state: ServiceState): Promise<number[]> {
+async function unitPids(manager: SystemdManager, unit: string, state: ServiceState): Promise<{ pids: number[]; complete: boolean }> {
   if (state.ControlGroup) {
-    const pids = pidsInSync(trackingCgroupDir(state.ControlGroup));
-    if (pids.length > 0) return pids;
+    const tree = await pidsInTree(trackingCgroupDir(state.ControlGroup), PROCFS_SAMPLE.maxCgroups);
+    if (tree.pids.length > 0) return tree;
   }
-  return (await manager.GetUnitProcesses(unit)).map((process) => process.pid);
+  return { pids: (await manager.GetUnitProcesses(unit)).map((process) => process.pid), complete: true };
 }

@@ -298,7 +298,7 @@ export enum UsageSource {
   USAGE_SOURCE_SYSTEMD = 1,
   /**
    * USAGE_SOURCE_PROCFS - Accounting is off for the unit, so the server summed the unit's processes from /proc:
-   * threads for `tasks` and proportional set size (PSS) for `memory_bytes`.
+   * threads for `tasks` and proportional set size (PSS) for `memory_bytes` (see `usage_partial`).
    */
   USAGE_SOURCE_PROCFS = 2,
   UNRECOGNIZED = -1,
@@ -405,7 +405,16 @@ export interface StreamStatus {
     | number
     | undefined;
   /** Signal that ended the main process's last run; absent if it exited by itself. */
-  exitSignal?: number | undefined;
+  exitSignal?:
+    | number
+    | undefined;
+  /**
+   * True when `tasks` and `memory_bytes` cover only some of the unit's processes, and so are lower
+   * bounds: with USAGE_SOURCE_PROCFS one sample reads at most 256 processes (in 64 cgroups) within
+   * 250 ms, so that a stream with thousands of processes cannot hold up the server. When not one
+   * process could be read in time, both are absent (unknown) and this is true.
+   */
+  usagePartial: boolean;
 }
 
 /** Asks for a team's streams. */
@@ -703,6 +712,7 @@ function createBaseStreamStatus(): StreamStatus {
     result: "",
     exitStatus: undefined,
     exitSignal: undefined,
+    usagePartial: false,
   };
 }
 
@@ -752,6 +762,9 @@ export const StreamStatus: MessageFns<StreamStatus> = {
     }
     if (message.exitSignal !== undefined) {
       writer.uint32(120).int32(message.exitSignal);
+    }
+    if (message.usagePartial !== false) {
+      writer.uint32(128).bool(message.usagePartial);
     }
     return writer;
   },
@@ -889,6 +902,14 @@ export const StreamStatus: MessageFns<StreamStatus> = {
             message.exitSignal = reader.int32();
             continue;
           }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.usagePartial = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -954,6 +975,11 @@ export const StreamStatus: MessageFns<StreamStatus> = {
         : isSet(object.exit_signal)
         ? globalThis.Number(object.exit_signal)
         : undefined,
+      usagePartial: isSet(object.usagePartial)
+        ? globalThis.Boolean(object.usagePartial)
+        : isSet(object.usage_partial)
+        ? globalThis.Boolean(object.usage_partial)
+        : false,
     };
   },
 
@@ -1004,6 +1030,9 @@ export const StreamStatus: MessageFns<StreamStatus> = {
     if (message.exitSignal !== undefined) {
       obj.exitSignal = Math.round(message.exitSignal);
     }
+    if (message.usagePartial !== false) {
+      obj.usagePartial = message.usagePartial;
+    }
     return obj;
   },
 
@@ -1027,6 +1056,7 @@ export const StreamStatus: MessageFns<StreamStatus> = {
     message.result = object.result ?? "";
     message.exitStatus = object.exitStatus ?? undefined;
     message.exitSignal = object.exitSignal ?? undefined;
+    message.usagePartial = object.usagePartial ?? false;
     return message;
   },
 };

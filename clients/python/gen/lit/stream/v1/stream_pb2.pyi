@@ -124,7 +124,7 @@ class StopResponse(_message.Message):
     def __init__(self, status: _Optional[_Union[ActionStatus, str]] = ..., message: _Optional[str] = ..., job_result: _Optional[str] = ..., stream: _Optional[_Union[StreamSummary, _Mapping]] = ...) -> None: ...
 
 class StreamStatus(_message.Message):
-    __slots__ = ["active_state", "exit_signal", "exit_status", "load_state", "main_pid", "memory_bytes", "name", "restart_count", "result", "started", "sub_state", "tasks", "team", "unit", "usage_source"]
+    __slots__ = ["active_state", "exit_signal", "exit_status", "load_state", "main_pid", "memory_bytes", "name", "restart_count", "result", "started", "sub_state", "tasks", "team", "unit", "usage_partial", "usage_source"]
     ACTIVE_STATE_FIELD_NUMBER: _ClassVar[int]
     EXIT_SIGNAL_FIELD_NUMBER: _ClassVar[int]
     EXIT_STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -139,6 +139,7 @@ class StreamStatus(_message.Message):
     TASKS_FIELD_NUMBER: _ClassVar[int]
     TEAM_FIELD_NUMBER: _ClassVar[int]
     UNIT_FIELD_NUMBER: _ClassVar[int]
+    USAGE_PARTIAL_FIELD_NUMBER: _ClassVar[int]
     USAGE_SOURCE_FIELD_NUMBER: _ClassVar[int]
     active_state: ActiveState
     exit_signal: int
@@ -154,8 +155,9 @@ class StreamStatus(_message.Message):
     tasks: int
     team: str
     unit: str
+    usage_partial: bool
     usage_source: UsageSource
-    def __init__(self, team: _Optional[str] = ..., name: _Optional[str] = ..., unit: _Optional[str] = ..., load_state: _Optional[_Union[LoadState, str]] = ..., active_state: _Optional[_Union[ActiveState, str]] = ..., sub_state: _Optional[str] = ..., started: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., main_pid: _Optional[int] = ..., tasks: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., usage_source: _Optional[_Union[UsageSource, str]] = ..., restart_count: _Optional[int] = ..., result: _Optional[str] = ..., exit_status: _Optional[int] = ..., exit_signal: _Optional[int] = ...) -> None: ...
+    def __init__(self, team: _Optional[str] = ..., name: _Optional[str] = ..., unit: _Optional[str] = ..., load_state: _Optional[_Union[LoadState, str]] = ..., active_state: _Optional[_Union[ActiveState, str]] = ..., sub_state: _Optional[str] = ..., started: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., main_pid: _Optional[int] = ..., tasks: _Optional[int] = ..., memory_bytes: _Optional[int] = ..., usage_source: _Optional[_Union[UsageSource, str]] = ..., restart_count: _Optional[int] = ..., result: _Optional[str] = ..., exit_status: _Optional[int] = ..., exit_signal: _Optional[int] = ..., usage_partial: bool = ...) -> None: ...
 
 class StreamSummary(_message.Message):
     __slots__ = ["active_state", "load_state", "name", "sub_state", "team", "unit"]
