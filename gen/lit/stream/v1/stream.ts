@@ -39,7 +39,10 @@ export const protobufFileName = "lit/stream/v1/stream.proto";
  *   NOT_FOUND            the stream is not declared.
  *   FAILED_PRECONDITION  the stream's unit is masked.
  *   PERMISSION_DENIED    systemd refused the server access over D-Bus.
- *   UNAVAILABLE          the server cannot reach systemd's bus right now; retry with backoff.
+ *   UNAVAILABLE          the server cannot reach systemd's bus right now, or is shutting down;
+ *                        retry with backoff. At shutdown an action still waiting for its turn is
+ *                        not sent to systemd, and one whose job outlasts the grace period is told
+ *                        that job is still running in systemd; the message says which.
  *   DEADLINE_EXCEEDED    the caller's deadline passed before systemd finished (the job goes on),
  *                        or while it waited for an earlier action on the stream (nothing was sent).
  *
