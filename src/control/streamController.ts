@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { type JobOutcome, judgeAction } from '../core/actionResult.js';
+import { canceledBeforeSent, type JobOutcome, judgeAction } from '../core/actionResult.js';
 import { StreamMaskedError, StreamNotDeclaredError, StreamUndeclaredError } from '../core/errors.js';
 import { type Page, paginate } from '../core/paging.js';
 import type { Action, ActionResult, StreamStatus, StreamSummary } from '../core/status.js';
@@ -10,7 +10,7 @@ import type { ServiceState } from '../systemd/serviceState.js';
 import type { SystemdSession } from '../systemd/systemdSession.js';
 import { judgeDeclaration } from './declarations.js';
 import type { StreamView } from './streamView.js';
-import { type JobSlot, UnitQueue } from './unitQueue.js';
+import { CanceledByStopError, type JobSlot, UnitQueue } from './unitQueue.js';
 
 /** Where the controller gets the current systemd session when it needs one (the SystemdLink). */
 export interface SessionSource {
@@ -68,7 +68,12 @@ export class StreamController {
 
   private async act(action: Action, ref: StreamRef, wait: WaitOptions): Promise<ActionResult> {
     const unit = await this.declaredUnit(ref, action);
-    return this.queue.run(unit, action, wait, (slot) => this.runJob(action, ref, unit, slot));
+    try {
+      return await this.queue.run(unit, action, wait, (slot) => this.runJob(action, ref, unit, slot));
+    } catch (error) {
+      if (!(error instanceof CanceledByStopError)) throw error;
+      return canceledBeforeSent(action, summaryOf(ref, unit, await this.view.unitState(unit)));
+    }
   }
 
   /**
@@ -108,14 +113,7 @@ export class StreamController {
     const state = plainSuccess ? withLoadState(known) : await this.view.unitState(unit);
     const outcome: JobOutcome = {
       jobResult: job.result,
-      stream: {
-        team: ref.team,
-        name: ref.name,
-        unit,
-        loadState: state.LoadState,
-        activeState: state.ActiveState,
-        subState: state.SubState,
-      },
+      stream: summaryOf(ref, unit, state),
       unitResult: state.Result,
       exitStatus: state.exitStatus,
       exitSignal: state.exitSignal,
@@ -150,6 +148,10 @@ export class StreamController {
     }
     return unit;
   }
+}
+
+function summaryOf(ref: StreamRef, unit: string, state: ServiceState): StreamSummary {
+  return { team: ref.team, name: ref.name, unit, loadState: state.LoadState, activeState: state.ActiveState, subState: state.SubState };
 }
 
 /**

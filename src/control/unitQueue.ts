@@ -42,10 +42,12 @@ interface Entry {
  *   the callers behind keep their place). Their turn comes when every action ahead of them has
  *   finished in systemd: a caller that stopped waiting for its job holds the unit until systemd
  *   has removed that job.
- * - Stop waits for no Start or Restart, as `systemctl stop` does not: it goes ahead of the queued
- *   ones and is sent as soon as the one running has reached systemd, where the stop job replaces
- *   that start or restart job (which ends `canceled`, and its caller is told so). Stops wait for
- *   earlier Stops; the Starts and Restarts a Stop went ahead of run after it, in order.
+ * - Stop waits for no Start or Restart, as `systemctl stop` does not: it is sent as soon as the
+ *   one running has reached systemd, where the stop job replaces that start or restart job (which
+ *   ends `canceled`, and its caller is told so). The Starts and Restarts still queued when the Stop
+ *   comes are canceled too, never sent (CanceledByStopError): as systemd would have replaced their
+ *   jobs, so that nothing queued before a Stop starts the stream again after it. Stops wait for
+ *   earlier Stops; Starts and Restarts that come after a Stop queue behind it.
  * - At shutdown (`close`), no more requests are sent to systemd: callers still queued, and any
  *   that come, are refused. `abandon` then tells the callers still waiting for a job that it is
  *   still running in systemd. Both are UNAVAILABLE (ServerShuttingDownError).
@@ -61,9 +63,14 @@ export class UnitQueue {
     const line = this.lines.get(unit) ?? [];
     this.lines.set(unit, line);
     const entry: Entry = { action, phase: 'queued', letThrough: () => undefined, refuse: () => undefined };
-    const firstQueuedStart = line.findIndex((other) => other.action !== 'stop' && other.phase === 'queued');
-    if (action === 'stop' && firstQueuedStart >= 0) line.splice(firstQueuedStart, 0, entry);
-    else line.push(entry);
+    if (action === 'stop') {
+      // What a Stop would replace in systemd it also replaces here: the Starts and Restarts
+      // still waiting for their turn are never sent (an operator's Stop is not undone by them).
+      for (const other of line) {
+        if (other.action !== 'stop' && other.phase === 'queued') other.refuse(new CanceledByStopError(other.action));
+      }
+    }
+    line.push(entry);
 
     let held: Promise<unknown> = Promise.resolve();
     try {
@@ -167,6 +174,17 @@ async function waitForJob(action: Action, sent: Promise<string>, ended: Promise<
     limits,
     `; the ${action} job ${jobPath} is still running in systemd`,
   );
+}
+
+/**
+ * A Start or Restart still waiting for its turn when a Stop of the unit came: it was never sent to
+ * systemd. Its caller is answered FAILURE, job result `canceled`, as if systemd had replaced it.
+ */
+export class CanceledByStopError extends Error {
+  override readonly name = 'CanceledByStopError';
+  constructor(readonly action: Action) {
+    super(`a Stop came while the ${action} waited for its turn; the ${action} was not sent to systemd`);
+  }
 }
 
 function notSent(action: Action): ServerShuttingDownError {

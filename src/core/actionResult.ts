@@ -41,3 +41,17 @@ function failureMessage(action: Action, outcome: JobOutcome): string {
   if (outcome.exitSignal !== undefined) reasons.push(`killed by signal ${outcome.exitSignal}`);
   return `Stream failed to ${action}: ${reasons.join(', ')}. See: journalctl -u ${outcome.stream.unit}`;
 }
+
+/**
+ * A Start or Restart that a Stop canceled before it was sent to systemd: FAILURE, job result
+ * `canceled` as systemd would have reported had the request been sent (the stop job replaces it),
+ * with the stream as it is now.
+ */
+export function canceledBeforeSent(action: Action, stream: StreamSummary): ActionResult {
+  return {
+    status: 'FAILURE',
+    message: `Stream failed to ${action}: a Stop of the stream came while the ${action} waited for its turn, so it was canceled before it was sent to systemd.`,
+    jobResult: 'canceled',
+    stream,
+  };
+}

@@ -455,7 +455,11 @@ export interface StartResponse {
   status: ActionStatus;
   /** A sentence for people, e.g. `Stream started successfully.`, or systemd's reason for a failure. */
   message: string;
-  /** systemd's job result: `done`, `canceled`, `timeout`, `failed`, `dependency` or `skipped`. */
+  /**
+   * systemd's job result: `done`, `canceled`, `timeout`, `failed`, `dependency` or `skipped`.
+   * `canceled` also when a Stop came while this request waited for its turn: it was then never
+   * sent to systemd (`message` says so).
+   */
   jobResult: string;
   /** The stream's state once the job had finished. */
   stream: StreamSummary | undefined;
@@ -475,7 +479,11 @@ export interface StopResponse {
   status: ActionStatus;
   /** A sentence for people, e.g. `Stream stopped successfully.`, or systemd's reason for a failure. */
   message: string;
-  /** systemd's job result: `done`, `canceled`, `timeout`, `failed`, `dependency` or `skipped`. */
+  /**
+   * systemd's job result: `done`, `canceled`, `timeout`, `failed`, `dependency` or `skipped`.
+   * `canceled` also when a Stop came while this request waited for its turn: it was then never
+   * sent to systemd (`message` says so).
+   */
   jobResult: string;
   /** The stream's state once the job had finished. */
   stream: StreamSummary | undefined;
@@ -498,7 +506,11 @@ export interface RestartResponse {
    * failure.
    */
   message: string;
-  /** systemd's job result: `done`, `canceled`, `timeout`, `failed`, `dependency` or `skipped`. */
+  /**
+   * systemd's job result: `done`, `canceled`, `timeout`, `failed`, `dependency` or `skipped`.
+   * `canceled` also when a Stop came while this request waited for its turn: it was then never
+   * sent to systemd (`message` says so).
+   */
   jobResult: string;
   /** The stream's state once the job had finished. */
   stream: StreamSummary | undefined;
@@ -2244,7 +2256,8 @@ export const StreamServiceService = {
    * Stop stops a stream and returns once systemd's stop job has finished. Stopping a stopped
    * stream succeeds. A stream whose last run failed stays in ActiveState `failed` after a
    * successful Stop: that state records how the run ended, the stream is not running. Stop does not
-   * wait for a Start or Restart in progress: it replaces that job in systemd.
+   * wait for a Start or Restart in progress: it replaces that job in systemd, and the Starts and
+   * Restarts still waiting for their turn are canceled unsent (job_result `canceled`).
    */
   stop: {
     path: "/lit.stream.v1.StreamService/Stop" as const,
@@ -2309,7 +2322,8 @@ export interface StreamServiceServer extends UntypedServiceImplementation {
    * Stop stops a stream and returns once systemd's stop job has finished. Stopping a stopped
    * stream succeeds. A stream whose last run failed stays in ActiveState `failed` after a
    * successful Stop: that state records how the run ended, the stream is not running. Stop does not
-   * wait for a Start or Restart in progress: it replaces that job in systemd.
+   * wait for a Start or Restart in progress: it replaces that job in systemd, and the Starts and
+   * Restarts still waiting for their turn are canceled unsent (job_result `canceled`).
    */
   stop: handleUnaryCall<StopRequest, StopResponse>;
   /**
@@ -2370,7 +2384,8 @@ export interface StreamServiceClient extends Client {
    * Stop stops a stream and returns once systemd's stop job has finished. Stopping a stopped
    * stream succeeds. A stream whose last run failed stays in ActiveState `failed` after a
    * successful Stop: that state records how the run ended, the stream is not running. Stop does not
-   * wait for a Start or Restart in progress: it replaces that job in systemd.
+   * wait for a Start or Restart in progress: it replaces that job in systemd, and the Starts and
+   * Restarts still waiting for their turn are canceled unsent (job_result `canceled`).
    */
   stop(request: StopRequest, callback: (error: ServiceError | null, response: StopResponse) => void): ClientUnaryCall;
   stop(

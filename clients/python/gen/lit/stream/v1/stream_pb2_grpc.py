@@ -70,7 +70,8 @@ class StreamServiceServicer(object):
         """Stop stops a stream and returns once systemd's stop job has finished. Stopping a stopped
         stream succeeds. A stream whose last run failed stays in ActiveState `failed` after a
         successful Stop: that state records how the run ended, the stream is not running. Stop does not
-        wait for a Start or Restart in progress: it replaces that job in systemd.
+        wait for a Start or Restart in progress: it replaces that job in systemd, and the Starts and
+        Restarts still waiting for their turn are canceled unsent (job_result `canceled`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
