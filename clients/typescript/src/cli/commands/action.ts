@@ -1,0 +1,59 @@
+import { type ServiceActionStatus, Stream } from '../../index.js';
+import type { Context } from '../context.js';
+import { ExitCode, exitCodeForError, firstFailure } from '../exitCodes.js';
+import { inOrder } from '../inOrder.js';
+import { type Outcome, outcome } from '../outcome.js';
+import { formatStreamName, parseStreamName, type StreamName } from '../streamName.js';
+import { Spinner } from '../terminal.js';
+
+export type Action = 'start' | 'stop' | 'restart';
+
+const VERB_ING: Record<Action, string> = { start: 'starting', stop: 'stopping', restart: 'restarting' };
+
+/**
+ * `start|stop|restart TEAM/NAME…`: every stream at once (the server runs one job per stream, in
+ * arrival order), each answer printed in the order the streams were named. A spinner on stderr
+ * while systemd works, when stderr is a terminal.
+ */
+export async function action(context: Context, verb: Action, args: readonly string[]): Promise<ExitCode> {
+  const names = args.map(parseStreamName);
+  const pending = new Set(names.map(formatStreamName));
+  const spinner = context.io.stderr.isTTY ? new Spinner(context.io.stderr, () => (pending.size > 0 ? `${VERB_ING[verb]} ${[...pending].join(', ')}…` : undefined)) : undefined;
+  const print = (write: () => void) => (spinner ? spinner.print(write) : write());
+
+  const stopSpinnerOnInterrupt = () => {
+    spinner?.stop();
+    // The jobs go on in systemd; only the wait for them ends. 130: ended by SIGINT, as a shell reports it.
+    process.exit(130);
+  };
+  process.once('SIGINT', stopSpinnerOnInterrupt);
+  spinner?.start();
+  try {
+    const results = await inOrder(
+      names.map((name) => async () => {
+        const result = await outcome(new Stream(name.team, name.name, context.connection)[verb]());
+        pending.delete(formatStreamName(name));
+        return result;
+      }),
+      (result, index) => print(() => report(context, verb, names[index]!, result)),
+    );
+    return firstFailure(
+      results.map((result) =>
+        'error' in result ? exitCodeForError(result.error, 'action') : result.value.status === 'SUCCESS' ? ExitCode.SUCCESS : ExitCode.FAILURE,
+      ),
+    );
+  } finally {
+    spinner?.stop();
+    process.off('SIGINT', stopSpinnerOnInterrupt);
+  }
+}
+
+function report(context: Context, verb: Action, name: StreamName, result: Outcome<ServiceActionStatus>): void {
+  const stream = formatStreamName(name);
+  if ('error' in result) return context.reportError(stream, result.error);
+  const { status, message } = result.value;
+  if (context.json) return context.outJson({ team: name.team, name: name.name, action: verb, status, message });
+  if (status === 'SUCCESS') return context.out(`${stream}: ${message}`);
+  // On stderr, as systemctl reports a failed job.
+  context.err(context.paintErr('bad', `${stream}: ${message}`));
+}

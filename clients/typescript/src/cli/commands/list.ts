@@ -1,0 +1,31 @@
+import { getStreams, GrpcStatus, LitStreamError, type ServiceStatus } from '../../index.js';
+import type { Context } from '../context.js';
+import { ExitCode } from '../exitCodes.js';
+import { mapLimited } from '../inOrder.js';
+import { countLine, statusJson, statusTable } from '../statusView.js';
+
+/** Well under the server's 64 unary calls in flight per caller (README, "Limits"). */
+const STATUS_CALLS_IN_FLIGHT = 16;
+
+/** `list TEAM`: the team's streams (ListStreams), each with its status (GetStatus), as a table. */
+export async function list(context: Context, [team]: readonly string[]): Promise<ExitCode> {
+  const streams = await getStreams(team!, context.connection);
+  const statuses = await mapLimited(streams, STATUS_CALLS_IN_FLIGHT, (stream) =>
+    stream.status().catch((error: unknown) => {
+      // Undeclared between the two calls: it is no longer one of the team's streams.
+      if (error instanceof LitStreamError && error.code === GrpcStatus.NOT_FOUND) return undefined;
+      throw error;
+    }),
+  );
+  const found = statuses.filter((status): status is ServiceStatus => status !== undefined);
+  if (context.json) {
+    for (const status of found) context.outJson(statusJson(status));
+    return ExitCode.SUCCESS;
+  }
+  if (found.length > 0) {
+    for (const line of statusTable(found, new Date(), context.paintOut)) context.out(line);
+    context.out('');
+  }
+  context.out(countLine(found.length, 'listed.'));
+  return ExitCode.SUCCESS;
+}

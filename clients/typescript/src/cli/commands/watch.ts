@@ -1,0 +1,80 @@
+import { type ServiceStatus, watchStreams } from '../../index.js';
+import type { Context } from '../context.js';
+import { ExitCode } from '../exitCodes.js';
+import { countLine, eventLine, statusJson, statusTable } from '../statusView.js';
+import { LiveRegion } from '../terminal.js';
+
+/** Changes that arrive together (a watch's first snapshot, a restart's few states) are drawn once. */
+const REDRAW_AFTER_MS = 50;
+/** UPTIME ticks on. */
+const REFRESH_MS = 1_000;
+
+/**
+ * `watch TEAM`: the client library's watchStreams (so how the server batches its messages does not
+ * matter here). On a terminal, a table redrawn in place; on a pipe or with -o json, one line per
+ * event. Runs until Ctrl-C (exit 0) or until the server ends the watch (its error, and exit code).
+ */
+export async function watch(context: Context, [team]: readonly string[]): Promise<ExitCode> {
+  const events = watchStreams(team!, context.connection);
+  const live = !context.json && context.io.stdout.isTTY ? new LiveTable(context, team!) : undefined;
+  const interrupted = () => {
+    live?.close();
+    process.exit(ExitCode.SUCCESS);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  try {
+    live?.redraw();
+    for await (const event of events) {
+      if (context.json) context.outJson({ kind: event.kind, status: statusJson(event.status) });
+      else if (live) live.apply(event.kind === 'REMOVED' ? { removed: event.status.name } : { status: event.status });
+      else context.out(eventLine(event));
+    }
+    return ExitCode.SUCCESS;
+  } finally {
+    live?.close();
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
+  }
+}
+
+/** The team's streams by name, drawn as a table in place on the terminal. */
+class LiveTable {
+  private readonly streams = new Map<string, ServiceStatus>();
+  private readonly region: LiveRegion;
+  private readonly ticker: NodeJS.Timeout;
+  private pending: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly context: Context,
+    private readonly team: string,
+  ) {
+    this.region = new LiveRegion(context.io.stdout);
+    this.ticker = setInterval(() => this.redraw(), REFRESH_MS);
+  }
+
+  apply(change: { status: ServiceStatus } | { removed: string }): void {
+    if ('removed' in change) this.streams.delete(change.removed);
+    else this.streams.set(change.status.name, change.status);
+    this.pending ??= setTimeout(() => this.redraw(), REDRAW_AFTER_MS);
+  }
+
+  redraw(): void {
+    if (this.closed) return;
+    clearTimeout(this.pending);
+    this.pending = undefined;
+    const statuses = [...this.streams.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const table = statuses.length > 0 ? [...statusTable(statuses, new Date(), this.context.paintOut, false), ''] : [];
+    this.region.draw([...table, this.context.paintOut('dim', `${countLine(statuses.length, `of team ${this.team}`)}, watching (Ctrl-C to stop)`)]);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.redraw();
+    this.closed = true;
+    clearInterval(this.ticker);
+    clearTimeout(this.pending);
+    this.region.close();
+  }
+}

@@ -1,0 +1,134 @@
+import type { CommandName } from './commandLine.js';
+
+/** `--help` texts: what each command does, its options, what it exits with, and examples. */
+
+const CONNECTION = `Connection options (every command):
+      --addr HOST:PORT   lit-streamd's address, or unix:/path/to.sock
+                         (default: $LIT_STREAM_ADDR, else 127.0.0.1:50051)
+      --token TOKEN      bearer token (default: $LIT_STREAM_TOKEN; prefer the variable,
+                         a command line is visible to other users in ps)
+      --ca FILE          CA certificate (PEM) the server's certificate is checked against;
+                         any TLS option turns TLS on (default: $LIT_STREAM_CA)
+      --cert FILE        client certificate (PEM), for mTLS (default: $LIT_STREAM_CERT)
+      --key FILE         its private key (PEM) (default: $LIT_STREAM_KEY)
+  -o, --output FORMAT    text (default) or json: one JSON object per line
+  -h, --help             this help`;
+
+const EXIT_STATUS = `Exit status (as systemctl's):
+  0   success; for status: every stream named is running
+  1   an action failed (systemd's job did not succeed), or another error
+  2   wrong usage, or a team or name the server rejects as malformed
+  3   status: a stream is not running
+  4   status: no such stream
+  5   start, stop, restart: no such stream
+  69  lit-streamd cannot be reached (or cannot reach systemd)
+  77  not authenticated, or not allowed
+With several streams, the code of the first one that did not succeed, in the order named.`;
+
+export const MAIN_HELP = `Usage: lit-streamctl [OPTIONS] COMMAND [ARGS...]
+
+Controls the streams of a lit-streamd server, as systemctl controls units. A stream is named
+TEAM/NAME: stream bitcoin of team contoso is contoso/bitcoin (the systemd unit
+lit-stream-contoso@bitcoin.service on the server's host).
+
+Commands:
+  list TEAM                 the team's streams as a table, with their state
+  status TEAM/NAME...       each stream's status, as systemctl status shows a unit
+  start TEAM/NAME...        start streams (all at once), wait until systemd has
+  stop TEAM/NAME...         stop streams
+  restart TEAM/NAME...      restart streams
+  watch TEAM                follow the team's streams as their state changes
+  help [COMMAND]            this help, or a command's
+
+${CONNECTION}
+      --version          print lit-streamctl's version
+
+${EXIT_STATUS}
+
+Colours only on a terminal, and never when NO_COLOR is set.
+
+Examples:
+  lit-streamctl list contoso
+  lit-streamctl status contoso/bitcoin
+  lit-streamctl restart contoso/bitcoin contoso/ethereum
+  LIT_STREAM_ADDR=feeds.internal:50051 LIT_STREAM_TOKEN=... lit-streamctl watch contoso
+
+'lit-streamctl COMMAND --help' says more about a command.
+`;
+
+const ACTION_HELP = (verb: 'start' | 'stop' | 'restart', what: string) => `Usage: lit-streamctl ${verb} [OPTIONS] TEAM/NAME...
+
+${what} Several streams are ${verb}ed at once; each answer is
+printed in the order the streams were named, once systemd's job has finished: the server's message
+on stdout, or the reason it failed on stderr. While systemd works, a spinner on a terminal
+(nothing on a pipe).
+
+${CONNECTION}
+
+${EXIT_STATUS}
+
+Examples:
+  lit-streamctl ${verb} contoso/bitcoin
+  lit-streamctl ${verb} contoso/bitcoin contoso/ethereum
+  lit-streamctl ${verb} -o json contoso/bitcoin    {"team":"contoso","name":"bitcoin","action":"${verb}","status":"SUCCESS",...}
+`;
+
+export const COMMAND_HELP: Record<CommandName, string> = {
+  list: `Usage: lit-streamctl list [OPTIONS] TEAM
+
+Lists the team's streams, as systemctl list-units lists units: NAME, LOAD, ACTIVE and SUB
+(systemd's LoadState, ActiveState and SubState), UPTIME (since the stream last became active),
+PID (its main process) and MEMORY, then how many there are. A failed stream is marked with ●.
+With -o json, one line per stream with everything 'status -o json' prints.
+
+${CONNECTION}
+
+Examples:
+  lit-streamctl list contoso
+  lit-streamctl list -o json contoso | jq -r 'select(.active == "failed") | .name'
+`,
+  status: `Usage: lit-streamctl status [OPTIONS] TEAM/NAME...
+
+Shows each stream's status, laid out as systemctl status shows a unit: ● coloured by state, the
+unit, Loaded:, Active: with when it started and how long ago, Main PID:, Tasks:, Memory: (tasks and
+memory at most a second old), how often systemd restarted it, and how its main process last
+exited. With -o json, one line per stream: the client library's status() (name, active, status,
+started, pid, tasks, memory and the typed details), plus the team.
+
+${CONNECTION}
+
+${EXIT_STATUS}
+
+Examples:
+  lit-streamctl status contoso/bitcoin
+  lit-streamctl status contoso/bitcoin contoso/ethereum
+  lit-streamctl status contoso/bitcoin >/dev/null; echo $?     0 running, 3 not running, 4 no such stream
+  lit-streamctl status -o json contoso/bitcoin | jq .details.memoryBytes
+`,
+  start: ACTION_HELP('start', 'Starts each stream and waits until systemd has started it.'),
+  stop: ACTION_HELP('stop', 'Stops each stream and waits until systemd has stopped it; stopping a stopped stream succeeds.'),
+  restart: ACTION_HELP('restart', 'Restarts each stream (starting it if it was stopped) and waits until systemd has.'),
+  watch: `Usage: lit-streamctl watch [OPTIONS] TEAM
+
+Follows the team's streams, including streams declared later, until Ctrl-C. On a terminal, a
+table (NAME, LOAD, ACTIVE, SUB, UPTIME, PID) redrawn in place as states change; on a pipe, the
+current state of each stream, then one line per change. With -o json, one line per event:
+{"kind":"INITIAL"|"CHANGED"|"REMOVED","status":{...}}. Tasks and memory are not part of a watch
+(systemd measures them, it does not signal them): see status.
+
+${CONNECTION}
+
+Examples:
+  lit-streamctl watch contoso
+  lit-streamctl watch contoso | grep --line-buffered failed
+  lit-streamctl watch -o json contoso | jq -c 'select(.kind == "CHANGED") | [.status.name, .status.active]'
+`,
+  help: `Usage: lit-streamctl help [COMMAND]
+
+Shows lit-streamctl's help, or a command's (as 'lit-streamctl COMMAND --help' does).
+
+Examples:
+  lit-streamctl help
+  lit-streamctl help status
+`,
+};

@@ -1,0 +1,109 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { closeSharedClients, Stream } from '../../clients/typescript/src/index.js';
+import { STREAMCTL, userEnv } from '../support/streamctl.js';
+import { TmuxPane } from '../support/tmux.js';
+import { type Harness, startHarness, waitFor } from './harness.js';
+
+/**
+ * lit-streamctl on a terminal, driven in a pseudo-terminal (tmux) against the real server on the
+ * embedded systemd: the spinner while systemd works, the live table of `watch` redrawn in place,
+ * colours on a terminal and none with NO_COLOR.
+ */
+
+let h: Harness;
+let env: NodeJS.ProcessEnv;
+const panes: TmuxPane[] = [];
+beforeAll(async () => {
+  h = await startHarness();
+  env = userEnv({ LIT_STREAM_ADDR: h.address, LANG: 'C.UTF-8' });
+});
+afterEach(async () => {
+  await Promise.all(panes.splice(0).map((pane) => pane.close()));
+});
+afterAll(async () => {
+  closeSharedClients();
+  await h?.stop();
+});
+
+async function inTerminal(args: string[], extraEnv: Record<string, string> = {}): Promise<TmuxPane> {
+  const pane = await TmuxPane.start([process.execPath, STREAMCTL, ...args], { ...env, ...extraEnv });
+  panes.push(pane);
+  return pane;
+}
+
+async function exited(pane: TmuxPane): Promise<number> {
+  let status: number | undefined;
+  await waitFor(async () => (status = await pane.exitStatus()) !== undefined, 20_000, 'lit-streamctl to exit');
+  return status!;
+}
+
+/** The lines a pane shows (and showed), without the blank rows below and tmux's "Pane is dead" note. */
+async function written(pane: TmuxPane): Promise<string[]> {
+  const text = await pane.capture({ history: true });
+  return text.split('\n').filter((line) => line.trim() !== '' && !line.startsWith('Pane is dead'));
+}
+
+/** Puts a stream in a known state through the server, as another client would. */
+async function action(method: 'start' | 'stop', name: string): Promise<void> {
+  await new Stream('contoso', name, { address: h.address })[method]();
+}
+
+const SPINNER = /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]/;
+const SGR = /\x1b\[[0-9;]*m/;
+
+describe('start on a terminal', () => {
+  it('shows a spinner naming the streams systemd still works on, and clears it when done', async () => {
+    await action('stop', 'slow');
+    await action('stop', 'bitcoin');
+    // slow's start takes 2 s (ExecStartPre=sleep 2): the spinner has time to be seen.
+    const pane = await inTerminal(['start', 'contoso/slow', 'contoso/bitcoin']);
+    await waitFor(async () => /^[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] starting contoso\/slow(, contoso\/bitcoin)?…$/m.test(await pane.capture()), 15_000, 'the spinner');
+    expect(await exited(pane)).toBe(0);
+    const lines = await written(pane);
+    expect(lines).toEqual(['contoso/slow: Stream started successfully.', 'contoso/bitcoin: Stream started successfully.']);
+    expect(lines.join('\n')).not.toMatch(SPINNER);
+  });
+});
+
+describe('watch on a terminal', () => {
+  it('redraws one table in place as states change, and leaves it on Ctrl-C', async () => {
+    await action('stop', 'bitcoin');
+    const pane = await inTerminal(['watch', 'contoso']);
+    await waitFor(async () => /^ {2}bitcoin +\S+ +inactive +dead/m.test(await pane.capture()), 15_000, 'the table');
+    expect(await pane.capture()).toMatch(/^5 streams of team contoso, watching \(Ctrl-C to stop\)$/m);
+
+    await action('start', 'bitcoin');
+    const pid = (await h.unitState('lit-stream-contoso@bitcoin.service')).MainPID;
+    await waitFor(async () => new RegExp(`^ {2}bitcoin +loaded +active +running +\\S+ +${pid}$`, 'm').test(await pane.capture()), 15_000, 'bitcoin running');
+
+    // In place: after the first drawing and every change since (stopping, starting, running), the
+    // terminal holds one table, history included — nothing was appended below an old one.
+    const lines = await written(pane);
+    expect(lines.filter((line) => /^\s+NAME\s+LOAD\s+ACTIVE/.test(line))).toHaveLength(1);
+    expect(lines.filter((line) => /^ {2}bitcoin /.test(line))).toHaveLength(1);
+    expect(lines.filter((line) => line.includes('streams of team contoso'))).toHaveLength(1);
+
+    await pane.sendKeys('C-c');
+    expect(await exited(pane)).toBe(0);
+    expect((await written(pane)).filter((line) => /^ {2}bitcoin +loaded +active +running/.test(line))).toHaveLength(1);
+  });
+});
+
+describe('colours', () => {
+  it('on a terminal: the state glyph and ACTIVE coloured; with NO_COLOR: none at all', async () => {
+    await action('start', 'bitcoin');
+    const coloured = await inTerminal(['status', 'contoso/bitcoin']);
+    expect(await exited(coloured)).toBe(0);
+    const withColour = await coloured.capture({ history: true, escapes: true });
+    expect(withColour).toMatch(SGR);
+    expect(withColour).toMatch(/\x1b\[[0-9;]*32[0-9;]*m●/); // ● in green: running
+
+    const plainStatus = await inTerminal(['status', 'contoso/bitcoin'], { NO_COLOR: '1' });
+    const plainList = await inTerminal(['list', 'contoso'], { NO_COLOR: '1' });
+    expect(await exited(plainStatus)).toBe(0);
+    expect(await exited(plainList)).toBe(0);
+    expect(await plainStatus.capture({ history: true, escapes: true })).not.toMatch(SGR);
+    expect(await plainList.capture({ history: true, escapes: true })).not.toMatch(SGR);
+    expect(await plainStatus.capture({ history: true })).toMatch(/^● contoso\/bitcoin$/m);
+  });
+});
