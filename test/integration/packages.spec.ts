@@ -64,6 +64,17 @@ describe('the server package, installed with npm install -g', () => {
     await waitFor(() => lines.some((line) => line.msg === 'lit-streamd started'), 20_000, "the installed lit-streamd's startup line");
     serverAddress = String(lines.find((line) => line.msg === 'lit-streamd started')!.listen);
   });
+
+  it('gives a lit-streamctl too, which lists the streams of that lit-streamd', async () => {
+    expect(serverAddress, 'the installed lit-streamd (previous spec) is serving').toBeDefined();
+    const { stdout } = await promisify(execFile)(join(work, 'prefix', 'bin', 'lit-streamctl'), ['list', 'contoso'], {
+      cwd: work,
+      env: { ...env, LIT_STREAM_ADDR: serverAddress },
+      timeout: 30_000,
+    });
+    expect(stdout).toMatch(/^\s+NAME\s+LOAD\s+ACTIVE\s+SUB\s+UPTIME\s+PID\s+MEMORY\n/);
+    expect(stdout).toContain('\n5 streams listed.\n');
+  });
 });
 
 describe('the client package, installed into an empty app', () => {
@@ -106,6 +117,16 @@ describe('the client package, installed into an empty app', () => {
       stopped: { status: 'SUCCESS', message: 'Stream stopped successfully.' },
     });
     expect((report.status as { pid: unknown }).pid).toBeGreaterThan(0);
+  });
+
+  it("gives the app lit-streamctl (npx lit-streamctl), which needs nothing but the client's dependencies", async () => {
+    expect(serverAddress, 'the installed lit-streamd is serving').toBeDefined();
+    const { stdout } = await promisify(execFile)(join(app, 'node_modules', '.bin', 'lit-streamctl'), ['status', 'contoso/crash'], {
+      cwd: app,
+      env: { ...env, LIT_STREAM_ADDR: serverAddress },
+      timeout: 30_000,
+    }).catch((error: { stdout: string }) => error); // exit 3: not running
+    expect(stdout).toMatch(/^[○×] contoso\/crash\n {5}Loaded: /);
   });
 });
 

@@ -26,6 +26,7 @@ export function writeAppWithClient(dir: string, clientTarball: string, clientWor
       integrity: `sha512-${createHash('sha512').update(readFileSync(clientTarball)).digest('base64')}`,
       license: client.license,
       dependencies: client.dependencies,
+      bin: client.bin,
     },
   };
   // The workspace's own nested node_modules (none while everything hoists) go under the package.
@@ -56,6 +57,7 @@ interface LockEntry {
   readonly dependencies?: Record<string, string>;
   readonly optionalDependencies?: Record<string, string>;
   readonly peerDependencies?: Record<string, string>;
+  readonly bin?: Record<string, string>;
 }
 
 class LockTree {

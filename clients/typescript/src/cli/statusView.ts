@@ -70,7 +70,7 @@ export function statusTable(statuses: readonly ServiceStatus[], now: Date, paint
     const d = s.details;
     const troubled = d.activeState === 'failed' || (d.loadState !== 'loaded' && d.loadState !== '');
     const row: Cell[] = [
-      troubled ? { text: '●', style: 'bad' } : { text: '' },
+      troubled ? { text: '●', style: 'bad' } : { text: ' ' },
       { text: s.name },
       { text: d.loadState || '-', style: d.loadState === 'loaded' || d.loadState === '' ? undefined : 'bad' },
       { text: d.activeState || '-', style: ACTIVE_STYLES[d.activeState] },
