@@ -67,11 +67,7 @@ describe('the server package, installed with npm install -g', () => {
 
   it('gives a lit-streamctl too, which lists the streams of that lit-streamd', async () => {
     expect(serverAddress, 'the installed lit-streamd (previous spec) is serving').toBeDefined();
-    const { stdout } = await promisify(execFile)(join(work, 'prefix', 'bin', 'lit-streamctl'), ['list', 'contoso'], {
-      cwd: work,
-      env: { ...env, LIT_STREAM_ADDR: serverAddress },
-      timeout: 30_000,
-    });
+    const { stdout } = await againstInstalledServer(join(work, 'prefix', 'bin', 'lit-streamctl'), ['list', 'contoso'], work);
     expect(stdout).toMatch(/^\s+NAME\s+LOAD\s+ACTIVE\s+SUB\s+UPTIME\s+PID\s+MEMORY\n/);
     expect(stdout).toContain('\n5 streams listed.\n');
   });
@@ -102,11 +98,7 @@ describe('the client package, installed into an empty app', () => {
     await promisify(execFile)(process.execPath, [TSC, '-p', '.'], { cwd: app, timeout: 120_000 });
 
     expect(serverAddress, 'the installed lit-streamd (previous spec) is serving').toBeDefined();
-    const { stdout } = await promisify(execFile)(process.execPath, ['out/main.js'], {
-      cwd: app,
-      env: { ...env, LIT_STREAM_ADDR: serverAddress },
-      timeout: 30_000,
-    });
+    const { stdout } = await againstInstalledServer(process.execPath, ['out/main.js'], app);
     const report = JSON.parse(stdout) as Record<string, unknown>;
     expect(report).toMatchObject({
       started: { status: 'SUCCESS', message: 'Stream started successfully.' },
@@ -121,11 +113,9 @@ describe('the client package, installed into an empty app', () => {
 
   it("gives the app lit-streamctl (npx lit-streamctl), which needs nothing but the client's dependencies", async () => {
     expect(serverAddress, 'the installed lit-streamd is serving').toBeDefined();
-    const { stdout } = await promisify(execFile)(join(app, 'node_modules', '.bin', 'lit-streamctl'), ['status', 'contoso/crash'], {
-      cwd: app,
-      env: { ...env, LIT_STREAM_ADDR: serverAddress },
-      timeout: 30_000,
-    }).catch((error: { stdout: string }) => error); // exit 3: not running
+    const { stdout } = await againstInstalledServer(join(app, 'node_modules', '.bin', 'lit-streamctl'), ['status', 'contoso/crash'], app).catch(
+      (error: { stdout: string }) => error, // exit 3: not running
+    );
     expect(stdout).toMatch(/^[○×] contoso\/crash\n {5}Loaded: /);
   });
 });
@@ -189,6 +179,11 @@ async function bootSandbox(): Promise<EmbeddedSystemd> {
   }
   await booted.reload();
   return booted;
+}
+
+/** Runs a program pointed at the installed lit-streamd, as a user's shell with LIT_STREAM_ADDR would. */
+function againstInstalledServer(file: string, args: string[], cwd: string): Promise<{ stdout: string; stderr: string }> {
+  return promisify(execFile)(file, args, { cwd, env: { ...env, LIT_STREAM_ADDR: serverAddress }, timeout: 30_000 });
 }
 
 /** `npm pack` of this repository's root package or of a workspace; the tarball's path. */
