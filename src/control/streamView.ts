@@ -208,6 +208,8 @@ export class StreamView {
     this.link.session();
     await this.tracker.caughtUp();
     await this.judged;
+    // The session may have ended meanwhile: say so rather than answer from a view now unsure.
+    this.link.session();
   }
 
   private notDeclared(ref: StreamRef, unit: string): StreamNotDeclaredError {

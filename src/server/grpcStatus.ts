@@ -31,16 +31,27 @@ const BY_ERROR_CLASS: ReadonlyArray<[new (...args: never[]) => Error, status]> =
   [ServerShuttingDownError, status.UNAVAILABLE],
 ];
 
+/**
+ * D-Bus errors systemd (or the bus) answers with. FAILED_PRECONDITION: the unit as it stands cannot
+ * be started until someone changes it (masked, a unit file systemd could not load or with a bad
+ * setting, RefuseManualStart=). UNAVAILABLE: try again later (no answer, systemd not on the bus, or
+ * the bus shutting down). RESOURCE_EXHAUSTED: a limit of systemd or the bus was hit.
+ */
 const BY_DBUS_ERROR: Readonly<Record<string, status>> = {
   [DBusErrorNames.accessDenied]: status.PERMISSION_DENIED,
   [DBusErrorNames.interactiveAuthorizationRequired]: status.PERMISSION_DENIED,
   [DBusErrorNames.unitMasked]: status.FAILED_PRECONDITION,
+  [DBusErrorNames.loadFailed]: status.FAILED_PRECONDITION,
+  [DBusErrorNames.badUnitSetting]: status.FAILED_PRECONDITION,
+  [DBusErrorNames.onlyByDependency]: status.FAILED_PRECONDITION,
   [DBusErrorNames.noSuchUnit]: status.NOT_FOUND,
   [DBusErrorNames.noReply]: status.UNAVAILABLE,
   [DBusErrorNames.timeout]: status.UNAVAILABLE,
   [DBusErrorNames.serviceUnknown]: status.UNAVAILABLE,
   [DBusErrorNames.nameHasNoOwner]: status.UNAVAILABLE,
   [DBusErrorNames.disconnected]: status.UNAVAILABLE,
+  [DBusErrorNames.shuttingDown]: status.UNAVAILABLE,
+  [DBusErrorNames.limitsExceeded]: status.RESOURCE_EXHAUSTED,
 };
 
 export function toGrpcStatus(error: unknown): StatusObject {

@@ -150,7 +150,14 @@ export class BusConnection extends EventEmitter {
         timeoutMs,
       );
       this.pending.add(abandon);
-      const sent = this.bus.call(message); // assigns message.serial
+      let sent: Promise<dbus.Message | null>;
+      try {
+        sent = this.bus.call(message); // assigns message.serial
+      } catch (error) {
+        // dbus-next throws when the socket is no longer writable and it has not told us yet.
+        this.close(error as Error);
+        return;
+      }
       const serial = Number(message.serial);
       this.replySequences.set(serial, 0); // 0 until the reply arrives
       sent.then(

@@ -30,7 +30,11 @@ export const DBusErrorNames = {
   nameHasNoOwner: 'org.freedesktop.DBus.Error.NameHasNoOwner',
   disconnected: 'org.freedesktop.DBus.Error.Disconnected',
   timeout: 'org.freedesktop.DBus.Error.Timeout',
+  limitsExceeded: 'org.freedesktop.DBus.Error.LimitsExceeded',
   unitMasked: 'org.freedesktop.systemd1.UnitMasked',
   noSuchUnit: 'org.freedesktop.systemd1.NoSuchUnit',
   loadFailed: 'org.freedesktop.systemd1.LoadFailed',
+  badUnitSetting: 'org.freedesktop.systemd1.BadUnitSetting',
+  onlyByDependency: 'org.freedesktop.systemd1.OnlyByDependency',
+  shuttingDown: 'org.freedesktop.systemd1.ShuttingDown',
 } as const;

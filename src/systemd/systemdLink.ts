@@ -95,6 +95,7 @@ export class SystemdLink extends EventEmitter {
       await session.start();
     } catch (error) {
       this.lastError = error as Error;
+      this.log.warn({ bus: describeBus(this.spec), err: this.lastError.message, retryInMs: this.nextDelayMs }, 'could not open a session with systemd; retrying');
       this.scheduleRetry();
       return;
     } finally {

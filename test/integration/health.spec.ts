@@ -63,4 +63,18 @@ describe('grpc.health.v1.Health', () => {
     expect(error.code).toBe(status.UNAVAILABLE);
     expect(error.details).toContain('systemd is unreachable');
   });
+
+  it('answers a WatchStatus begun while systemd is gone with UNAVAILABLE, for one stream and for a team', async () => {
+    for (const name of ['bitcoin', '']) {
+      const call = h.client.watchStatus({ team: 'contoso', name });
+      const ended = await new Promise<{ code: number; details: string }>((resolve) => {
+        call.on('data', () => resolve({ code: status.OK, details: 'a message' }));
+        call.on('error', (e: { code: number; details: string }) => resolve(e));
+        call.on('end', () => resolve({ code: status.OK, details: 'the end' }));
+      });
+      call.cancel();
+      expect(ended.code, `WatchStatus{team, name: '${name}'}`).toBe(status.UNAVAILABLE);
+      expect(ended.details).toContain('systemd is unreachable');
+    }
+  });
 });

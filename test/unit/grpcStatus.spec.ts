@@ -6,6 +6,7 @@ import {
   InvalidArgumentError,
   StreamMaskedError,
   StreamNotDeclaredError,
+  StreamUndeclaredError,
 } from '../../src/core/errors.js';
 import { toGrpcStatus } from '../../src/server/grpcStatus.js';
 import { BusUnavailableError, SystemdCallError } from '../../src/systemd/errors.js';
@@ -15,6 +16,7 @@ describe('what a gRPC caller sees for each failure', () => {
     ['an invalid argument', new InvalidArgumentError('team "X" is invalid'), status.INVALID_ARGUMENT, 3],
     ['an undeclared stream', new StreamNotDeclaredError('no unit file for contoso/bitcoin'), status.NOT_FOUND, 5],
     ['a masked stream', new StreamMaskedError('contoso/bitcoin is masked'), status.FAILED_PRECONDITION, 9],
+    ['a stream still running after its unit file went', new StreamUndeclaredError('contoso/bitcoin is no longer declared'), status.FAILED_PRECONDITION, 9],
     ['a passed deadline', new DeadlineExceededError('the deadline passed'), status.DEADLINE_EXCEEDED, 4],
     ['a cancelled call', new CancelledError('the caller cancelled'), status.CANCELLED, 1],
     ['a lost bus', new BusUnavailableError('no connection to the system bus'), status.UNAVAILABLE, 14],
@@ -34,6 +36,11 @@ describe('what a gRPC caller sees for each failure', () => {
     ['Timeout', 'org.freedesktop.DBus.Error.Timeout', status.UNAVAILABLE, 14],
     ['ServiceUnknown', 'org.freedesktop.DBus.Error.ServiceUnknown', status.UNAVAILABLE, 14],
     ['Disconnected', 'org.freedesktop.DBus.Error.Disconnected', status.UNAVAILABLE, 14],
+    ['LoadFailed', 'org.freedesktop.systemd1.LoadFailed', status.FAILED_PRECONDITION, 9],
+    ['BadUnitSetting', 'org.freedesktop.systemd1.BadUnitSetting', status.FAILED_PRECONDITION, 9],
+    ['OnlyByDependency', 'org.freedesktop.systemd1.OnlyByDependency', status.FAILED_PRECONDITION, 9],
+    ['ShuttingDown', 'org.freedesktop.systemd1.ShuttingDown', status.UNAVAILABLE, 14],
+    ['LimitsExceeded', 'org.freedesktop.DBus.Error.LimitsExceeded', status.RESOURCE_EXHAUSTED, 8],
   ])("reports systemd's %s D-Bus error as code %s", (_short, dbusErrorName, code, number) => {
     const result = toGrpcStatus(new SystemdCallError('StartUnit', dbusErrorName, 'something went wrong'));
     expect(result.code).toBe(code);

@@ -37,12 +37,17 @@ export const protobufFileName = "lit/stream/v1/stream.proto";
  * Errors use the canonical gRPC codes:
  *   INVALID_ARGUMENT     `team` or `name` is malformed, or `page_token` is not one we issued.
  *   NOT_FOUND            the stream is not declared.
- *   FAILED_PRECONDITION  the stream's unit is masked.
+ *   FAILED_PRECONDITION  the stream's unit cannot be started as it stands: masked, a unit file
+ *                        systemd cannot load or with a bad setting, RefuseManualStart=, or its
+ *                        unit file was removed while it runs (it can still be stopped).
  *   PERMISSION_DENIED    systemd refused the server access over D-Bus.
- *   UNAVAILABLE          the server cannot reach systemd's bus right now, or is shutting down;
- *                        retry with backoff. At shutdown an action still waiting for its turn is
- *                        not sent to systemd, and one whose job outlasts the grace period is told
- *                        that job is still running in systemd; the message says which.
+ *   RESOURCE_EXHAUSTED   a limit of systemd or of the bus was hit.
+ *   UNAVAILABLE          the server has no working session with systemd right now (the bus or
+ *                        systemd is down, restarting, not answering, or shutting down; calls
+ *                        waiting on systemd when it went away end with this too), or the server is
+ *                        shutting down; retry with backoff. At shutdown an action still waiting for
+ *                        its turn is not sent to systemd, and one whose job outlasts the grace
+ *                        period is told that job is still running in systemd; the message says which.
  *   DEADLINE_EXCEEDED    the caller's deadline passed before systemd finished (the job goes on),
  *                        or while it waited for an earlier action on the stream (nothing was sent).
  *
@@ -2295,7 +2300,8 @@ export const StreamServiceService = {
   /**
    * WatchStatus streams status changes: first the current status of each matching stream (kind
    * INITIAL), then one message per change as systemd signals it (CHANGED, or REMOVED when a stream
-   * is no longer declared), in order. A watcher that reads slower than changes come gets the
+   * is no longer declared and not running), in order. Across a reconnect to systemd the watch goes
+   * on, with a CHANGED for each stream that changed meanwhile. A watcher that reads slower than changes come gets the
    * latest status of each stream instead of every intermediate one. Messages carry no `tasks`,
    * `memory_bytes` or `usage_source`: those are measured, not signalled (use GetStatus).
    */
@@ -2337,7 +2343,8 @@ export interface StreamServiceServer extends UntypedServiceImplementation {
   /**
    * WatchStatus streams status changes: first the current status of each matching stream (kind
    * INITIAL), then one message per change as systemd signals it (CHANGED, or REMOVED when a stream
-   * is no longer declared), in order. A watcher that reads slower than changes come gets the
+   * is no longer declared and not running), in order. Across a reconnect to systemd the watch goes
+   * on, with a CHANGED for each stream that changed meanwhile. A watcher that reads slower than changes come gets the
    * latest status of each stream instead of every intermediate one. Messages carry no `tasks`,
    * `memory_bytes` or `usage_source`: those are measured, not signalled (use GetStatus).
    */
@@ -2438,7 +2445,8 @@ export interface StreamServiceClient extends Client {
   /**
    * WatchStatus streams status changes: first the current status of each matching stream (kind
    * INITIAL), then one message per change as systemd signals it (CHANGED, or REMOVED when a stream
-   * is no longer declared), in order. A watcher that reads slower than changes come gets the
+   * is no longer declared and not running), in order. Across a reconnect to systemd the watch goes
+   * on, with a CHANGED for each stream that changed meanwhile. A watcher that reads slower than changes come gets the
    * latest status of each stream instead of every intermediate one. Messages carry no `tasks`,
    * `memory_bytes` or `usage_source`: those are measured, not signalled (use GetStatus).
    */
