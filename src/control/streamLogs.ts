@@ -1,0 +1,144 @@
+import { InvalidArgumentError } from '../core/errors.js';
+import { DEFAULT_TAIL_LINES, type LogBatch, type LogLine, MAX_TAIL_LINES } from '../core/logLine.js';
+import type { StreamRef } from '../core/streamRef.js';
+import type { UnitNaming } from '../core/unitNaming.js';
+import { isAfter, isCursor, type JournalEntry } from '../systemd/journalEntry.js';
+import { entryOrigin, JournalQueryError, type JournalSource, readJournal } from '../systemd/journalctl.js';
+import type { JournalFollowers } from '../systemd/journalFollowers.js';
+
+/** What a Logs call asks for. */
+export interface LogsRequest {
+  /** The newest this many lines (default 10, or up to MAX_TAIL_LINES when `since` is set); 0: none. */
+  readonly tailLines?: number;
+  /** No line older than this (µs since the epoch). */
+  readonly sinceUsec?: bigint;
+  /** Every line after this cursor instead of the newest ones (up to MAX_TAIL_LINES unless following). */
+  readonly afterCursor?: string;
+  /** Go on sending lines as they are written, until cancelled. */
+  readonly follow: boolean;
+  readonly signal?: AbortSignal;
+}
+
+/** Most lines in one batch, and most bytes of text: a batch becomes one gRPC message. */
+const BATCH_LINES = 500;
+const BATCH_BYTES = 256 * 1024;
+
+/** Where a stream's declaration is checked (StreamView). */
+export interface Declarations {
+  declaration(ref: StreamRef): Promise<{ unit: string }>;
+}
+
+/**
+ * A stream's log: what its unit's processes wrote and what systemd said about it, read from the
+ * journal (journalctl as a subprocess, matched on the exact unit name), and followed through one
+ * shared journalctl per unit.
+ */
+export class StreamLogs {
+  constructor(
+    private readonly source: JournalSource,
+    private readonly followers: JournalFollowers,
+    private readonly naming: UnitNaming,
+    private readonly declarations: Declarations,
+  ) {}
+
+  /**
+   * The stream's lines as asked, in batches, oldest first; when following, then each new line as
+   * the journal gets it, with no line missed or repeated between the two, until `signal` aborts.
+   */
+  async *read(ref: StreamRef, request: LogsRequest): AsyncGenerator<LogBatch> {
+    const { unit } = await this.declarations.declaration(ref);
+    const afterCursor = request.afterCursor || undefined;
+    if (afterCursor !== undefined && !isCursor(afterCursor)) {
+      throw new InvalidArgumentError('after_cursor is not a journal cursor: pass the `cursor` of a line this server sent');
+    }
+    // Join the follower first, then read what is already there: a line written in between reaches
+    // both, and is sent once (entries of the follower not after the last one read are skipped).
+    const follower = request.follow ? await this.followers.follow(unit) : undefined;
+    const stopFollowing = () => follower?.close();
+    request.signal?.addEventListener('abort', stopFollowing, { once: true });
+    try {
+      let last: JournalEntry | undefined;
+      const lines = afterCursor !== undefined ? (request.follow ? undefined : cap(request.tailLines, MAX_TAIL_LINES)) : this.tailOf(request);
+      if (lines !== 0) {
+        const entries = this.journal(unit, { afterCursor, lines }, request.signal);
+        for await (const batch of batches(entries)) {
+          last = batch.entries[batch.entries.length - 1] ?? last;
+          const kept = this.lines(unit, batch.entries, request.sinceUsec);
+          if (kept.length > 0) yield { dropped: 0, lines: kept };
+        }
+      }
+      if (!follower) return;
+      for await (const batch of follower) {
+        request.signal?.throwIfAborted();
+        const fresh = last === undefined ? batch.entries : batch.entries.filter((entry) => isAfter(entry, last!));
+        const kept = this.lines(unit, fresh, request.sinceUsec);
+        if (kept.length > 0 || batch.dropped > 0) yield { dropped: batch.dropped, lines: kept };
+      }
+      request.signal?.throwIfAborted();
+    } finally {
+      request.signal?.removeEventListener('abort', stopFollowing);
+      follower?.close();
+    }
+  }
+
+  /** The stream's newest `lines` lines, none older than `sinceUsec` (for status and actions). */
+  async recent(ref: StreamRef, lines: number, sinceUsec?: bigint, signal?: AbortSignal): Promise<LogLine[]> {
+    if (lines <= 0) return [];
+    const unit = this.naming.unitOf(ref);
+    const entries: JournalEntry[] = [];
+    for await (const entry of this.journal(unit, { lines: Math.min(lines, MAX_TAIL_LINES) }, signal)) entries.push(entry);
+    return this.lines(unit, entries, sinceUsec);
+  }
+
+  private tailOf(request: LogsRequest): number {
+    return cap(request.tailLines ?? (request.sinceUsec !== undefined ? MAX_TAIL_LINES : DEFAULT_TAIL_LINES), MAX_TAIL_LINES);
+  }
+
+  private async *journal(unit: string, query: { afterCursor?: string; lines?: number }, signal?: AbortSignal): AsyncGenerator<JournalEntry> {
+    try {
+      yield* readJournal(this.source, unit, query, signal);
+    } catch (error) {
+      if (error instanceof JournalQueryError) throw new InvalidArgumentError(`after_cursor: ${error.message}`);
+      throw error;
+    }
+  }
+
+  /** Entries as log lines: only those the unit or its manager wrote, none older than `sinceUsec`. */
+  private lines(unit: string, entries: readonly JournalEntry[], sinceUsec?: bigint): LogLine[] {
+    const lines: LogLine[] = [];
+    for (const entry of entries) {
+      if (sinceUsec !== undefined && entry.realtimeUsec < sinceUsec) continue;
+      const origin = entryOrigin(entry, this.source, unit);
+      if (!origin) continue;
+      lines.push({
+        timeUsec: entry.realtimeUsec,
+        priority: entry.priority,
+        pid: entry.pid,
+        message: entry.message,
+        cursor: entry.cursor,
+        source: origin === 'unit' ? 'worker' : 'systemd',
+      });
+    }
+    return lines;
+  }
+}
+
+function cap(value: number | undefined, max: number): number {
+  return Math.min(value ?? max, max);
+}
+
+/** Groups entries into batches of at most BATCH_LINES lines and about BATCH_BYTES of text. */
+async function* batches(entries: AsyncIterable<JournalEntry>): AsyncGenerator<{ entries: JournalEntry[] }> {
+  let batch: JournalEntry[] = [];
+  let bytes = 0;
+  for await (const entry of entries) {
+    batch.push(entry);
+    bytes += entry.message.length;
+    if (batch.length >= BATCH_LINES || bytes >= BATCH_BYTES) {
+      yield { entries: batch };
+      batch = [];
+      bytes = 0;
+    }
+  }
+  if (batch.length > 0) yield { entries: batch };
+}
