@@ -1,15 +1,19 @@
 import { basename } from 'node:path';
-import { canceledBeforeSent, type JobOutcome, judgeAction } from '../core/actionResult.js';
+import { canceledBeforeSent, type JobOutcome, judgeAction, judgeSettle, withLogs } from '../core/actionResult.js';
 import { StreamMaskedError, StreamNotDeclaredError, StreamUndeclaredError } from '../core/errors.js';
+import type { LogLine } from '../core/logLine.js';
 import { type Page, paginate } from '../core/paging.js';
 import type { Action, ActionResult, StreamStatus, StreamSummary } from '../core/status.js';
 import { parseTeam, type StreamRef } from '../core/streamRef.js';
 import type { UnitNaming } from '../core/unitNaming.js';
 import type { WaitOptions } from '../systemd/jobs.js';
-import type { ServiceState } from '../systemd/serviceState.js';
+import { JournalUnavailableError } from '../systemd/journalctl.js';
+import { readServiceState, type ServiceState } from '../systemd/serviceState.js';
 import type { SystemdSession } from '../systemd/systemdSession.js';
 import { judgeDeclaration } from './declarations.js';
-import type { StreamView } from './streamView.js';
+import { awaitSettle, settleApplies } from './settleWindow.js';
+import type { StreamLogs } from './streamLogs.js';
+import { type StreamView, toStatus } from './streamView.js';
 import { CanceledByStopError, type JobSlot, UnitQueue } from './unitQueue.js';
 
 /** Where the controller gets the current systemd session when it needs one (the SystemdLink). */
@@ -21,6 +25,33 @@ export interface ListOptions {
   readonly pageSize: number;
   readonly pageToken: string;
 }
+
+/** What a Start or Restart may say beyond the caller's deadline and cancellation. */
+export interface ActionOptions extends WaitOptions {
+  /** How long the worker must keep running once the job is done; default the server's, 0: off. */
+  readonly settleMs?: number;
+}
+
+export interface ControllerOptions {
+  /** Where the streams' log lines come from; without it, no lines in answers. */
+  readonly logs?: StreamLogs;
+  /** The settle window when a request names none, ms. Default 1000. */
+  readonly settleMs?: number;
+}
+
+/** The settle window when neither the request nor the server names one (supervisord's startsecs). */
+export const DEFAULT_SETTLE_MS = 1_000;
+
+/** Log lines a Start or Restart answer carries: those of this start, the newest ten. */
+const ACTION_LOG_LINES = 10;
+
+/**
+ * How long to wait, after a start failed, for systemd's own line about it (a notice or worse, e.g.
+ * `Main process exited, code=exited, status=3/NOTIMPLEMENTED`) to reach the journal: systemd sends
+ * it before it announces the state change we reacted to, but journald files it a moment later.
+ */
+const FAILURE_LINES_WAIT_MS = 500;
+const FAILURE_LINES_POLL_MS = 25;
 
 const ENQUEUE: Record<Action, 'StartUnit' | 'StopUnit' | 'RestartUnit'> = {
   start: 'StartUnit',
@@ -37,11 +68,18 @@ const ENQUEUE: Record<Action, 'StartUnit' | 'StopUnit' | 'RestartUnit'> = {
 export class StreamController {
   private readonly queue = new UnitQueue();
 
+  private readonly logs: StreamLogs | undefined;
+  private readonly settleMs: number;
+
   constructor(
     private readonly systemd: SessionSource,
     readonly naming: UnitNaming,
     private readonly view: StreamView,
-  ) {}
+    options: ControllerOptions = {},
+  ) {
+    this.logs = options.logs;
+    this.settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
+  }
 
   /** The team's declared streams with their state, from memory (UNAVAILABLE without systemd). */
   async list(teamInput: string, { pageSize, pageToken }: ListOptions): Promise<Page<StreamSummary>> {
@@ -49,8 +87,13 @@ export class StreamController {
     return paginate(team, await this.view.list(team), pageSize, pageToken);
   }
 
-  start(ref: StreamRef, wait: WaitOptions = {}): Promise<ActionResult> {
-    return this.act('start', ref, wait);
+  /**
+   * Starts the stream. SUCCESS once systemd's start job is done and the worker still runs the
+   * settle time later (see settleWindow.ts for when that applies); FAILURE at once if it exits,
+   * fails or is restarted within it.
+   */
+  start(ref: StreamRef, options: ActionOptions = {}): Promise<ActionResult> {
+    return this.act('start', ref, options);
   }
 
   /** Stopping a stopped stream succeeds: systemd finishes the stop job `done` at once. */
@@ -58,22 +101,99 @@ export class StreamController {
     return this.act('stop', ref, wait);
   }
 
-  restart(ref: StreamRef, wait: WaitOptions = {}): Promise<ActionResult> {
-    return this.act('restart', ref, wait);
+  /** Restarts the stream; succeeds as start() does. */
+  restart(ref: StreamRef, options: ActionOptions = {}): Promise<ActionResult> {
+    return this.act('restart', ref, options);
   }
 
   async status(ref: StreamRef): Promise<StreamStatus> {
     return this.view.status(ref);
   }
 
-  private async act(action: Action, ref: StreamRef, wait: WaitOptions): Promise<ActionResult> {
-    const unit = await this.declaredUnit(ref, action);
+  /**
+   * The stream's newest `count` log lines since its unit last started (InactiveExitTimestamp), as
+   * `systemctl status` shows them. A journal that cannot be read gives no lines and says why.
+   */
+  async recentLogs(ref: StreamRef, count: number, signal?: AbortSignal): Promise<{ lines: LogLine[]; unavailable?: string }> {
+    if (count <= 0) return { lines: [] };
+    if (!this.logs) return { lines: [], unavailable: 'this server reads no journal' };
+    const unit = (await this.view.declaration(ref)).unit;
+    const { manager } = this.systemd.session();
+    const inactiveExit = await manager.getUnitProperty(unit, 'org.freedesktop.systemd1.Unit', 'InactiveExitTimestamp');
+    const sinceUsec = typeof inactiveExit === 'bigint' && inactiveExit > 0n ? inactiveExit : undefined;
     try {
-      return await this.queue.run(unit, action, wait, (slot) => this.runJob(action, ref, unit, slot));
+      return { lines: await this.logs.recent(ref, count, sinceUsec, signal) };
+    } catch (error) {
+      if (!(error instanceof JournalUnavailableError)) throw error;
+      return { lines: [], unavailable: error.message };
+    }
+  }
+
+  private async act(action: Action, ref: StreamRef, options: ActionOptions): Promise<ActionResult> {
+    const unit = await this.declaredUnit(ref, action);
+    const sinceUsec = BigInt(Date.now()) * 1000n;
+    let result: ActionResult;
+    try {
+      result = await this.queue.run(unit, action, options, (slot) => this.runJob(action, ref, unit, slot));
     } catch (error) {
       if (!(error instanceof CanceledByStopError)) throw error;
       return canceledBeforeSent(action, summaryOf(ref, unit, await this.view.unitState(unit)));
     }
+    if (action === 'stop') return result;
+    return this.settle(action, ref, unit, result, sinceUsec, options);
+  }
+
+  /**
+   * After a start or restart job: the settle window (outside the unit's queue, so a Stop is never
+   * held up by it), then the log lines of this start. A failure's message ends with the worker's
+   * last line.
+   */
+  private async settle(
+    action: 'start' | 'restart',
+    ref: StreamRef,
+    unit: string,
+    result: ActionResult,
+    sinceUsec: bigint,
+    options: ActionOptions,
+  ): Promise<ActionResult> {
+    const settleMs = options.settleMs ?? this.settleMs;
+    let judged = result;
+    if (result.status === 'SUCCESS' && settleMs > 0) {
+      const type = String(await this.systemd.session().manager.getUnitProperty(unit, 'org.freedesktop.systemd1.Service', 'Type'));
+      if (settleApplies(type)) {
+        const ended = await awaitSettle(this.view, ref, settleMs, options);
+        if (ended) {
+          // One round trip to systemd: its answer comes after every signal it sent before, so it
+          // tells where the unit came to rest (e.g. `failed` was on the way to `auto-restart`).
+          const after = readServiceState(await this.systemd.session().manager.getUnitProperties(unit));
+          judged = judgeSettle(action, result, ended, settleMs, toStatus(ref, unit, after));
+        }
+      }
+    }
+    if (judged.status === 'SUCCESS' && settleMs === 0) return judged;
+    return withLogs(judged, await this.linesOfThisStart(ref, sinceUsec, judged.status === 'FAILURE', options.signal));
+  }
+
+  /**
+   * The stream's lines since `sinceUsec`. After a failure, first waits (briefly) for systemd's
+   * line about it, so the lines include how the worker ended. Lines are a bonus: a journal that
+   * cannot be read leaves them out rather than failing the action.
+   */
+  private async linesOfThisStart(ref: StreamRef, sinceUsec: bigint, failed: boolean, signal?: AbortSignal): Promise<LogLine[]> {
+    const logs = this.logs;
+    if (!logs) return [];
+    const read = () => logs.recent(ref, ACTION_LOG_LINES, sinceUsec, signal).catch(() => [] as LogLine[]);
+    let lines = await read();
+    if (!failed) return lines;
+    const saidWhy = () => lines.some((line) => line.source === 'systemd' && line.priority <= 5);
+    for (const giveUpAt = Date.now() + FAILURE_LINES_WAIT_MS; !saidWhy() && Date.now() < giveUpAt && !signal?.aborted; ) {
+      await new Promise((resolve) => setTimeout(resolve, FAILURE_LINES_POLL_MS));
+      lines = await read();
+    }
+    // journald may file systemd's line before the worker's last one when both reached it in the
+    // same turn of its loop (a worker that writes and exits at once): it files the other in that
+    // turn too, so one more read has it.
+    return saidWhy() ? read() : lines;
   }
 
   /**

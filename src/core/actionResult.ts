@@ -1,4 +1,6 @@
-import type { Action, ActionResult, StreamSummary } from './status.js';
+import { InvalidArgumentError } from './errors.js';
+import { type LogLine, quoteLine } from './logLine.js';
+import type { Action, ActionResult, StreamStatus, StreamSummary } from './status.js';
 
 const PAST_TENSE: Record<Action, string> = { start: 'started', stop: 'stopped', restart: 'restarted' };
 
@@ -39,6 +41,7 @@ function failureMessage(action: Action, outcome: JobOutcome): string {
   }
   if (outcome.exitStatus !== undefined) reasons.push(`exit status ${outcome.exitStatus}`);
   if (outcome.exitSignal !== undefined) reasons.push(`killed by signal ${outcome.exitSignal}`);
+  if (outcome.stream.subState === 'auto-restart') reasons.push('and systemd is restarting it (Restart=)');
   return `Stream failed to ${action}: ${reasons.join(', ')}. See: journalctl -u ${outcome.stream.unit}`;
 }
 
@@ -54,4 +57,67 @@ export function canceledBeforeSent(action: Action, stream: StreamSummary): Actio
     jobResult: 'canceled',
     stream,
   };
+}
+
+/**
+ * A start or restart whose job was `done` but whose worker did not hold for the settle window
+ * (supervisord's `startsecs`, PM2's `min_uptime`): FAILURE, saying what systemd reported of the
+ * worker's end within how long, and whether systemd is restarting it (Restart=). `ended` is the
+ * status that showed the worker gone; `after` is systemd's answer read right after it, which says
+ * where the unit came to rest (systemd passes through `failed` on its way to `auto-restart`).
+ */
+export function judgeSettle(action: 'start' | 'restart', result: ActionResult, ended: StreamStatus, settleMs: number, after: StreamStatus = ended): ActionResult {
+  const restarting = [ended, after].some((status) => status.subState === 'auto-restart') || after.restartCount > ended.restartCount;
+  const exited = [ended, after].find((status) => status.exitStatus !== undefined || status.exitSignal !== undefined);
+  const how =
+    exited?.exitStatus !== undefined
+      ? `main process exited with status ${exited.exitStatus}`
+      : exited?.exitSignal !== undefined
+        ? `main process was killed by signal ${exited.exitSignal}`
+        : after.activeState === 'failed'
+          ? `the unit failed with result '${after.result}'`
+          : `the unit went ${ended.activeState}/${ended.subState}`;
+  const restart = restarting ? ' and systemd is restarting it (Restart=)' : '';
+  return {
+    ...result,
+    status: 'FAILURE',
+    message: `Stream failed to ${action}: ${how} within ${formatSettle(settleMs)}${restart}.`,
+    stream: {
+      ...result.stream,
+      activeState: after.activeState,
+      subState: after.subState,
+      loadState: after.loadState || result.stream.loadState,
+    },
+  };
+}
+
+/** The result with its log lines, a FAILURE's message ending with the worker's last line. */
+export function withLogs(result: ActionResult, logs: readonly LogLine[]): ActionResult {
+  const lastOfWorker = [...logs].reverse().find((line) => line.source === 'worker');
+  if (result.status === 'SUCCESS' || !lastOfWorker) return { ...result, logs };
+  // Before the "See: journalctl …" hint, if the message has one.
+  const [reason = '', hint] = result.message.split(/(?=\. See: )/, 2);
+  const message = `${reason.replace(/\.$/, '')} — last log: ${quoteLine(lastOfWorker)}${hint ?? ''}`;
+  return { ...result, message, logs };
+}
+
+/** 1000 → `1 s`, 1500 → `1.5 s`, 300 → `300 ms`. */
+export function formatSettle(ms: number): string {
+  return ms >= 1000 ? `${Number((ms / 1000).toFixed(3))} s` : `${ms} ms`;
+}
+
+/** Longest settle window a request may ask for: the answer waits that long. */
+export const MAX_SETTLE_MS = 300_000;
+
+/**
+ * A request's settle window (a google.protobuf.Duration's seconds and nanos) in ms; undefined when
+ * the request names none. Negative or longer than MAX_SETTLE_MS: INVALID_ARGUMENT.
+ */
+export function parseSettle(duration: { seconds: number; nanos: number } | undefined): number | undefined {
+  if (duration === undefined) return undefined;
+  const ms = duration.seconds * 1000 + Math.round(duration.nanos / 1e6);
+  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_SETTLE_MS || (duration.seconds > 0 && duration.nanos < 0)) {
+    throw new InvalidArgumentError(`settle must be between 0 and ${MAX_SETTLE_MS / 1000} s`);
+  }
+  return ms;
 }

@@ -1,3 +1,4 @@
+import type { LogLine } from './logLine.js';
 import type { StreamRef } from './streamRef.js';
 
 /**
@@ -38,4 +39,6 @@ export interface ActionResult {
   /** systemd's job result: done, canceled, timeout, failed, dependency, skipped. */
   readonly jobResult: string;
   readonly stream: StreamSummary;
+  /** The stream's log lines of this start or restart, when they were read. */
+  readonly logs?: readonly LogLine[];
 }

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { MAX_SETTLE_MS } from '../core/actionResult.js';
 import { DEFAULT_UNIT_PREFIX } from '../core/unitNaming.js';
 
 export interface DaemonConfig {
@@ -17,6 +18,8 @@ export interface DaemonConfig {
   readonly maxStreamsPerIdentity: number;
   readonly maxStreams: number;
   readonly maxMessageBytes: number;
+  readonly journalDirectory?: string;
+  readonly settleMs: number;
   readonly metricsListen?: string;
 }
 
@@ -39,6 +42,10 @@ Options (each falls back to its environment variable, then to the default):
   --max-streams-per-identity N  open streams per caller LIT_STREAM_MAX_STREAMS_PER_IDENTITY 1024
   --max-streams N         open streams in all             LIT_STREAM_MAX_STREAMS  4096
   --max-message-bytes N   largest request accepted        LIT_STREAM_MAX_MESSAGE_BYTES 4194304
+  --journal-directory PATH  journal files to read stream  LIT_STREAM_JOURNAL_DIR  the system journal
+                          logs from (journalctl --directory)
+  --settle-ms N           how long a started worker must LIT_STREAM_SETTLE_MS    1000
+                          hold before Start succeeds (0: off)
   --metrics-listen HOST:PORT  serve Prometheus metrics at /metrics LIT_STREAM_METRICS_LISTEN  off
   --no-reflection         do not serve gRPC reflection    LIT_STREAM_REFLECTION=off
   --log-level LEVEL       pino level                      LIT_STREAM_LOG_LEVEL    info
@@ -65,6 +72,8 @@ const FLAGS = {
   'max-streams-per-identity': { type: 'string' },
   'max-streams': { type: 'string' },
   'max-message-bytes': { type: 'string' },
+  'journal-directory': { type: 'string' },
+  'settle-ms': { type: 'string' },
   'metrics-listen': { type: 'string' },
   'no-reflection': { type: 'boolean' },
   'log-level': { type: 'string' },
@@ -103,6 +112,8 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
     maxStreamsPerIdentity: positive('--max-streams-per-identity', values['max-streams-per-identity'] ?? fromEnv('LIT_STREAM_MAX_STREAMS_PER_IDENTITY') ?? '1024'),
     maxStreams: positive('--max-streams', values['max-streams'] ?? fromEnv('LIT_STREAM_MAX_STREAMS') ?? '4096'),
     maxMessageBytes: positive('--max-message-bytes', values['max-message-bytes'] ?? fromEnv('LIT_STREAM_MAX_MESSAGE_BYTES') ?? '4194304'),
+    journalDirectory: values['journal-directory'] ?? fromEnv('LIT_STREAM_JOURNAL_DIR'),
+    settleMs: settle(values['settle-ms'] ?? fromEnv('LIT_STREAM_SETTLE_MS') ?? '1000'),
     metricsListen,
   };
 }
@@ -131,4 +142,10 @@ function positive(flagName: string, text: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flagName} ${JSON.stringify(text)} is not a positive whole number`);
   return n;
+}
+
+function settle(text: string): number {
+  const ms = Number(text);
+  if (!/^\d+$/.test(text) || ms > MAX_SETTLE_MS) throw new UsageError(`--settle-ms ${JSON.stringify(text)} is not a whole number of ms from 0 to ${MAX_SETTLE_MS}`);
+  return ms;
 }

@@ -47,7 +47,7 @@ Restart=on-failure
   for (const name of DEMO_STREAMS) await sandbox.linkUnit(naming.unitOf({ team: DEMO_TEAM, name }), template);
   await sandbox.reload();
 
-  const server = await runDaemon({ ...config, bus: sandbox.busAddress }, () => sandbox.shutdown());
+  const server = await runDaemon({ ...config, bus: sandbox.busAddress, journalDirectory: sandbox.journalDirectory }, () => sandbox.shutdown());
   const first = DEMO_STREAMS[0];
   const address = server.address;
   process.stderr.write(`

@@ -1,7 +1,10 @@
 import { Server } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { StreamController } from '../control/streamController.js';
+import { StreamLogs } from '../control/streamLogs.js';
 import { StreamView } from '../control/streamView.js';
+import type { JournalSource } from '../systemd/journalctl.js';
+import { JournalFollowers } from '../systemd/journalFollowers.js';
 import type { UnitNaming } from '../core/unitNaming.js';
 import { HealthService } from '../../gen/grpc/health/v1/health.js';
 import { type MetricsEndpoint, startMetricsEndpoint } from '../metrics/metricsEndpoint.js';
@@ -46,6 +49,14 @@ export interface ServerOptions extends Omit<TransportOptions, 'accessControlled'
   readonly callObservers?: readonly CallObserver[];
   /** Largest request accepted, in bytes. Default 4 MiB (grpc's default). */
   readonly maxMessageBytes?: number;
+  /**
+   * Where the streams' journal is: a directory of journal files (the embedded systemd's), or the
+   * system journal when absent. Units of the system manager (`bus` system) are matched as system
+   * units, others as user units.
+   */
+  readonly journalDirectory?: string;
+  /** How long a started worker must hold before Start/Restart succeed, ms (0: off). Default 1000. */
+  readonly settleMs?: number;
   /** `host:port` to serve Prometheus metrics on (GET /metrics); none when undefined. */
   readonly metricsListen?: string;
   /** How systemd's liveness is probed (ping interval, how long it may not answer). */
@@ -108,7 +119,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     }),
     observers: [new GrpcMetrics(metrics.registry), ...(options.callObservers ?? [])],
   });
-  const controller = new StreamController(link, options.naming, view);
+  const journal: JournalSource = { directory: options.journalDirectory, manager: options.bus === 'system' ? 'system' : 'user' };
+  const followers = new JournalFollowers(journal);
+  const logs = new StreamLogs(journal, followers, options.naming, view);
+  const controller = new StreamController(link, options.naming, view, { logs, settleMs: options.settleMs });
   server.addService(streamServiceDefinition(), streamService(controller, view, calls));
   server.addService(HealthService, health.service(calls));
   if (options.reflection ?? true) {
@@ -151,6 +165,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // Streams never end by themselves: end them (UNAVAILABLE), so they neither hold the
       // shutdown nor keep their listeners in the view; unary calls in flight may finish.
       calls.closeStreams();
+      // Ends every journalctl --follow, and with them the calls following logs.
+      const followersClosed = followers.close();
       // Actions not yet sent to systemd never will be; those whose job runs get the grace period,
       // then their callers are told it is still running in systemd, and a moment to hear it.
       controller.closeActions();
@@ -162,7 +178,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         clearTimeout(force);
         view.close();
         link.close();
-        void (metricsEndpoint?.close() ?? Promise.resolve()).then(resolve);
+        void Promise.all([metricsEndpoint?.close(), followersClosed]).then(() => resolve());
       });
     }));
 

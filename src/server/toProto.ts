@@ -1,7 +1,10 @@
+import type { LogLine } from '../core/logLine.js';
 import type { ActionResult, StreamStatus as CoreStatus, StreamSummary as CoreSummary } from '../core/status.js';
 import { activeStateToProto, loadStateToProto, usageSourceToProto } from '../core/stateNames.js';
 import {
   ActionStatus,
+  type LogEntry,
+  LogSource,
   type StartResponse,
   type StreamStatus,
   type StreamSummary,
@@ -41,5 +44,17 @@ export function actionToProto(result: ActionResult): StartResponse {
     message: result.message,
     jobResult: result.jobResult,
     stream: summaryToProto(result.stream),
+    logs: (result.logs ?? []).map(logLineToProto),
+  };
+}
+
+export function logLineToProto(line: LogLine): LogEntry {
+  return {
+    time: new Date(Number(line.timeUsec / 1000n)),
+    priority: line.priority,
+    pid: line.pid,
+    message: line.message,
+    cursor: line.cursor,
+    source: line.source === 'worker' ? LogSource.LOG_SOURCE_WORKER : LogSource.LOG_SOURCE_SYSTEMD,
   };
 }

@@ -74,6 +74,10 @@ export async function startHarness(units = FIXTURE_UNITS, serverOptions: Partial
     const server = await startServer({
       listen: '127.0.0.1:0',
       bus: sandbox.busAddress,
+      journalDirectory: sandbox.journalDirectory,
+      // Specs of other features do not wait out the settle window after each Start (npm test stays
+      // fast); settle.spec.ts runs the server's default.
+      settleMs: 0,
       naming: new UnitNaming(),
       log: createLogger('debug', sink),
       ...serverOptions,

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { judgeAction, type JobOutcome } from '../../src/core/actionResult.js';
-import type { Action, StreamSummary } from '../../src/core/status.js';
+import { formatSettle, judgeAction, judgeSettle, type JobOutcome, parseSettle, withLogs } from '../../src/core/actionResult.js';
+import { InvalidArgumentError } from '../../src/core/errors.js';
+import type { LogLine } from '../../src/core/logLine.js';
+import type { Action, StreamStatus, StreamSummary } from '../../src/core/status.js';
 
 const UNIT = 'lit-stream-contoso@bitcoin.service';
 
@@ -95,5 +97,63 @@ describe('judging a start/stop/restart', () => {
       const o = outcome({ jobResult: 'canceled', activeState: 'inactive' });
       expect(judgeAction('start', o).stream).toBe(o.stream);
     });
+  });
+});
+
+describe('judging the settle window after a start job was done', () => {
+  const started = judgeAction('start', outcome({}));
+  const ended = (partial: Partial<StreamStatus>): StreamStatus => ({
+    ...stream('failed', 'failed'),
+    usageSource: 'none',
+    restartCount: 0,
+    result: 'exit-code',
+    ...partial,
+  });
+  const line = (message: string, source: LogLine['source'] = 'worker'): LogLine => ({ timeUsec: 1n, priority: 6, message, cursor: 's=1;i=1', source });
+
+  it('says how the worker ended, within how long', () => {
+    expect(judgeSettle('start', started, ended({ exitStatus: 3 }), 1000).message).toBe('Stream failed to start: main process exited with status 3 within 1 s.');
+    expect(judgeSettle('restart', started, ended({ exitSignal: 9, result: 'signal' }), 500).message).toBe(
+      'Stream failed to restart: main process was killed by signal 9 within 500 ms.',
+    );
+    const result = judgeSettle('start', started, ended({ exitStatus: 3 }), 1500);
+    expect(result.status).toBe('FAILURE');
+    expect(result.jobResult).toBe('done');
+    expect(result.stream.activeState).toBe('failed');
+  });
+
+  it('names a restart by systemd', () => {
+    const restarting = ended({ activeState: 'activating', subState: 'auto-restart', exitStatus: 1 });
+    expect(judgeSettle('start', started, restarting, 1000).message).toBe(
+      'Stream failed to start: main process exited with status 1 within 1 s and systemd is restarting it (Restart=).',
+    );
+    // Seen `failed` first, on the way to auto-restart: systemd's answer right after tells.
+    const onTheWay = judgeSettle('start', started, ended({ exitStatus: 1 }), 1000, restarting);
+    expect(onTheWay.message).toMatch(/and systemd is restarting it/);
+    expect(onTheWay.stream.subState).toBe('auto-restart');
+    // Already restarted by the time systemd answered: the restart count grew.
+    const again = judgeSettle('start', started, ended({ exitStatus: 1 }), 1000, ended({ activeState: 'active', subState: 'running', restartCount: 1 }));
+    expect(again.message).toMatch(/main process exited with status 1 within 1 s and systemd is restarting it/);
+  });
+
+  it("ends a failure's message with the worker's last line, not systemd's, and keeps the lines", () => {
+    const failed = judgeSettle('start', started, ended({ exitStatus: 3 }), 1000);
+    const lines = [line('connecting'), line('fatal: no upstream'), line('Main process exited', 'systemd')];
+    const result = withLogs(failed, lines);
+    expect(result.message).toBe('Stream failed to start: main process exited with status 3 within 1 s — last log: "fatal: no upstream"');
+    expect(result.logs).toBe(lines);
+    const jobFailed = withLogs(judgeAction('start', outcome({ jobResult: 'failed', activeState: 'failed', unitResult: 'exit-code', exitStatus: 1 })), [line('starting')]);
+    expect(jobFailed.message).toMatch(/exit status 1 — last log: "starting"\. See: journalctl/);
+    expect(withLogs(started, lines).message).toBe('Stream started successfully.');
+  });
+
+  it('reads a settle window from a request, refusing negative and overlong ones', () => {
+    expect(parseSettle(undefined)).toBeUndefined();
+    expect(parseSettle({ seconds: 1, nanos: 500_000_000 })).toBe(1500);
+    expect(parseSettle({ seconds: 0, nanos: 0 })).toBe(0);
+    expect(() => parseSettle({ seconds: -1, nanos: 0 })).toThrow(InvalidArgumentError);
+    expect(() => parseSettle({ seconds: 3600, nanos: 0 })).toThrow(/between 0 and 300 s/);
+    expect(formatSettle(250)).toBe('250 ms');
+    expect(formatSettle(2500)).toBe('2.5 s');
   });
 });

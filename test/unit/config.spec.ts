@@ -25,7 +25,16 @@ describe('lit-streamd configuration', () => {
       maxStreamsPerIdentity: 1024,
       maxStreams: 4096,
       maxMessageBytes: 4 * 1024 * 1024,
+      journalDirectory: undefined,
+      settleMs: 1000,
     });
+  });
+
+  it('reads where the journal is and the settle time from flags and the environment', () => {
+    expect(config(['--journal-directory', '/tmp/j', '--settle-ms', '0'])).toMatchObject({ journalDirectory: '/tmp/j', settleMs: 0 });
+    expect(config([], { LIT_STREAM_JOURNAL_DIR: '/j', LIT_STREAM_SETTLE_MS: '2500' })).toMatchObject({ journalDirectory: '/j', settleMs: 2500 });
+    expect(() => config(['--settle-ms', '-1'])).toThrow(/--settle-ms/);
+    expect(() => config(['--settle-ms', '1.5'])).toThrow(/--settle-ms/);
   });
 
   it('reads the security settings from flags and the environment', () => {

@@ -85,7 +85,7 @@ export class Service {
   }
 }
 
-export function toActionStatus(response: StartResponse): ServiceActionStatus {
+export function toActionStatus(response: Pick<StartResponse, 'status' | 'message'>): ServiceActionStatus {
   return {
     status: response.status === ActionStatus.ACTION_STATUS_SUCCESS ? 'SUCCESS' : 'FAILURE',
     message: response.message,

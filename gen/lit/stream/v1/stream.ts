@@ -20,6 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Duration } from "../../../google/protobuf/duration.js";
 import { Timestamp } from "../../../google/protobuf/timestamp.js";
 
 export const protobufPackage = "lit.stream.v1";
@@ -63,7 +64,7 @@ export enum ActionStatus {
   ACTION_STATUS_UNSPECIFIED = 0,
   /**
    * ACTION_STATUS_SUCCESS - systemd's job finished with result `done` and, for Start and Restart, the unit is not
-   * `failed`.
+   * `failed` and its worker held for the settle time (see Start).
    */
   ACTION_STATUS_SUCCESS = 1,
   /** ACTION_STATUS_FAILURE - Anything else; `message` says why. */
@@ -98,6 +99,52 @@ export function actionStatusToJSON(object: ActionStatus): string {
     case ActionStatus.ACTION_STATUS_FAILURE:
       return "ACTION_STATUS_FAILURE";
     case ActionStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Who wrote a log line. */
+export enum LogSource {
+  /** LOG_SOURCE_UNSPECIFIED - Not set; never sent by the server. */
+  LOG_SOURCE_UNSPECIFIED = 0,
+  /** LOG_SOURCE_WORKER - The stream's worker: a process of its unit (its stdout and stderr, syslog or the journal API). */
+  LOG_SOURCE_WORKER = 1,
+  /**
+   * LOG_SOURCE_SYSTEMD - systemd about the stream: the service manager (`Started …`, `Main process exited, …`, `Failed
+   * with result …`) or systemd-coredump.
+   */
+  LOG_SOURCE_SYSTEMD = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function logSourceFromJSON(object: any): LogSource {
+  switch (object) {
+    case 0:
+    case "LOG_SOURCE_UNSPECIFIED":
+      return LogSource.LOG_SOURCE_UNSPECIFIED;
+    case 1:
+    case "LOG_SOURCE_WORKER":
+      return LogSource.LOG_SOURCE_WORKER;
+    case 2:
+    case "LOG_SOURCE_SYSTEMD":
+      return LogSource.LOG_SOURCE_SYSTEMD;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return LogSource.UNRECOGNIZED;
+  }
+}
+
+export function logSourceToJSON(object: LogSource): string {
+  switch (object) {
+    case LogSource.LOG_SOURCE_UNSPECIFIED:
+      return "LOG_SOURCE_UNSPECIFIED";
+    case LogSource.LOG_SOURCE_WORKER:
+      return "LOG_SOURCE_WORKER";
+    case LogSource.LOG_SOURCE_SYSTEMD:
+      return "LOG_SOURCE_SYSTEMD";
+    case LogSource.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -378,7 +425,7 @@ export interface StreamStatus {
    * When the unit last entered the active state (`ActiveEnterTimestamp`); absent unless the unit
    * is active, reloading or deactivating.
    */
-  started:
+  started?:
     | Date
     | undefined;
   /** The main process (`MainPID`); absent when there is none. */
@@ -452,13 +499,22 @@ export interface StartRequest {
   team: string;
   /** The stream: 1-64 of [A-Za-z0-9_-]. */
   name: string;
+  /**
+   * How long the worker must keep running after systemd's start job is done for the Start to
+   * succeed (see Start). Absent: the server's default (`--settle-ms`, 1 s); zero: do not wait.
+   */
+  settle?: Duration | undefined;
 }
 
 /** The outcome of a Start. */
 export interface StartResponse {
   /** SUCCESS or FAILURE. */
   status: ActionStatus;
-  /** A sentence for people, e.g. `Stream started successfully.`, or systemd's reason for a failure. */
+  /**
+   * A sentence for people, e.g. `Stream started successfully.`, or systemd's reason for a failure,
+   * e.g. `Stream failed to start: main process exited with status 3 within 1 s — last log:
+   * "fatal: no upstream"`.
+   */
   message: string;
   /**
    * systemd's job result: `done`, `canceled`, `timeout`, `failed`, `dependency` or `skipped`.
@@ -466,8 +522,16 @@ export interface StartResponse {
    * sent to systemd (`message` says so).
    */
   jobResult: string;
-  /** The stream's state once the job had finished. */
-  stream: StreamSummary | undefined;
+  /** The stream's state once the job had finished (or, when the worker did not hold, once it ended). */
+  stream?:
+    | StreamSummary
+    | undefined;
+  /**
+   * The stream's log lines since this start began, newest 10 (empty when the server reads no
+   * journal, and after a plain success without a settle time). After a FAILURE they end with how
+   * the worker ended; `message` quotes the worker's last line.
+   */
+  logs: LogEntry[];
 }
 
 /** Asks to stop a stream. */
@@ -491,7 +555,7 @@ export interface StopResponse {
    */
   jobResult: string;
   /** The stream's state once the job had finished. */
-  stream: StreamSummary | undefined;
+  stream?: StreamSummary | undefined;
 }
 
 /** Asks to restart a stream. */
@@ -500,6 +564,11 @@ export interface RestartRequest {
   team: string;
   /** The stream: 1-64 of [A-Za-z0-9_-]. */
   name: string;
+  /**
+   * How long the worker must keep running after systemd's start job is done for the Restart to
+   * succeed (see Start). Absent: the server's default (`--settle-ms`, 1 s); zero: do not wait.
+   */
+  settle?: Duration | undefined;
 }
 
 /** The outcome of a Restart. */
@@ -508,7 +577,7 @@ export interface RestartResponse {
   status: ActionStatus;
   /**
    * A sentence for people, e.g. `Stream restarted successfully.`, or systemd's reason for a
-   * failure.
+   * failure, ending with the worker's last log line when there is one.
    */
   message: string;
   /**
@@ -517,8 +586,16 @@ export interface RestartResponse {
    * sent to systemd (`message` says so).
    */
   jobResult: string;
-  /** The stream's state once the job had finished. */
-  stream: StreamSummary | undefined;
+  /** The stream's state once the job had finished (or, when the worker did not hold, once it ended). */
+  stream?:
+    | StreamSummary
+    | undefined;
+  /**
+   * The stream's log lines since this restart began, newest 10 (empty when the server reads no
+   * journal, and after a plain success without a settle time). After a FAILURE they end with how
+   * the worker ended; `message` quotes the worker's last line.
+   */
+  logs: LogEntry[];
 }
 
 /** Asks for a stream's status. */
@@ -527,12 +604,27 @@ export interface GetStatusRequest {
   team: string;
   /** The stream: 1-64 of [A-Za-z0-9_-]. */
   name: string;
+  /**
+   * How many of the stream's newest log lines since its unit last started (systemd's
+   * InactiveExitTimestamp) to include, as `systemctl status` shows 10. 0 (the default): none; at
+   * most 10000.
+   */
+  logLines?: number | undefined;
 }
 
 /** A stream's status. */
 export interface GetStatusResponse {
   /** The stream's status. */
-  status: StreamStatus | undefined;
+  status?:
+    | StreamStatus
+    | undefined;
+  /** The log lines asked for with `log_lines`, oldest first. */
+  logs: LogEntry[];
+  /**
+   * Why `logs` is empty although lines were asked for: the server cannot read the journal (the
+   * text says how to fix it). Empty otherwise.
+   */
+  logsUnavailable: string;
 }
 
 /** Asks to watch a team's streams, or one of them. */
@@ -551,7 +643,79 @@ export interface WatchStatusResponse {
   /** Whether this is initial state, a change, or a removal. */
   kind: WatchEventKind;
   /** The stream's status (without tasks and memory). */
-  status: StreamStatus | undefined;
+  status?: StreamStatus | undefined;
+}
+
+/** One line of a stream's log: a journal entry. */
+export interface LogEntry {
+  /** When the journal received the line (`__REALTIME_TIMESTAMP`). */
+  time?:
+    | Date
+    | undefined;
+  /**
+   * syslog priority (`PRIORITY`): 0 emerg, 1 alert, 2 crit, 3 err, 4 warning, 5 notice, 6 info,
+   * 7 debug. A worker sets it by starting a line with `<N>` (sd-daemon(3)); otherwise it is 6.
+   */
+  priority: number;
+  /** The process that wrote it (`_PID`); absent when the journal does not say. */
+  pid?:
+    | number
+    | undefined;
+  /**
+   * The text (`MESSAGE`). Bytes that are not UTF-8 are shown as U+FFFD; a line longer than
+   * 16 KiB is cut there and ends with `… [cut: N bytes in all]` (journald itself splits lines
+   * longer than its LineMax=, 48 KiB by default, into several entries).
+   */
+  message: string;
+  /**
+   * Where the line is in the journal (`__CURSOR`): pass it as `after_cursor` to continue right
+   * after this line.
+   */
+  cursor: string;
+  /** Whether the worker wrote it or systemd wrote it about the worker. */
+  source: LogSource;
+}
+
+/** Asks for a stream's log lines. */
+export interface LogsRequest {
+  /** The owning team: 1-32 of [a-z0-9-], starting and ending with a letter or digit. */
+  team: string;
+  /** The stream: 1-64 of [A-Za-z0-9_-]. */
+  name: string;
+  /**
+   * How many of the newest lines to send first. Absent: 10, or, with `since`, every line since
+   * then. At most 10000: more is taken as 10000 (the cap is the server's; use `after_cursor` to
+   * read further back in pages). 0: none (with `follow`, only new lines). With `after_cursor`, at
+   * most this many of the lines after it (absent: 10000), except with `follow`, which sends them
+   * all.
+   */
+  tailLines?:
+    | number
+    | undefined;
+  /** Keep the call open and send each new line as the journal gets it, until the caller cancels. */
+  follow: boolean;
+  /** Only lines the journal received at or after this time. */
+  since?:
+    | Date
+    | undefined;
+  /**
+   * Continue right after this line: the `cursor` of the last line received, e.g. by a call that
+   * ended. The lines after it come oldest first, none skipped or repeated.
+   */
+  afterCursor: string;
+}
+
+/** Log lines of a stream. */
+export interface LogsResponse {
+  /** Lines, oldest first. */
+  entries: LogEntry[];
+  /**
+   * How many of the stream's lines, written just before `entries`, this call skipped because the
+   * caller read slower than the stream wrote (a follower is buffered up to 1000 lines or 1 MiB).
+   * They are still in the journal: a call with `after_cursor` set to the last cursor before the gap
+   * reads them.
+   */
+  droppedLines: number;
 }
 
 function createBaseStreamSummary(): StreamSummary {
@@ -1282,7 +1446,7 @@ export const ListStreamsResponse: MessageFns<ListStreamsResponse> = {
 };
 
 function createBaseStartRequest(): StartRequest {
-  return { team: "", name: "" };
+  return { team: "", name: "", settle: undefined };
 }
 
 export const StartRequest: MessageFns<StartRequest> = {
@@ -1292,6 +1456,9 @@ export const StartRequest: MessageFns<StartRequest> = {
     }
     if (message.name !== "") {
       writer.uint32(18).string(message.name);
+    }
+    if (message.settle !== undefined) {
+      Duration.encode(message.settle, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1325,6 +1492,14 @@ export const StartRequest: MessageFns<StartRequest> = {
             message.name = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.settle = Duration.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1341,6 +1516,7 @@ export const StartRequest: MessageFns<StartRequest> = {
     return {
       team: isSet(object.team) ? globalThis.String(object.team) : "",
       name: isSet(object.name) ? globalThis.String(object.name) : "",
+      settle: isSet(object.settle) ? Duration.fromJSON(object.settle) : undefined,
     };
   },
 
@@ -1352,6 +1528,9 @@ export const StartRequest: MessageFns<StartRequest> = {
     if (message.name !== "") {
       obj.name = message.name;
     }
+    if (message.settle !== undefined) {
+      obj.settle = Duration.toJSON(message.settle);
+    }
     return obj;
   },
 
@@ -1362,12 +1541,15 @@ export const StartRequest: MessageFns<StartRequest> = {
     const message = createBaseStartRequest();
     message.team = object.team ?? "";
     message.name = object.name ?? "";
+    message.settle = (object.settle !== undefined && object.settle !== null)
+      ? Duration.fromPartial(object.settle)
+      : undefined;
     return message;
   },
 };
 
 function createBaseStartResponse(): StartResponse {
-  return { status: 0, message: "", jobResult: "", stream: undefined };
+  return { status: 0, message: "", jobResult: "", stream: undefined, logs: [] };
 }
 
 export const StartResponse: MessageFns<StartResponse> = {
@@ -1383,6 +1565,9 @@ export const StartResponse: MessageFns<StartResponse> = {
     }
     if (message.stream !== undefined) {
       StreamSummary.encode(message.stream, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.logs) {
+      LogEntry.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1432,6 +1617,14 @@ export const StartResponse: MessageFns<StartResponse> = {
             message.stream = StreamSummary.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.logs.push(LogEntry.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1454,6 +1647,7 @@ export const StartResponse: MessageFns<StartResponse> = {
         ? globalThis.String(object.job_result)
         : "",
       stream: isSet(object.stream) ? StreamSummary.fromJSON(object.stream) : undefined,
+      logs: globalThis.Array.isArray(object?.logs) ? object.logs.map((e: any) => LogEntry.fromJSON(e)) : [],
     };
   },
 
@@ -1471,6 +1665,9 @@ export const StartResponse: MessageFns<StartResponse> = {
     if (message.stream !== undefined) {
       obj.stream = StreamSummary.toJSON(message.stream);
     }
+    if (message.logs?.length) {
+      obj.logs = message.logs.map((e) => LogEntry.toJSON(e));
+    }
     return obj;
   },
 
@@ -1485,6 +1682,7 @@ export const StartResponse: MessageFns<StartResponse> = {
     message.stream = (object.stream !== undefined && object.stream !== null)
       ? StreamSummary.fromPartial(object.stream)
       : undefined;
+    message.logs = object.logs?.map((e) => LogEntry.fromPartial(e)) || [];
     return message;
   },
 };
@@ -1698,7 +1896,7 @@ export const StopResponse: MessageFns<StopResponse> = {
 };
 
 function createBaseRestartRequest(): RestartRequest {
-  return { team: "", name: "" };
+  return { team: "", name: "", settle: undefined };
 }
 
 export const RestartRequest: MessageFns<RestartRequest> = {
@@ -1708,6 +1906,9 @@ export const RestartRequest: MessageFns<RestartRequest> = {
     }
     if (message.name !== "") {
       writer.uint32(18).string(message.name);
+    }
+    if (message.settle !== undefined) {
+      Duration.encode(message.settle, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1741,6 +1942,14 @@ export const RestartRequest: MessageFns<RestartRequest> = {
             message.name = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.settle = Duration.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1757,6 +1966,7 @@ export const RestartRequest: MessageFns<RestartRequest> = {
     return {
       team: isSet(object.team) ? globalThis.String(object.team) : "",
       name: isSet(object.name) ? globalThis.String(object.name) : "",
+      settle: isSet(object.settle) ? Duration.fromJSON(object.settle) : undefined,
     };
   },
 
@@ -1768,6 +1978,9 @@ export const RestartRequest: MessageFns<RestartRequest> = {
     if (message.name !== "") {
       obj.name = message.name;
     }
+    if (message.settle !== undefined) {
+      obj.settle = Duration.toJSON(message.settle);
+    }
     return obj;
   },
 
@@ -1778,12 +1991,15 @@ export const RestartRequest: MessageFns<RestartRequest> = {
     const message = createBaseRestartRequest();
     message.team = object.team ?? "";
     message.name = object.name ?? "";
+    message.settle = (object.settle !== undefined && object.settle !== null)
+      ? Duration.fromPartial(object.settle)
+      : undefined;
     return message;
   },
 };
 
 function createBaseRestartResponse(): RestartResponse {
-  return { status: 0, message: "", jobResult: "", stream: undefined };
+  return { status: 0, message: "", jobResult: "", stream: undefined, logs: [] };
 }
 
 export const RestartResponse: MessageFns<RestartResponse> = {
@@ -1799,6 +2015,9 @@ export const RestartResponse: MessageFns<RestartResponse> = {
     }
     if (message.stream !== undefined) {
       StreamSummary.encode(message.stream, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.logs) {
+      LogEntry.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1848,6 +2067,14 @@ export const RestartResponse: MessageFns<RestartResponse> = {
             message.stream = StreamSummary.decode(reader, reader.uint32());
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.logs.push(LogEntry.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1870,6 +2097,7 @@ export const RestartResponse: MessageFns<RestartResponse> = {
         ? globalThis.String(object.job_result)
         : "",
       stream: isSet(object.stream) ? StreamSummary.fromJSON(object.stream) : undefined,
+      logs: globalThis.Array.isArray(object?.logs) ? object.logs.map((e: any) => LogEntry.fromJSON(e)) : [],
     };
   },
 
@@ -1887,6 +2115,9 @@ export const RestartResponse: MessageFns<RestartResponse> = {
     if (message.stream !== undefined) {
       obj.stream = StreamSummary.toJSON(message.stream);
     }
+    if (message.logs?.length) {
+      obj.logs = message.logs.map((e) => LogEntry.toJSON(e));
+    }
     return obj;
   },
 
@@ -1901,12 +2132,13 @@ export const RestartResponse: MessageFns<RestartResponse> = {
     message.stream = (object.stream !== undefined && object.stream !== null)
       ? StreamSummary.fromPartial(object.stream)
       : undefined;
+    message.logs = object.logs?.map((e) => LogEntry.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseGetStatusRequest(): GetStatusRequest {
-  return { team: "", name: "" };
+  return { team: "", name: "", logLines: undefined };
 }
 
 export const GetStatusRequest: MessageFns<GetStatusRequest> = {
@@ -1916,6 +2148,9 @@ export const GetStatusRequest: MessageFns<GetStatusRequest> = {
     }
     if (message.name !== "") {
       writer.uint32(18).string(message.name);
+    }
+    if (message.logLines !== undefined) {
+      writer.uint32(24).uint32(message.logLines);
     }
     return writer;
   },
@@ -1949,6 +2184,14 @@ export const GetStatusRequest: MessageFns<GetStatusRequest> = {
             message.name = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.logLines = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1965,6 +2208,11 @@ export const GetStatusRequest: MessageFns<GetStatusRequest> = {
     return {
       team: isSet(object.team) ? globalThis.String(object.team) : "",
       name: isSet(object.name) ? globalThis.String(object.name) : "",
+      logLines: isSet(object.logLines)
+        ? globalThis.Number(object.logLines)
+        : isSet(object.log_lines)
+        ? globalThis.Number(object.log_lines)
+        : undefined,
     };
   },
 
@@ -1976,6 +2224,9 @@ export const GetStatusRequest: MessageFns<GetStatusRequest> = {
     if (message.name !== "") {
       obj.name = message.name;
     }
+    if (message.logLines !== undefined) {
+      obj.logLines = Math.round(message.logLines);
+    }
     return obj;
   },
 
@@ -1986,18 +2237,25 @@ export const GetStatusRequest: MessageFns<GetStatusRequest> = {
     const message = createBaseGetStatusRequest();
     message.team = object.team ?? "";
     message.name = object.name ?? "";
+    message.logLines = object.logLines ?? undefined;
     return message;
   },
 };
 
 function createBaseGetStatusResponse(): GetStatusResponse {
-  return { status: undefined };
+  return { status: undefined, logs: [], logsUnavailable: "" };
 }
 
 export const GetStatusResponse: MessageFns<GetStatusResponse> = {
   encode(message: GetStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.status !== undefined) {
       StreamStatus.encode(message.status, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.logs) {
+      LogEntry.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.logsUnavailable !== "") {
+      writer.uint32(26).string(message.logsUnavailable);
     }
     return writer;
   },
@@ -2023,6 +2281,22 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
             message.status = StreamStatus.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.logs.push(LogEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.logsUnavailable = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2036,13 +2310,27 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
   },
 
   fromJSON(object: any): GetStatusResponse {
-    return { status: isSet(object.status) ? StreamStatus.fromJSON(object.status) : undefined };
+    return {
+      status: isSet(object.status) ? StreamStatus.fromJSON(object.status) : undefined,
+      logs: globalThis.Array.isArray(object?.logs) ? object.logs.map((e: any) => LogEntry.fromJSON(e)) : [],
+      logsUnavailable: isSet(object.logsUnavailable)
+        ? globalThis.String(object.logsUnavailable)
+        : isSet(object.logs_unavailable)
+        ? globalThis.String(object.logs_unavailable)
+        : "",
+    };
   },
 
   toJSON(message: GetStatusResponse): unknown {
     const obj: any = {};
     if (message.status !== undefined) {
       obj.status = StreamStatus.toJSON(message.status);
+    }
+    if (message.logs?.length) {
+      obj.logs = message.logs.map((e) => LogEntry.toJSON(e));
+    }
+    if (message.logsUnavailable !== "") {
+      obj.logsUnavailable = message.logsUnavailable;
     }
     return obj;
   },
@@ -2055,6 +2343,8 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     message.status = (object.status !== undefined && object.status !== null)
       ? StreamStatus.fromPartial(object.status)
       : undefined;
+    message.logs = object.logs?.map((e) => LogEntry.fromPartial(e)) || [];
+    message.logsUnavailable = object.logsUnavailable ?? "";
     return message;
   },
 };
@@ -2231,6 +2521,401 @@ export const WatchStatusResponse: MessageFns<WatchStatusResponse> = {
   },
 };
 
+function createBaseLogEntry(): LogEntry {
+  return { time: undefined, priority: 0, pid: undefined, message: "", cursor: "", source: 0 };
+}
+
+export const LogEntry: MessageFns<LogEntry> = {
+  encode(message: LogEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.time !== undefined) {
+      Timestamp.encode(toTimestamp(message.time), writer.uint32(10).fork()).join();
+    }
+    if (message.priority !== 0) {
+      writer.uint32(16).uint32(message.priority);
+    }
+    if (message.pid !== undefined) {
+      writer.uint32(24).uint32(message.pid);
+    }
+    if (message.message !== "") {
+      writer.uint32(34).string(message.message);
+    }
+    if (message.cursor !== "") {
+      writer.uint32(42).string(message.cursor);
+    }
+    if (message.source !== 0) {
+      writer.uint32(48).int32(message.source);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.time = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.priority = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pid = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.cursor = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.source = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogEntry {
+    return {
+      time: isSet(object.time) ? fromJsonTimestamp(object.time) : undefined,
+      priority: isSet(object.priority) ? globalThis.Number(object.priority) : 0,
+      pid: isSet(object.pid) ? globalThis.Number(object.pid) : undefined,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      cursor: isSet(object.cursor) ? globalThis.String(object.cursor) : "",
+      source: isSet(object.source) ? logSourceFromJSON(object.source) : 0,
+    };
+  },
+
+  toJSON(message: LogEntry): unknown {
+    const obj: any = {};
+    if (message.time !== undefined) {
+      obj.time = message.time.toISOString();
+    }
+    if (message.priority !== 0) {
+      obj.priority = Math.round(message.priority);
+    }
+    if (message.pid !== undefined) {
+      obj.pid = Math.round(message.pid);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.cursor !== "") {
+      obj.cursor = message.cursor;
+    }
+    if (message.source !== 0) {
+      obj.source = logSourceToJSON(message.source);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LogEntry>): LogEntry {
+    return LogEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LogEntry>): LogEntry {
+    const message = createBaseLogEntry();
+    message.time = object.time ?? undefined;
+    message.priority = object.priority ?? 0;
+    message.pid = object.pid ?? undefined;
+    message.message = object.message ?? "";
+    message.cursor = object.cursor ?? "";
+    message.source = object.source ?? 0;
+    return message;
+  },
+};
+
+function createBaseLogsRequest(): LogsRequest {
+  return { team: "", name: "", tailLines: undefined, follow: false, since: undefined, afterCursor: "" };
+}
+
+export const LogsRequest: MessageFns<LogsRequest> = {
+  encode(message: LogsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.team !== "") {
+      writer.uint32(10).string(message.team);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.tailLines !== undefined) {
+      writer.uint32(24).uint32(message.tailLines);
+    }
+    if (message.follow !== false) {
+      writer.uint32(32).bool(message.follow);
+    }
+    if (message.since !== undefined) {
+      Timestamp.encode(toTimestamp(message.since), writer.uint32(42).fork()).join();
+    }
+    if (message.afterCursor !== "") {
+      writer.uint32(50).string(message.afterCursor);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.team = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.tailLines = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.follow = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.since = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.afterCursor = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogsRequest {
+    return {
+      team: isSet(object.team) ? globalThis.String(object.team) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      tailLines: isSet(object.tailLines)
+        ? globalThis.Number(object.tailLines)
+        : isSet(object.tail_lines)
+        ? globalThis.Number(object.tail_lines)
+        : undefined,
+      follow: isSet(object.follow) ? globalThis.Boolean(object.follow) : false,
+      since: isSet(object.since) ? fromJsonTimestamp(object.since) : undefined,
+      afterCursor: isSet(object.afterCursor)
+        ? globalThis.String(object.afterCursor)
+        : isSet(object.after_cursor)
+        ? globalThis.String(object.after_cursor)
+        : "",
+    };
+  },
+
+  toJSON(message: LogsRequest): unknown {
+    const obj: any = {};
+    if (message.team !== "") {
+      obj.team = message.team;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.tailLines !== undefined) {
+      obj.tailLines = Math.round(message.tailLines);
+    }
+    if (message.follow !== false) {
+      obj.follow = message.follow;
+    }
+    if (message.since !== undefined) {
+      obj.since = message.since.toISOString();
+    }
+    if (message.afterCursor !== "") {
+      obj.afterCursor = message.afterCursor;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LogsRequest>): LogsRequest {
+    return LogsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LogsRequest>): LogsRequest {
+    const message = createBaseLogsRequest();
+    message.team = object.team ?? "";
+    message.name = object.name ?? "";
+    message.tailLines = object.tailLines ?? undefined;
+    message.follow = object.follow ?? false;
+    message.since = object.since ?? undefined;
+    message.afterCursor = object.afterCursor ?? "";
+    return message;
+  },
+};
+
+function createBaseLogsResponse(): LogsResponse {
+  return { entries: [], droppedLines: 0 };
+}
+
+export const LogsResponse: MessageFns<LogsResponse> = {
+  encode(message: LogsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.entries) {
+      LogEntry.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.droppedLines !== 0) {
+      writer.uint32(16).uint64(message.droppedLines);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LogsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLogsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entries.push(LogEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.droppedLines = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LogsResponse {
+    return {
+      entries: globalThis.Array.isArray(object?.entries) ? object.entries.map((e: any) => LogEntry.fromJSON(e)) : [],
+      droppedLines: isSet(object.droppedLines)
+        ? globalThis.Number(object.droppedLines)
+        : isSet(object.dropped_lines)
+        ? globalThis.Number(object.dropped_lines)
+        : 0,
+    };
+  },
+
+  toJSON(message: LogsResponse): unknown {
+    const obj: any = {};
+    if (message.entries?.length) {
+      obj.entries = message.entries.map((e) => LogEntry.toJSON(e));
+    }
+    if (message.droppedLines !== 0) {
+      obj.droppedLines = Math.round(message.droppedLines);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<LogsResponse>): LogsResponse {
+    return LogsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<LogsResponse>): LogsResponse {
+    const message = createBaseLogsResponse();
+    message.entries = object.entries?.map((e) => LogEntry.fromPartial(e)) || [];
+    message.droppedLines = object.droppedLines ?? 0;
+    return message;
+  },
+};
+
 /** StreamService starts, stops and inspects a team's streams. */
 export type StreamServiceService = typeof StreamServiceService;
 export const StreamServiceService = {
@@ -2245,8 +2930,13 @@ export const StreamServiceService = {
     responseDeserialize: (value: Buffer): ListStreamsResponse => ListStreamsResponse.decode(value),
   },
   /**
-   * Start starts a stream and returns once systemd's start job has finished. It waits for the
-   * stream's earlier actions first; a Stop cancels it (job_result `canceled`).
+   * Start starts a stream and returns once systemd's start job has finished and the worker has
+   * held for the settle time (StartRequest.settle, 1 s unless the server says otherwise): a worker
+   * that exits, fails or is restarted by systemd within it is a FAILURE, answered at once. The
+   * settle time does not apply to `Type=oneshot` units (their start job ends only when the process
+   * has exited successfully) nor to `Type=notify` ones (it ends only when the worker has said
+   * READY=1, a better signal than any timer). It waits for the stream's earlier actions first; a
+   * Stop cancels it (job_result `canceled`).
    */
   start: {
     path: "/lit.stream.v1.StreamService/Start" as const,
@@ -2275,8 +2965,8 @@ export const StreamServiceService = {
   },
   /**
    * Restart restarts a stream (starting it if it was stopped) and returns once systemd's restart
-   * job has finished. It waits for the stream's earlier actions first; a Stop cancels it
-   * (job_result `canceled`).
+   * job has finished and the worker has held for the settle time, as Start does. It waits for the
+   * stream's earlier actions first; a Stop cancels it (job_result `canceled`).
    */
   restart: {
     path: "/lit.stream.v1.StreamService/Restart" as const,
@@ -2320,8 +3010,13 @@ export interface StreamServiceServer extends UntypedServiceImplementation {
   /** ListStreams lists a team's declared streams with their current state, ordered by name. */
   listStreams: handleUnaryCall<ListStreamsRequest, ListStreamsResponse>;
   /**
-   * Start starts a stream and returns once systemd's start job has finished. It waits for the
-   * stream's earlier actions first; a Stop cancels it (job_result `canceled`).
+   * Start starts a stream and returns once systemd's start job has finished and the worker has
+   * held for the settle time (StartRequest.settle, 1 s unless the server says otherwise): a worker
+   * that exits, fails or is restarted by systemd within it is a FAILURE, answered at once. The
+   * settle time does not apply to `Type=oneshot` units (their start job ends only when the process
+   * has exited successfully) nor to `Type=notify` ones (it ends only when the worker has said
+   * READY=1, a better signal than any timer). It waits for the stream's earlier actions first; a
+   * Stop cancels it (job_result `canceled`).
    */
   start: handleUnaryCall<StartRequest, StartResponse>;
   /**
@@ -2334,8 +3029,8 @@ export interface StreamServiceServer extends UntypedServiceImplementation {
   stop: handleUnaryCall<StopRequest, StopResponse>;
   /**
    * Restart restarts a stream (starting it if it was stopped) and returns once systemd's restart
-   * job has finished. It waits for the stream's earlier actions first; a Stop cancels it
-   * (job_result `canceled`).
+   * job has finished and the worker has held for the settle time, as Start does. It waits for the
+   * stream's earlier actions first; a Stop cancels it (job_result `canceled`).
    */
   restart: handleUnaryCall<RestartRequest, RestartResponse>;
   /** GetStatus reports what `systemctl status` shows for the stream's unit. */
@@ -2369,8 +3064,13 @@ export interface StreamServiceClient extends Client {
     callback: (error: ServiceError | null, response: ListStreamsResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Start starts a stream and returns once systemd's start job has finished. It waits for the
-   * stream's earlier actions first; a Stop cancels it (job_result `canceled`).
+   * Start starts a stream and returns once systemd's start job has finished and the worker has
+   * held for the settle time (StartRequest.settle, 1 s unless the server says otherwise): a worker
+   * that exits, fails or is restarted by systemd within it is a FAILURE, answered at once. The
+   * settle time does not apply to `Type=oneshot` units (their start job ends only when the process
+   * has exited successfully) nor to `Type=notify` ones (it ends only when the worker has said
+   * READY=1, a better signal than any timer). It waits for the stream's earlier actions first; a
+   * Stop cancels it (job_result `canceled`).
    */
   start(
     request: StartRequest,
@@ -2408,8 +3108,8 @@ export interface StreamServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Restart restarts a stream (starting it if it was stopped) and returns once systemd's restart
-   * job has finished. It waits for the stream's earlier actions first; a Stop cancels it
-   * (job_result `canceled`).
+   * job has finished and the worker has held for the settle time, as Start does. It waits for the
+   * stream's earlier actions first; a Stop cancels it (job_result `canceled`).
    */
   restart(
     request: RestartRequest,

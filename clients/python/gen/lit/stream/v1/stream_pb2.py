@@ -11,54 +11,63 @@ from google.protobuf import symbol_database as _symbol_database
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1alit/stream/v1/stream.proto\x12\rlit.stream.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe0\x01\n\rStreamSummary\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n\x04unit\x18\x03 \x01(\tR\x04unit\x12\x37\n\nload_state\x18\x04 \x01(\x0e\x32\x18.lit.stream.v1.LoadStateR\tloadState\x12=\n\x0c\x61\x63tive_state\x18\x05 \x01(\x0e\x32\x1a.lit.stream.v1.ActiveStateR\x0b\x61\x63tiveState\x12\x1b\n\tsub_state\x18\x06 \x01(\tR\x08subState\"\xad\x05\n\x0cStreamStatus\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n\x04unit\x18\x03 \x01(\tR\x04unit\x12\x37\n\nload_state\x18\x04 \x01(\x0e\x32\x18.lit.stream.v1.LoadStateR\tloadState\x12=\n\x0c\x61\x63tive_state\x18\x05 \x01(\x0e\x32\x1a.lit.stream.v1.ActiveStateR\x0b\x61\x63tiveState\x12\x1b\n\tsub_state\x18\x06 \x01(\tR\x08subState\x12\x34\n\x07started\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07started\x12\x1e\n\x08main_pid\x18\x08 \x01(\rH\x00R\x07mainPid\x88\x01\x01\x12\x19\n\x05tasks\x18\t \x01(\x04H\x01R\x05tasks\x88\x01\x01\x12&\n\x0cmemory_bytes\x18\n \x01(\x04H\x02R\x0bmemoryBytes\x88\x01\x01\x12=\n\x0cusage_source\x18\x0b \x01(\x0e\x32\x1a.lit.stream.v1.UsageSourceR\x0busageSource\x12#\n\rrestart_count\x18\x0c \x01(\rR\x0crestartCount\x12\x16\n\x06result\x18\r \x01(\tR\x06result\x12$\n\x0b\x65xit_status\x18\x0e \x01(\x05H\x03R\nexitStatus\x88\x01\x01\x12$\n\x0b\x65xit_signal\x18\x0f \x01(\x05H\x04R\nexitSignal\x88\x01\x01\x12#\n\rusage_partial\x18\x10 \x01(\x08R\x0cusagePartialB\x0b\n\t_main_pidB\x08\n\x06_tasksB\x0f\n\r_memory_bytesB\x0e\n\x0c_exit_statusB\x0e\n\x0c_exit_signal\"d\n\x12ListStreamsRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"u\n\x13ListStreamsResponse\x12\x36\n\x07streams\x18\x01 \x03(\x0b\x32\x1c.lit.stream.v1.StreamSummaryR\x07streams\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"6\n\x0cStartRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\"\xb3\x01\n\rStartResponse\x12\x33\n\x06status\x18\x01 \x01(\x0e\x32\x1b.lit.stream.v1.ActionStatusR\x06status\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x1d\n\njob_result\x18\x03 \x01(\tR\tjobResult\x12\x34\n\x06stream\x18\x04 \x01(\x0b\x32\x1c.lit.stream.v1.StreamSummaryR\x06stream\"5\n\x0bStopRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\"\xb2\x01\n\x0cStopResponse\x12\x33\n\x06status\x18\x01 \x01(\x0e\x32\x1b.lit.stream.v1.ActionStatusR\x06status\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x1d\n\njob_result\x18\x03 \x01(\tR\tjobResult\x12\x34\n\x06stream\x18\x04 \x01(\x0b\x32\x1c.lit.stream.v1.StreamSummaryR\x06stream\"8\n\x0eRestartRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\"\xb5\x01\n\x0fRestartResponse\x12\x33\n\x06status\x18\x01 \x01(\x0e\x32\x1b.lit.stream.v1.ActionStatusR\x06status\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x1d\n\njob_result\x18\x03 \x01(\tR\tjobResult\x12\x34\n\x06stream\x18\x04 \x01(\x0b\x32\x1c.lit.stream.v1.StreamSummaryR\x06stream\":\n\x10GetStatusRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\"H\n\x11GetStatusResponse\x12\x33\n\x06status\x18\x01 \x01(\x0b\x32\x1b.lit.stream.v1.StreamStatusR\x06status\"<\n\x12WatchStatusRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\"}\n\x13WatchStatusResponse\x12\x31\n\x04kind\x18\x01 \x01(\x0e\x32\x1d.lit.stream.v1.WatchEventKindR\x04kind\x12\x33\n\x06status\x18\x02 \x01(\x0b\x32\x1b.lit.stream.v1.StreamStatusR\x06status*c\n\x0c\x41\x63tionStatus\x12\x1d\n\x19\x41\x43TION_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41\x43TION_STATUS_SUCCESS\x10\x01\x12\x19\n\x15\x41\x43TION_STATUS_FAILURE\x10\x02*\xa1\x01\n\tLoadState\x12\x1a\n\x16LOAD_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11LOAD_STATE_LOADED\x10\x01\x12\x18\n\x14LOAD_STATE_NOT_FOUND\x10\x02\x12\x1a\n\x16LOAD_STATE_BAD_SETTING\x10\x03\x12\x14\n\x10LOAD_STATE_ERROR\x10\x04\x12\x15\n\x11LOAD_STATE_MASKED\x10\x05*\xee\x01\n\x0b\x41\x63tiveState\x12\x1c\n\x18\x41\x43TIVE_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41\x43TIVE_STATE_ACTIVE\x10\x01\x12\x1a\n\x16\x41\x43TIVE_STATE_RELOADING\x10\x02\x12\x19\n\x15\x41\x43TIVE_STATE_INACTIVE\x10\x03\x12\x17\n\x13\x41\x43TIVE_STATE_FAILED\x10\x04\x12\x1b\n\x17\x41\x43TIVE_STATE_ACTIVATING\x10\x05\x12\x1d\n\x19\x41\x43TIVE_STATE_DEACTIVATING\x10\x06\x12\x1c\n\x18\x41\x43TIVE_STATE_MAINTENANCE\x10\x07*\x8c\x01\n\x0eWatchEventKind\x12 \n\x1cWATCH_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18WATCH_EVENT_KIND_INITIAL\x10\x01\x12\x1c\n\x18WATCH_EVENT_KIND_CHANGED\x10\x02\x12\x1c\n\x18WATCH_EVENT_KIND_REMOVED\x10\x03*^\n\x0bUsageSource\x12\x1c\n\x18USAGE_SOURCE_UNSPECIFIED\x10\x00\x12\x18\n\x14USAGE_SOURCE_SYSTEMD\x10\x01\x12\x17\n\x13USAGE_SOURCE_PROCFS\x10\x02\x32\xdc\x03\n\rStreamService\x12T\n\x0bListStreams\x12!.lit.stream.v1.ListStreamsRequest\x1a\".lit.stream.v1.ListStreamsResponse\x12\x42\n\x05Start\x12\x1b.lit.stream.v1.StartRequest\x1a\x1c.lit.stream.v1.StartResponse\x12?\n\x04Stop\x12\x1a.lit.stream.v1.StopRequest\x1a\x1b.lit.stream.v1.StopResponse\x12H\n\x07Restart\x12\x1d.lit.stream.v1.RestartRequest\x1a\x1e.lit.stream.v1.RestartResponse\x12N\n\tGetStatus\x12\x1f.lit.stream.v1.GetStatusRequest\x1a .lit.stream.v1.GetStatusResponse\x12V\n\x0bWatchStatus\x12!.lit.stream.v1.WatchStatusRequest\x1a\".lit.stream.v1.WatchStatusResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1alit/stream/v1/stream.proto\x12\rlit.stream.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe0\x01\n\rStreamSummary\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n\x04unit\x18\x03 \x01(\tR\x04unit\x12\x37\n\nload_state\x18\x04 \x01(\x0e\x32\x18.lit.stream.v1.LoadStateR\tloadState\x12=\n\x0c\x61\x63tive_state\x18\x05 \x01(\x0e\x32\x1a.lit.stream.v1.ActiveStateR\x0b\x61\x63tiveState\x12\x1b\n\tsub_state\x18\x06 \x01(\tR\x08subState\"\xad\x05\n\x0cStreamStatus\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n\x04unit\x18\x03 \x01(\tR\x04unit\x12\x37\n\nload_state\x18\x04 \x01(\x0e\x32\x18.lit.stream.v1.LoadStateR\tloadState\x12=\n\x0c\x61\x63tive_state\x18\x05 \x01(\x0e\x32\x1a.lit.stream.v1.ActiveStateR\x0b\x61\x63tiveState\x12\x1b\n\tsub_state\x18\x06 \x01(\tR\x08subState\x12\x34\n\x07started\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07started\x12\x1e\n\x08main_pid\x18\x08 \x01(\rH\x00R\x07mainPid\x88\x01\x01\x12\x19\n\x05tasks\x18\t \x01(\x04H\x01R\x05tasks\x88\x01\x01\x12&\n\x0cmemory_bytes\x18\n \x01(\x04H\x02R\x0bmemoryBytes\x88\x01\x01\x12=\n\x0cusage_source\x18\x0b \x01(\x0e\x32\x1a.lit.stream.v1.UsageSourceR\x0busageSource\x12#\n\rrestart_count\x18\x0c \x01(\rR\x0crestartCount\x12\x16\n\x06result\x18\r \x01(\tR\x06result\x12$\n\x0b\x65xit_status\x18\x0e \x01(\x05H\x03R\nexitStatus\x88\x01\x01\x12$\n\x0b\x65xit_signal\x18\x0f \x01(\x05H\x04R\nexitSignal\x88\x01\x01\x12#\n\rusage_partial\x18\x10 \x01(\x08R\x0cusagePartialB\x0b\n\t_main_pidB\x08\n\x06_tasksB\x0f\n\r_memory_bytesB\x0e\n\x0c_exit_statusB\x0e\n\x0c_exit_signal\"d\n\x12ListStreamsRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"u\n\x13ListStreamsResponse\x12\x36\n\x07streams\x18\x01 \x03(\x0b\x32\x1c.lit.stream.v1.StreamSummaryR\x07streams\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"i\n\x0cStartRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x31\n\x06settle\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06settle\"\xe0\x01\n\rStartResponse\x12\x33\n\x06status\x18\x01 \x01(\x0e\x32\x1b.lit.stream.v1.ActionStatusR\x06status\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x1d\n\njob_result\x18\x03 \x01(\tR\tjobResult\x12\x34\n\x06stream\x18\x04 \x01(\x0b\x32\x1c.lit.stream.v1.StreamSummaryR\x06stream\x12+\n\x04logs\x18\x05 \x03(\x0b\x32\x17.lit.stream.v1.LogEntryR\x04logs\"5\n\x0bStopRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\"\xb2\x01\n\x0cStopResponse\x12\x33\n\x06status\x18\x01 \x01(\x0e\x32\x1b.lit.stream.v1.ActionStatusR\x06status\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x1d\n\njob_result\x18\x03 \x01(\tR\tjobResult\x12\x34\n\x06stream\x18\x04 \x01(\x0b\x32\x1c.lit.stream.v1.StreamSummaryR\x06stream\"k\n\x0eRestartRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x31\n\x06settle\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06settle\"\xe2\x01\n\x0fRestartResponse\x12\x33\n\x06status\x18\x01 \x01(\x0e\x32\x1b.lit.stream.v1.ActionStatusR\x06status\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x1d\n\njob_result\x18\x03 \x01(\tR\tjobResult\x12\x34\n\x06stream\x18\x04 \x01(\x0b\x32\x1c.lit.stream.v1.StreamSummaryR\x06stream\x12+\n\x04logs\x18\x05 \x03(\x0b\x32\x17.lit.stream.v1.LogEntryR\x04logs\"j\n\x10GetStatusRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12 \n\tlog_lines\x18\x03 \x01(\rH\x00R\x08logLines\x88\x01\x01\x42\x0c\n\n_log_lines\"\xa0\x01\n\x11GetStatusResponse\x12\x33\n\x06status\x18\x01 \x01(\x0b\x32\x1b.lit.stream.v1.StreamStatusR\x06status\x12+\n\x04logs\x18\x02 \x03(\x0b\x32\x17.lit.stream.v1.LogEntryR\x04logs\x12)\n\x10logs_unavailable\x18\x03 \x01(\tR\x0flogsUnavailable\"<\n\x12WatchStatusRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\"}\n\x13WatchStatusResponse\x12\x31\n\x04kind\x18\x01 \x01(\x0e\x32\x1d.lit.stream.v1.WatchEventKindR\x04kind\x12\x33\n\x06status\x18\x02 \x01(\x0b\x32\x1b.lit.stream.v1.StreamStatusR\x06status\"\xd9\x01\n\x08LogEntry\x12.\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12\x1a\n\x08priority\x18\x02 \x01(\rR\x08priority\x12\x15\n\x03pid\x18\x03 \x01(\rH\x00R\x03pid\x88\x01\x01\x12\x18\n\x07message\x18\x04 \x01(\tR\x07message\x12\x16\n\x06\x63ursor\x18\x05 \x01(\tR\x06\x63ursor\x12\x30\n\x06source\x18\x06 \x01(\x0e\x32\x18.lit.stream.v1.LogSourceR\x06sourceB\x06\n\x04_pid\"\xd5\x01\n\x0bLogsRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\"\n\ntail_lines\x18\x03 \x01(\rH\x00R\ttailLines\x88\x01\x01\x12\x16\n\x06\x66ollow\x18\x04 \x01(\x08R\x06\x66ollow\x12\x30\n\x05since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x05since\x12!\n\x0c\x61\x66ter_cursor\x18\x06 \x01(\tR\x0b\x61\x66terCursorB\r\n\x0b_tail_lines\"f\n\x0cLogsResponse\x12\x31\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x17.lit.stream.v1.LogEntryR\x07\x65ntries\x12#\n\rdropped_lines\x18\x02 \x01(\x04R\x0c\x64roppedLines*c\n\x0c\x41\x63tionStatus\x12\x1d\n\x19\x41\x43TION_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41\x43TION_STATUS_SUCCESS\x10\x01\x12\x19\n\x15\x41\x43TION_STATUS_FAILURE\x10\x02*V\n\tLogSource\x12\x1a\n\x16LOG_SOURCE_UNSPECIFIED\x10\x00\x12\x15\n\x11LOG_SOURCE_WORKER\x10\x01\x12\x16\n\x12LOG_SOURCE_SYSTEMD\x10\x02*\xa1\x01\n\tLoadState\x12\x1a\n\x16LOAD_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11LOAD_STATE_LOADED\x10\x01\x12\x18\n\x14LOAD_STATE_NOT_FOUND\x10\x02\x12\x1a\n\x16LOAD_STATE_BAD_SETTING\x10\x03\x12\x14\n\x10LOAD_STATE_ERROR\x10\x04\x12\x15\n\x11LOAD_STATE_MASKED\x10\x05*\xee\x01\n\x0b\x41\x63tiveState\x12\x1c\n\x18\x41\x43TIVE_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41\x43TIVE_STATE_ACTIVE\x10\x01\x12\x1a\n\x16\x41\x43TIVE_STATE_RELOADING\x10\x02\x12\x19\n\x15\x41\x43TIVE_STATE_INACTIVE\x10\x03\x12\x17\n\x13\x41\x43TIVE_STATE_FAILED\x10\x04\x12\x1b\n\x17\x41\x43TIVE_STATE_ACTIVATING\x10\x05\x12\x1d\n\x19\x41\x43TIVE_STATE_DEACTIVATING\x10\x06\x12\x1c\n\x18\x41\x43TIVE_STATE_MAINTENANCE\x10\x07*\x8c\x01\n\x0eWatchEventKind\x12 \n\x1cWATCH_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18WATCH_EVENT_KIND_INITIAL\x10\x01\x12\x1c\n\x18WATCH_EVENT_KIND_CHANGED\x10\x02\x12\x1c\n\x18WATCH_EVENT_KIND_REMOVED\x10\x03*^\n\x0bUsageSource\x12\x1c\n\x18USAGE_SOURCE_UNSPECIFIED\x10\x00\x12\x18\n\x14USAGE_SOURCE_SYSTEMD\x10\x01\x12\x17\n\x13USAGE_SOURCE_PROCFS\x10\x02\x32\xdc\x03\n\rStreamService\x12T\n\x0bListStreams\x12!.lit.stream.v1.ListStreamsRequest\x1a\".lit.stream.v1.ListStreamsResponse\x12\x42\n\x05Start\x12\x1b.lit.stream.v1.StartRequest\x1a\x1c.lit.stream.v1.StartResponse\x12?\n\x04Stop\x12\x1a.lit.stream.v1.StopRequest\x1a\x1b.lit.stream.v1.StopResponse\x12H\n\x07Restart\x12\x1d.lit.stream.v1.RestartRequest\x1a\x1e.lit.stream.v1.RestartResponse\x12N\n\tGetStatus\x12\x1f.lit.stream.v1.GetStatusRequest\x1a .lit.stream.v1.GetStatusResponse\x12V\n\x0bWatchStatus\x12!.lit.stream.v1.WatchStatusRequest\x1a\".lit.stream.v1.WatchStatusResponse0\x01\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lit.stream.v1.stream_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _ACTIONSTATUS._serialized_start=2253
-  _ACTIONSTATUS._serialized_end=2352
-  _LOADSTATE._serialized_start=2355
-  _LOADSTATE._serialized_end=2516
-  _ACTIVESTATE._serialized_start=2519
-  _ACTIVESTATE._serialized_end=2757
-  _WATCHEVENTKIND._serialized_start=2760
-  _WATCHEVENTKIND._serialized_end=2900
-  _USAGESOURCE._serialized_start=2902
-  _USAGESOURCE._serialized_end=2996
-  _STREAMSUMMARY._serialized_start=79
-  _STREAMSUMMARY._serialized_end=303
-  _STREAMSTATUS._serialized_start=306
-  _STREAMSTATUS._serialized_end=991
-  _LISTSTREAMSREQUEST._serialized_start=993
-  _LISTSTREAMSREQUEST._serialized_end=1093
-  _LISTSTREAMSRESPONSE._serialized_start=1095
-  _LISTSTREAMSRESPONSE._serialized_end=1212
-  _STARTREQUEST._serialized_start=1214
-  _STARTREQUEST._serialized_end=1268
-  _STARTRESPONSE._serialized_start=1271
-  _STARTRESPONSE._serialized_end=1450
-  _STOPREQUEST._serialized_start=1452
-  _STOPREQUEST._serialized_end=1505
-  _STOPRESPONSE._serialized_start=1508
-  _STOPRESPONSE._serialized_end=1686
-  _RESTARTREQUEST._serialized_start=1688
-  _RESTARTREQUEST._serialized_end=1744
-  _RESTARTRESPONSE._serialized_start=1747
-  _RESTARTRESPONSE._serialized_end=1928
-  _GETSTATUSREQUEST._serialized_start=1930
-  _GETSTATUSREQUEST._serialized_end=1988
-  _GETSTATUSRESPONSE._serialized_start=1990
-  _GETSTATUSRESPONSE._serialized_end=2062
-  _WATCHSTATUSREQUEST._serialized_start=2064
-  _WATCHSTATUSREQUEST._serialized_end=2124
-  _WATCHSTATUSRESPONSE._serialized_start=2126
-  _WATCHSTATUSRESPONSE._serialized_end=2251
-  _STREAMSERVICE._serialized_start=2999
-  _STREAMSERVICE._serialized_end=3475
+  _ACTIONSTATUS._serialized_start=3154
+  _ACTIONSTATUS._serialized_end=3253
+  _LOGSOURCE._serialized_start=3255
+  _LOGSOURCE._serialized_end=3341
+  _LOADSTATE._serialized_start=3344
+  _LOADSTATE._serialized_end=3505
+  _ACTIVESTATE._serialized_start=3508
+  _ACTIVESTATE._serialized_end=3746
+  _WATCHEVENTKIND._serialized_start=3749
+  _WATCHEVENTKIND._serialized_end=3889
+  _USAGESOURCE._serialized_start=3891
+  _USAGESOURCE._serialized_end=3985
+  _STREAMSUMMARY._serialized_start=111
+  _STREAMSUMMARY._serialized_end=335
+  _STREAMSTATUS._serialized_start=338
+  _STREAMSTATUS._serialized_end=1023
+  _LISTSTREAMSREQUEST._serialized_start=1025
+  _LISTSTREAMSREQUEST._serialized_end=1125
+  _LISTSTREAMSRESPONSE._serialized_start=1127
+  _LISTSTREAMSRESPONSE._serialized_end=1244
+  _STARTREQUEST._serialized_start=1246
+  _STARTREQUEST._serialized_end=1351
+  _STARTRESPONSE._serialized_start=1354
+  _STARTRESPONSE._serialized_end=1578
+  _STOPREQUEST._serialized_start=1580
+  _STOPREQUEST._serialized_end=1633
+  _STOPRESPONSE._serialized_start=1636
+  _STOPRESPONSE._serialized_end=1814
+  _RESTARTREQUEST._serialized_start=1816
+  _RESTARTREQUEST._serialized_end=1923
+  _RESTARTRESPONSE._serialized_start=1926
+  _RESTARTRESPONSE._serialized_end=2152
+  _GETSTATUSREQUEST._serialized_start=2154
+  _GETSTATUSREQUEST._serialized_end=2260
+  _GETSTATUSRESPONSE._serialized_start=2263
+  _GETSTATUSRESPONSE._serialized_end=2423
+  _WATCHSTATUSREQUEST._serialized_start=2425
+  _WATCHSTATUSREQUEST._serialized_end=2485
+  _WATCHSTATUSRESPONSE._serialized_start=2487
+  _WATCHSTATUSRESPONSE._serialized_end=2612
+  _LOGENTRY._serialized_start=2615
+  _LOGENTRY._serialized_end=2832
+  _LOGSREQUEST._serialized_start=2835
+  _LOGSREQUEST._serialized_end=3048
+  _LOGSRESPONSE._serialized_start=3050
+  _LOGSRESPONSE._serialized_end=3152
+  _STREAMSERVICE._serialized_start=3988
+  _STREAMSERVICE._serialized_end=4464
 # @@protoc_insertion_point(module_scope)

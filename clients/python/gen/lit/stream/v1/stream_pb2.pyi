@@ -1,3 +1,4 @@
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -23,6 +24,9 @@ LOAD_STATE_LOADED: LoadState
 LOAD_STATE_MASKED: LoadState
 LOAD_STATE_NOT_FOUND: LoadState
 LOAD_STATE_UNSPECIFIED: LoadState
+LOG_SOURCE_SYSTEMD: LogSource
+LOG_SOURCE_UNSPECIFIED: LogSource
+LOG_SOURCE_WORKER: LogSource
 USAGE_SOURCE_PROCFS: UsageSource
 USAGE_SOURCE_SYSTEMD: UsageSource
 USAGE_SOURCE_UNSPECIFIED: UsageSource
@@ -32,18 +36,24 @@ WATCH_EVENT_KIND_REMOVED: WatchEventKind
 WATCH_EVENT_KIND_UNSPECIFIED: WatchEventKind
 
 class GetStatusRequest(_message.Message):
-    __slots__ = ["name", "team"]
+    __slots__ = ["log_lines", "name", "team"]
+    LOG_LINES_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TEAM_FIELD_NUMBER: _ClassVar[int]
+    log_lines: int
     name: str
     team: str
-    def __init__(self, team: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    def __init__(self, team: _Optional[str] = ..., name: _Optional[str] = ..., log_lines: _Optional[int] = ...) -> None: ...
 
 class GetStatusResponse(_message.Message):
-    __slots__ = ["status"]
+    __slots__ = ["logs", "logs_unavailable", "status"]
+    LOGS_FIELD_NUMBER: _ClassVar[int]
+    LOGS_UNAVAILABLE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    logs: _containers.RepeatedCompositeFieldContainer[LogEntry]
+    logs_unavailable: str
     status: StreamStatus
-    def __init__(self, status: _Optional[_Union[StreamStatus, _Mapping]] = ...) -> None: ...
+    def __init__(self, status: _Optional[_Union[StreamStatus, _Mapping]] = ..., logs: _Optional[_Iterable[_Union[LogEntry, _Mapping]]] = ..., logs_unavailable: _Optional[str] = ...) -> None: ...
 
 class ListStreamsRequest(_message.Message):
     __slots__ = ["page_size", "page_token", "team"]
@@ -63,45 +73,93 @@ class ListStreamsResponse(_message.Message):
     streams: _containers.RepeatedCompositeFieldContainer[StreamSummary]
     def __init__(self, streams: _Optional[_Iterable[_Union[StreamSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
-class RestartRequest(_message.Message):
-    __slots__ = ["name", "team"]
+class LogEntry(_message.Message):
+    __slots__ = ["cursor", "message", "pid", "priority", "source", "time"]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    cursor: str
+    message: str
+    pid: int
+    priority: int
+    source: LogSource
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., priority: _Optional[int] = ..., pid: _Optional[int] = ..., message: _Optional[str] = ..., cursor: _Optional[str] = ..., source: _Optional[_Union[LogSource, str]] = ...) -> None: ...
+
+class LogsRequest(_message.Message):
+    __slots__ = ["after_cursor", "follow", "name", "since", "tail_lines", "team"]
+    AFTER_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    TAIL_LINES_FIELD_NUMBER: _ClassVar[int]
+    TEAM_FIELD_NUMBER: _ClassVar[int]
+    after_cursor: str
+    follow: bool
+    name: str
+    since: _timestamp_pb2.Timestamp
+    tail_lines: int
+    team: str
+    def __init__(self, team: _Optional[str] = ..., name: _Optional[str] = ..., tail_lines: _Optional[int] = ..., follow: bool = ..., since: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., after_cursor: _Optional[str] = ...) -> None: ...
+
+class LogsResponse(_message.Message):
+    __slots__ = ["dropped_lines", "entries"]
+    DROPPED_LINES_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    dropped_lines: int
+    entries: _containers.RepeatedCompositeFieldContainer[LogEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[LogEntry, _Mapping]]] = ..., dropped_lines: _Optional[int] = ...) -> None: ...
+
+class RestartRequest(_message.Message):
+    __slots__ = ["name", "settle", "team"]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SETTLE_FIELD_NUMBER: _ClassVar[int]
     TEAM_FIELD_NUMBER: _ClassVar[int]
     name: str
+    settle: _duration_pb2.Duration
     team: str
-    def __init__(self, team: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    def __init__(self, team: _Optional[str] = ..., name: _Optional[str] = ..., settle: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class RestartResponse(_message.Message):
-    __slots__ = ["job_result", "message", "status", "stream"]
+    __slots__ = ["job_result", "logs", "message", "status", "stream"]
     JOB_RESULT_FIELD_NUMBER: _ClassVar[int]
+    LOGS_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
     job_result: str
+    logs: _containers.RepeatedCompositeFieldContainer[LogEntry]
     message: str
     status: ActionStatus
     stream: StreamSummary
-    def __init__(self, status: _Optional[_Union[ActionStatus, str]] = ..., message: _Optional[str] = ..., job_result: _Optional[str] = ..., stream: _Optional[_Union[StreamSummary, _Mapping]] = ...) -> None: ...
+    def __init__(self, status: _Optional[_Union[ActionStatus, str]] = ..., message: _Optional[str] = ..., job_result: _Optional[str] = ..., stream: _Optional[_Union[StreamSummary, _Mapping]] = ..., logs: _Optional[_Iterable[_Union[LogEntry, _Mapping]]] = ...) -> None: ...
 
 class StartRequest(_message.Message):
-    __slots__ = ["name", "team"]
+    __slots__ = ["name", "settle", "team"]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    SETTLE_FIELD_NUMBER: _ClassVar[int]
     TEAM_FIELD_NUMBER: _ClassVar[int]
     name: str
+    settle: _duration_pb2.Duration
     team: str
-    def __init__(self, team: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    def __init__(self, team: _Optional[str] = ..., name: _Optional[str] = ..., settle: _Optional[_Union[_duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class StartResponse(_message.Message):
-    __slots__ = ["job_result", "message", "status", "stream"]
+    __slots__ = ["job_result", "logs", "message", "status", "stream"]
     JOB_RESULT_FIELD_NUMBER: _ClassVar[int]
+    LOGS_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
     job_result: str
+    logs: _containers.RepeatedCompositeFieldContainer[LogEntry]
     message: str
     status: ActionStatus
     stream: StreamSummary
-    def __init__(self, status: _Optional[_Union[ActionStatus, str]] = ..., message: _Optional[str] = ..., job_result: _Optional[str] = ..., stream: _Optional[_Union[StreamSummary, _Mapping]] = ...) -> None: ...
+    def __init__(self, status: _Optional[_Union[ActionStatus, str]] = ..., message: _Optional[str] = ..., job_result: _Optional[str] = ..., stream: _Optional[_Union[StreamSummary, _Mapping]] = ..., logs: _Optional[_Iterable[_Union[LogEntry, _Mapping]]] = ...) -> None: ...
 
 class StopRequest(_message.Message):
     __slots__ = ["name", "team"]
@@ -192,6 +250,9 @@ class WatchStatusResponse(_message.Message):
     def __init__(self, kind: _Optional[_Union[WatchEventKind, str]] = ..., status: _Optional[_Union[StreamStatus, _Mapping]] = ...) -> None: ...
 
 class ActionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class LogSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class LoadState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):

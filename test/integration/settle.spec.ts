@@ -1,0 +1,131 @@
+import { status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ActionStatus, ActiveState, LogSource } from '../../gen/lit/stream/v1/stream.js';
+import { type Harness, rpc, rpcError, startHarness } from './harness.js';
+
+/**
+ * Start and Restart wait until the worker holds: a simple service's start job is `done` as soon as
+ * its process is spawned, so a worker that dies at once used to be reported as started.
+ */
+const UNITS = {
+  // The default Type=simple, as a new user would write it.
+  'lit-stream-contoso@false.service': '[Service]\nExecStart=/bin/false\n',
+  'lit-stream-contoso@dies.service':
+    "[Service]\nType=exec\nExecStart=/bin/sh -c 'echo connecting; echo \"fatal: no upstream\" >&2; sleep 0.3; exit 3'\n",
+  'lit-stream-contoso@loop.service':
+    // It lives 100 ms after its line: journald cannot tell which unit a line came from once the
+    // process that wrote it is gone (see README, "Logs"), and this spec is about the restart.
+    "[Service]\nType=exec\nExecStart=/bin/sh -c 'echo \"boom\"; sleep 0.1; exit 1'\nRestart=always\nRestartSec=100ms\n",
+  'lit-stream-contoso@healthy.service': "[Service]\nType=exec\nExecStart=/bin/sh -c 'echo ready; exec sleep infinity'\n",
+  'lit-stream-contoso@late.service': "[Service]\nType=exec\nExecStart=/bin/sh -c 'sleep 2; exit 3'\n",
+  'lit-stream-contoso@once.service': "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo done'\n",
+};
+
+let h: Harness;
+beforeAll(async () => {
+  // The server's own default settle window (1 s), not the harness's 0.
+  h = await startHarness(UNITS, { settleMs: undefined });
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+const stream = (name: string) => ({ team: 'contoso', name });
+
+describe('Start and Restart wait until the worker holds (settle window)', () => {
+  it('reports a worker that exits at once (ExecStart=/bin/false) as a failed start, with the reason', async () => {
+    const response = await rpc(h.client, h.client.start, stream('false'));
+    expect(response.status).toBe(ActionStatus.ACTION_STATUS_FAILURE);
+    // Usually the job is done while the process still runs and the window sees it exit; on a busy
+    // machine it may have exited before systemd reported the job. Either way systemd's reason.
+    expect(response.message).toMatch(/^Stream failed to start: (main process exited with status 1 within 1 s|.*exit status 1)/);
+    expect(response.stream?.activeState).toBe(ActiveState.ACTIVE_STATE_FAILED);
+    expect(response.logs.some((line) => line.source === LogSource.LOG_SOURCE_SYSTEMD && /status=1\/FAILURE/.test(line.message))).toBe(true);
+  });
+
+  it('reports a worker that dies after 300 ms as a failed start, at once, quoting its last line', async () => {
+    const startedAt = Date.now();
+    const response = await rpc(h.client, h.client.start, stream('dies'));
+    expect(response.status).toBe(ActionStatus.ACTION_STATUS_FAILURE);
+    expect(response.message).toBe('Stream failed to start: main process exited with status 3 within 1 s — last log: "fatal: no upstream"');
+    const worker = response.logs.filter((line) => line.source === LogSource.LOG_SOURCE_WORKER).map((line) => line.message);
+    expect(worker).toEqual(['connecting', 'fatal: no upstream']);
+    // Answered when the worker died, not when the window would have ended (generous margin: 2 cores).
+    expect(Date.now() - startedAt).toBeLessThan(5_000);
+  });
+
+  it('reports a crash loop (Restart=always) as a failed start that names the restart', async () => {
+    const response = await rpc(h.client, h.client.start, stream('loop'));
+    expect(response.status).toBe(ActionStatus.ACTION_STATUS_FAILURE);
+    // Usually the job is done before the first crash (then the window sees the restart); on a busy
+    // machine the worker may crash before systemd has finished the job. Either way: the restart.
+    expect(response.message).toMatch(/^Stream failed to start: .*exit(ed with)? status 1.* systemd is restarting it/);
+    expect(response.message).toContain('— last log: "boom"');
+    await rpc(h.client, h.client.stop, stream('loop'));
+  });
+
+  it('reports a healthy worker as started once the window has passed, with its lines', async () => {
+    const startedAt = Date.now();
+    const response = await rpc(h.client, h.client.start, stream('healthy'));
+    expect(response.status).toBe(ActionStatus.ACTION_STATUS_SUCCESS);
+    expect(response.message).toBe('Stream started successfully.');
+    expect(Date.now() - startedAt).toBeGreaterThanOrEqual(1_000);
+    expect(response.logs.map((line) => line.message)).toContain('ready');
+    expect((await h.unitState('lit-stream-contoso@healthy.service')).ActiveState).toBe('active');
+  });
+
+  it('applies the window to Restart too', async () => {
+    const response = await rpc(h.client, h.client.restart, stream('dies'));
+    expect(response.status).toBe(ActionStatus.ACTION_STATUS_FAILURE);
+    expect(response.message).toMatch(/^Stream failed to restart: main process exited with status 3 within 1 s — last log: "fatal: no upstream"$/);
+  });
+
+  it('takes the window from the request: 0 turns it off, a shorter one still holds, a negative one is refused', async () => {
+    // A worker that dies 2 s after it started: answered at once with the window off, found out
+    // with a window longer than its life.
+    const off = await rpc(h.client, h.client.start, { ...stream('late'), settle: { seconds: 0, nanos: 0 } });
+    expect(off.status).toBe(ActionStatus.ACTION_STATUS_SUCCESS); // what systemd's job says, and no more
+    const long = await rpc(h.client, h.client.restart, { ...stream('late'), settle: { seconds: 10, nanos: 0 } });
+    expect(long.status).toBe(ActionStatus.ACTION_STATUS_FAILURE);
+    expect(long.message).toMatch(/main process exited with status 3 within 10 s/);
+    const short = await rpc(h.client, h.client.restart, { ...stream('healthy'), settle: { seconds: 0, nanos: 200_000_000 } });
+    expect(short.status).toBe(ActionStatus.ACTION_STATUS_SUCCESS);
+    const bad = await rpcError(h.client, h.client.start, { ...stream('healthy'), settle: { seconds: -1, nanos: 0 } });
+    expect(bad.code).toBe(status.INVALID_ARGUMENT);
+  });
+
+  it('does not apply to Type=oneshot, whose start job ends only when the process has succeeded', async () => {
+    // The unit is inactive once its job is done: with the window applied, that would be a failure.
+    const response = await rpc(h.client, h.client.start, stream('once'));
+    expect(response.status).toBe(ActionStatus.ACTION_STATUS_SUCCESS);
+    expect(response.stream?.activeState).toBe(ActiveState.ACTIVE_STATE_INACTIVE);
+  });
+
+  it("answers DEADLINE_EXCEEDED when the caller's deadline ends inside the window", async () => {
+    await rpc(h.client, h.client.stop, stream('healthy'));
+    const error = await rpcError(h.client, h.client.start, { ...stream('healthy'), settle: { seconds: 30, nanos: 0 } }, 1_500);
+    expect(error.code).toBe(status.DEADLINE_EXCEEDED);
+  });
+});
+
+describe('GetStatus with log lines', () => {
+  it('includes the newest lines since the stream last started, as systemctl status does', async () => {
+    await rpc(h.client, h.client.restart, { ...stream('healthy'), settle: { seconds: 0, nanos: 0 } });
+    await rpc(h.client, h.client.restart, { ...stream('healthy'), settle: { seconds: 0, nanos: 0 } });
+    const lines = async () => (await rpc(h.client, h.client.getStatus, { ...stream('healthy'), logLines: 10 })).logs;
+    let got = await lines();
+    for (const deadline = Date.now() + 5_000; !got.some((line) => line.message === 'ready') && Date.now() < deadline; ) got = await lines();
+    // This run's "ready" only, none of the earlier runs'; and systemd's "Started" line about it.
+    expect(got.filter((line) => line.message === 'ready')).toHaveLength(1);
+    expect(got.some((line) => line.source === LogSource.LOG_SOURCE_SYSTEMD && /^Started /.test(line.message))).toBe(true);
+    expect(got.every((line) => line.cursor.startsWith('s='))).toBe(true);
+  });
+
+  it('includes none unless asked, and caps what it is asked', async () => {
+    const plain = await rpc(h.client, h.client.getStatus, stream('healthy'));
+    expect(plain.logs).toEqual([]);
+    expect(plain.logsUnavailable).toBe('');
+    const one = await rpc(h.client, h.client.getStatus, { ...stream('healthy'), logLines: 1 });
+    expect(one.logs).toHaveLength(1);
+  });
+});
