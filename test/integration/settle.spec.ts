@@ -112,9 +112,15 @@ describe('GetStatus with log lines', () => {
   it('includes the newest lines since the stream last started, as systemctl status does', async () => {
     await rpc(h.client, h.client.restart, { ...stream('healthy'), settle: { seconds: 0, nanos: 0 } });
     await rpc(h.client, h.client.restart, { ...stream('healthy'), settle: { seconds: 0, nanos: 0 } });
-    const lines = async () => (await rpc(h.client, h.client.getStatus, { ...stream('healthy'), logLines: 10 })).logs;
+    let unavailable = '';
+    const lines = async () => {
+      const response = await rpc(h.client, h.client.getStatus, { ...stream('healthy'), logLines: 10 });
+      unavailable = response.logsUnavailable;
+      return response.logs;
+    };
     let got = await lines();
-    for (const deadline = Date.now() + 5_000; !got.some((line) => line.message === 'ready') && Date.now() < deadline; ) got = await lines();
+    for (const deadline = Date.now() + 15_000; !got.some((line) => line.message === 'ready') && Date.now() < deadline; ) got = await lines();
+    expect(unavailable).toBe('');
     // This run's "ready" only, none of the earlier runs'; and systemd's "Started" line about it.
     expect(got.filter((line) => line.message === 'ready')).toHaveLength(1);
     expect(got.some((line) => line.source === LogSource.LOG_SOURCE_SYSTEMD && /^Started /.test(line.message))).toBe(true);
