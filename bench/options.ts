@@ -23,6 +23,8 @@ export interface BenchOptions {
   readonly watchChannels: number;
   /** Watchers opened at a time (each batch waits for its snapshots); 0: all at once (the default). */
   readonly watchBatch: number;
+  /** How watchers ask for their snapshot: `batched` (batch_initial) or `single` (a message per stream). */
+  readonly watchSnapshot: 'batched' | 'single';
   /** For every watcher to have its snapshot. */
   readonly watchTimeoutMs: number;
   /** Changes triggered (alternately start and stop of one stream) while everyone watches. */
@@ -57,6 +59,7 @@ bench/results/latest.{json,md}. Every option falls back to the environment varia
   --watchers N            WatchStatus watchers               BENCH_WATCHERS         1000
   --watch-channels N      HTTP/2 connections they share      BENCH_WATCH_CHANNELS   8
   --watch-batch N         open watchers N at a time          BENCH_WATCH_BATCH      0 (all at once)
+  --watch-snapshot FORM   batched (batch_initial) or single  BENCH_WATCH_SNAPSHOT   batched
   --watch-timeout SECONDS for all watchers' snapshots        BENCH_WATCH_TIMEOUT    60
   --watch-rounds N        changes timed                      BENCH_WATCH_ROUNDS     20
   --start-concurrency N   StartUnit jobs in flight (fixture) BENCH_START_CONCURRENCY 32
@@ -93,6 +96,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, re
         'watch-channels': { type: 'string' },
         'watch-rounds': { type: 'string' },
         'watch-batch': { type: 'string' },
+        'watch-snapshot': { type: 'string' },
         'watch-timeout': { type: 'string' },
         'start-concurrency': { type: 'string' },
         phases: { type: 'string' },
@@ -151,6 +155,11 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, re
     else throw new UsageError(`${phasesSource}: unknown phase ${JSON.stringify(part)} (known: all, ${PHASES.join(', ')})`);
   }
 
+  const [snapshotSource, snapshotText] = pick('watch-snapshot', 'BENCH_WATCH_SNAPSHOT', 'batched');
+  if (snapshotText !== 'batched' && snapshotText !== 'single') {
+    throw new UsageError(`${snapshotSource} ${JSON.stringify(snapshotText)} is not batched or single`);
+  }
+
   const [soakSource, soakText] = pick('soak', 'BENCH_SOAK', '');
   const soakMinutes = soakText === '' ? undefined : Number(soakText);
   if (soakMinutes !== undefined && !(Number.isFinite(soakMinutes) && soakMinutes > 0)) {
@@ -167,6 +176,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, re
     watchers: int('watchers', 'BENCH_WATCHERS', 1000),
     watchChannels: int('watch-channels', 'BENCH_WATCH_CHANNELS', 8),
     watchBatch: int('watch-batch', 'BENCH_WATCH_BATCH', 0, 0),
+    watchSnapshot: snapshotText,
     watchTimeoutMs: seconds('watch-timeout', 'BENCH_WATCH_TIMEOUT', 60),
     watchRounds: int('watch-rounds', 'BENCH_WATCH_ROUNDS', 20),
     startConcurrency: int('start-concurrency', 'BENCH_START_CONCURRENCY', 32),

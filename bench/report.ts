@@ -82,6 +82,7 @@ export interface TargetRow {
 }
 
 const MB = 1_000_000;
+const RSS_LIMIT = 200 * MB;
 
 type Evaluation = { value: number; display: string; met: boolean } | { verdict: Verdict; display?: string };
 
@@ -171,18 +172,31 @@ const TARGETS: readonly TargetSpec[] = [
     },
   },
   {
+    id: 'watch-snapshots-1000x1000',
+    phases: ['watch'],
+    target: 'Every one of 1000 watchers has its snapshot of 1000 streams within 2 s',
+    appliesTo: ({ size }, { watchers }) => size >= 1000 && watchers >= 1000,
+    evaluate: ({ watch }) => {
+      if (!watch) return NOT_MEASURED;
+      if (!watch.available) return { verdict: 'not available' };
+      const display = `${seconds(watch.readyMs)} (${watch.watchers} watchers, ${watch.batchInitial ? 'batched' : 'one message per stream'})`;
+      return { value: watch.readyMs, display, met: watch.readyMs <= 2_000 };
+    },
+  },
+  {
     id: 'rss-1000x1000',
     phases: ['watch'],
-    target: 'Server RSS ≤ 100 MB with 1000 streams and 1000 watchers (peak VmHWM)',
+    // Issue 11's bound (issue 4 had asked for 100 MB).
+    target: 'Server RSS ≤ 200 MB with 1000 streams and 1000 watchers (peak VmHWM)',
     appliesTo: ({ size }, { watchers }) => size >= 1000 && watchers >= 1000,
     evaluate: ({ size, watch, server, errors }, options) => {
       if (watch?.available) {
         const { rssBytes, peakBytes } = watch.whileConnected;
-        return { value: peakBytes / MB, display: `${mb(rssBytes)} now, ${mb(peakBytes)} peak`, met: peakBytes <= 100 * MB };
+        return { value: peakBytes / MB, display: `${mb(rssBytes)} now, ${mb(peakBytes)} peak`, met: peakBytes <= RSS_LIMIT };
       }
       const peak = server?.memoryEnd?.peakBytes;
       // The watch phase failed with 1000 watchers connecting: a peak over the limit by then is a miss all the same.
-      if (errors.watch && peak !== undefined && peak > 100 * MB && size >= 1000 && options.watchers >= 1000) {
+      if (errors.watch && peak !== undefined && peak > RSS_LIMIT && size >= 1000 && options.watchers >= 1000) {
         return { value: peak / MB, display: `${mb(peak)} peak while ${options.watchers} watchers connected (watch phase failed)`, met: false };
       }
       const display = peak === undefined ? undefined : `${mb(peak)} peak${watch ? ' without watchers' : ''}`;
@@ -318,7 +332,9 @@ function renderSize(r: SizeResult, concurrency: number): string[] {
   if (server) setup.push(`server up ${seconds(server.startupMs)}`);
   if (r.watch?.available) {
     const w = r.watch;
-    const how = w.batch >= w.watchers ? 'all opened at once' : `opened ${w.batch} at a time`;
+    const how =
+      (w.batch >= w.watchers ? 'all opened at once' : `opened ${w.batch} at a time`) +
+      `, ${w.batchInitial ? 'batched snapshots (batch_initial)' : 'one message per stream'}, ${w.snapshotMessages.toLocaleString('en-US')} messages`;
     setup.push(
       `${w.watchers} watchers' snapshots ${seconds(w.readyMs)} (${how}; server had ${w.serverConnections} connections; ` +
         `${w.initialReplacedByChanged} INITIAL messages came as CHANGED)`,

@@ -169,6 +169,7 @@ async function runSize(size: number, options: BenchOptions): Promise<SizeResult>
           watchers: options.watchers,
           channels: options.watchChannels,
           batch: options.watchBatch,
+          batchInitial: options.watchSnapshot === 'batched',
           readyTimeoutMs: options.watchTimeoutMs,
           rounds: options.watchRounds,
         },

@@ -23,6 +23,8 @@ export interface WatchOptions {
   readonly channels: number;
   /** Open watchers this many at a time, each batch waiting for its snapshots; 0 or absent: all at once. */
   readonly batch?: number;
+  /** Ask for the initial statuses in batches (`batch_initial`) rather than one message each. */
+  readonly batchInitial: boolean;
   readonly rounds: number;
   /** For all watchers to have their snapshots. */
   readonly readyTimeoutMs: number;
@@ -37,6 +39,10 @@ export type WatchResult<T> =
       readonly channels: number;
       /** How many watchers were opened at once. */
       readonly batch: number;
+      /** Whether the watchers asked for batched initial statuses. */
+      readonly batchInitial: boolean;
+      /** Messages the watchers received until every one had its snapshot (all watchers together). */
+      readonly snapshotMessages: number;
       /** TCP connections the server had accepted with every watcher open (watch channels + others). */
       readonly serverConnections: number;
       /** From opening the first watcher until every one had a message for every stream. */
@@ -120,18 +126,24 @@ export async function measureWatch<T>(options: WatchOptions, whileConnected: () 
     let onReady: (() => void) | undefined;
     let round: Round | undefined;
 
+    let snapshotMessages = 0;
+    const see = (watcher: number, name: string, kind: WatchEventKind) => {
+      const slot = watcher * size + (index.get(name) ?? -1);
+      if (slot >= watcher * size && seen[slot] === 0) {
+        seen[slot] = 1;
+        if (kind !== WatchEventKind.WATCH_EVENT_KIND_INITIAL) initialReplacedByChanged++;
+        if (++distinct[watcher]! === size) {
+          ready++;
+          onReady?.();
+        }
+      }
+    };
     const onMessage = (watcher: number, message: WatchStatusResponse) => {
       const name = message.status?.name ?? '';
       if (distinct[watcher]! < size) {
-        const slot = watcher * size + (index.get(name) ?? -1);
-        if (slot >= watcher * size && seen[slot] === 0) {
-          seen[slot] = 1;
-          if (message.kind !== WatchEventKind.WATCH_EVENT_KIND_INITIAL) initialReplacedByChanged++;
-          if (++distinct[watcher]! === size) {
-            ready++;
-            onReady?.();
-          }
-        }
+        snapshotMessages++;
+        if (message.status) see(watcher, name, message.kind);
+        for (const status of message.statuses) see(watcher, status.name, message.kind);
       }
       if (message.kind !== WatchEventKind.WATCH_EVENT_KIND_CHANGED || !round || name !== round.name) return;
       const now = performance.now();
@@ -148,7 +160,7 @@ export async function measureWatch<T>(options: WatchOptions, whileConnected: () 
     while (calls.length < count) {
       const target = Math.min(count, calls.length + batch);
       for (let i = calls.length; i < target; i++) {
-        const call = (clients[i % clients.length] as StreamServiceClient).watchStatus({ team: TEAM, name: '' });
+        const call = (clients[i % clients.length] as StreamServiceClient).watchStatus({ team: TEAM, name: '', batchInitial: options.batchInitial });
         call.on('data', (message: WatchStatusResponse) => onMessage(i, message));
         call.on('error', (error) => {
           if (!closing) fail(new Error(`watcher ${i}: ${error.message}`));
@@ -239,6 +251,8 @@ export async function measureWatch<T>(options: WatchOptions, whileConnected: () 
       watchers: count,
       channels: clients.length,
       batch,
+      batchInitial: options.batchInitial,
+      snapshotMessages,
       serverConnections,
       readyMs,
       initialReplacedByChanged,

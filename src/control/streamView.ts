@@ -68,6 +68,14 @@ export class StreamView {
    * per watcher (see watchStatus.ts).
    */
   private readonly statuses = new Map<string, StreamStatus>();
+  /**
+   * What every current watcher of a unit's team was last told of it: one status, or `mixed` when
+   * they were told different things (a watcher that joined with a newer snapshot, or one told
+   * nothing of it yet). A change that says what all of them were told is none, and is not sent.
+   * One entry per unit for all watchers: a map of every stream per watcher would cost a thousand
+   * watchers of a thousand streams a million entries.
+   */
+  private readonly told = new Map<string, StreamStatus | 'mixed'>();
 
   constructor(
     private readonly naming: UnitNaming,
@@ -175,21 +183,25 @@ export class StreamView {
     }
     const names = name === undefined ? (this.byTeam.get(team) ?? []) : [name];
     // Complete every snapshot first (GetAll for units not read yet), then take them all at once.
-    await Promise.all(names.map((n) => this.tracker.state(this.naming.unitOf({ team, name: n }))));
+    // Only units that need a read are awaited: a thousand watchers of a thousand streams would
+    // otherwise build a million states just to learn they were all known.
+    const unread = names.map((n) => this.naming.unitOf({ team, name: n })).filter((unit) => this.tracker.needsRead(unit));
+    await Promise.all(unread.map((unit) => this.tracker.state(unit)));
     const initial = names.flatMap((n) => {
       const status = this.currentStatus(this.naming.unitOf({ team, name: n }));
       return status ? [status] : [];
     });
-    // What this watcher was last told of each stream: a change that leaves the status as it was
-    // (a tracked value that is not part of it, such as the cgroup, or values read again) is none.
-    const told = new Map(initial.map((status) => [status.name, status]));
+    // A change that leaves the status as it was (a tracked value that is not part of it, such as
+    // the cgroup, or values read again) is none: emitChange() drops it when every watcher was told
+    // the same status, so note what this one is told.
+    const alone = this.watchers.listenerCount(team) === 0;
+    for (const status of initial) {
+      const was = this.told.get(status.unit);
+      if (alone) this.told.set(status.unit, status);
+      else if (was !== status && (was === undefined || was === 'mixed' || !sameStatus(was, status))) this.told.set(status.unit, 'mixed');
+    }
     const filtered: StreamListener = (change) => {
-      if (name !== undefined && change.status.name !== name) return;
-      const last = told.get(change.status.name);
-      if (change.kind === 'changed' && last && sameStatus(last, change.status)) return;
-      if (change.kind === 'removed') told.delete(change.status.name);
-      else told.set(change.status.name, change.status);
-      listener(change);
+      if (name === undefined || change.status.name === name) listener(change);
     };
     this.watchers.on(team, filtered);
     return { initial, stop: () => this.watchers.off(team, filtered) };
@@ -313,9 +325,19 @@ export class StreamView {
   }
 
   private emitChange(kind: StreamChangeKind, unit: string, stream: DeclaredStream): void {
-    if (this.watchers.listenerCount(stream.ref.team) === 0) return;
+    if (this.watchers.listenerCount(stream.ref.team) === 0) {
+      this.told.delete(unit);
+      return;
+    }
     // A removed stream's unit may no longer be tracked: report it as systemd would an unknown unit.
     const status = this.currentStatus(unit) ?? toStatus(stream.ref, unit, this.tracker.known(unit) ?? readServiceState({}), stream.masked);
+    if (kind === 'removed') {
+      this.told.delete(unit);
+    } else {
+      const was = this.told.get(unit);
+      if (was !== undefined && was !== 'mixed' && sameStatus(was, status)) return;
+      this.told.set(unit, status);
+    }
     this.watchers.emit(stream.ref.team, { kind, status });
   }
 }

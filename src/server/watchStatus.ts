@@ -25,35 +25,50 @@ export interface WatchMessage {
 }
 
 /**
- * WatchStatus: the initial status of each matching stream, then one message per change, in order.
- * All watchers share the server's one D-Bus subscription (StreamView). The call pipeline pulls the
- * next message only when the client has taken the last one, so a slow watcher's changes wait in
- * its CoalescingQueue: at most one message per stream, never unbounded memory.
+ * WatchStatus: the initial status of each matching stream (in batches of INITIAL_BATCH when the
+ * watcher asked for `batch_initial`, else one message each), then one message per change, in
+ * order. All watchers share the server's one D-Bus subscription (StreamView). The call pipeline
+ * pulls the next message only when the client has taken the last one, so a slow watcher's changes
+ * wait in its CoalescingQueue: at most one message per stream, never unbounded memory.
  */
 export function watchStatus(view: StreamView): ServerStreamingHandler<WatchStatusRequest, WatchStatusResponse> {
   return async function* (request, { signal }) {
     const team = parseTeam(request.team);
     const name = request.name === '' ? undefined : parseStreamName(request.name);
     const queue = new CoalescingQueue();
-    const opening = view.watch(team, name, (change) => queue.push(change));
-    let watch;
+    // Held only until sent: a long-lived watch keeps nothing per stream beyond its queue.
+    let { initial, stop } = await openWatch(view, team, name, queue, signal);
     try {
-      watch = await untilAborted(opening, signal);
-    } catch (error) {
-      // Gone before the view answered: stop the listener it will have added by then.
-      opening.then((late) => late.stop(), () => undefined);
-      throw error;
-    }
-    try {
-      for (const status of watch.initial) queue.push({ kind: 'initial', status });
+      if (request.batchInitial) {
+        // Changes meanwhile wait in the queue and follow the snapshot as CHANGED.
+        for (let from = 0; from === 0 || from < initial.length; from += INITIAL_BATCH) {
+          const last = from + INITIAL_BATCH >= initial.length;
+          yield encodeBatch(initial.slice(from, from + INITIAL_BATCH), last);
+        }
+      } else {
+        for (const status of initial) queue.push({ kind: 'initial', status });
+      }
+      initial = [];
       for (;;) {
         const { kind, status } = await queue.next(signal);
         yield encode(kind, status);
       }
     } finally {
-      watch.stop();
+      stop();
     }
   };
+}
+
+/** view.watch(), given up (and its listener removed) if the call ends first. */
+async function openWatch(view: StreamView, team: string, name: string | undefined, queue: CoalescingQueue, signal: AbortSignal) {
+  const opening = view.watch(team, name, (change) => queue.push(change));
+  try {
+    return await untilAborted(opening, signal);
+  } catch (error) {
+    // Gone before the view answered: stop the listener it will have added by then.
+    opening.then((late) => late.stop(), () => undefined);
+    throw error;
+  }
 }
 
 /**
@@ -66,7 +81,38 @@ const encoded = new WeakMap<CoreStatus, Partial<Record<Kind, Buffer>>>();
 function encode(kind: Kind, status: CoreStatus): Buffer {
   let byKind = encoded.get(status);
   if (!byKind) encoded.set(status, (byKind = {}));
-  return (byKind[kind] ??= Buffer.from(WatchStatusResponse.encode({ kind: KINDS[kind], status: statusToProto(status) }).finish()));
+  return (byKind[kind] ??= encodeResponse({ kind: KINDS[kind], status: statusToProto(status) }));
+}
+
+/**
+ * Streams per batched INITIAL message: about 30 KB each, so a watcher holds at most a batch or
+ * two in its HTTP/2 buffers however many streams the team has, and a thousand streams are four
+ * messages instead of a thousand.
+ */
+export const INITIAL_BATCH = 256;
+
+/**
+ * The last batch encoded per first status. Watchers that open while nothing changes get the very
+ * same status objects from the view, so they share each batch's encoding; one entry per first
+ * status bounds what is kept when statuses further down keep changing.
+ */
+const encodedBatches = new WeakMap<CoreStatus, { statuses: readonly CoreStatus[]; last: boolean; bytes: Buffer }>();
+const EMPTY_SNAPSHOT = encodeResponse({ kind: KINDS.initial, initialComplete: true });
+
+function encodeBatch(statuses: readonly CoreStatus[], last: boolean): Buffer {
+  const first = statuses[0];
+  if (!first) return EMPTY_SNAPSHOT;
+  const known = encodedBatches.get(first);
+  if (known && known.last === last && known.statuses.length === statuses.length && known.statuses.every((s, i) => s === statuses[i])) {
+    return known.bytes;
+  }
+  const bytes = encodeResponse({ kind: KINDS.initial, statuses: statuses.map(statusToProto), initialComplete: last });
+  encodedBatches.set(first, { statuses, last, bytes });
+  return bytes;
+}
+
+function encodeResponse(response: Partial<WatchStatusResponse>): Buffer {
+  return Buffer.from(WatchStatusResponse.encode(WatchStatusResponse.fromPartial(response)).finish());
 }
 
 /**

@@ -185,6 +185,13 @@ export class UnitTracker extends EventEmitter {
     return readServiceState(Object.fromEntries(entry.values));
   }
 
+  /** Whether state(unit) would ask systemd first; when not, known(unit) is the same answer. */
+  needsRead(unit: string): boolean {
+    const entry = this.entries.get(unit);
+    if (!entry) return false;
+    return (!entry.complete && entry.loaded) || (this.isRunning(unit) && entry.values.get('ControlGroup') === UNKNOWN);
+  }
+
   /** Whether the unit has been read whole on this session (an unloaded unit always is). */
   isComplete(unit: string): boolean {
     return this.entries.get(unit)?.complete ?? false;

@@ -636,14 +636,36 @@ export interface WatchStatusRequest {
    * including ones declared later.
    */
   name: string;
+  /**
+   * Send the initial statuses in batches: INITIAL messages with up to 256 streams each in
+   * `statuses`, the last one with `initial_complete` set (sent even when no stream matches), then
+   * one message per change as usual. Recommended: a team of 1,000 streams is 4 messages instead of
+   * 1,000, for the server and the client alike. Unset, every stream gets a message of its own, as
+   * clients written before this field expect. (An addition rather than a new response shape, so
+   * that those clients keep working unchanged; `optional` so that code building requests from
+   * generated types need not name it.)
+   */
+  batchInitial?: boolean | undefined;
 }
 
 /** One status report of a watch. */
 export interface WatchStatusResponse {
   /** Whether this is initial state, a change, or a removal. */
   kind: WatchEventKind;
-  /** The stream's status (without tasks and memory). */
-  status?: StreamStatus | undefined;
+  /** The stream's status (without tasks and memory). Unset in a batched INITIAL message. */
+  status?:
+    | StreamStatus
+    | undefined;
+  /**
+   * A batched INITIAL message (`batch_initial`): the status of each of up to 256 matching streams,
+   * in name order, without tasks and memory. Empty in every other message.
+   */
+  statuses: StreamStatus[];
+  /**
+   * A batched INITIAL message: true on the last one. The watcher now holds the status of every
+   * matching stream as of when the watch began; changes since then follow as CHANGED/REMOVED.
+   */
+  initialComplete: boolean;
 }
 
 /** One line of a stream's log: a journal entry. */
@@ -2350,7 +2372,7 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
 };
 
 function createBaseWatchStatusRequest(): WatchStatusRequest {
-  return { team: "", name: "" };
+  return { team: "", name: "", batchInitial: undefined };
 }
 
 export const WatchStatusRequest: MessageFns<WatchStatusRequest> = {
@@ -2360,6 +2382,9 @@ export const WatchStatusRequest: MessageFns<WatchStatusRequest> = {
     }
     if (message.name !== "") {
       writer.uint32(18).string(message.name);
+    }
+    if (message.batchInitial !== undefined) {
+      writer.uint32(24).bool(message.batchInitial);
     }
     return writer;
   },
@@ -2393,6 +2418,14 @@ export const WatchStatusRequest: MessageFns<WatchStatusRequest> = {
             message.name = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.batchInitial = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2409,6 +2442,11 @@ export const WatchStatusRequest: MessageFns<WatchStatusRequest> = {
     return {
       team: isSet(object.team) ? globalThis.String(object.team) : "",
       name: isSet(object.name) ? globalThis.String(object.name) : "",
+      batchInitial: isSet(object.batchInitial)
+        ? globalThis.Boolean(object.batchInitial)
+        : isSet(object.batch_initial)
+        ? globalThis.Boolean(object.batch_initial)
+        : undefined,
     };
   },
 
@@ -2420,6 +2458,9 @@ export const WatchStatusRequest: MessageFns<WatchStatusRequest> = {
     if (message.name !== "") {
       obj.name = message.name;
     }
+    if (message.batchInitial !== undefined) {
+      obj.batchInitial = message.batchInitial;
+    }
     return obj;
   },
 
@@ -2430,12 +2471,13 @@ export const WatchStatusRequest: MessageFns<WatchStatusRequest> = {
     const message = createBaseWatchStatusRequest();
     message.team = object.team ?? "";
     message.name = object.name ?? "";
+    message.batchInitial = object.batchInitial ?? undefined;
     return message;
   },
 };
 
 function createBaseWatchStatusResponse(): WatchStatusResponse {
-  return { kind: 0, status: undefined };
+  return { kind: 0, status: undefined, statuses: [], initialComplete: false };
 }
 
 export const WatchStatusResponse: MessageFns<WatchStatusResponse> = {
@@ -2445,6 +2487,12 @@ export const WatchStatusResponse: MessageFns<WatchStatusResponse> = {
     }
     if (message.status !== undefined) {
       StreamStatus.encode(message.status, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.statuses) {
+      StreamStatus.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.initialComplete !== false) {
+      writer.uint32(32).bool(message.initialComplete);
     }
     return writer;
   },
@@ -2478,6 +2526,22 @@ export const WatchStatusResponse: MessageFns<WatchStatusResponse> = {
             message.status = StreamStatus.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.statuses.push(StreamStatus.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.initialComplete = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2494,6 +2558,14 @@ export const WatchStatusResponse: MessageFns<WatchStatusResponse> = {
     return {
       kind: isSet(object.kind) ? watchEventKindFromJSON(object.kind) : 0,
       status: isSet(object.status) ? StreamStatus.fromJSON(object.status) : undefined,
+      statuses: globalThis.Array.isArray(object?.statuses)
+        ? object.statuses.map((e: any) => StreamStatus.fromJSON(e))
+        : [],
+      initialComplete: isSet(object.initialComplete)
+        ? globalThis.Boolean(object.initialComplete)
+        : isSet(object.initial_complete)
+        ? globalThis.Boolean(object.initial_complete)
+        : false,
     };
   },
 
@@ -2504,6 +2576,12 @@ export const WatchStatusResponse: MessageFns<WatchStatusResponse> = {
     }
     if (message.status !== undefined) {
       obj.status = StreamStatus.toJSON(message.status);
+    }
+    if (message.statuses?.length) {
+      obj.statuses = message.statuses.map((e) => StreamStatus.toJSON(e));
+    }
+    if (message.initialComplete !== false) {
+      obj.initialComplete = message.initialComplete;
     }
     return obj;
   },
@@ -2517,6 +2595,8 @@ export const WatchStatusResponse: MessageFns<WatchStatusResponse> = {
     message.status = (object.status !== undefined && object.status !== null)
       ? StreamStatus.fromPartial(object.status)
       : undefined;
+    message.statuses = object.statuses?.map((e) => StreamStatus.fromPartial(e)) || [];
+    message.initialComplete = object.initialComplete ?? false;
     return message;
   },
 };
@@ -2990,10 +3070,12 @@ export const StreamServiceService = {
   /**
    * WatchStatus streams status changes: first the current status of each matching stream (kind
    * INITIAL), then one message per change as systemd signals it (CHANGED, or REMOVED when a stream
-   * is no longer declared and not running), in order. Across a reconnect to systemd the watch goes
-   * on, with a CHANGED for each stream that changed meanwhile. A watcher that reads slower than changes come gets the
-   * latest status of each stream instead of every intermediate one. Messages carry no `tasks`,
-   * `memory_bytes` or `usage_source`: those are measured, not signalled (use GetStatus).
+   * is no longer declared and not running), in order. With `batch_initial` the initial statuses
+   * come many to a message, the last one marked `initial_complete`; without it, one message per
+   * stream. Across a reconnect to systemd the watch goes on, with a CHANGED for each stream that
+   * changed meanwhile. A watcher that reads slower than changes come gets the latest status of
+   * each stream instead of every intermediate one. Messages carry no `tasks`, `memory_bytes` or
+   * `usage_source`: those are measured, not signalled (use GetStatus).
    */
   watchStatus: {
     path: "/lit.stream.v1.StreamService/WatchStatus" as const,
@@ -3038,10 +3120,12 @@ export interface StreamServiceServer extends UntypedServiceImplementation {
   /**
    * WatchStatus streams status changes: first the current status of each matching stream (kind
    * INITIAL), then one message per change as systemd signals it (CHANGED, or REMOVED when a stream
-   * is no longer declared and not running), in order. Across a reconnect to systemd the watch goes
-   * on, with a CHANGED for each stream that changed meanwhile. A watcher that reads slower than changes come gets the
-   * latest status of each stream instead of every intermediate one. Messages carry no `tasks`,
-   * `memory_bytes` or `usage_source`: those are measured, not signalled (use GetStatus).
+   * is no longer declared and not running), in order. With `batch_initial` the initial statuses
+   * come many to a message, the last one marked `initial_complete`; without it, one message per
+   * stream. Across a reconnect to systemd the watch goes on, with a CHANGED for each stream that
+   * changed meanwhile. A watcher that reads slower than changes come gets the latest status of
+   * each stream instead of every intermediate one. Messages carry no `tasks`, `memory_bytes` or
+   * `usage_source`: those are measured, not signalled (use GetStatus).
    */
   watchStatus: handleServerStreamingCall<WatchStatusRequest, WatchStatusResponse>;
 }
@@ -3145,10 +3229,12 @@ export interface StreamServiceClient extends Client {
   /**
    * WatchStatus streams status changes: first the current status of each matching stream (kind
    * INITIAL), then one message per change as systemd signals it (CHANGED, or REMOVED when a stream
-   * is no longer declared and not running), in order. Across a reconnect to systemd the watch goes
-   * on, with a CHANGED for each stream that changed meanwhile. A watcher that reads slower than changes come gets the
-   * latest status of each stream instead of every intermediate one. Messages carry no `tasks`,
-   * `memory_bytes` or `usage_source`: those are measured, not signalled (use GetStatus).
+   * is no longer declared and not running), in order. With `batch_initial` the initial statuses
+   * come many to a message, the last one marked `initial_complete`; without it, one message per
+   * stream. Across a reconnect to systemd the watch goes on, with a CHANGED for each stream that
+   * changed meanwhile. A watcher that reads slower than changes come gets the latest status of
+   * each stream instead of every intermediate one. Messages carry no `tasks`, `memory_bytes` or
+   * `usage_source`: those are measured, not signalled (use GetStatus).
    */
   watchStatus(request: WatchStatusRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchStatusResponse>;
   watchStatus(

@@ -234,20 +234,26 @@ class StreamSummary(_message.Message):
     def __init__(self, team: _Optional[str] = ..., name: _Optional[str] = ..., unit: _Optional[str] = ..., load_state: _Optional[_Union[LoadState, str]] = ..., active_state: _Optional[_Union[ActiveState, str]] = ..., sub_state: _Optional[str] = ...) -> None: ...
 
 class WatchStatusRequest(_message.Message):
-    __slots__ = ["name", "team"]
+    __slots__ = ["batch_initial", "name", "team"]
+    BATCH_INITIAL_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     TEAM_FIELD_NUMBER: _ClassVar[int]
+    batch_initial: bool
     name: str
     team: str
-    def __init__(self, team: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    def __init__(self, team: _Optional[str] = ..., name: _Optional[str] = ..., batch_initial: bool = ...) -> None: ...
 
 class WatchStatusResponse(_message.Message):
-    __slots__ = ["kind", "status"]
+    __slots__ = ["initial_complete", "kind", "status", "statuses"]
+    INITIAL_COMPLETE_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    initial_complete: bool
     kind: WatchEventKind
     status: StreamStatus
-    def __init__(self, kind: _Optional[_Union[WatchEventKind, str]] = ..., status: _Optional[_Union[StreamStatus, _Mapping]] = ...) -> None: ...
+    statuses: _containers.RepeatedCompositeFieldContainer[StreamStatus]
+    def __init__(self, kind: _Optional[_Union[WatchEventKind, str]] = ..., status: _Optional[_Union[StreamStatus, _Mapping]] = ..., statuses: _Optional[_Iterable[_Union[StreamStatus, _Mapping]]] = ..., initial_complete: bool = ...) -> None: ...
 
 class ActionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

@@ -101,10 +101,12 @@ class StreamServiceServicer(object):
     def WatchStatus(self, request, context):
         """WatchStatus streams status changes: first the current status of each matching stream (kind
         INITIAL), then one message per change as systemd signals it (CHANGED, or REMOVED when a stream
-        is no longer declared and not running), in order. Across a reconnect to systemd the watch goes
-        on, with a CHANGED for each stream that changed meanwhile. A watcher that reads slower than changes come gets the
-        latest status of each stream instead of every intermediate one. Messages carry no `tasks`,
-        `memory_bytes` or `usage_source`: those are measured, not signalled (use GetStatus).
+        is no longer declared and not running), in order. With `batch_initial` the initial statuses
+        come many to a message, the last one marked `initial_complete`; without it, one message per
+        stream. Across a reconnect to systemd the watch goes on, with a CHANGED for each stream that
+        changed meanwhile. A watcher that reads slower than changes come gets the latest status of
+        each stream instead of every intermediate one. Messages carry no `tasks`, `memory_bytes` or
+        `usage_source`: those are measured, not signalled (use GetStatus).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
