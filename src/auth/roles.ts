@@ -18,6 +18,7 @@ export const REQUIRED_ROLE: ReadonlyMap<string, Role> = new Map<string, Role>([
   ['ListStreams', 'reader'],
   ['GetStatus', 'reader'],
   ['WatchStatus', 'reader'],
+  ['Logs', 'reader'],
   ['Start', 'operator'],
   ['Stop', 'operator'],
   ['Restart', 'operator'],

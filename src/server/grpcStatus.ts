@@ -12,6 +12,7 @@ import {
   UnauthenticatedError,
 } from '../core/errors.js';
 import { BusUnavailableError, DBusErrorNames, SystemdCallError } from '../systemd/errors.js';
+import { JournalUnavailableError } from '../systemd/journalctl.js';
 
 /**
  * The one table from failures to gRPC status codes (grpc.io, "Status codes and their use in gRPC").
@@ -22,6 +23,8 @@ const BY_ERROR_CLASS: ReadonlyArray<[new (...args: never[]) => Error, status]> =
   [NotFoundError, status.NOT_FOUND],
   [StreamMaskedError, status.FAILED_PRECONDITION],
   [StreamUndeclaredError, status.FAILED_PRECONDITION],
+  // No journal, or not readable by the server's user: fixed by whoever runs the server.
+  [JournalUnavailableError, status.FAILED_PRECONDITION],
   [DeadlineExceededError, status.DEADLINE_EXCEEDED],
   [CancelledError, status.CANCELLED],
   [BusUnavailableError, status.UNAVAILABLE],

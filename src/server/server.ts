@@ -123,7 +123,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const followers = new JournalFollowers(journal);
   const logs = new StreamLogs(journal, followers, options.naming, view);
   const controller = new StreamController(link, options.naming, view, { logs, settleMs: options.settleMs });
-  server.addService(streamServiceDefinition(), streamService(controller, view, calls));
+  server.addService(streamServiceDefinition(), streamService(controller, view, logs, calls));
   server.addService(HealthService, health.service(calls));
   if (options.reflection ?? true) {
     const served = [STREAM_SERVICE, HEALTH_SERVICE, ...Object.values(REFLECTION_SERVICES).map((s) => s.name)];

@@ -1,4 +1,5 @@
 import type { StreamController } from '../control/streamController.js';
+import type { StreamLogs } from '../control/streamLogs.js';
 import type { StreamView } from '../control/streamView.js';
 import { parseSettle } from '../core/actionResult.js';
 import { MAX_TAIL_LINES } from '../core/logLine.js';
@@ -6,6 +7,7 @@ import { parseStreamRef } from '../core/streamRef.js';
 import type { StreamServiceServer } from '../../gen/lit/stream/v1/stream.js';
 import type { CallPipeline, MethodSpec } from './callPipeline.js';
 import { actionToProto, logLineToProto, statusToProto, summaryToProto } from './toProto.js';
+import { logs } from './logs.js';
 import { watchStatus } from './watchStatus.js';
 
 export const STREAM_SERVICE = 'lit.stream.v1.StreamService';
@@ -14,7 +16,7 @@ export const STREAM_SERVICE = 'lit.stream.v1.StreamService';
 const rpc = (method: string): MethodSpec => ({ service: STREAM_SERVICE, method, access: 'team' });
 
 /** lit.stream.v1.StreamService: each handler validates, calls the controller, maps to proto. */
-export function streamService(controller: StreamController, view: StreamView, calls: CallPipeline): StreamServiceServer {
+export function streamService(controller: StreamController, view: StreamView, streamLogs: StreamLogs, calls: CallPipeline): StreamServiceServer {
   return {
     listStreams: calls.unary(rpc('ListStreams'), async (request) => {
       const page = await controller.list(request.team, request);
@@ -36,5 +38,6 @@ export function streamService(controller: StreamController, view: StreamView, ca
       return { status, logs: logs.lines.map(logLineToProto), logsUnavailable: logs.unavailable ?? '' };
     }),
     watchStatus: calls.serverStreaming(rpc('WatchStatus'), watchStatus(view)),
+    logs: calls.serverStreaming(rpc('Logs'), logs(streamLogs)),
   };
 }

@@ -353,6 +353,17 @@ describe.each([
       expect(json.status.name).toBe('bitcoin');
     });
 
+    it("Logs sends bitcoin's lines from the journal, systemd's about it included", async () => {
+      called.add('Logs');
+      const m = method('Logs');
+      const [first] = await firstStreamed(m, { ...bitcoin, tailLines: 5 }, 1);
+      expect(first!.$typeName).toBe(m.output.typeName);
+      const json = toJson(m.output, first!, { registry }) as { entries: { message: string; source: string; cursor: string }[] };
+      expect(json.entries.length).toBeGreaterThan(0);
+      expect(json.entries.some((entry) => entry.source === 'LOG_SOURCE_SYSTEMD' && /lit-stream-contoso@bitcoin\.service/.test(entry.message))).toBe(true);
+      expect(json.entries.every((entry) => entry.cursor.startsWith('s='))).toBe(true);
+    });
+
     it('has called every method the reflected StreamService has', () => {
       expect([...called].sort()).toEqual(streamService.methods.map((m) => m.name).sort());
     });

@@ -37,16 +37,17 @@ const ingestBot = identity('ingest-bot');
 const ops = identity('ops');
 const nobody = identity('nobody');
 
-const READS = ['ListStreams', 'GetStatus', 'WatchStatus'];
+const READS = ['ListStreams', 'GetStatus', 'WatchStatus', 'Logs'];
 const WRITES = ['Start', 'Stop', 'Restart'];
 
 describe('who may do what', () => {
   describe('the role table (src/auth/roles.ts)', () => {
-    it('lets readers list, get and watch, and only operators start, stop and restart', () => {
+    it('lets readers list, get, watch and read logs, and only operators start, stop and restart', () => {
       expect(Object.fromEntries(REQUIRED_ROLE)).toEqual({
         ListStreams: 'reader',
         GetStatus: 'reader',
         WatchStatus: 'reader',
+        Logs: 'reader',
         Start: 'operator',
         Stop: 'operator',
         Restart: 'operator',

@@ -40,7 +40,8 @@ export const protobufFileName = "lit/stream/v1/stream.proto";
  *   NOT_FOUND            the stream is not declared.
  *   FAILED_PRECONDITION  the stream's unit cannot be started as it stands: masked, a unit file
  *                        systemd cannot load or with a bad setting, RefuseManualStart=, or its
- *                        unit file was removed while it runs (it can still be stopped).
+ *                        unit file was removed while it runs (it can still be stopped); or, for
+ *                        Logs, the server cannot read the journal (the message says how to fix it).
  *   PERMISSION_DENIED    systemd refused the server access over D-Bus.
  *   RESOURCE_EXHAUSTED   a limit of systemd or of the bus was hit.
  *   UNAVAILABLE          the server has no working session with systemd right now (the bus or
@@ -3086,6 +3087,22 @@ export const StreamServiceService = {
     responseSerialize: (value: WatchStatusResponse): Buffer => Buffer.from(WatchStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WatchStatusResponse => WatchStatusResponse.decode(value),
   },
+  /**
+   * Logs streams a stream's log lines from the journal: what its worker wrote (stdout, stderr,
+   * syslog) and what systemd said about it. First the newest lines (`tail_lines`), or the lines
+   * after `after_cursor`, oldest first; then, with `follow`, each new line as the journal gets it
+   * (within about a second), until the caller cancels. Needs the reader role. FAILED_PRECONDITION
+   * when the server cannot read the journal, with how to fix it.
+   */
+  logs: {
+    path: "/lit.stream.v1.StreamService/Logs" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: LogsRequest): Buffer => Buffer.from(LogsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): LogsRequest => LogsRequest.decode(value),
+    responseSerialize: (value: LogsResponse): Buffer => Buffer.from(LogsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): LogsResponse => LogsResponse.decode(value),
+  },
 } as const;
 
 export interface StreamServiceServer extends UntypedServiceImplementation {
@@ -3128,6 +3145,14 @@ export interface StreamServiceServer extends UntypedServiceImplementation {
    * `usage_source`: those are measured, not signalled (use GetStatus).
    */
   watchStatus: handleServerStreamingCall<WatchStatusRequest, WatchStatusResponse>;
+  /**
+   * Logs streams a stream's log lines from the journal: what its worker wrote (stdout, stderr,
+   * syslog) and what systemd said about it. First the newest lines (`tail_lines`), or the lines
+   * after `after_cursor`, oldest first; then, with `follow`, each new line as the journal gets it
+   * (within about a second), until the caller cancels. Needs the reader role. FAILED_PRECONDITION
+   * when the server cannot read the journal, with how to fix it.
+   */
+  logs: handleServerStreamingCall<LogsRequest, LogsResponse>;
 }
 
 export interface StreamServiceClient extends Client {
@@ -3242,6 +3267,15 @@ export interface StreamServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<WatchStatusResponse>;
+  /**
+   * Logs streams a stream's log lines from the journal: what its worker wrote (stdout, stderr,
+   * syslog) and what systemd said about it. First the newest lines (`tail_lines`), or the lines
+   * after `after_cursor`, oldest first; then, with `follow`, each new line as the journal gets it
+   * (within about a second), until the caller cancels. Needs the reader role. FAILED_PRECONDITION
+   * when the server cannot read the journal, with how to fix it.
+   */
+  logs(request: LogsRequest, options?: Partial<CallOptions>): ClientReadableStream<LogsResponse>;
+  logs(request: LogsRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<LogsResponse>;
 }
 
 export const StreamServiceClient = makeGenericClientConstructor(

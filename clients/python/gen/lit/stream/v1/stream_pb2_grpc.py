@@ -45,6 +45,11 @@ class StreamServiceStub(object):
                 request_serializer=lit_dot_stream_dot_v1_dot_stream__pb2.WatchStatusRequest.SerializeToString,
                 response_deserializer=lit_dot_stream_dot_v1_dot_stream__pb2.WatchStatusResponse.FromString,
                 )
+        self.Logs = channel.unary_stream(
+                '/lit.stream.v1.StreamService/Logs',
+                request_serializer=lit_dot_stream_dot_v1_dot_stream__pb2.LogsRequest.SerializeToString,
+                response_deserializer=lit_dot_stream_dot_v1_dot_stream__pb2.LogsResponse.FromString,
+                )
 
 
 class StreamServiceServicer(object):
@@ -112,6 +117,17 @@ class StreamServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Logs(self, request, context):
+        """Logs streams a stream's log lines from the journal: what its worker wrote (stdout, stderr,
+        syslog) and what systemd said about it. First the newest lines (`tail_lines`), or the lines
+        after `after_cursor`, oldest first; then, with `follow`, each new line as the journal gets it
+        (within about a second), until the caller cancels. Needs the reader role. FAILED_PRECONDITION
+        when the server cannot read the journal, with how to fix it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StreamServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -144,6 +160,11 @@ def add_StreamServiceServicer_to_server(servicer, server):
                     servicer.WatchStatus,
                     request_deserializer=lit_dot_stream_dot_v1_dot_stream__pb2.WatchStatusRequest.FromString,
                     response_serializer=lit_dot_stream_dot_v1_dot_stream__pb2.WatchStatusResponse.SerializeToString,
+            ),
+            'Logs': grpc.unary_stream_rpc_method_handler(
+                    servicer.Logs,
+                    request_deserializer=lit_dot_stream_dot_v1_dot_stream__pb2.LogsRequest.FromString,
+                    response_serializer=lit_dot_stream_dot_v1_dot_stream__pb2.LogsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -255,5 +276,22 @@ class StreamService(object):
         return grpc.experimental.unary_stream(request, target, '/lit.stream.v1.StreamService/WatchStatus',
             lit_dot_stream_dot_v1_dot_stream__pb2.WatchStatusRequest.SerializeToString,
             lit_dot_stream_dot_v1_dot_stream__pb2.WatchStatusResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Logs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(request, target, '/lit.stream.v1.StreamService/Logs',
+            lit_dot_stream_dot_v1_dot_stream__pb2.LogsRequest.SerializeToString,
+            lit_dot_stream_dot_v1_dot_stream__pb2.LogsResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -1,0 +1,233 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type ClientReadableStream, Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LogEntry, LogSource, type LogsRequest, type LogsResponse } from '../../gen/lit/stream/v1/stream.js';
+import { type Harness, startHarness, waitFor } from './harness.js';
+
+/**
+ * Logs through the real server, read from the embedded systemd's own journal. The `feed` worker
+ * echoes what the spec writes into a FIFO (stdout, or stderr for lines starting `err:`), so each
+ * line is one the spec chose.
+ */
+const FEED = 'lit-stream-contoso@feed.service';
+const UNITS = {
+  // In a unit file `$$` is a `$` and `%%` a `%` (systemd.service(5), systemd.unit(5)); %t is the
+  // manager's runtime directory.
+  [FEED]: `[Service]\nType=exec\nExecStart=/bin/sh -c 'exec 3<>%t/feed.fifo; while IFS= read -r line <&3; do case "$$line" in err:*) printf "%%s\\n" "$\${line#err:}" >&2;; *) printf "%%s\\n" "$$line";; esac; done'\n`,
+  // Another team's worker that forges a journal entry claiming to be systemd about contoso's feed.
+  'lit-stream-contoso-eu@forger.service':
+    "[Service]\nType=exec\nExecStart=/bin/sh -c 'printf \"MESSAGE=forged by contoso-eu\\nUSER_UNIT=lit-stream-contoso@feed.service\\n\" | logger --journald; exec sleep infinity'\n",
+};
+
+let h: Harness;
+let fifo: string;
+
+beforeAll(async () => {
+  h = await startHarness(UNITS);
+  // %t in the unit: the manager's runtime directory.
+  fifo = join(h.sandbox.runtimeDir, 'feed.fifo');
+  execFileSync('mkfifo', [fifo]);
+  await h.sandbox.withManager((m) => m.StartUnit(FEED, 'replace'));
+  await waitFor(async () => (await h.unitState(FEED)).ActiveState === 'active', 10_000, 'the feed to run');
+});
+
+afterAll(async () => {
+  await h?.stop();
+});
+
+/** Has the feed worker write these lines (raw bytes allowed), one per line. */
+async function say(...lines: Array<string | Buffer>): Promise<void> {
+  await writeFile(fifo, Buffer.concat(lines.map((line) => Buffer.concat([Buffer.from(line), Buffer.from('\n')]))), { flag: 'a' });
+}
+
+const feed = { team: 'contoso', name: 'feed' };
+
+function logsCall(request: Partial<LogsRequest>, deadlineMs?: number): ClientReadableStream<LogsResponse> {
+  const full: LogsRequest = { team: 'contoso', name: 'feed', follow: false, afterCursor: '', ...request };
+  return h.client.logs(full, new Metadata(), deadlineMs === undefined ? {} : { deadline: Date.now() + deadlineMs });
+}
+
+/** Every entry of a call that ends by itself. */
+function readAll(request: Partial<LogsRequest>): Promise<LogEntry[]> {
+  return new Promise((resolve, reject) => {
+    const entries: LogEntry[] = [];
+    const call = logsCall(request, 20_000);
+    call.on('data', (response: LogsResponse) => entries.push(...response.entries));
+    call.on('error', reject);
+    call.on('end', () => resolve(entries));
+  });
+}
+
+/** A following call and what it has received so far. */
+function follow(request: Partial<LogsRequest> = {}) {
+  const received: LogsResponse[] = [];
+  let error: ServiceError | undefined;
+  const call = logsCall({ tailLines: 0, ...request, follow: true });
+  call.on('data', (response: LogsResponse) => received.push(response));
+  call.on('error', (e: ServiceError) => (error = e));
+  return {
+    call,
+    get error() {
+      return error;
+    },
+    messages: () => received.flatMap((response) => response.entries.map((entry) => entry.message)),
+    received,
+  };
+}
+
+/** The server's journalctl processes (the server runs in this process). */
+function journalctls(): number {
+  let count = 0;
+  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const [, comm, rest] = /^\d+ \((.*)\) (.*)$/s.exec(stat) ?? [];
+      if (comm === 'journalctl' && Number(rest?.split(' ')[1]) === process.pid && !rest?.startsWith('Z')) count++;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return count;
+}
+
+const worker = (entries: LogEntry[]) => entries.filter((entry) => entry.source === LogSource.LOG_SOURCE_WORKER);
+
+describe('Logs: a stream\'s lines from the journal', () => {
+  it('sends the newest lines (10 unless asked), oldest first, each with time, priority, pid and cursor', async () => {
+    await say(...Array.from({ length: 15 }, (_, i) => `tail ${i}`));
+    await waitFor(async () => worker(await readAll({ tailLines: 1 }))[0]?.message === 'tail 14', 10_000, 'the last line');
+    const ten = worker(await readAll({}));
+    expect(ten.map((entry) => entry.message)).toEqual(Array.from({ length: 10 }, (_, i) => `tail ${i + 5}`));
+    const mainPid = (await h.unitState(FEED)).MainPID;
+    for (const entry of ten) {
+      expect(entry.priority).toBe(6);
+      expect(entry.pid).toBe(mainPid);
+      expect(entry.cursor).toMatch(/^s=[0-9a-f]+;i=[0-9a-f]+;/);
+      expect(Math.abs(entry.time!.getTime() - Date.now())).toBeLessThan(60_000);
+    }
+    expect(worker(await readAll({ tailLines: 3 })).map((entry) => entry.message)).toEqual(['tail 12', 'tail 13', 'tail 14']);
+  });
+
+  it("includes systemd's own lines about the stream, marked as such", async () => {
+    const entries = await readAll({ tailLines: 1000 });
+    const fromSystemd = entries.filter((entry) => entry.source === LogSource.LOG_SOURCE_SYSTEMD).map((entry) => entry.message);
+    expect(fromSystemd).toContain(`Started ${FEED}.`);
+  });
+
+  it('follows: a new line reaches a following caller', async () => {
+    const follower = follow({ tailLines: 1 });
+    try {
+      // Its first line (the newest) means it has joined the follower.
+      await waitFor(() => follower.received.length > 0, 10_000, 'the follower to join');
+      await say('followed line');
+      await waitFor(() => follower.messages().includes('followed line'), 5_000, 'the new line through Logs');
+      expect(follower.error).toBeUndefined();
+    } finally {
+      follower.call.cancel();
+    }
+  });
+
+  it('resumes after a cursor with no line lost or repeated, then follows', async () => {
+    await say('resume 1', 'resume 2', 'resume 3');
+    await waitFor(async () => worker(await readAll({ tailLines: 1 }))[0]?.message === 'resume 3', 10_000, 'resume 3');
+    const [last] = worker(await readAll({ tailLines: 1 }));
+    await say('resume 4', 'resume 5');
+    await waitFor(async () => worker(await readAll({ tailLines: 1 }))[0]?.message === 'resume 5', 10_000, 'resume 5');
+    expect(worker(await readAll({ afterCursor: last!.cursor })).map((entry) => entry.message)).toEqual(['resume 4', 'resume 5']);
+    // Resuming and following: the lines after the cursor, then each new one, none twice.
+    const follower = follow({ afterCursor: last!.cursor });
+    try {
+      await waitFor(() => follower.messages().includes('resume 5'), 5_000, 'the backlog after the cursor');
+      await say('resume 6');
+      await waitFor(() => follower.messages().includes('resume 6'), 5_000, 'the new line');
+      expect(follower.messages().filter((message) => message.startsWith('resume'))).toEqual(['resume 4', 'resume 5', 'resume 6']);
+    } finally {
+      follower.call.cancel();
+    }
+  });
+
+  it('keeps priorities, stderr, bytes that are not UTF-8, and cuts a 64 KiB line with a marker', async () => {
+    await say('<3>an error', 'err:to stderr', Buffer.from([0xff, 0xfe, 0x20, 0x6f, 0x6b]), 'x'.repeat(64 * 1024), 'after the long one');
+    await waitFor(async () => worker(await readAll({ tailLines: 1 }))[0]?.message === 'after the long one', 10_000, 'the lines');
+    const entries = worker(await readAll({ tailLines: 6 }));
+    const byText = (text: string) => entries.find((entry) => entry.message === text);
+    expect(byText('an error')?.priority).toBe(3);
+    expect(byText('to stderr')?.priority).toBe(6);
+    expect(byText('\uFFFD\uFFFD ok')).toBeDefined();
+    // journald splits the line at its LineMax (48 KiB); the server cuts what it sends at 16 KiB.
+    const long = entries.filter((entry) => entry.message.startsWith('xxxx'));
+    expect(long.length).toBeGreaterThanOrEqual(1);
+    expect(long[0]!.message).toMatch(/^x{16384}… \[cut: \d+ bytes in all\]$/);
+    for (const entry of long) expect(Buffer.byteLength(entry.message)).toBeLessThanOrEqual(16 * 1024 + 64);
+  });
+
+  it('shares one journalctl among 100 followers of a stream, all of whom get each line, and ends it when they leave', async () => {
+    expect(journalctls()).toBe(0);
+    const followers = Array.from({ length: 100 }, () => follow({ tailLines: 1 }));
+    try {
+      // Each has had its first line (the newest), so each has joined the follower.
+      await waitFor(() => followers.every((f) => f.received.length > 0), 20_000, '100 followers to join');
+      expect(journalctls()).toBe(1);
+      await say('to all hundred');
+      await waitFor(() => followers.every((f) => f.messages().includes('to all hundred')), 10_000, 'the line to reach all 100');
+      expect(journalctls()).toBe(1);
+    } finally {
+      for (const f of followers) f.call.cancel();
+    }
+    await waitFor(() => journalctls() === 0, 10_000, 'the shared journalctl to end');
+  });
+
+  it('ends its journalctl when the one follower cancels, and the call ends CANCELLED', async () => {
+    const follower = follow();
+    await waitFor(() => journalctls() === 1, 10_000, 'the follower to start');
+    follower.call.cancel();
+    await waitFor(() => journalctls() === 0, 10_000, 'journalctl to end');
+    await waitFor(() => follower.error !== undefined, 5_000, 'the call to end');
+    expect(follower.error?.code).toBe(status.CANCELLED);
+  });
+
+  it("never shows another team's worker posing as systemd about this stream", async () => {
+    await h.sandbox.withManager((m) => m.StartUnit('lit-stream-contoso-eu@forger.service', 'replace'));
+    // The forged entry is in the journal, matched by the field it forged...
+    await waitFor(
+      () => execFileSync('journalctl', [`--directory=${h.sandbox.journalDirectory}`, `--user-unit=${FEED}`, '-o', 'cat']).toString().includes('forged by contoso-eu'),
+      10_000,
+      'the forged entry',
+    );
+    // ...but Logs sends only what the unit's processes or its manager wrote.
+    const entries = await readAll({ tailLines: 1000 });
+    expect(entries.map((entry) => entry.message)).not.toContain('forged by contoso-eu');
+  });
+
+  it('refuses what it cannot do with the right code', async () => {
+    const codeOf = async (request: Partial<LogsRequest>) => readAll(request).then(() => status.OK, (error: ServiceError) => error.code);
+    expect(await codeOf({ name: 'no-such-stream' })).toBe(status.NOT_FOUND);
+    expect(await codeOf({ name: 'bad*name' })).toBe(status.INVALID_ARGUMENT);
+    expect(await codeOf({ afterCursor: '--all' })).toBe(status.INVALID_ARGUMENT);
+    expect(await codeOf({ tailLines: 1_000_000 })).toBe(status.OK); // capped at 10,000, not refused
+  });
+});
+
+describe('Logs when the journal cannot be read', () => {
+  it('answers FAILED_PRECONDITION saying how to fix it, and GetStatus still answers', async () => {
+    const empty = await startHarness(UNITS, { journalDirectory: join(h.sandbox.root, 'config') });
+    try {
+      const error = await new Promise<ServiceError>((resolve) => {
+        const call = empty.client.logs({ ...feed, follow: false, afterCursor: '' }, new Metadata(), { deadline: Date.now() + 20_000 });
+        call.on('data', () => undefined);
+        call.on('error', resolve);
+      });
+      expect(error.code).toBe(status.FAILED_PRECONDITION);
+      expect(error.details).toMatch(/no journal files in .*config/);
+      const response = await new Promise<{ logsUnavailable: string }>((resolve, reject) =>
+        empty.client.getStatus({ ...feed, logLines: 10 }, (e, r) => (e ? reject(e) : resolve(r))),
+      );
+      expect(response.logsUnavailable).toMatch(/no journal files/);
+    } finally {
+      await empty.stop();
+    }
+  });
+});
