@@ -43,6 +43,8 @@ export interface BenchOptions {
   readonly soakMinutes?: number;
   /** Declared streams in the soak. */
   readonly soakStreams: number;
+  /** How often the soak kills the bus daemon. */
+  readonly soakBusRestartMs: number;
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -73,6 +75,7 @@ bench/results/latest.{json,md}. Every option falls back to the environment varia
   --soak MINUTES          instead: the soak, MINUTES of mixed load after a warm-up, its footprint at
                           start/middle/end; writes soak.{json,md}  BENCH_SOAK  (not run)
   --soak-streams N        declared streams in the soak       BENCH_SOAK_STREAMS     100
+  --soak-bus-restart SECONDS  bus daemon killed every ...    BENCH_SOAK_BUS_RESTART 60
   -h, --help
 `;
 
@@ -106,6 +109,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, re
         timeout: { type: 'string' },
         soak: { type: 'string' },
         'soak-streams': { type: 'string' },
+        'soak-bus-restart': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -187,5 +191,6 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, re
     totalTimeoutMs: seconds('timeout', 'BENCH_TIMEOUT', soakMinutes === undefined ? 900 : soakMinutes * 60 + 600),
     soakMinutes,
     soakStreams: int('soak-streams', 'BENCH_SOAK_STREAMS', 100, 4),
+    soakBusRestartMs: seconds('soak-bus-restart', 'BENCH_SOAK_BUS_RESTART', 60),
   };
 }

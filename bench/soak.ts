@@ -40,6 +40,7 @@ export interface SoakReport {
   readonly machine: MachineInfo;
   readonly minutes: number;
   readonly warmUpSeconds: number;
+  readonly busRestartSeconds: number;
   readonly streams: number;
   readonly checkpoints: Checkpoint[];
   readonly calls: Record<string, CallTally>;
@@ -115,7 +116,7 @@ export async function runSoak(context: SoakContext): Promise<SoakReport> {
       persistentWatches: 10,
       scrapeEveryMs: 2_000,
       reloadEveryMs: 3_000,
-      busRestartEveryMs: Number(process.env.SOAK_BUS_RESTART_MS ?? 60_000),
+      busRestartEveryMs: options.soakBusRestartMs,
       clientKillEveryMs: 15_000,
       clientCommand: [process.execPath, '--import', 'tsx', join(context.repoRoot, 'bench/soakClient.ts')],
       cwd: context.repoRoot,
@@ -167,6 +168,7 @@ export async function runSoak(context: SoakContext): Promise<SoakReport> {
       machine: context.machine,
       minutes,
       warmUpSeconds,
+      busRestartSeconds: options.soakBusRestartMs / 1000,
       streams: streams.length,
       checkpoints,
       calls: running.tallies(),
@@ -189,6 +191,7 @@ export async function runSoak(context: SoakContext): Promise<SoakReport> {
       machine: context.machine,
       minutes,
       warmUpSeconds,
+      busRestartSeconds: options.soakBusRestartMs / 1000,
       streams: options.soakStreams,
       checkpoints,
       calls: load?.tallies() ?? {},
@@ -233,7 +236,8 @@ function summarizeSamples(samples: readonly Footprint[]): { value: Footprint; sp
     value[key] = key === 'heapUsedBytes' ? sorted[0]! : sorted[Math.floor(sorted.length / 2)]!;
     spread[key] = sorted[sorted.length - 1]! - sorted[0]!;
   }
-  return { value, spread };
+  const childNames = [...new Set(samples.flatMap((sample) => sample.childNames ?? []))];
+  return { value: { ...value, childNames }, spread };
 }
 
 /**
@@ -308,7 +312,7 @@ export function renderSoak(report: SoakReport): string {
     '',
     `${report.streams} streams, ${report.warmUpSeconds} s warm-up then ${report.minutes} min of mixed load: ~40 reads/s (GetStatus, 1 in 10 ListStreams), ` +
       'an action every 0.4 s on a tenth of the streams, a watch opened and cancelled every 0.5 s (often mid-snapshot), 10 long-lived watches, ' +
-      'a /metrics scrape every 2 s, a daemon-reload every 3 s, the bus daemon killed (SIGTERM; socket activation restarts it) every minute, ' +
+      `a /metrics scrape every 2 s, a daemon-reload every 3 s, the bus daemon killed (SIGTERM; socket activation restarts it) every ${report.busRestartSeconds} s, ` +
       `a client process SIGKILLed mid-call every 15 s. Every unary call has a ${SOAK_DEADLINE_MS / 1000} s deadline. Wall time ${(report.wallMs / 1000).toFixed(0)} s.`,
     '',
   );
@@ -323,7 +327,7 @@ export function renderSoak(report: SoakReport): string {
       const f = (key: (typeof FOOTPRINT_KEYS)[number], bytes = false) =>
         bytes ? `${(c.value[key] / MB).toFixed(1)} ± ${(c.spread[key] / MB).toFixed(1)} MB` : `${c.value[key]}${c.spread[key] ? ` ± ${c.spread[key]}` : ''}`;
       lines.push(
-        `| ${c.name} | ${c.atSeconds.toFixed(0)} s | ${f('rssBytes', true)} | ${f('heapUsedBytes', true)} | ${f('fds')} | ${f('matchRules')} | ${f('children')} | ${f('openWatches')} |`,
+        `| ${c.name} | ${c.atSeconds.toFixed(0)} s | ${f('rssBytes', true)} | ${f('heapUsedBytes', true)} | ${f('fds')} | ${f('matchRules')} | ${f('children')}${c.value.childNames?.length ? ` (${c.value.childNames.join(', ')})` : ''} | ${f('openWatches')} |`,
       );
     }
     const first = report.checkpoints.find((c) => c.name === 'start');

@@ -13,6 +13,8 @@ export interface Footprint {
   readonly matchRules: number;
   /** Processes descended from the server. */
   readonly children: number;
+  /** Their command names (/proc/<pid>/comm), for the report. */
+  readonly childNames?: readonly string[];
   /** Open watches as the server counts them (`lit_stream_open_watches`). */
   readonly openWatches: number;
 }
@@ -39,6 +41,7 @@ export async function readFootprint(pid: number, metricsAddress: string, busAddr
     fds: fds.length,
     matchRules,
     children: children.length,
+    childNames: await Promise.all(children.map((child) => readFile(`/proc/${child}/comm`, 'utf8').then((comm) => comm.trim(), () => '?'))),
     openWatches: metricValue(metrics, 'lit_stream_open_watches'),
   };
 }

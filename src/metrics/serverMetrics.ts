@@ -38,7 +38,12 @@ export class ServerMetrics {
   readonly registry = new Registry();
   private readonly reconnects: Counter;
 
-  constructor(sources: { readonly link: LinkEvents; readonly openWatches: () => number }) {
+  constructor(sources: {
+    readonly link: LinkEvents;
+    readonly openWatches: () => number;
+    /** `journalctl --follow` processes running (JournalFollowers: one per followed unit). */
+    readonly logFollowers: () => number;
+  }) {
     const { link } = sources;
     new Gauge({
       name: 'lit_stream_systemd_connected',
@@ -59,6 +64,14 @@ export class ServerMetrics {
       registers: [this.registry],
       collect() {
         this.set(sources.openWatches());
+      },
+    });
+    new Gauge({
+      name: 'lit_stream_log_followers',
+      help: 'journalctl --follow processes running: one per stream whose logs are followed, shared by its readers.',
+      registers: [this.registry],
+      collect() {
+        this.set(sources.logFollowers());
       },
     });
     // A reconnect is an `up` that follows a `down`; the first `up` is the initial connection.

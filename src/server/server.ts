@@ -108,7 +108,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     'grpc.max_send_message_length': Math.max(maxMessageBytes, 16 * 1024 * 1024),
     ...HTTP2_LIMITS,
   });
-  const metrics = new ServerMetrics({ link, openWatches: () => view.watcherCount });
+  // (followers is made below; read only when scraped.)
+  const metrics = new ServerMetrics({ link, openWatches: () => view.watcherCount, logFollowers: () => followers.processes });
   const calls = new CallPipeline({
     log,
     access,

@@ -125,6 +125,21 @@ describe('Prometheus metrics on --metrics-listen', () => {
     expect(await promtoolCheckMetrics(watched)).toEqual({ code: 0, output: '' });
   });
 
+  it('counts journal followers: one per followed stream, however many follow it', async () => {
+    expect(valueOf(await scrape(metrics), 'lit_stream_log_followers')).toBe(0);
+    const follow = () => {
+      const call = h.client.logs({ team: 'contoso', name: 'bitcoin', follow: true, tailLines: 0, afterCursor: '' });
+      call.on('error', () => undefined);
+      call.on('data', () => undefined);
+      return call;
+    };
+    const [first, second] = [follow(), follow()];
+    await waitFor(async () => valueOf(await scrape(metrics), 'lit_stream_log_followers') === 1, 10_000, 'one follower');
+    first.cancel();
+    second.cancel();
+    await waitFor(async () => valueOf(await scrape(metrics), 'lit_stream_log_followers') === 0, 10_000, 'no follower once both left');
+  });
+
   it('counts open watches', async () => {
     expect(valueOf(await scrape(metrics), 'lit_stream_open_watches')).toBe(0);
     const watch = h.client.watchStatus({ team: 'contoso', name: '' });
