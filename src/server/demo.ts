@@ -63,8 +63,9 @@ Try it from another terminal:
   LIT_STREAM_ADDR=${address} node --input-type=module -e "import { Stream } from '@lit-stream/client'; const s = new Stream('${DEMO_TEAM}', '${first}'); console.log(await s.start()); console.log(await s.status())"
   LIT_STREAM_ADDR=${address} node --input-type=module -e "import { getStreams } from '@lit-stream/client'; console.log(await getStreams('${DEMO_TEAM}'))"
 
-  journalctl --directory=${sandbox.journalDirectory} --user-unit ${naming.unitOf({ team: DEMO_TEAM, name: first })} -f
-                                   # the ticker's output once started (the embedded systemd's journal)
+  # the ticker's output once started, then each new line (Ctrl-C ends it)
+  grpcurl -plaintext -d '{"team":"${DEMO_TEAM}","name":"${first}","follow":true}' ${address} lit.stream.v1.StreamService/Logs
+  LIT_STREAM_ADDR=${address} node --input-type=module -e "import { Stream } from '@lit-stream/client'; for await (const l of new Stream('${DEMO_TEAM}', '${first}').logs({ follow: true })) console.log(l.message)"
 
 Ctrl-C stops the server and the embedded systemd.
 `);

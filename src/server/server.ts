@@ -77,6 +77,8 @@ export interface RunningServer {
   readonly metricsAddress?: string;
   /** Every call's path: limits, auth, logging (for tests and diagnostics). */
   readonly calls: CallPipeline;
+  /** The shared journalctl --follow processes, one per followed stream (for tests and diagnostics). */
+  readonly journalFollowers: JournalFollowers;
   /** Re-reads the access file (SIGHUP) and ends open streams it no longer allows. */
   reloadAccess(): Promise<boolean>;
   /** Stops taking calls, lets in-flight calls finish (up to `graceMs`), then closes the bus. */
@@ -189,5 +191,5 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     return reloaded;
   };
 
-  return { address, link, health, view, controller, access, calls, reloadAccess, metricsAddress: metricsEndpoint?.address, shutdown };
+  return { address, link, health, view, controller, access, calls, journalFollowers: followers, reloadAccess, metricsAddress: metricsEndpoint?.address, shutdown };
 }

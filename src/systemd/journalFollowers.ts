@@ -63,6 +63,7 @@ export class JournalFollowers {
 class SharedFollower {
   private readonly readers = new Set<FollowReader>();
   private readonly process: Promise<JournalFollowProcess>;
+  private started = false;
   private stopped = false;
 
   constructor(
@@ -74,11 +75,13 @@ class SharedFollower {
       for (const reader of this.readers) reader.push(entry);
     });
     this.process.then(
-      (process) =>
+      (process) => {
+        this.started = true;
         void process.ended.then((error) => {
           this.forgetSelf(this);
           for (const reader of this.readers) reader.end(error);
-        }),
+        });
+      },
       (error: Error) => {
         this.forgetSelf(this);
         for (const reader of this.readers) reader.end(error);
@@ -86,8 +89,9 @@ class SharedFollower {
     );
   }
 
+  /** journalctl --follow has started and not been stopped. */
   get running(): boolean {
-    return !this.stopped;
+    return this.started && !this.stopped;
   }
 
   async join(limits: FollowBufferLimits): Promise<FollowReader> {

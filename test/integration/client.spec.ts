@@ -104,6 +104,52 @@ describe('watch(), an async iterable that opens its call lazily', () => {
   });
 });
 
+describe('logs(), the stream\'s lines from the journal', () => {
+  const stream = () => new Stream('contoso', 'ethereum');
+
+  it("status() adds the newest lines since the stream last started under details, systemd's included", async () => {
+    await stream().restart();
+    let s = await stream().status();
+    await waitFor(async () => (s = await stream().status()).details.logs?.some((line) => /^Started /.test(line.message)) ?? false, 10_000, 'the Started line');
+    expect(Object.keys(s)).toEqual(['name', 'active', 'status', 'started', 'pid', 'tasks', 'memory', 'details']);
+    const started = s.details.logs!.find((line) => /^Started /.test(line.message))!;
+    expect(started).toMatchObject({ kind: 'line', source: 'systemd', priority: 6 });
+    expect(started.time).toBeInstanceOf(Date);
+    expect(s.details.logsUnavailable).toBeUndefined();
+  });
+
+  it('tails: the newest lines, oldest first', async () => {
+    const lines = [];
+    for await (const line of stream().logs({ tail: 2 })) lines.push(line);
+    expect(lines).toHaveLength(2);
+    expect(lines.every((line) => line.kind === 'line' && line.cursor.startsWith('s='))).toBe(true);
+  });
+
+  it('follows until the loop is left, and resumes after a cursor', async () => {
+    const [newest] = await (async () => {
+      const lines = [];
+      for await (const line of stream().logs({ tail: 1 })) if (line.kind === 'line') lines.push(line);
+      return lines;
+    })();
+    let joined = false;
+    const following = (async () => {
+      for await (const line of stream().logs({ follow: true, tail: 1 })) {
+        joined = true; // the newest line comes once the call follows the stream
+        if (line.kind === 'line' && /^Stopped /.test(line.message)) return line.message;
+      }
+      return undefined;
+    })();
+    await waitFor(() => joined, 10_000, 'the follower to join');
+    expect(h.server.journalFollowers.processes).toBe(1);
+    await stream().stop();
+    expect(await following).toMatch(/^Stopped lit-stream-contoso@ethereum\.service/);
+    await waitFor(() => h.server.journalFollowers.processes === 0, 10_000, 'the follower to end with the loop');
+    const after = [];
+    for await (const line of stream().logs({ afterCursor: newest!.cursor })) if (line.kind === 'line') after.push(line.message);
+    expect(after.some((message) => /^Stopp(ing|ed) /.test(message))).toBe(true);
+  });
+});
+
 describe('getStreams, as in the Python SDK', () => {
   it("returns the team's streams, printing as [Stream(team='contoso', name='bitcoin'), ...]", async () => {
     const streams = await getStreams('contoso');

@@ -9,6 +9,7 @@ import {
 } from './gen/lit/stream/v1/stream.js';
 import { callMetadata, type ConnectionOptions, streamServiceClient } from './connection.js';
 import { LitStreamError } from './errors.js';
+import type { LogLine } from './logs.js';
 
 /** The outcome of start/stop/restart, as the Python SDK's ServiceActionStatus. */
 export interface ServiceActionStatus {
@@ -38,6 +39,10 @@ export interface ServiceStatusDetails {
   readonly result: string;
   readonly exitStatus?: number;
   readonly exitSignal?: number;
+  /** status(): the newest log lines since the stream last started (up to 10). */
+  readonly logs?: readonly LogLine[];
+  /** status(): why `logs` is empty, when the server could not read the journal. */
+  readonly logsUnavailable?: string;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
 import { callMetadata, type ConnectionOptions } from './connection.js';
+import { type DroppedLines, type LogLine, logEntries, type LogsOptions, toLogLine } from './logs.js';
 import { type StreamEvent, streamEvents } from './watch.js';
 import { Service, type ServiceActionStatus, type ServiceStatus, toActionStatus, toServiceStatus } from './service.js';
 
@@ -10,6 +11,9 @@ import { Service, type ServiceActionStatus, type ServiceStatus, toActionStatus, 
  *     await stream.start();   // { status: 'SUCCESS', message: 'Stream started successfully.' }
  *     await stream.status();  // { name: 'bitcoin', active: 'active', status: 'running', ... }
  */
+/** Log lines status() asks for, as `systemctl status` shows. */
+const STATUS_LOG_LINES = 10;
+
 export class Stream extends Service {
   /**
    * @param team The name of the team that owns the Stream.
@@ -38,11 +42,36 @@ export class Stream extends Service {
     return toActionStatus(await this.call(this.client.restart, this.ref(), 'action'));
   }
 
-  /** The stream's current status, formatted as `systemctl status` shows it. */
+  /**
+   * The stream's current status, formatted as `systemctl status` shows it, with its last 10 log
+   * lines since it last started in `details.logs` (as `systemctl status` shows them).
+   */
   async status(): Promise<ServiceStatus> {
-    const response = await this.call(this.client.getStatus, this.ref());
+    const response = await this.call(this.client.getStatus, { ...this.ref(), logLines: STATUS_LOG_LINES });
     if (!response.status) throw new Error('lit-streamd answered GetStatus without a status');
-    return toServiceStatus(response.status);
+    const status = toServiceStatus(response.status);
+    const logs = response.logs.map(toLogLine);
+    const logsUnavailable = response.logsUnavailable || undefined;
+    return { ...status, details: { ...status.details, logs, ...(logsUnavailable ? { logsUnavailable } : {}) } };
+  }
+
+  /**
+   * The stream's log lines: the newest ones (`tail`, default 10), or those since a time or after a
+   * cursor, then with `follow` each new one:
+   * `for await (const line of stream.logs({ follow: true })) console.log(line.message)`.
+   * A follower that reads slower than the stream writes gets `{ kind: 'dropped', count }` where lines
+   * were skipped. The call opens at the first iteration; leaving the loop cancels it.
+   */
+  logs(options: LogsOptions = {}): AsyncGenerator<LogLine | DroppedLines> {
+    const request = {
+      ...this.ref(),
+      tailLines: options.tail,
+      follow: options.follow ?? false,
+      since: options.since,
+      afterCursor: options.afterCursor ?? '',
+    };
+    const deadline = options.follow ? {} : { deadline: Date.now() + (this.options.deadlineMs ?? 30_000) };
+    return logEntries(() => this.client.logs(request, callMetadata(this.options), deadline));
   }
 
   /**
