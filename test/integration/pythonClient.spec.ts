@@ -3,8 +3,10 @@ import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { credentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/auth/index.js';
+import { generateTestCertificates } from '../support/certs.js';
 import { type Harness, startHarness } from './harness.js';
 
 /**
@@ -12,7 +14,8 @@ import { type Harness, startHarness } from './harness.js';
  * --no-build-isolation`, offline, into a virtualenv that sees Debian's python3-grpcio and
  * python3-protobuf — then its pytest suite and the doctests of its docstrings (the seed page's
  * examples) run against lit-streamd on a real systemd. The installed copy is what is tested: the
- * checkout's sources are not on the path.
+ * checkout's sources are not on the path. The server speaks TLS and accepts tokens and client
+ * certificates, so the SDK's whole LIT_STREAM_* environment is used for real.
  */
 const PYTHON = '/usr/bin/python3'; // Debian's, with python3-grpcio, python3-protobuf, python3-pytest
 const OPERATOR_TOKEN = 'python-sdk-operator';
@@ -31,9 +34,14 @@ const UNITS: Record<string, string | { link: string }> = {
 let work: string;
 let h: Harness;
 let venvPython: string;
+const CLIENT_SUBJECT = 'ingest-bot.acme.internal';
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'lit-stream-python-'));
+  const [certs, python] = await Promise.all([generateTestCertificates({ clientSubject: CLIENT_SUBJECT }), installSdk()]);
+  venvPython = python;
+  const pem = { 'ca.pem': certs.ca.cert, 'server.pem': certs.server.cert, 'server.key': certs.server.key, 'client.pem': certs.client.cert, 'client.key': certs.client.key };
+  for (const [name, contents] of Object.entries(pem)) await writeFile(join(work, name), contents);
   const accessFile = join(work, 'access.json');
   await writeFile(
     accessFile,
@@ -42,11 +50,17 @@ beforeAll(async () => {
         { name: 'operator', sha256: hashToken(OPERATOR_TOKEN) },
         { name: 'reader', sha256: hashToken(READER_TOKEN) },
       ],
-      certificates: [],
-      grants: { operator: { contoso: 'operator', acme: 'operator', nobody: 'reader' }, reader: { acme: 'reader' } },
+      certificates: [{ name: 'ingest-bot', subject: CLIENT_SUBJECT }],
+      grants: { operator: { contoso: 'operator', acme: 'operator', nobody: 'reader' }, reader: { acme: 'reader' }, 'ingest-bot': { acme: 'operator' } },
     }),
   );
-  [h, venvPython] = await Promise.all([startHarness(UNITS, { accessFile }), installSdk()]);
+  h = await startHarness(UNITS, {
+    accessFile,
+    tlsCert: join(work, 'server.pem'),
+    tlsKey: join(work, 'server.key'),
+    clientCa: join(work, 'ca.pem'),
+    clientCredentials: credentials.createSsl(certs.ca.cert),
+  });
 });
 afterAll(async () => {
   await h?.stop();
@@ -65,7 +79,10 @@ describe('the Python SDK lit.sdk.services.stream', () => {
           ...process.env,
           LIT_STREAM_ADDR: h.address,
           LIT_STREAM_TOKEN: OPERATOR_TOKEN,
+          LIT_STREAM_CA: join(work, 'ca.pem'),
           LIT_STREAM_TEST_READER_TOKEN: READER_TOKEN,
+          LIT_STREAM_TEST_CLIENT_CERT: join(work, 'client.pem'),
+          LIT_STREAM_TEST_CLIENT_KEY: join(work, 'client.key'),
           PYTHONDONTWRITEBYTECODE: '1',
         },
         timeout: 120_000,

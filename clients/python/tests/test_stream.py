@@ -2,9 +2,11 @@
 
 `npm test` runs this (test/integration/pythonClient.spec.ts): it boots the embedded systemd with
 team ``contoso`` (stream ``bitcoin``, the seed's world) and team ``acme`` (``ethereum``, ``crash``
-whose worker exits 1, ``masked``), serves them with token auth, installs this package with pip
-and runs pytest with ``LIT_STREAM_ADDR`` and ``LIT_STREAM_TOKEN`` (an operator of both teams) and
-``LIT_STREAM_TEST_READER_TOKEN`` (a reader of ``acme``) in the environment.
+whose worker exits 1, ``masked``), serves them over TLS with token and client-certificate auth,
+installs this package with pip and runs pytest with ``LIT_STREAM_ADDR``, ``LIT_STREAM_CA`` (the
+server's CA) and ``LIT_STREAM_TOKEN`` (an operator of both teams) in the environment, plus
+``LIT_STREAM_TEST_READER_TOKEN`` (a reader of ``acme``) and ``LIT_STREAM_TEST_CLIENT_CERT``/``_KEY``
+(a client certificate, operator of ``acme`` only).
 """
 
 from __future__ import annotations
@@ -177,8 +179,24 @@ def test_a_watch_ends_with_deadline_exceeded_after_its_timeout() -> None:
 
 
 def test_explicit_connection_instead_of_the_environment() -> None:
-    connection = Connection(address=ADDRESS, token=os.environ["LIT_STREAM_TOKEN"], timeout=5)
+    ca = Path(os.environ["LIT_STREAM_CA"]).read_bytes()
+    connection = Connection(address=ADDRESS, token=os.environ["LIT_STREAM_TOKEN"], ca=ca, timeout=5)
     assert Stream("contoso", "bitcoin", connection).status()["name"] == "bitcoin"
+
+
+def test_a_client_certificate_from_the_environment_identifies_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIT_STREAM_CERT", os.environ["LIT_STREAM_TEST_CLIENT_CERT"])
+    monkeypatch.setenv("LIT_STREAM_KEY", os.environ["LIT_STREAM_TEST_CLIENT_KEY"])
+    monkeypatch.setenv("LIT_STREAM_TOKEN", "")
+    assert Stream("acme", "crash").start()["status"] == "FAILURE"  # an operator of acme: it may try
+    with pytest.raises(PermissionDeniedError):
+        Stream("contoso", "bitcoin").status()  # and nothing of contoso
+
+
+def test_without_a_ca_the_sdk_speaks_plaintext_which_a_tls_server_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LIT_STREAM_CA")
+    with pytest.raises(UnavailableError):
+        Stream("contoso", "bitcoin", Connection(timeout=5)).status()
 
 
 def test_an_unreachable_server_raises_unavailable() -> None:
