@@ -21,7 +21,7 @@ const PYTHON = '/usr/bin/python3'; // Debian's, with python3-grpcio, python3-pro
 const OPERATOR_TOKEN = 'python-sdk-operator';
 const READER_TOKEN = 'python-sdk-reader';
 
-/** The seed's world (contoso has exactly bitcoin) and a team for the failures. */
+/** The seed's world (contoso has exactly bitcoin) and a team for the failures and the logs. */
 const UNITS: Record<string, string | { link: string }> = {
   'lit-stream-contoso@.service': '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n',
   'lit-stream-contoso@bitcoin.service': { link: 'lit-stream-contoso@.service' },
@@ -29,6 +29,7 @@ const UNITS: Record<string, string | { link: string }> = {
   'lit-stream-acme@ethereum.service': { link: 'lit-stream-acme@.service' },
   'lit-stream-acme@crash.service': "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'exit 1'\n",
   'lit-stream-acme@masked.service': { link: '/dev/null' },
+  'lit-stream-acme@chatty.service': "[Service]\nType=exec\nExecStart=/bin/sh -c 'echo first line; echo to stderr >&2; exec sleep infinity'\n",
 };
 
 let work: string;

@@ -2,7 +2,7 @@
 
 `npm test` runs this (test/integration/pythonClient.spec.ts): it boots the embedded systemd with
 team ``contoso`` (stream ``bitcoin``, the seed's world) and team ``acme`` (``ethereum``, ``crash``
-whose worker exits 1, ``masked``), serves them over TLS with token and client-certificate auth,
+whose worker exits 1, ``masked``, ``chatty`` which writes a line to stdout and one to stderr), serves them over TLS with token and client-certificate auth,
 installs this package with pip and runs pytest with ``LIT_STREAM_ADDR``, ``LIT_STREAM_CA`` (the
 server's CA) and ``LIT_STREAM_TOKEN`` (an operator of both teams) in the environment, plus
 ``LIT_STREAM_TEST_READER_TOKEN`` (a reader of ``acme``) and ``LIT_STREAM_TEST_CLIENT_CERT``/``_KEY``
@@ -26,6 +26,7 @@ from lit.sdk.services.stream import (
     FailedPreconditionError,
     InvalidArgumentError,
     LitStreamError,
+    LogLine,
     NotFoundError,
     PermissionDeniedError,
     Stream,
@@ -141,7 +142,7 @@ def test_a_reader_may_read_but_not_act_nor_see_other_teams() -> None:
 
 def test_get_streams_lists_the_teams_streams_as_the_seed_prints_them() -> None:
     assert repr(get_streams("contoso")) == "[Stream(team='contoso', name='bitcoin')]"
-    assert get_streams("acme") == [Stream("acme", "crash"), Stream("acme", "ethereum"), Stream("acme", "masked")]
+    assert get_streams("acme") == [Stream("acme", "chatty"), Stream("acme", "crash"), Stream("acme", "ethereum"), Stream("acme", "masked")]
     assert get_streams("nobody") == []
     first = get_streams("contoso")[0]
     assert (first.team, first.name) == ("contoso", "bitcoin")
@@ -165,9 +166,9 @@ def test_watch_yields_the_status_now_then_each_change(ethereum: Stream) -> None:
 
 def test_watch_streams_reports_every_stream_of_the_team() -> None:
     events = watch_streams("acme", timeout=30)
-    initial = sorted(next(events).status["name"] for _ in range(3))
+    initial = sorted(next(events).status["name"] for _ in range(4))
     events.close()
-    assert initial == ["crash", "ethereum", "masked"]
+    assert initial == ["chatty", "crash", "ethereum", "masked"]
 
 
 def test_a_watch_ends_with_deadline_exceeded_after_its_timeout() -> None:
@@ -223,3 +224,27 @@ def test_streams_print_compare_and_hash_by_team_and_name() -> None:
     assert repr(Stream("contoso", "bitcoin")) == "Stream(team='contoso', name='bitcoin')"
     assert Stream("contoso", "bitcoin") == Stream("contoso", "bitcoin") != Stream("contoso", "ethereum")
     assert len({Stream("contoso", "bitcoin"), Stream("contoso", "bitcoin")}) == 1
+
+
+def test_logs_reads_the_workers_lines_from_the_journal_and_continues_after_a_cursor() -> None:
+    chatty = Stream("acme", "chatty")
+    assert chatty.restart()["status"] == "SUCCESS"
+    seen: list = []
+    for line in chatty.logs(lines=50, follow=True, timeout=30):  # follow: wait for the lines, not poll
+        assert isinstance(line, LogLine)
+        if line.source == "worker":
+            seen.append(line)
+        if [l.message for l in seen[-2:]] == ["first line", "to stderr"]:
+            break
+    first, second = seen[-2:]
+    assert first.time.tzinfo is not None and first.time <= second.time
+    assert first.pid is not None and first.priority in range(8) and first.cursor and first.dropped_before == 0
+    after = [l.message for l in chatty.logs(after_cursor=first.cursor, lines=10) if l.source == "worker"]
+    assert after[0] == "to stderr"
+    chatty.stop()
+
+
+def test_a_reader_may_read_logs_and_an_undeclared_streams_logs_are_not_found() -> None:
+    assert len(list(Stream("acme", "chatty", Connection(token=READER_TOKEN)).logs(lines=1))) <= 1
+    with pytest.raises(NotFoundError):
+        list(Stream("acme", "dogecoin").logs())

@@ -27,7 +27,7 @@ from ._errors import (
 )
 from ._format import format_bytes, format_timestamp
 from ._service import Service, ServiceActionStatus, ServiceStatus, ServiceStatusDetails
-from ._stream import Stream, StreamEvent, get_streams, watch_streams
+from ._stream import LogLine, Stream, StreamEvent, get_streams, watch_streams
 
 __all__ = [
     "DEFAULT_ADDRESS",
@@ -36,6 +36,7 @@ __all__ = [
     "FailedPreconditionError",
     "InvalidArgumentError",
     "LitStreamError",
+    "LogLine",
     "NotFoundError",
     "PermissionDeniedError",
     "ResourceExhaustedError",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import closing
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, List, Literal, NamedTuple, Optional
 
 import grpc
@@ -22,6 +24,29 @@ class StreamEvent(NamedTuple):
 
     kind: Literal["INITIAL", "CHANGED", "REMOVED"]
     status: ServiceStatus
+
+
+class LogLine(NamedTuple):
+    """One line of a stream's log, as the journal holds it.
+
+    Attributes:
+        time: When the journal received it (an aware datetime).
+        message: The text.
+        priority: syslog priority, 0 (emerg) to 7 (debug); 6 (info) unless the worker said otherwise.
+        pid: The process that wrote it, when the journal says.
+        source: ``'worker'`` (its stdout/stderr) or ``'systemd'`` (the manager about the worker).
+        cursor: Where it is in the journal: pass it as ``after_cursor`` to continue after it.
+        dropped_before: Lines skipped just before this one because the reader was slower than the
+            stream (they are still in the journal); 0 normally.
+    """
+
+    time: datetime
+    message: str
+    priority: int
+    pid: Optional[int]
+    source: Literal["worker", "systemd", ""]
+    cursor: str
+    dropped_before: int = 0
 
 
 class Stream(Service):
@@ -136,6 +161,38 @@ class Stream(Service):
         request = self._request(stream_pb2.WatchStatusRequest)
         return _events(lambda: self._stub.WatchStatus(request, timeout=timeout, metadata=self._connection.metadata()))
 
+    def logs(
+        self,
+        lines: Optional[int] = None,
+        follow: bool = False,
+        since: Optional[datetime] = None,
+        after_cursor: str = "",
+        timeout: Optional[float] = None,
+    ) -> Iterator[LogLine]:
+        """Reads the stream's log lines from the journal, oldest first.
+
+        The call opens at the first ``next()``; ``break`` (or ``close()``) cancels it.
+
+        Args:
+            lines: How many of the newest lines; default 10, or with ``since`` all since then.
+            follow: Keep going with each new line as the journal gets it, until the loop is left.
+            since: Only lines received at or after this (aware) time.
+            after_cursor: Continue right after the line with this ``cursor``.
+            timeout: Seconds the call may take; default 10, or never with ``follow``.
+
+        Yields:
+            LogLine: one per journal entry.
+        """
+        request = self._request(stream_pb2.LogsRequest)
+        if lines is not None:
+            request.tail_lines = lines
+        request.follow = follow
+        if since is not None:
+            request.since.FromDatetime(since.astimezone(timezone.utc))
+        request.after_cursor = after_cursor
+        deadline = timeout if timeout is not None else (None if follow else READ_TIMEOUT)
+        return _log_lines(lambda: self._stub.Logs(request, timeout=deadline, metadata=self._connection.metadata()))
+
     def __repr__(self) -> str:
         return f"Stream(team={self.team!r}, name={self.name!r})"
 
@@ -200,15 +257,42 @@ _KINDS: dict = {
 }
 
 
+_SOURCES: dict = {stream_pb2.LOG_SOURCE_WORKER: "worker", stream_pb2.LOG_SOURCE_SYSTEMD: "systemd"}
+
+
+def _log_lines(open_call: Callable[[], Any]) -> Iterator[LogLine]:
+    """A Logs call as a generator of LogLines (see _responses)."""
+    with closing(_responses(open_call)) as responses:
+        for response in responses:
+            dropped = response.dropped_lines
+            for entry in response.entries:
+                yield LogLine(
+                    time=entry.time.ToDatetime(tzinfo=timezone.utc),
+                    message=entry.message,
+                    priority=entry.priority,
+                    pid=entry.pid if entry.HasField("pid") else None,
+                    source=_SOURCES.get(entry.source, ""),
+                    cursor=entry.cursor,
+                    dropped_before=dropped,
+                )
+                dropped = 0
+
+
 def _events(open_call: Callable[[], Any]) -> Iterator[StreamEvent]:
-    """A WatchStatus call as a generator. The call is opened only when iteration begins, so a
-    generator never iterated (or closed first) leaves nothing open on the server; the ``finally``
-    cancels the call however the loop ends."""
-    call = open_call()
-    try:
-        for response in call:
+    """A WatchStatus call as a generator of StreamEvents (see _responses)."""
+    with closing(_responses(open_call)) as responses:
+        for response in responses:
             if response.HasField("status"):
                 yield StreamEvent(_KINDS.get(response.kind, "CHANGED"), to_service_status(response.status))
+
+
+def _responses(open_call: Callable[[], Any]) -> Iterator[Any]:
+    """A server-streaming call's responses. The call is opened only when iteration begins, so a
+    generator never iterated (or closed first) leaves nothing open on the server; the ``finally``
+    cancels the call however the loop ends; a failure raises the SDK's exception for its code."""
+    call = open_call()
+    try:
+        yield from call
     except grpc.RpcError as error:
         raise error_from_rpc(error) from None
     finally:
