@@ -230,7 +230,7 @@ def test_logs_reads_the_workers_lines_from_the_journal_and_continues_after_a_cur
     chatty = Stream("acme", "chatty")
     assert chatty.restart()["status"] == "SUCCESS"
     seen: list = []
-    for line in chatty.logs(lines=50, follow=True, timeout=30):  # follow: wait for the lines, not poll
+    for line in chatty.logs(tail=50, follow=True, timeout=30):  # follow: wait for the lines, not poll
         assert isinstance(line, LogLine)
         if line.source == "worker":
             seen.append(line)
@@ -239,12 +239,14 @@ def test_logs_reads_the_workers_lines_from_the_journal_and_continues_after_a_cur
     first, second = seen[-2:]
     assert first.time.tzinfo is not None and first.time <= second.time
     assert first.pid is not None and first.priority in range(8) and first.cursor and first.dropped_before == 0
-    after = [l.message for l in chatty.logs(after_cursor=first.cursor, lines=10) if l.source == "worker"]
+    after = [l.message for l in chatty.logs(after_cursor=first.cursor, tail=10) if l.source == "worker"]
     assert after[0] == "to stderr"
+    details = chatty.status()["details"]  # as systemctl status: the lines since it last started
+    assert [l.message for l in details["logs"] if l.source == "worker"] == ["first line", "to stderr"]
     chatty.stop()
 
 
 def test_a_reader_may_read_logs_and_an_undeclared_streams_logs_are_not_found() -> None:
-    assert len(list(Stream("acme", "chatty", Connection(token=READER_TOKEN)).logs(lines=1))) <= 1
+    assert len(list(Stream("acme", "chatty", Connection(token=READER_TOKEN)).logs(tail=1))) <= 1
     with pytest.raises(NotFoundError):
         list(Stream("acme", "dogecoin").logs())

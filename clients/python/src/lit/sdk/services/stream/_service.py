@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, Callable, Literal, Optional, TypedDict, TypeVar
+from typing import Any, Callable, List, Literal, Optional, TypedDict, TypeVar
 
 import grpc
 
@@ -26,11 +26,8 @@ class ServiceActionStatus(TypedDict):
     message: str
 
 
-class ServiceStatusDetails(TypedDict):
-    """The typed values behind a ServiceStatus, in systemd's words (org.freedesktop.systemd1(5)).
-
-    ``started`` is an aware datetime; counts are ints; None where systemd has no value.
-    """
+class _StatusValues(TypedDict):
+    """The values every status carries (see ServiceStatusDetails)."""
 
     team: str
     unit: str
@@ -46,6 +43,18 @@ class ServiceStatusDetails(TypedDict):
     result: str
     exit_status: Optional[int]
     exit_signal: Optional[int]
+
+
+class ServiceStatusDetails(_StatusValues, total=False):
+    """The typed values behind a ServiceStatus, in systemd's words (org.freedesktop.systemd1(5)).
+
+    ``started`` is an aware datetime; counts are ints; None where systemd has no value. From
+    ``Stream.status()`` also ``logs`` (its newest journal lines since it last started, LogLines)
+    and, when the server could not read the journal, ``logs_unavailable`` saying why.
+    """
+
+    logs: List[Any]
+    logs_unavailable: str
 
 
 class ServiceStatus(TypedDict):

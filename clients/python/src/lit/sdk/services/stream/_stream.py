@@ -26,6 +26,10 @@ class StreamEvent(NamedTuple):
     status: ServiceStatus
 
 
+STATUS_LOG_LINES = 10
+"""Log lines status() asks for, as ``systemctl status`` shows."""
+
+
 class LogLine(NamedTuple):
     """One line of a stream's log, as the journal holds it.
 
@@ -130,15 +134,23 @@ class Stream(Service):
 
         Returns:
             An object containing the current status of the stream, formatted as ``systemctl
-            status`` prints it, with the typed values under ``'details'``.
+            status`` prints it, with the typed values under ``'details'`` (and there, as
+            ``systemctl status`` shows them, its newest log lines since it last started under
+            ``'logs'``, up to 10).
 
         Examples:
             >>> stream = Stream("contoso", "bitcoin")
             >>> stream.status()  # doctest: +ELLIPSIS
             {'name': 'bitcoin', 'active': 'active', 'status': 'running', 'started': '...', 'pid': ..., 'tasks': ..., 'memory': '...', 'details': {...}}
         """
-        response = self._call(self._stub.GetStatus, self._request(stream_pb2.GetStatusRequest), READ_TIMEOUT)
-        return to_service_status(response.status)
+        request = self._request(stream_pb2.GetStatusRequest)
+        request.log_lines = STATUS_LOG_LINES
+        response = self._call(self._stub.GetStatus, request, READ_TIMEOUT)
+        status = to_service_status(response.status)
+        status["details"]["logs"] = [_log_line(entry) for entry in response.logs]
+        if response.logs_unavailable:
+            status["details"]["logs_unavailable"] = response.logs_unavailable
+        return status
 
     def watch(self, timeout: Optional[float] = None) -> Iterator[StreamEvent]:
         """Watches the stream: its status now, then every change as systemd signals it.
@@ -163,7 +175,7 @@ class Stream(Service):
 
     def logs(
         self,
-        lines: Optional[int] = None,
+        tail: Optional[int] = None,
         follow: bool = False,
         since: Optional[datetime] = None,
         after_cursor: str = "",
@@ -174,7 +186,7 @@ class Stream(Service):
         The call opens at the first ``next()``; ``break`` (or ``close()``) cancels it.
 
         Args:
-            lines: How many of the newest lines; default 10, or with ``since`` all since then.
+            tail: How many of the newest lines; default 10, or with ``since`` all since then.
             follow: Keep going with each new line as the journal gets it, until the loop is left.
             since: Only lines received at or after this (aware) time.
             after_cursor: Continue right after the line with this ``cursor``.
@@ -184,8 +196,8 @@ class Stream(Service):
             LogLine: one per journal entry.
         """
         request = self._request(stream_pb2.LogsRequest)
-        if lines is not None:
-            request.tail_lines = lines
+        if tail is not None:
+            request.tail_lines = tail
         request.follow = follow
         if since is not None:
             request.since.FromDatetime(since.astimezone(timezone.utc))
@@ -266,16 +278,20 @@ def _log_lines(open_call: Callable[[], Any]) -> Iterator[LogLine]:
         for response in responses:
             dropped = response.dropped_lines
             for entry in response.entries:
-                yield LogLine(
-                    time=entry.time.ToDatetime(tzinfo=timezone.utc),
-                    message=entry.message,
-                    priority=entry.priority,
-                    pid=entry.pid if entry.HasField("pid") else None,
-                    source=_SOURCES.get(entry.source, ""),
-                    cursor=entry.cursor,
-                    dropped_before=dropped,
-                )
+                yield _log_line(entry, dropped)
                 dropped = 0
+
+
+def _log_line(entry: Any, dropped_before: int = 0) -> LogLine:
+    return LogLine(
+        time=entry.time.ToDatetime(tzinfo=timezone.utc),
+        message=entry.message,
+        priority=entry.priority,
+        pid=entry.pid if entry.HasField("pid") else None,
+        source=_SOURCES.get(entry.source, ""),
+        cursor=entry.cursor,
+        dropped_before=dropped_before,
+    )
 
 
 def _events(open_call: Callable[[], Any]) -> Iterator[StreamEvent]:
