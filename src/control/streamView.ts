@@ -99,6 +99,7 @@ export class StreamView {
   /** The team's declared streams, by name, with their state as last signalled. */
   async list(team: string): Promise<StreamSummary[]> {
     await this.ready();
+    await this.tracker.loadStatesKnown((this.byTeam.get(team) ?? []).map((name) => this.naming.unitOf({ team, name })));
     return (this.byTeam.get(team) ?? []).map((name) => {
       const unit = this.naming.unitOf({ team, name });
       return summarize({ team, name }, unit, this.tracker.known(unit), this.declared.get(unit)?.masked ?? false);
@@ -123,6 +124,7 @@ export class StreamView {
     const unit = this.naming.unitOf(ref);
     const stream = this.declared.get(unit);
     if (!stream) throw this.notDeclared(ref, unit);
+    await this.tracker.loadStatesKnown([unit]);
     const state = await this.tracker.state(unit);
     if (!state) throw this.notDeclared(ref, unit);
     return { ...toStatus(ref, unit, state, stream.masked), ...(await this.usage.sample(this.link.session().manager, unit, state)) };
@@ -185,8 +187,9 @@ export class StreamView {
     // Complete every snapshot first (GetAll for units not read yet), then take them all at once.
     // Only units that need a read are awaited: a thousand watchers of a thousand streams would
     // otherwise build a million states just to learn they were all known.
-    const unread = names.map((n) => this.naming.unitOf({ team, name: n })).filter((unit) => this.tracker.needsRead(unit));
-    await Promise.all(unread.map((unit) => this.tracker.state(unit)));
+    const units = names.map((n) => this.naming.unitOf({ team, name: n }));
+    await this.tracker.loadStatesKnown(units);
+    await Promise.all(units.filter((unit) => this.tracker.needsRead(unit)).map((unit) => this.tracker.state(unit)));
     const initial = names.flatMap((n) => {
       const status = this.currentStatus(this.naming.unitOf({ team, name: n }));
       return status ? [status] : [];

@@ -68,6 +68,8 @@ interface Entry {
   /** Every tracked value is known on the current session (always so for an unloaded unit). */
   complete: boolean;
   refreshing?: Promise<void>;
+  /** Reading the LoadState of a unit systemd just loaded (UnitNew does not carry it). */
+  summarizing?: Promise<void>;
 }
 
 export interface UnitTrackerLogger {
@@ -112,6 +114,8 @@ export class UnitTracker extends EventEmitter {
   /** Between Reloading(true) and Reloading(false) on the current session. */
   private reloading = false;
   private readonly dirty = new Set<string>();
+  /** Changed units held back from `units` until their load state is known (see `summarize`). */
+  private readonly held = new Set<string>();
   private flushScheduled = false;
   private fileWatchers: FSWatcher[] = [];
   private retryTimer: NodeJS.Timeout | undefined;
@@ -306,7 +310,7 @@ export class UnitTracker extends EventEmitter {
         const entry = this.entries.get(unit);
         if (!entry) break;
         this.setLoaded(unit, entry, signal.member === 'UnitNew', signal.sequence);
-        if (signal.member === 'UnitNew') void this.readSummary(unit, entry).catch(() => undefined);
+        if (signal.member === 'UnitNew') this.summarize(unit, entry);
         else if (!entry.file) {
           this.entries.delete(unit);
           this.emit('files');
@@ -402,6 +406,32 @@ export class UnitTracker extends EventEmitter {
     if (live) this.apply(unit, entry, { LoadState: live.loadState, ActiveState: live.activeState, SubState: live.subState }, sequence);
   }
 
+  /**
+   * Reads a just-loaded unit's summary. Until it is in, the unit's changes are held back from
+   * `units` and readers wait for it (`loadStatesKnown`): a unit being started is loaded, and should
+   * never be shown active with no load state.
+   */
+  private summarize(unit: string, entry: Entry): void {
+    const summarizing = this.readSummary(unit, entry)
+      .catch(() => undefined)
+      .finally(() => {
+        if (entry.summarizing !== summarizing) return;
+        entry.summarizing = undefined;
+        if (this.held.delete(unit)) this.markDirty(unit);
+      });
+    entry.summarizing = summarizing;
+  }
+
+  /** Resolves once the load state of each of these units is known (see `summarize`). */
+  async loadStatesKnown(units: Iterable<string>): Promise<void> {
+    const pending: Promise<void>[] = [];
+    for (const unit of units) {
+      const summarizing = this.entries.get(unit)?.summarizing;
+      if (summarizing) pending.push(summarizing);
+    }
+    await Promise.all(pending);
+  }
+
   private markDirty(unit: string): void {
     this.dirty.add(unit);
     if (this.flushScheduled) return;
@@ -410,9 +440,13 @@ export class UnitTracker extends EventEmitter {
     // PropertiesChanged (Unit, then Service interface) read from the socket together.
     setImmediate(() => {
       this.flushScheduled = false;
-      const units = [...this.dirty];
+      const units: string[] = [];
+      for (const unit of this.dirty) {
+        if (this.entries.get(unit)?.summarizing) this.held.add(unit);
+        else units.push(unit);
+      }
       this.dirty.clear();
-      this.emit('units', units);
+      if (units.length > 0) this.emit('units', units);
     });
   }
 

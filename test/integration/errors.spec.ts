@@ -1,11 +1,16 @@
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionStatus } from '../../gen/lit/stream/v1/stream.js';
-import { type Harness, rpc, rpcError, startHarness } from './harness.js';
+import { FIXTURE_UNITS, type Harness, rpc, rpcError, startHarness } from './harness.js';
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({
+    ...FIXTURE_UNITS,
+    // systemd loads it with LoadState bad-setting: a service needs an ExecStart=.
+    'lit-stream-contoso@unfinished.service': '[Service]\nType=simple\n',
+    'lit-stream-contoso@manualonly.service': '[Unit]\nRefuseManualStart=yes\n[Service]\nExecStart=/bin/sleep infinity\n',
+  });
 });
 afterAll(async () => {
   await h?.stop();
@@ -111,6 +116,22 @@ describe('a masked stream', () => {
     expect(stopped.status).toBe(ActionStatus.ACTION_STATUS_SUCCESS);
     const { status: s } = await rpc(h.client, h.client.getStatus, { team: 'contoso', name: 'masked' });
     expect(s?.unit).toBe('lit-stream-contoso@masked.service');
+  });
+});
+
+describe('units systemd will not start as they stand: FAILED_PRECONDITION with systemd\'s reason', () => {
+  it('a unit file with a bad setting', async () => {
+    for (const method of ['start', 'restart'] as const) {
+      const error = await call(method, 'contoso', 'unfinished');
+      expect(error.code).toBe(status.FAILED_PRECONDITION);
+      expect(error.details).toContain('bad unit file setting');
+    }
+  });
+
+  it('a unit that refuses to be started by hand (RefuseManualStart=)', async () => {
+    const error = await call('start', 'contoso', 'manualonly');
+    expect(error.code).toBe(status.FAILED_PRECONDITION);
+    expect(error.details).toContain('OnlyByDependency');
   });
 });
 

@@ -1,0 +1,170 @@
+import { type ClientReadableStream, status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ActionStatus,
+  ActiveState,
+  LoadState,
+  UsageSource,
+  WatchEventKind,
+  type WatchStatusResponse,
+} from '../../gen/lit/stream/v1/stream.js';
+import { currentSession, monitorBus, systemdSays } from './faults.js';
+import { FIXTURE_UNITS, type Harness, rpc, rpcError, startHarness, waitFor } from './harness.js';
+
+/**
+ * Issue 7 items 3 and 4: what the server shows as units are loaded, unloaded, and lose their file.
+ */
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({
+    ...FIXTURE_UNITS,
+    'lit-stream-contoso@doomed.service': { link: 'lit-stream-contoso@.service' },
+    'lit-stream-contoso@phoenix.service': { link: 'lit-stream-contoso@.service' },
+    'lit-stream-contoso@idle.service': { link: 'lit-stream-contoso@.service' },
+    // Without cgroup accounting: tasks and memory come from the unit's cgroup and /proc.
+    'lit-stream-contoso@lean.service': '[Service]\nType=exec\nExecStart=/bin/sleep infinity\nTasksAccounting=no\nMemoryAccounting=no\n',
+  });
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+const contoso = (name: string) => ({ team: 'contoso', name });
+const unitOf = (name: string) => `lit-stream-contoso@${name}.service`;
+const list = async () => (await rpc(h.client, h.client.listStreams, { team: 'contoso', pageSize: 0, pageToken: '' })).streams;
+const listed = async (name: string) => (await list()).find((s) => s.name === name);
+
+function watch(name: string) {
+  const call: ClientReadableStream<WatchStatusResponse> = h.client.watchStatus(contoso(name));
+  const messages: WatchStatusResponse[] = [];
+  call.on('data', (message: WatchStatusResponse) => messages.push(message));
+  call.on('error', () => undefined);
+  return { call, messages, of: (stream: string) => messages.filter((m) => m.status?.name === stream) };
+}
+
+/** Units systemd has loaded, asked without loading any. */
+async function loaded(name: string): Promise<boolean> {
+  return (await h.sandbox.withManager((m) => m.ListUnitsByPatterns([], [unitOf(name)]))).length > 0;
+}
+
+describe('a stream whose unit file is removed while it runs (item 3)', () => {
+  it('stays listed, readable and stoppable (not startable) while it runs, and goes away once stopped', async () => {
+    const w = watch('');
+    await rpc(h.client, h.client.start, contoso('doomed'));
+    const pid = (await systemdSays(h.sandbox, 'contoso', ['doomed'])).get('doomed')?.mainPid;
+    await waitFor(() => w.of('doomed').some((m) => m.status?.mainPid === pid), 5_000, 'the watch to see it run');
+
+    await h.sandbox.removeUnit(unitOf('doomed'));
+    await h.sandbox.reload(); // systemd keeps it running (loaded from the template it is an instance of)
+    const refusal = () => rpcError(h.client, h.client.start, contoso('doomed'));
+    await waitFor(async () => (await refusal()).code === status.FAILED_PRECONDITION, 2_000, 'the view to see the file gone');
+    expect((await refusal()).details).toContain('can be stopped');
+
+    expect(await listed('doomed')).toMatchObject({ activeState: ActiveState.ACTIVE_STATE_ACTIVE, subState: 'running' });
+    const { status: running } = await rpc(h.client, h.client.getStatus, contoso('doomed'));
+    expect(running).toMatchObject({ activeState: ActiveState.ACTIVE_STATE_ACTIVE, mainPid: pid });
+    // What the watch said meanwhile: still running, never inactive or removed.
+    const sinceRunning = w.of('doomed').slice(w.of('doomed').findIndex((m) => m.status?.mainPid === pid));
+    expect(sinceRunning.map((m) => `${m.kind} ${m.status?.activeState} ${m.status?.mainPid}`)).toEqual(
+      sinceRunning.map(() => `${WatchEventKind.WATCH_EVENT_KIND_CHANGED} ${ActiveState.ACTIVE_STATE_ACTIVE} ${pid}`),
+    );
+
+    const stopped = await rpc(h.client, h.client.stop, contoso('doomed'));
+    expect(stopped.status).toBe(ActionStatus.ACTION_STATUS_SUCCESS);
+    expect(stopped.stream?.activeState).toBe(ActiveState.ACTIVE_STATE_INACTIVE);
+    expect((await systemdSays(h.sandbox, 'contoso', ['doomed'])).get('doomed')?.activeState).toBe('inactive');
+    // Stopped and undeclared: gone.
+    await waitFor(async () => (await listed('doomed')) === undefined, 2_000, 'the stream to be gone');
+    expect((await rpcError(h.client, h.client.getStatus, contoso('doomed'))).code).toBe(status.NOT_FOUND);
+    await waitFor(() => w.of('doomed').at(-1)?.kind === WatchEventKind.WATCH_EVENT_KIND_REMOVED, 2_000, 'REMOVED');
+    w.call.cancel();
+  });
+
+  it('when the file comes back while it runs, it is declared again, and no change is reported without its main pid', async () => {
+    await rpc(h.client, h.client.start, contoso('phoenix'));
+    const pid = (await systemdSays(h.sandbox, 'contoso', ['phoenix'])).get('phoenix')?.mainPid;
+    const w = watch('phoenix');
+    await waitFor(() => w.messages.length >= 1, 5_000, 'the initial status');
+
+    await h.sandbox.removeUnit(unitOf('phoenix'));
+    await waitFor(async () => (await rpcError(h.client, h.client.restart, contoso('phoenix'))).code === status.FAILED_PRECONDITION, 2_000, 'the view to see the file gone');
+    await h.sandbox.linkUnit(unitOf('phoenix'), 'lit-stream-contoso@.service');
+    await waitFor(async () => (await rpc(h.client, h.client.start, contoso('phoenix'))).status === ActionStatus.ACTION_STATUS_SUCCESS, 2_000, 'declared again');
+
+    expect(w.messages[0]?.kind).toBe(WatchEventKind.WATCH_EVENT_KIND_INITIAL);
+    expect(w.messages.map((m) => m.kind)).not.toContain(WatchEventKind.WATCH_EVENT_KIND_REMOVED);
+    expect(w.messages.map((m) => m.status?.mainPid)).toEqual(w.messages.map(() => pid));
+    // Nothing changed for a watcher: no CHANGED repeating what it was told.
+    expect(w.messages).toHaveLength(1);
+    w.call.cancel();
+    await rpc(h.client, h.client.stop, contoso('phoenix'));
+  });
+});
+
+describe('load state and unloads (item 4)', () => {
+  it('a stream started right after a resync is listed and watched as loaded, not with no load state', async () => {
+    await waitFor(async () => !(await loaded('idle')), 5_000, 'systemd to have idle unloaded');
+    await h.sandbox.reload();
+    const w = watch('idle');
+    await waitFor(() => w.messages.length >= 1, 5_000, 'the initial status');
+    await h.sandbox.withManager((m) => m.StartUnit(unitOf('idle'), 'replace'));
+    await waitFor(async () => (await listed('idle'))?.activeState === ActiveState.ACTIVE_STATE_ACTIVE, 2_000, 'idle active');
+    expect((await listed('idle'))?.loadState).toBe(LoadState.LOAD_STATE_LOADED);
+    await rpc(h.client, h.client.start, contoso('idle'));
+    expect((await listed('idle'))?.loadState).toBe(LoadState.LOAD_STATE_LOADED);
+    const active = w.messages.filter((m) => m.status?.activeState === ActiveState.ACTIVE_STATE_ACTIVE);
+    expect(active.length).toBeGreaterThan(0);
+    expect(active.map((m) => m.status?.loadState)).toEqual(active.map(() => LoadState.LOAD_STATE_LOADED));
+    w.call.cancel();
+  });
+
+  it('a stream systemd unloads is shown as not loaded, not as still loaded', async () => {
+    await rpc(h.client, h.client.stop, contoso('idle'));
+    await waitFor(async () => !(await loaded('idle')), 10_000, 'systemd to unload idle');
+    await waitFor(async () => (await listed('idle'))?.loadState === LoadState.LOAD_STATE_UNSPECIFIED, 1_000, 'the view to see it unloaded');
+    const { status: s } = await rpc(h.client, h.client.getStatus, contoso('idle'));
+    expect(s).toMatchObject({ loadState: LoadState.LOAD_STATE_UNSPECIFIED, activeState: ActiveState.ACTIVE_STATE_INACTIVE, subState: 'dead' });
+  });
+
+  it('reading a stream systemd has not loaded never makes systemd load it', async () => {
+    await waitFor(async () => !(await loaded('idle')), 10_000, 'systemd to have idle unloaded');
+    const server = currentSession(h)!.connection.uniqueName!;
+    const monitor = await monitorBus(h.sandbox, [
+      `type='method_call',sender='${server}',destination='org.freedesktop.systemd1'`,
+      `type='signal',interface='org.freedesktop.systemd1.Manager',member='UnitNew'`,
+    ]);
+    try {
+      for (let i = 0; i < 20; i++) await rpc(h.client, h.client.getStatus, contoso('idle'));
+      await waitFor(async () => (await list()).some((s) => s.name === 'idle'), 1_000, 'a list');
+      expect(await loaded('idle')).toBe(false);
+      const units = monitor.messages.filter((m) => m.member === 'UnitNew').map((m) => m.body[0]);
+      expect(units).not.toContain(unitOf('idle'));
+      expect(monitor.messages.filter((m) => m.member === 'GetAll').map((m) => m.path)).toEqual([]);
+    } finally {
+      monitor.stop();
+    }
+  });
+
+  it('a stream started again behind the server after it was read failed gets its usage from its cgroup, not from D-Bus', async () => {
+    // Read while failed (a failed unit stays loaded): systemd then reports no cgroup.
+    await h.sandbox.withManager((m) => m.StartUnit(unitOf('lean'), 'replace'));
+    await waitFor(async () => (await listed('lean'))?.activeState === ActiveState.ACTIVE_STATE_ACTIVE, 2_000, 'lean active');
+    process.kill((await systemdSays(h.sandbox, 'contoso', ['lean'])).get('lean')!.mainPid!, 'SIGKILL');
+    await waitFor(async () => (await listed('lean'))?.activeState === ActiveState.ACTIVE_STATE_FAILED, 2_000, 'lean failed');
+    expect((await rpc(h.client, h.client.getStatus, contoso('lean'))).status?.activeState).toBe(ActiveState.ACTIVE_STATE_FAILED);
+    await h.sandbox.withManager((m) => m.StartUnit(unitOf('lean'), 'replace'));
+    await waitFor(async () => (await listed('lean'))?.activeState === ActiveState.ACTIVE_STATE_ACTIVE, 2_000, 'lean active');
+
+    const server = currentSession(h)!.connection.uniqueName!;
+    const monitor = await monitorBus(h.sandbox, [`type='method_call',sender='${server}',destination='org.freedesktop.systemd1'`]);
+    try {
+      const { status: s } = await rpc(h.client, h.client.getStatus, contoso('lean'));
+      expect(s?.usageSource).toBe(UsageSource.USAGE_SOURCE_PROCFS);
+      expect(s?.tasks).toBe(1);
+      expect(monitor.messages.map((m) => m.member)).not.toContain('GetUnitProcesses');
+    } finally {
+      monitor.stop();
+    }
+    await rpc(h.client, h.client.stop, contoso('lean'));
+  });
+});
