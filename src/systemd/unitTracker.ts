@@ -310,11 +310,9 @@ export class UnitTracker extends EventEmitter {
         const entry = this.entries.get(unit);
         if (!entry) break;
         this.setLoaded(unit, entry, signal.member === 'UnitNew', signal.sequence);
+        // A unit without a file that systemd unloads stays tracked, as unloaded, until the next
+        // resynchronisation: whoever is answering about it right now (a Stop) still can.
         if (signal.member === 'UnitNew') this.summarize(unit, entry);
-        else if (!entry.file) {
-          this.entries.delete(unit);
-          this.emit('files');
-        }
         break;
       }
       case 'Reloading':

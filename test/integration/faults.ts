@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import dbus from 'dbus-next';
@@ -32,7 +32,7 @@ export async function busDaemonPid(sandbox: EmbeddedSystemd): Promise<number> {
 
 /** The unique name that owns org.freedesktop.systemd1 on the sandbox's bus now, if any. */
 export async function systemdOwner(sandbox: EmbeddedSystemd): Promise<string | undefined> {
-  const probe = await BusConnection.open(sandbox.busAddress);
+  const probe = await BusConnection.open(sandbox.busAddress, 15_000);
   try {
     const driver = { destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus', interface: 'org.freedesktop.DBus' };
     const [owner] = (await probe.call({ ...driver, member: 'GetNameOwner', signature: 's', body: ['org.freedesktop.systemd1'] }).catch(() => [undefined])) as [string | undefined];
@@ -54,11 +54,41 @@ export async function reconnected(h: Harness, previous: SystemdSession | undefin
 }
 
 /**
- * SIGKILLs the sandbox's dbus-daemon; the user manager socket-activates a new one on the next
- * connection attempt and registers on it again.
+ * Lets the sandbox's dbus.service be started any number of times (systemd's default start limit,
+ * 5 in 10 s, would refuse a spec that kills the bus daemon more often than that).
  */
-export async function killBusDaemon(sandbox: EmbeddedSystemd): Promise<void> {
-  process.kill(await busDaemonPid(sandbox), 'SIGKILL');
+export async function allowBusRestarts(sandbox: EmbeddedSystemd): Promise<void> {
+  const dropIn = join(sandbox.unitDir, 'dbus.service.d');
+  await mkdir(dropIn, { recursive: true });
+  await writeFile(join(dropIn, 'restarts.conf'), '[Unit]\nStartLimitIntervalSec=0\n');
+  await sandbox.reload();
+}
+
+/**
+ * SIGKILLs the sandbox's dbus-daemon and waits until systemd has reaped it; runs `meanwhile` (the
+ * bus is down: no connection can be made without activating a new daemon); then waits until a new
+ * one answers with systemd on it — the user manager socket-activates it on the next connection
+ * attempt and registers on it by itself.
+ *
+ * Waiting for the reaping matters: a unit changing state between the daemon's death and systemd
+ * noticing it makes systemd 252 reconnect, synchronously, to the socket it listens on itself for
+ * the next daemon, and stall for 90 s (its own D-Bus timeout) — a systemd hazard, not this server's.
+ */
+export async function killBusDaemon(sandbox: EmbeddedSystemd, meanwhile?: () => void | Promise<void>): Promise<void> {
+  const pid = await busDaemonPid(sandbox);
+  process.kill(pid, 'SIGKILL');
+  await waitFor(() => !existsSync(`/proc/${pid}`), 10_000, 'systemd to reap the bus daemon');
+  await meanwhile?.();
+  await busAnswers(sandbox);
+}
+
+/**
+ * Waits until the sandbox's bus answers and systemd is on it again. (Killing the bus daemon while
+ * systemd is still reconnecting to it can stall systemd for its own 25 s D-Bus timeout: it then
+ * waits, synchronously, for a bus daemon that only it can start.)
+ */
+export async function busAnswers(sandbox: EmbeddedSystemd): Promise<void> {
+  await waitFor(async () => (await systemdOwner(sandbox).catch(() => undefined)) !== undefined, 30_000, 'the bus, with systemd on it, to answer');
 }
 
 /**
@@ -69,7 +99,7 @@ export async function killBusDaemon(sandbox: EmbeddedSystemd): Promise<void> {
 export async function restartBusWithMatchRuleLimit(sandbox: EmbeddedSystemd, limit: number | undefined): Promise<void> {
   const dropIn = join(sandbox.unitDir, 'dbus.service.d');
   if (limit === undefined) {
-    await rm(dropIn, { recursive: true, force: true });
+    await rm(join(dropIn, 'limits.conf'), { force: true });
   } else {
     const config = join(sandbox.root, 'bus-limits.conf');
     await writeFile(

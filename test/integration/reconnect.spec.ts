@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activeStateWord } from '../../src/core/stateNames.js';
 import { ActionStatus, ActiveState, type WatchStatusResponse, WatchEventKind } from '../../gen/lit/stream/v1/stream.js';
 import {
+  allowBusRestarts,
   busConnectionsOf,
   currentSession,
   differencesFromSystemd,
@@ -29,6 +30,7 @@ beforeAll(async () => {
     ...FIXTURE_UNITS,
     'lit-stream-contoso@.service': '[Unit]\nStartLimitIntervalSec=0\n[Service]\nType=exec\nExecStart=/bin/sleep infinity\n',
   });
+  await allowBusRestarts(h.sandbox);
 });
 afterAll(async () => {
   await h?.stop();
@@ -95,9 +97,8 @@ describe('after the bus daemon is killed and socket-activated again', () => {
     const { status: eth } = await rpc(h.client, h.client.getStatus, contoso('ethereum'));
 
     const before = currentSession(h);
-    await killBusDaemon(h.sandbox);
     // Behind the server's back while it has no connection: a worker dies, another stream stops.
-    process.kill(eth!.mainPid!, 'SIGKILL');
+    await killBusDaemon(h.sandbox, () => void process.kill(eth!.mainPid!, 'SIGKILL'));
     await h.sandbox.withManager((m) => m.StopUnit('lit-stream-contoso@bitcoin.service', 'replace'));
     await reconnected(h, before);
 

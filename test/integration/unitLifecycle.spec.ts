@@ -52,7 +52,11 @@ describe('a stream whose unit file is removed while it runs (item 3)', () => {
     const w = watch('');
     await rpc(h.client, h.client.start, contoso('doomed'));
     const pid = (await systemdSays(h.sandbox, 'contoso', ['doomed'])).get('doomed')?.mainPid;
-    await waitFor(() => w.of('doomed').some((m) => m.status?.mainPid === pid), 5_000, 'the watch to see it run');
+    await waitFor(
+      () => w.of('doomed').some((m) => m.status?.mainPid === pid && m.status?.activeState === ActiveState.ACTIVE_STATE_ACTIVE),
+      5_000,
+      'the watch to see it run',
+    );
 
     await h.sandbox.removeUnit(unitOf('doomed'));
     await h.sandbox.reload(); // systemd keeps it running (loaded from the template it is an instance of)
@@ -64,7 +68,9 @@ describe('a stream whose unit file is removed while it runs (item 3)', () => {
     const { status: running } = await rpc(h.client, h.client.getStatus, contoso('doomed'));
     expect(running).toMatchObject({ activeState: ActiveState.ACTIVE_STATE_ACTIVE, mainPid: pid });
     // What the watch said meanwhile: still running, never inactive or removed.
-    const sinceRunning = w.of('doomed').slice(w.of('doomed').findIndex((m) => m.status?.mainPid === pid));
+    const sinceRunning = w.of('doomed').slice(
+      w.of('doomed').findIndex((m) => m.status?.mainPid === pid && m.status?.activeState === ActiveState.ACTIVE_STATE_ACTIVE),
+    );
     expect(sinceRunning.map((m) => `${m.kind} ${m.status?.activeState} ${m.status?.mainPid}`)).toEqual(
       sinceRunning.map(() => `${WatchEventKind.WATCH_EVENT_KIND_CHANGED} ${ActiveState.ACTIVE_STATE_ACTIVE} ${pid}`),
     );
