@@ -102,13 +102,18 @@ describe('only declared streams can be touched', () => {
   });
 });
 
+/** Start and Restart of the stream both answer FAILED_PRECONDITION with `says` in the details. */
+async function expectStartRefused(name: string, says: string): Promise<void> {
+  for (const method of ['start', 'restart'] as const) {
+    const error = await call(method, 'contoso', name);
+    expect(error.code, method).toBe(status.FAILED_PRECONDITION);
+    expect(error.details).toContain(says);
+  }
+}
+
 describe('a masked stream', () => {
   it('cannot be started or restarted: FAILED_PRECONDITION that says it is masked', async () => {
-    for (const method of ['start', 'restart'] as const) {
-      const error = await call(method, 'contoso', 'masked');
-      expect(error.code).toBe(status.FAILED_PRECONDITION);
-      expect(error.details).toContain('masked');
-    }
+    await expectStartRefused('masked', 'masked');
   });
 
   it('can still be stopped and shown', async () => {
@@ -121,17 +126,11 @@ describe('a masked stream', () => {
 
 describe('units systemd will not start as they stand: FAILED_PRECONDITION with systemd\'s reason', () => {
   it('a unit file with a bad setting', async () => {
-    for (const method of ['start', 'restart'] as const) {
-      const error = await call(method, 'contoso', 'unfinished');
-      expect(error.code).toBe(status.FAILED_PRECONDITION);
-      expect(error.details).toContain('bad unit file setting');
-    }
+    await expectStartRefused('unfinished', 'bad unit file setting');
   });
 
   it('a unit that refuses to be started by hand (RefuseManualStart=)', async () => {
-    const error = await call('start', 'contoso', 'manualonly');
-    expect(error.code).toBe(status.FAILED_PRECONDITION);
-    expect(error.details).toContain('OnlyByDependency');
+    await expectStartRefused('manualonly', 'OnlyByDependency');
   });
 });
 

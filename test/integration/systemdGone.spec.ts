@@ -72,46 +72,39 @@ describe('systemd killed during a Start', () => {
   });
 });
 
+/**
+ * Freezes a process of the sandbox (systemd or its bus daemon) during a Start and checks what
+ * callers see while it is frozen and after it runs again.
+ */
+async function frozenDuringAStart(h: Harness, pid: number): Promise<void> {
+  const { starting } = await startSlowWithoutDeadline(h);
+  const before = currentSession(h);
+  process.kill(pid, 'SIGSTOP');
+  resume = () => process.kill(pid, 'SIGCONT');
+
+  expect(await within(LIVENESS.timeoutMs + 3_000, starting)).toMatchObject({ code: status.UNAVAILABLE });
+  expect(await serving()).toBe(Serving.NOT_SERVING);
+  await newCallsFailFast(h);
+
+  resume();
+  resume = undefined;
+  await reconnected(h, before, 15_000);
+  expect(await serving()).toBe(Serving.SERVING);
+  await waitFor(async () => (await differencesFromSystemd(h, 'contoso', ['bitcoin', 'slow']).catch((e: Error) => [e.message])).length === 0, 2_000, 'reads to match systemd');
+  expect(await busConnectionsOf(h.sandbox, process.pid)).toEqual([currentSession(h)!.connection.uniqueName]);
+  expect((await rpc(h.client, h.client.stop, { team: 'contoso', name: 'slow' })).status).toBe(ActionStatus.ACTION_STATUS_SUCCESS);
+}
+
 describe('systemd frozen (SIGSTOP)', () => {
   it('a Start waiting on it ends with UNAVAILABLE, health is NOT_SERVING and new calls fail fast until it runs again; then all is as before, on one connection', async () => {
     const h = await boot();
-    const { starting } = await startSlowWithoutDeadline(h);
-    const before = currentSession(h);
-    process.kill(h.sandbox.pid, 'SIGSTOP');
-    resume = () => process.kill(h.sandbox.pid, 'SIGCONT');
-
-    expect(await within(LIVENESS.timeoutMs + 3_000, starting)).toMatchObject({ code: status.UNAVAILABLE });
-    expect(await serving()).toBe(Serving.NOT_SERVING);
-    await newCallsFailFast(h);
-
-    resume();
-    resume = undefined;
-    await reconnected(h, before, 15_000);
-    expect(await serving()).toBe(Serving.SERVING);
-    await waitFor(async () => (await differencesFromSystemd(h, 'contoso', ['bitcoin', 'slow']).catch((e: Error) => [e.message])).length === 0, 2_000, 'reads to match systemd');
-    expect(await busConnectionsOf(h.sandbox, process.pid)).toEqual([currentSession(h)!.connection.uniqueName]);
-    expect((await rpc(h.client, h.client.stop, { team: 'contoso', name: 'slow' })).status).toBe(ActionStatus.ACTION_STATUS_SUCCESS);
+    await frozenDuringAStart(h, h.sandbox.pid);
   });
 });
 
 describe('the bus daemon frozen (SIGSTOP)', () => {
-  it('a Start waiting across it ends with UNAVAILABLE, health is NOT_SERVING and new calls fail fast until it runs again', async () => {
+  it('a Start waiting across it ends with UNAVAILABLE, health is NOT_SERVING and new calls fail fast until it runs again; then all is as before, on one connection', async () => {
     const h = await boot();
-    const { starting } = await startSlowWithoutDeadline(h);
-    const before = currentSession(h);
-    const daemon = await busDaemonPid(h.sandbox);
-    process.kill(daemon, 'SIGSTOP');
-    resume = () => process.kill(daemon, 'SIGCONT');
-
-    expect(await within(LIVENESS.timeoutMs + 3_000, starting)).toMatchObject({ code: status.UNAVAILABLE });
-    expect(await serving()).toBe(Serving.NOT_SERVING);
-    await newCallsFailFast(h);
-
-    resume();
-    resume = undefined;
-    await reconnected(h, before, 15_000);
-    expect(await serving()).toBe(Serving.SERVING);
-    await waitFor(async () => (await differencesFromSystemd(h, 'contoso', ['bitcoin', 'slow']).catch((e: Error) => [e.message])).length === 0, 2_000, 'reads to match systemd');
-    expect(await busConnectionsOf(h.sandbox, process.pid)).toEqual([currentSession(h)!.connection.uniqueName]);
+    await frozenDuringAStart(h, await busDaemonPid(h.sandbox));
   });
 });
