@@ -5,9 +5,12 @@ import { parseCommandLine } from '../../clients/typescript/src/cli/commandLine.j
 import { ExitCode, exitCodeForError, firstFailure } from '../../clients/typescript/src/cli/exitCodes.js';
 import { inOrder } from '../../clients/typescript/src/cli/inOrder.js';
 import { formatLastExit } from '../../clients/typescript/src/cli/lastExit.js';
+import { formatLogLine, priorityStyle } from '../../clients/typescript/src/cli/logView.js';
 import { main } from '../../clients/typescript/src/cli/main.js';
+import { parseSince } from '../../clients/typescript/src/cli/since.js';
 import { statusBlock, statusTable } from '../../clients/typescript/src/cli/statusView.js';
 import { formatRelative } from '../../clients/typescript/src/cli/timespan.js';
+import { UsageError } from '../../clients/typescript/src/cli/usageError.js';
 
 /** lit-streamctl's pure parts: systemctl's wording, the command line, exit codes, answer order. */
 
@@ -240,5 +243,53 @@ describe('help, version and usage (no server needed)', () => {
     [['help', 'nope'], "lit-streamctl: no command 'nope'\nTry 'lit-streamctl --help'.\n"],
   ])('%j: exit 2, one line and where help is', async (argv, stderr) => {
     expect(await run(argv)).toEqual({ code: ExitCode.USAGE, stdout: '', stderr });
+  });
+});
+
+describe('--since, as journalctl reads times (systemd.time(7))', () => {
+  // A fixed "now" and zone, so that "today" and local times mean one thing.
+  const now = new Date('2026-11-25T12:00:00Z');
+  it.each([
+    ['now', '2026-11-25T12:00:00.000Z'],
+    ['-1h', '2026-11-25T11:00:00.000Z'],
+    ['1h 30min ago', '2026-11-25T10:30:00.000Z'],
+    ['10 min ago', '2026-11-25T11:50:00.000Z'],
+    ['+5min', '2026-11-25T12:05:00.000Z'],
+    ['@1764000000', '2025-11-24T16:00:00.000Z'],
+    ['2026-11-25 13:32 UTC', '2026-11-25T13:32:00.000Z'],
+    ['2026-11-25T13:32:23Z', '2026-11-25T13:32:23.000Z'],
+  ])('%s → %s', (text, iso) => {
+    expect(parseSince(text, now).toISOString()).toBe(iso);
+  });
+
+  it('reads dates and times without a zone in the local one, as journalctl does', () => {
+    expect(parseSince('2026-11-25 13:32:23', now)).toEqual(new Date(2026, 10, 25, 13, 32, 23));
+    expect(parseSince('Wed 2026-11-25 13:32:23', now)).toEqual(new Date(2026, 10, 25, 13, 32, 23));
+    expect(parseSince('2026-11-25', now)).toEqual(new Date(2026, 10, 25));
+    expect(parseSince('today', now)).toEqual(new Date(now.getFullYear(), now.getMonth(), now.getDate()));
+    expect(parseSince('yesterday', now)).toEqual(new Date(now.getFullYear(), now.getMonth(), now.getDate() - 1));
+    expect(parseSince('13:32', now)).toEqual(new Date(now.getFullYear(), now.getMonth(), now.getDate(), 13, 32));
+  });
+
+  it.each(['bogus', '1x ago', '2026-02-30', '25:00', ''])('rejects %j as wrong usage', (text) => {
+    expect(() => parseSince(text, now)).toThrow(UsageError);
+  });
+});
+
+describe('log lines, as journalctl prints them', () => {
+  const time = new Date('2026-11-05T09:03:07Z');
+  const plain = (_style: unknown, text: string) => text;
+  it("prints time, who wrote it and its pid, the message; systemd's lines as systemd's", () => {
+    expect(formatLogLine({ time, priority: 6, pid: 4408, message: 'BTC 97000', source: 'worker' }, 'bitcoin', plain, 'UTC')).toBe(
+      'Nov 05 09:03:07 bitcoin[4408]: BTC 97000',
+    );
+    expect(formatLogLine({ time, priority: 6, pid: 1, message: 'Started lit-stream-contoso@bitcoin.service.', source: 'systemd' }, 'bitcoin', plain, 'America/Chicago')).toBe(
+      'Nov 05 03:03:07 systemd[1]: Started lit-stream-contoso@bitcoin.service.',
+    );
+    expect(formatLogLine({ time, priority: 6, message: 'no pid', source: 'worker' }, 'bitcoin', plain, 'UTC')).toBe('Nov 05 09:03:07 bitcoin: no pid');
+  });
+
+  it('colours by priority as journalctl: err and worse red, warning yellow, notice bold, debug grey', () => {
+    expect([0, 3, 4, 5, 6, 7].map(priorityStyle)).toEqual(['bad', 'bad', 'warn', 'strong', undefined, 'dim']);
   });
 });

@@ -10,7 +10,7 @@ export interface Cell {
   readonly style?: CellStyle;
 }
 
-export type CellStyle = 'good' | 'bad' | 'dim' | 'header';
+export type CellStyle = 'good' | 'bad' | 'warn' | 'strong' | 'dim' | 'header';
 
 /**
  * Lays out rows under headers, as `systemctl list-units` does: columns as wide as their widest

@@ -27,6 +27,8 @@ type Format = Parameters<typeof util.styleText>[0];
 const STYLES: Record<CellStyle, Format> = {
   good: ['green', 'bold'],
   bad: ['red', 'bold'],
+  warn: ['yellow', 'bold'],
+  strong: 'bold',
   dim: 'dim',
   header: 'underline',
 };

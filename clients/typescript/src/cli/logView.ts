@@ -1,0 +1,51 @@
+import type { Paint } from './terminal.js';
+import type { CellStyle } from './table.js';
+
+/** A log line as lit-streamctl prints it (the client library's log entry, as far as it is used). */
+export interface LogLine {
+  readonly time: Date;
+  /** syslog priority: 0 emerg … 3 err, 4 warning, 5 notice, 6 info, 7 debug. */
+  readonly priority: number;
+  readonly pid?: number;
+  readonly message: string;
+  /** Whether the worker wrote it or systemd wrote it about the worker. */
+  readonly source: 'worker' | 'systemd';
+}
+
+/**
+ * One line as `journalctl` prints it in its default short format, `Nov 25 22:36:28 identifier[pid]:
+ * message`, the time in this process's zone. The host is left out (one server's streams), and the
+ * identifier is the stream's name for the worker's lines and `systemd` for systemd's.
+ */
+export function formatLogLine(line: LogLine, streamName: string, paint: Paint, timeZone?: string): string {
+  const identifier = line.source === 'systemd' ? 'systemd' : streamName;
+  const pid = line.pid === undefined ? '' : `[${line.pid}]`;
+  return `${shortTime(line.time, timeZone)} ${identifier}${pid}: ${paint(priorityStyle(line.priority), line.message)}`;
+}
+
+/**
+ * journalctl's colours by priority (src/shared/logs-show.c): err and worse red, warning yellow,
+ * notice bold, debug grey, info as it is.
+ */
+export function priorityStyle(priority: number): CellStyle | undefined {
+  if (priority <= 3) return 'bad';
+  if (priority === 4) return 'warn';
+  if (priority === 5) return 'strong';
+  if (priority >= 7) return 'dim';
+  return undefined;
+}
+
+/** strftime's `%b %d %H:%M:%S`: `Nov 05 09:03:07`. */
+function shortTime(time: Date, timeZone?: string): string {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    month: 'short',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(time);
+  const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? '';
+  return `${part('month')} ${part('day')} ${part('hour')}:${part('minute')}:${part('second')}`;
+}
