@@ -41,7 +41,8 @@ export class Context {
    * NOT_FOUND: stream 'dogecoin' of team 'contoso' is not declared: …`.
    */
   reportError(subject: string | undefined, error: LitStreamError): void {
-    const hint = error.code === GrpcStatus.UNAVAILABLE ? ` (lit-streamd at ${this.address}; set --addr or LIT_STREAM_ADDR)` : '';
+    // UNAVAILABLE is lit-streamd out of reach, or lit-streamd without systemd: either way, which one.
+    const hint = error.code === GrpcStatus.UNAVAILABLE ? ` (lit-streamd at ${this.address})` : '';
     // grpc-js ends a connection failure with an empty "Resolution note:"; one line, whatever the server sent.
     const details = error.details.replace(/\s*Resolution note:\s*$/, '');
     const text = `${error.codeName}: ${details}${hint}`.replace(/\s*\n\s*/g, ' ');
