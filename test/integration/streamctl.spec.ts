@@ -123,6 +123,11 @@ describe('status TEAM/NAME…', () => {
     expect(failed.stdout).toContain('× contoso/crash\n');
     expect(failed.stdout).toContain('     Active: failed (Result: exit-code)\n');
     expect(failed.stdout).toContain('  Last exit: code=exited, status=1/FAILURE\n');
+    // Then, after a blank line, its log lines since it last started, as systemctl status ends.
+    const [, lines] = failed.stdout.split('\n\n');
+    expect(lines!.trimEnd().split('\n')).toContainEqual(
+      expect.stringMatching(/^\w{3} \d\d \d\d:\d\d:\d\d systemd\[\d+\]: Failed to start lit-stream-contoso@crash\.service/),
+    );
   });
 
   it('exits 4 for no such stream, with one line on stderr naming the gRPC code', async () => {
@@ -138,7 +143,7 @@ describe('status TEAM/NAME…', () => {
     const { code, stdout, stderr } = await streamctl(['status', 'contoso/bitcoin', 'contoso/dogecoin', 'contoso/ethereum'], env);
     expect(code).toBe(4);
     expect(stdout.split('\n').filter((line) => /^[●○×] /.test(line))).toEqual(['● contoso/bitcoin', '○ contoso/ethereum']);
-    expect(stdout).toContain('   Restarts: 0\n\n○ contoso/ethereum');
+    expect(stdout).toContain('\n\n○ contoso/ethereum\n'); // a blank line between streams
     expect(stderr.trimEnd().split('\n')).toEqual([expect.stringContaining('contoso/dogecoin: NOT_FOUND')]);
 
     const running = await streamctl(['status', 'contoso/bitcoin', 'contoso/ethereum'], env);
@@ -192,12 +197,14 @@ describe('start | stop | restart TEAM/NAME…', () => {
     expect(await activeState('ethereum')).toBe('inactive');
   });
 
-  it('a failing start exits 1 with systemd\'s reason on stderr; the others still answer', async () => {
+  it('a failing start exits 1 with systemd\'s reason and the log lines on stderr; the others still answer', async () => {
     await action('stop', 'bitcoin');
     const { code, stdout, stderr } = await streamctl(['start', 'contoso/crash', 'contoso/bitcoin'], env);
     expect(code).toBe(1);
     expect(stdout).toBe('contoso/bitcoin: Stream started successfully.\n');
-    expect(stderr).toMatch(/^contoso\/crash: [^\n]*exit status 1[^\n]*\n$/);
+    const [reason, ...excerpt] = stderr.trimEnd().split('\n');
+    expect(reason).toMatch(/^contoso\/crash: .*exit status 1/);
+    expect(excerpt).toContainEqual(expect.stringMatching(/^ {2}\w{3} \d\d \d\d:\d\d:\d\d systemd\[\d+\]: .*Failed with result 'exit-code'/));
     expect(await activeState('crash')).toBe('failed');
   });
 
@@ -206,9 +213,10 @@ describe('start | stop | restart TEAM/NAME…', () => {
     expect(code).toBe(1);
     const answers = stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(answers).toEqual([
-      { team: 'contoso', name: 'crash', action: 'start', status: 'FAILURE', message: expect.stringContaining('exit status 1') },
+      { team: 'contoso', name: 'crash', action: 'start', status: 'FAILURE', message: expect.stringContaining('exit status 1'), logs: expect.any(Array) },
       { team: 'contoso', name: 'bitcoin', action: 'start', status: 'SUCCESS', message: 'Stream started successfully.' },
     ]);
+    expect(answers[0]!.logs).toContainEqual(expect.objectContaining({ kind: 'line', source: 'systemd', message: expect.stringContaining("Failed with result 'exit-code'") }));
   });
 
   it('exits 5 for no such stream (as systemctl start does), 1 for a masked one', async () => {
@@ -218,6 +226,73 @@ describe('start | stop | restart TEAM/NAME…', () => {
     const masked = await streamctl(['start', 'contoso/masked'], env);
     expect(masked.code).toBe(1);
     expect(masked.stderr).toMatch(/^lit-streamctl: contoso\/masked: FAILED_PRECONDITION: [^\n]+\n$/);
+  });
+});
+
+describe('logs TEAM/NAME', () => {
+  /** The crash stream's worker prints `starting`, then exits 1: each start writes lines. */
+  const crashLine = /^\w{3} \d\d \d\d:\d\d:\d\d crash\[\d+\]: starting$/;
+
+  it('prints the worker\'s lines and systemd\'s about it, as journalctl -u does', async () => {
+    await streamctl(['start', 'contoso/crash'], env);
+    let run = await streamctl(['logs', '-n', '20', 'contoso/crash'], env);
+    // journald may file the worker's line a moment after systemd's: wait for it, do not assume.
+    await waitFor(async () => crashLine.test((run = await streamctl(['logs', '-n', '20', 'contoso/crash'], env)).stdout.split('\n').find((l) => l.includes('crash[')) ?? ''), 15_000, "the worker's line");
+    expect(run.code).toBe(0);
+    expect(run.stdout).not.toMatch(ESCAPE);
+    const lines = run.stdout.trimEnd().split('\n');
+    expect(lines).toContainEqual(expect.stringMatching(crashLine));
+    expect(lines).toContainEqual(expect.stringMatching(/ systemd\[\d+\]: lit-stream-contoso@crash\.service: Main process exited, code=exited, status=1\/FAILURE$/));
+    expect(lines.length).toBeLessThanOrEqual(20);
+
+    const one = await streamctl(['logs', '-n', '1', 'contoso/crash'], env);
+    expect(one.stdout.trimEnd().split('\n')).toHaveLength(1);
+  });
+
+  it('--since: only lines since then; none yet from the future', async () => {
+    await streamctl(['start', 'contoso/crash'], env);
+    const recent = await streamctl(['logs', '--since', '10min ago', 'contoso/crash'], env);
+    expect(recent.code).toBe(0);
+    expect(recent.stdout).toMatch(/Failed to start lit-stream-contoso@crash\.service/);
+    const future = await streamctl(['logs', '--since', '+1h', 'contoso/crash'], env);
+    expect(future).toEqual({ code: 0, stdout: '-- No entries --\n', stderr: '' });
+    const wrong = await streamctl(['logs', '--since', 'teatime', 'contoso/crash'], env);
+    expect(wrong.code).toBe(2);
+  });
+
+  it('-o json: one object per line, as the client library\'s logs() yields it', async () => {
+    await streamctl(['start', 'contoso/crash'], env);
+    const { code, stdout } = await streamctl(['logs', '-o', 'json', '-n', '5', 'contoso/crash'], env);
+    expect(code).toBe(0);
+    const lines = stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toHaveLength(5);
+    for (const line of lines) {
+      expect(line).toMatchObject({ kind: 'line', priority: expect.any(Number), message: expect.any(String), cursor: expect.any(String) });
+      expect(['worker', 'systemd']).toContain(line.source);
+      expect(Number.isNaN(Date.parse(String(line.time)))).toBe(false);
+    }
+  });
+
+  it('-f sees a new line as it is written, until Ctrl-C (exit 0)', async () => {
+    await streamctl(['start', 'contoso/crash'], env);
+    const follow = spawnStreamctl(['logs', '-f', '-n', '1', 'contoso/crash'], env);
+    const workerLines = () => follow.lines.filter((line) => crashLine.test(line)).length;
+    try {
+      await waitFor(() => follow.lines.length >= 1, 15_000, 'the newest line, printed before following');
+      const before = workerLines();
+      await streamctl(['start', 'contoso/crash'], env);
+      await waitFor(() => workerLines() > before, 15_000, "the worker's new line");
+    } finally {
+      follow.child.kill('SIGINT');
+    }
+    expect(await follow.exited).toBe(0);
+    expect(follow.stderr()).toBe('');
+  });
+
+  it('exits 4 for no such stream', async () => {
+    const run = await streamctl(['logs', 'contoso/dogecoin'], env);
+    expect(run.code).toBe(4);
+    expect(run.stderr).toMatch(/^lit-streamctl: NOT_FOUND: [^\n]+\n$/);
   });
 });
 

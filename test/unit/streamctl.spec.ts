@@ -214,7 +214,7 @@ describe('help, version and usage (no server needed)', () => {
     return { code, stdout, stderr };
   }
 
-  it.each(['list', 'status', 'start', 'stop', 'restart', 'watch'])('%s --help: usage, exit status where it matters, examples', async (command) => {
+  it.each(['list', 'status', 'start', 'stop', 'restart', 'logs', 'watch'])('%s --help: usage, exit status where it matters, examples', async (command) => {
     for (const argv of [[command, '--help'], ['help', command], [command, '-h']]) {
       const { code, stdout } = await run(argv);
       expect(code).toBe(0);
@@ -227,7 +227,7 @@ describe('help, version and usage (no server needed)', () => {
   it('--help lists every command and the exit codes; no command at all is wrong usage', async () => {
     const { code, stdout } = await run(['--help']);
     expect(code).toBe(0);
-    for (const command of ['list TEAM', 'status TEAM/NAME...', 'start TEAM/NAME...', 'watch TEAM']) expect(stdout).toContain(`  ${command} `);
+    for (const command of ['list TEAM', 'status TEAM/NAME...', 'start TEAM/NAME...', 'logs TEAM/NAME', 'watch TEAM']) expect(stdout).toContain(`  ${command} `);
     expect(stdout).toContain('Exit status');
     expect((await run([])).code).toBe(ExitCode.USAGE);
   });
@@ -286,7 +286,7 @@ describe('log lines, as journalctl prints them', () => {
     expect(formatLogLine({ time, priority: 6, pid: 1, message: 'Started lit-stream-contoso@bitcoin.service.', source: 'systemd' }, 'bitcoin', plain, 'America/Chicago')).toBe(
       'Nov 05 03:03:07 systemd[1]: Started lit-stream-contoso@bitcoin.service.',
     );
-    expect(formatLogLine({ time, priority: 6, message: 'no pid', source: 'worker' }, 'bitcoin', plain, 'UTC')).toBe('Nov 05 09:03:07 bitcoin: no pid');
+    expect(formatLogLine({ time, priority: 6, pid: null, message: 'no pid', source: 'worker' }, 'bitcoin', plain, 'UTC')).toBe('Nov 05 09:03:07 bitcoin: no pid');
   });
 
   it('colours by priority as journalctl: err and worse red, warning yellow, notice bold, debug grey', () => {

@@ -44,10 +44,11 @@ export class Stream extends Service {
 
   /**
    * The stream's current status, formatted as `systemctl status` shows it, with its last 10 log
-   * lines since it last started in `details.logs` (as `systemctl status` shows them).
+   * lines since it last started in `details.logs` (as `systemctl status` shows them);
+   * `{ logLines: 0 }` asks for none (no journal read on the server, e.g. for a whole team's table).
    */
-  async status(): Promise<ServiceStatus> {
-    const response = await this.call(this.client.getStatus, { ...this.ref(), logLines: STATUS_LOG_LINES });
+  async status(options: { readonly logLines?: number } = {}): Promise<ServiceStatus> {
+    const response = await this.call(this.client.getStatus, { ...this.ref(), logLines: options.logLines ?? STATUS_LOG_LINES });
     if (!response.status) throw new Error('lit-streamd answered GetStatus without a status');
     const status = toServiceStatus(response.status);
     const logs = response.logs.map(toLogLine);

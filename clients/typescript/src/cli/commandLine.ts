@@ -15,11 +15,14 @@ const OPTIONS = {
   key: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
+  lines: { type: 'string', short: 'n' },
+  follow: { type: 'boolean', short: 'f' },
+  since: { type: 'string' },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
 
-export const COMMANDS = ['list', 'status', 'start', 'stop', 'restart', 'watch', 'help'] as const;
+export const COMMANDS = ['list', 'status', 'start', 'stop', 'restart', 'logs', 'watch', 'help'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 /** Options every command takes. */
@@ -32,6 +35,7 @@ const ARGUMENTS: Record<CommandName, { readonly min: number; readonly max: numbe
   start: { min: 1, max: Infinity, options: [] },
   stop: { min: 1, max: Infinity, options: [] },
   restart: { min: 1, max: Infinity, options: [] },
+  logs: { min: 1, max: 1, options: ['lines', 'follow', 'since'] },
   watch: { min: 1, max: 1, options: [] },
   help: { min: 0, max: 1, options: [] },
 };
@@ -44,6 +48,8 @@ export interface CommandLine {
   readonly help: boolean;
   readonly version: boolean;
   readonly connection: { readonly addr?: string; readonly token?: string; readonly ca?: string; readonly cert?: string; readonly key?: string };
+  /** `logs`: -n, -f, --since as given. */
+  readonly logs: { readonly lines?: string; readonly follow: boolean; readonly since?: string };
 }
 
 export function parseCommandLine(argv: readonly string[]): CommandLine {
@@ -67,6 +73,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     help: values.help === true,
     version: values.version === true,
     connection: { addr: values.addr, token: values.token, ca: values.ca, cert: values.cert, key: values.key },
+    logs: { lines: values.lines, follow: values.follow === true, since: values.since },
   };
   if (!command || line.help) return line;
   if (line.version) throw new UsageError("--version takes no command");

@@ -19,7 +19,7 @@ const EXIT_STATUS = `Exit status (as systemctl's):
   1   an action failed (systemd's job did not succeed), or another error
   2   wrong usage, or a team or name the server rejects as malformed
   3   status: a stream is not running
-  4   status: no such stream
+  4   status, logs: no such stream
   5   start, stop, restart: no such stream
   69  lit-streamd cannot be reached (or cannot reach systemd)
   77  not authenticated, or not allowed
@@ -37,6 +37,7 @@ Commands:
   start TEAM/NAME...        start streams (all at once), wait until systemd has
   stop TEAM/NAME...         stop streams
   restart TEAM/NAME...      restart streams
+  logs TEAM/NAME            a stream's log lines, as journalctl -u shows a unit's (-n N, -f, --since)
   watch TEAM                follow the team's streams as their state changes
   help [COMMAND]            this help, or a command's
 
@@ -51,6 +52,7 @@ Examples:
   lit-streamctl list contoso
   lit-streamctl status contoso/bitcoin
   lit-streamctl restart contoso/bitcoin contoso/ethereum
+  lit-streamctl logs -f contoso/bitcoin
   LIT_STREAM_ADDR=feeds.internal:50051 LIT_STREAM_TOKEN=... lit-streamctl watch contoso
 
 'lit-streamctl COMMAND --help' says more about a command.
@@ -60,8 +62,8 @@ const ACTION_HELP = (verb: 'start' | 'stop' | 'restart', what: string) => `Usage
 
 ${what} Several streams are ${verb}ed at once; each answer is
 printed in the order the streams were named, once systemd's job has finished: the server's message
-on stdout, or the reason it failed on stderr. While systemd works, a spinner on a terminal
-(nothing on a pipe).
+on stdout, or the reason it failed on stderr with the stream's log lines since it last started.
+While systemd works, a spinner on a terminal (nothing on a pipe).
 
 ${CONNECTION}
 
@@ -71,6 +73,7 @@ Examples:
   lit-streamctl ${verb} contoso/bitcoin
   lit-streamctl ${verb} contoso/bitcoin contoso/ethereum
   lit-streamctl ${verb} -o json contoso/bitcoin    {"team":"contoso","name":"bitcoin","action":"${verb}","status":"SUCCESS",...}
+                                                 (a FAILURE has the log lines too: "logs":[...])
 `;
 
 export const COMMAND_HELP: Record<CommandName, string> = {
@@ -91,9 +94,10 @@ Examples:
 
 Shows each stream's status, laid out as systemctl status shows a unit: ● coloured by state, the
 unit, Loaded:, Active: with when it started and how long ago, Main PID:, Tasks:, Memory: (tasks and
-memory at most a second old), how often systemd restarted it, and how its main process last
-exited. With -o json, one line per stream: the client library's status() (name, active, status,
-started, pid, tasks, memory and the typed details), plus the team.
+memory at most a second old), how often systemd restarted it, how its main process last exited,
+then its newest 10 log lines since it last started. With -o json, one line per stream: the client
+library's status() (name, active, status, started, pid, tasks, memory and the typed details, the
+log lines among them), plus the team.
 
 ${CONNECTION}
 
@@ -108,6 +112,31 @@ Examples:
   start: ACTION_HELP('start', 'Starts each stream and waits until systemd has started it.'),
   stop: ACTION_HELP('stop', 'Stops each stream and waits until systemd has stopped it; stopping a stopped stream succeeds.'),
   restart: ACTION_HELP('restart', 'Restarts each stream (starting it if it was stopped) and waits until systemd has.'),
+  logs: `Usage: lit-streamctl logs [OPTIONS] TEAM/NAME
+
+Shows the stream's log lines, as journalctl -u shows a unit's: what the worker wrote and what
+systemd wrote about it, each as 'Nov 25 13:32:23 NAME[PID]: text' (systemd's lines as
+'systemd[PID]'), coloured by priority on a terminal (errors red, warnings yellow). With -o json,
+one line per log line: the client library's {kind, time, priority, pid, message, cursor, source}.
+
+Options:
+  -n, --lines N          the newest N lines (default 10; 'all': as many as the server sends
+                         at once, 10000); with --since, at most N of the lines since then
+  -f, --follow           then every new line as it is written, until Ctrl-C
+      --since TIME       only lines since TIME, as journalctl reads it: '2026-11-25 13:32',
+                         'today', 'yesterday', '-1h', '10min ago', '@1764000000'
+                         (without -n: every line since then)
+
+${CONNECTION}
+
+Exit status: 0, or 4 for no such stream, and as 'lit-streamctl --help' says for the rest.
+
+Examples:
+  lit-streamctl logs contoso/bitcoin
+  lit-streamctl logs -n 100 --since '1h ago' contoso/bitcoin
+  lit-streamctl logs -f contoso/bitcoin
+  lit-streamctl logs -o json -n all contoso/bitcoin | jq -r 'select(.priority <= 3) | .message'
+`,
   watch: `Usage: lit-streamctl watch [OPTIONS] TEAM
 
 Follows the team's streams, including streams declared later, until Ctrl-C. On a terminal, a

@@ -1,26 +1,22 @@
-import type { Paint } from './terminal.js';
+import type { LogLine } from '../index.js';
 import type { CellStyle } from './table.js';
-
-/** A log line as lit-streamctl prints it (the client library's log entry, as far as it is used). */
-export interface LogLine {
-  readonly time: Date;
-  /** syslog priority: 0 emerg … 3 err, 4 warning, 5 notice, 6 info, 7 debug. */
-  readonly priority: number;
-  readonly pid?: number;
-  readonly message: string;
-  /** Whether the worker wrote it or systemd wrote it about the worker. */
-  readonly source: 'worker' | 'systemd';
-}
+import type { Paint } from './terminal.js';
 
 /**
  * One line as `journalctl` prints it in its default short format, `Nov 25 22:36:28 identifier[pid]:
  * message`, the time in this process's zone. The host is left out (one server's streams), and the
  * identifier is the stream's name for the worker's lines and `systemd` for systemd's.
  */
-export function formatLogLine(line: LogLine, streamName: string, paint: Paint, timeZone?: string): string {
+export function formatLogLine(
+  line: Pick<LogLine, 'time' | 'priority' | 'pid' | 'message' | 'source'>,
+  streamName: string,
+  paint: Paint,
+  timeZone?: string,
+): string {
   const identifier = line.source === 'systemd' ? 'systemd' : streamName;
-  const pid = line.pid === undefined ? '' : `[${line.pid}]`;
-  return `${shortTime(line.time, timeZone)} ${identifier}${pid}: ${paint(priorityStyle(line.priority), line.message)}`;
+  const pid = line.pid === null ? '' : `[${line.pid}]`;
+  const time = line.time ? shortTime(line.time, timeZone) : '-'.padEnd(15);
+  return `${time} ${identifier}${pid}: ${paint(priorityStyle(line.priority), line.message)}`;
 }
 
 /**

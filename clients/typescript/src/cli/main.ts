@@ -2,6 +2,7 @@ import { closeSharedClients, LitStreamError } from '../index.js';
 import { type CommandLine, type CommandName, parseCommandLine } from './commandLine.js';
 import { action } from './commands/action.js';
 import { list } from './commands/list.js';
+import { logs } from './commands/logs.js';
 import { status } from './commands/status.js';
 import { watch } from './commands/watch.js';
 import { Context } from './context.js';
@@ -43,7 +44,7 @@ export async function main(argv: readonly string[], io: Io): Promise<ExitCode> {
     return ExitCode.FAILURE;
   }
   try {
-    return await run(context, command, line.args);
+    return await run(context, command, line);
   } catch (error) {
     if (error instanceof UsageError) {
       io.stderr.write(`lit-streamctl: ${error.message}\nTry 'lit-streamctl ${command} --help'.\n`);
@@ -51,13 +52,14 @@ export async function main(argv: readonly string[], io: Io): Promise<ExitCode> {
     }
     if (!(error instanceof LitStreamError)) throw error;
     context.reportError(undefined, error);
-    return exitCodeForError(error, command === 'status' || command === 'list' || command === 'watch' ? 'query' : 'action');
+    return exitCodeForError(error, command === 'start' || command === 'stop' || command === 'restart' ? 'action' : 'query');
   } finally {
     closeSharedClients();
   }
 }
 
-function run(context: Context, command: Exclude<CommandName, 'help'>, args: readonly string[]): Promise<ExitCode> {
+function run(context: Context, command: Exclude<CommandName, 'help'>, line: CommandLine): Promise<ExitCode> {
+  const { args } = line;
   switch (command) {
     case 'list':
       return list(context, args);
@@ -67,6 +69,8 @@ function run(context: Context, command: Exclude<CommandName, 'help'>, args: read
     case 'stop':
     case 'restart':
       return action(context, command, args);
+    case 'logs':
+      return logs(context, args, line.logs);
     case 'watch':
       return watch(context, args);
   }

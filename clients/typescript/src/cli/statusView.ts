@@ -1,5 +1,6 @@
 import type { ServiceStatus, StreamEvent } from '../index.js';
 import { formatLastExit } from './lastExit.js';
+import { formatLogLine } from './logView.js';
 import { type Cell, type CellStyle, type Column, layoutTable } from './table.js';
 import type { Paint } from './terminal.js';
 import { formatRelative, formatSpan } from './timespan.js';
@@ -47,6 +48,16 @@ export function statusBlock(status: ServiceStatus, now: Date, paint: Paint): str
   const lastExit = formatLastExit(d.exitStatus, d.exitSignal);
   if (lastExit) field('Last exit', lastExit);
   return lines;
+}
+
+/**
+ * The stream's newest log lines since it last started, after a blank line, as `systemctl status`
+ * ends; or, when the server could not read the journal, why.
+ */
+export function logExcerpt(status: ServiceStatus, paint: Paint): string[] {
+  const { logs = [], logsUnavailable } = status.details;
+  if (logs.length > 0) return ['', ...logs.map((line) => formatLogLine(line, status.name, paint))];
+  return logsUnavailable ? ['', paint('dim', `(no log lines: ${logsUnavailable})`)] : [];
 }
 
 const LIST_COLUMNS: Column[] = [

@@ -1,7 +1,8 @@
-import { type ServiceActionStatus, Stream } from '../../index.js';
+import { type LogLine, type ServiceActionStatus, Stream } from '../../index.js';
 import type { Context } from '../context.js';
 import { ExitCode, exitCodeForError, firstFailure } from '../exitCodes.js';
 import { inOrder } from '../inOrder.js';
+import { formatLogLine } from '../logView.js';
 import { type Outcome, outcome } from '../outcome.js';
 import { formatStreamName, parseStreamName, type StreamName } from '../streamName.js';
 import { Spinner } from '../terminal.js';
@@ -31,14 +32,16 @@ export async function action(context: Context, verb: Action, args: readonly stri
   try {
     const results = await inOrder(
       names.map((name) => async () => {
-        const result = await outcome(new Stream(name.team, name.name, context.connection)[verb]());
+        const stream = new Stream(name.team, name.name, context.connection);
+        const result = await outcome(stream[verb]());
+        const logs = 'value' in result && result.value.status === 'FAILURE' ? await logsSinceStart(stream) : [];
         pending.delete(formatStreamName(name));
-        return result;
+        return { result, logs };
       }),
-      (result, index) => print(() => report(context, verb, names[index]!, result)),
+      ({ result, logs }, index) => print(() => report(context, verb, names[index]!, result, logs)),
     );
     return firstFailure(
-      results.map((result) =>
+      results.map(({ result }) =>
         'error' in result ? exitCodeForError(result.error, 'action') : result.value.status === 'SUCCESS' ? ExitCode.SUCCESS : ExitCode.FAILURE,
       ),
     );
@@ -48,12 +51,26 @@ export async function action(context: Context, verb: Action, args: readonly stri
   }
 }
 
-function report(context: Context, verb: Action, name: StreamName, result: Outcome<ServiceActionStatus>): void {
+/**
+ * What the stream logged since it last started (this start, unless another came since): the
+ * excerpt a failed action is reported with. The action's answer carries its lines too, but the
+ * client library answers start/stop/restart as the Python SDK did ({status, message}), so they are
+ * asked for again; none when they cannot be read.
+ */
+async function logsSinceStart(stream: Stream): Promise<readonly LogLine[]> {
+  const status = await outcome(stream.status());
+  return 'value' in status ? (status.value.details.logs ?? []) : [];
+}
+
+function report(context: Context, verb: Action, name: StreamName, result: Outcome<ServiceActionStatus>, logs: readonly LogLine[]): void {
   const stream = formatStreamName(name);
   if ('error' in result) return context.reportError(stream, result.error);
   const { status, message } = result.value;
-  if (context.json) return context.outJson({ team: name.team, name: name.name, action: verb, status, message });
+  if (context.json) {
+    return context.outJson({ team: name.team, name: name.name, action: verb, status, message, ...(status === 'FAILURE' ? { logs } : {}) });
+  }
   if (status === 'SUCCESS') return context.out(`${stream}: ${message}`);
-  // On stderr, as systemctl reports a failed job.
+  // On stderr, as systemctl reports a failed job, with the stream's last lines.
   context.err(context.paintErr('bad', `${stream}: ${message}`));
+  for (const line of logs) context.err(`  ${formatLogLine(line, name.name, context.paintErr)}`);
 }

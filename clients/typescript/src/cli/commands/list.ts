@@ -11,7 +11,8 @@ const STATUS_CALLS_IN_FLIGHT = 16;
 export async function list(context: Context, [team]: readonly string[]): Promise<ExitCode> {
   const streams = await getStreams(team!, context.connection);
   const statuses = await mapLimited(streams, STATUS_CALLS_IN_FLIGHT, (stream) =>
-    stream.status().catch((error: unknown) => {
+    // No log lines: a table has no room for them, and each would be a journal read on the server.
+    stream.status({ logLines: 0 }).catch((error: unknown) => {
       // Undeclared between the two calls: it is no longer one of the team's streams.
       if (error instanceof LitStreamError && error.code === GrpcStatus.NOT_FOUND) return undefined;
       throw error;

@@ -3,7 +3,7 @@ import type { Context } from '../context.js';
 import { ExitCode, exitCodeForError, firstFailure } from '../exitCodes.js';
 import { inOrder } from '../inOrder.js';
 import { outcome } from '../outcome.js';
-import { isRunning, statusBlock, statusJson } from '../statusView.js';
+import { isRunning, logExcerpt, statusBlock, statusJson } from '../statusView.js';
 import { formatStreamName, parseStreamName } from '../streamName.js';
 
 /** `status TEAM/NAME…`: each stream as systemctl status lays out a unit; 0 running, 3 not, 4 unknown. */
@@ -18,6 +18,7 @@ export async function status(context: Context, args: readonly string[]): Promise
       // A blank line between streams, as systemctl separates units.
       if (blocks++ > 0) context.out('');
       for (const line of statusBlock(result.value, new Date(), context.paintOut)) context.out(line);
+      for (const line of logExcerpt(result.value, context.paintOut)) context.out(line);
     },
   );
   return firstFailure(
