@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_ADDRESS } from '../../clients/typescript/src/connection.js';
 import { UnitNaming } from '../core/unitNaming.js';
 import { EmbeddedSystemd } from '../systemd/embeddedSystemd.js';
 import { parseConfig, USAGE } from './config.js';
@@ -50,11 +51,18 @@ Restart=on-failure
   const server = await runDaemon({ ...config, bus: sandbox.busAddress, journalDirectory: sandbox.journalDirectory }, () => sandbox.shutdown());
   const first = DEMO_STREAMS[0];
   const address = server.address;
+  // lit-streamctl (this clone's build) finds the client's default address by itself.
+  const ctl = address === DEFAULT_ADDRESS ? 'npx lit-streamctl' : `LIT_STREAM_ADDR=${address} npx lit-streamctl`;
   process.stderr.write(`
 lit-streamd is serving an embedded systemd (${sandbox.busAddress})
 with team '${DEMO_TEAM}' and streams ${DEMO_STREAMS.map((s) => `'${s}'`).join(', ')} (each runs examples/ticker.mjs).
 
 Try it from another terminal:
+  ${ctl} list ${DEMO_TEAM}
+  ${ctl} start ${DEMO_TEAM}/${first}
+  ${ctl} status ${DEMO_TEAM}/${first}
+  ${ctl} logs -f ${DEMO_TEAM}/${first}
+
   grpcurl -plaintext ${address} list
   grpcurl -plaintext -d '{"team":"${DEMO_TEAM}"}' ${address} lit.stream.v1.StreamService/ListStreams
   grpcurl -plaintext -d '{"team":"${DEMO_TEAM}","name":"${first}"}' ${address} lit.stream.v1.StreamService/Start

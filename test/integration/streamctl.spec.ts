@@ -86,6 +86,8 @@ describe('list TEAM', () => {
       pid: (await h.unitState(unit('bitcoin'))).MainPID,
       details: { unit: unit('bitcoin'), loadState: 'loaded', usageSource: 'procfs' },
     });
+    // No log lines were read for a table, so none are claimed (status -o json has them).
+    expect(objects[0]!.details).not.toHaveProperty('logs');
   });
 
   it('a team without streams: no table, a count of 0', async () => {

@@ -106,4 +106,22 @@ describe('colours', () => {
     expect(await plainList.capture({ history: true, escapes: true })).not.toMatch(SGR);
     expect(await plainStatus.capture({ history: true })).toMatch(/^● contoso\/bitcoin$/m);
   });
+
+  it('logs: priorities coloured as journalctl colours them (errors red); with NO_COLOR: none', async () => {
+    await new Stream('contoso', 'crash', { address: h.address }).start(); // FAILURE: lines of every priority
+    const RED = /\x1b\[(\d+;)*31(;\d+)*m/;
+    let coloured!: string;
+    // journald files the lines asynchronously: wait for systemd's error line rather than assume it.
+    await waitFor(async () => {
+      const pane = await inTerminal(['logs', '-n', '20', 'contoso/crash']);
+      await exited(pane);
+      coloured = await pane.capture({ history: true, escapes: true });
+      return coloured.includes('Failed to start');
+    }, 20_000, "systemd's 'Failed to start' line");
+    const failedLine = coloured.split('\n').find((line) => line.includes('Failed to start'))!;
+    expect(failedLine).toMatch(RED); // priority 3 (err)
+    const plain = await inTerminal(['logs', '-n', '20', 'contoso/crash'], { NO_COLOR: '1' });
+    expect(await exited(plain)).toBe(0);
+    expect(await plain.capture({ history: true, escapes: true })).not.toMatch(SGR);
+  });
 });

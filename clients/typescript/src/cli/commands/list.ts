@@ -20,7 +20,8 @@ export async function list(context: Context, [team]: readonly string[]): Promise
   );
   const found = statuses.filter((status): status is ServiceStatus => status !== undefined);
   if (context.json) {
-    for (const status of found) context.outJson(statusJson(status));
+    // details.logs left out: none were asked for, and [] would say the stream logged nothing.
+    for (const { details: { logs: _none, ...details }, ...status } of found) context.outJson(statusJson({ ...status, details }));
     return ExitCode.SUCCESS;
   }
   if (found.length > 0) {
