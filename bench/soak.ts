@@ -15,6 +15,8 @@ import { FOOTPRINT_KEYS, type Footprint, readFootprint } from './soakProbe.js';
 
 /** Footprint samples per checkpoint, a second apart, with the load paused. */
 const SAMPLES = 5;
+/** How long after a bus restart a checkpoint waits before it samples. */
+const BUS_RESTART_SETTLE_MS = 15_000;
 
 export interface Checkpoint {
   readonly name: 'start' | 'middle' | 'end';
@@ -141,6 +143,9 @@ export async function runSoak(context: SoakContext): Promise<SoakReport> {
       const atSeconds = elapsed();
       await running.pause();
       await delay(2_000);
+      // Not right after a bus restart: the reconnect's resynchronisation is a burst of its own,
+      // and samples taken in it would measure that burst, not what the server keeps.
+      while (performance.now() - running.lastBusRestartAt < BUS_RESTART_SETTLE_MS) await delay(500);
       const samples: Footprint[] = [];
       for (let i = 0; i < SAMPLES; i++) {
         samples.push(await footprintWhenConnected(pid, metricsAddress, sandbox.busAddress));
@@ -161,6 +166,7 @@ export async function runSoak(context: SoakContext): Promise<SoakReport> {
     alive();
     await running.pause();
     await delay(2_000);
+    while (performance.now() - running.lastBusRestartAt < BUS_RESTART_SETTLE_MS) await delay(500);
     // The end footprint is read with the load stopped for good, after the comparison's own calls.
     const comparison = await compareWithSystemd(fixture, server.address, running.watcherViews());
     checkpoints.push({ name: 'end', atSeconds: elapsed(), ...(await endSamples(pid, metricsAddress, sandbox.busAddress)) });
@@ -318,7 +324,7 @@ export function renderSoak(report: SoakReport): string {
   );
   if (report.checkpoints.length > 0) {
     lines.push(
-      `Footprint of lit-streamd at rest (load paused 2 s, then ${SAMPLES} samples 1 s apart: median; heap: the minimum, i.e. after a collection; ± the samples' spread):`,
+      `Footprint of lit-streamd at rest (load paused 2 s and at least ${BUS_RESTART_SETTLE_MS / 1000} s after a bus restart, then ${SAMPLES} samples 1 s apart: median; heap: the minimum, i.e. after a collection; ± the samples' spread):`,
       '',
       '| Checkpoint | after | RSS | V8 heap used | open fds | D-Bus match rules | child processes | open watches |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -76,6 +76,8 @@ export class SoakLoad {
   private readonly outcomes = new Map<string, { codes: Record<string, number>; latencies: number[] }>();
   private readonly timers: NodeJS.Timeout[] = [];
   private paused = true;
+  /** performance.now() of the last bus restart (-Infinity: none yet). */
+  lastBusRestartAt = -Infinity;
   private stopped = false;
   private readonly persistent: Array<{ call?: ClientReadableStream<WatchStatusResponse>; view: WatcherView }> = [];
   private readonly abandoned = new Set<ClientReadableStream<WatchStatusResponse>>();
@@ -280,6 +282,7 @@ export class SoakLoad {
       );
       if (!daemon) return;
       process.kill(daemon.pid, 'SIGTERM');
+      this.lastBusRestartAt = performance.now();
       this.events.busRestarts++;
       this.options.log(`bus restart: sent SIGTERM to dbus-daemon ${daemon.pid}`);
     } catch (error) {
