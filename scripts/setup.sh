@@ -20,6 +20,8 @@ server_packages=(
 )
 test_packages=(
   tmux               # lit-streamctl's terminal mode, driven in a pseudo-terminal
+  openssl            # the TLS/mTLS specs make their certificates with it
+  polkitd            # polkitd + pkcheck: deploy/'s polkit rule is checked by the real polkitd
   prometheus         # prometheus + promtool: the metrics specs scrape and lint /metrics for real
   protobuf-compiler  # protoc's Python generator: npm run generate (CI checks clients/python/gen)
   protobuf-compiler-grpc  # grpc_python_plugin: the Python client's gRPC stubs, same

@@ -4,9 +4,9 @@ import { ResourceExhaustedError } from '../core/errors.js';
 export interface CallLimitOptions {
   /** Unary calls in flight per identity (anonymous counts as one identity). */
   readonly maxCallsPerIdentity: number;
-  /** Open streaming calls (WatchStatus, Logs, reflection, Health/Watch) per identity. */
+  /** Open streaming calls (WatchStatus, Logs, reflection) per identity. */
   readonly maxStreamsPerIdentity: number;
-  /** Open streaming calls in all. */
+  /** Open streaming calls in all, of every identity. */
   readonly maxStreams: number;
 }
 
@@ -18,38 +18,57 @@ export const DEFAULT_CALL_LIMITS: CallLimitOptions = {
   maxStreams: 4_096,
 };
 
+/**
+ * Calls that need no identity (health, for probes) have a budget of their own, so that callers
+ * without credentials can never use up what identified callers are allowed: a probe watches
+ * health once or twice per peer, and a few hundred peers at once is already a large fleet.
+ */
+export const UNIDENTIFIED_LIMITS = { streamsPerPeer: 16, streams: 256 } as const;
+
 export type CallKind = 'unary' | 'stream';
+
+/** Who a call counts against: an identity (`anonymous` without an access file), or only a peer. */
+export type Counted = { readonly identity: string } | { readonly peer: string };
 
 /**
  * Counts calls in flight per identity and kind, and open streams in all. A unary call is short, so
  * its limit bounds concurrency; a stream can stay open for days, so its limits bound what one
- * caller, and everyone together, can hold open.
+ * caller, and everyone together, can hold open. Calls without an identity are counted per peer
+ * address in a pool of their own (UNIDENTIFIED_LIMITS).
  */
 export class CallLimits {
   private readonly counts = new Map<string, number>();
-  private openStreams = 0;
+  private readonly open = { identified: 0, unidentified: 0 };
 
   constructor(readonly options: CallLimitOptions = DEFAULT_CALL_LIMITS) {}
 
   /** Counts a call against the limits, or throws RESOURCE_EXHAUSTED; returns the release. */
-  admit(kind: CallKind, label: string): () => void {
-    const key = `${kind}\u0000${label}`;
+  admit(kind: CallKind, who: Counted): () => void {
+    const pool = 'identity' in who ? 'identified' : 'unidentified';
+    const label = 'identity' in who ? who.identity : `peer ${who.peer}`;
+    const key = `${kind}\u0000${pool}\u0000${label}`;
     const current = this.counts.get(key) ?? 0;
-    const perIdentity = kind === 'unary' ? this.options.maxCallsPerIdentity : this.options.maxStreamsPerIdentity;
-    if (current >= perIdentity) {
+    const [perCaller, inAll] =
+      kind === 'unary'
+        ? [this.options.maxCallsPerIdentity, Number.POSITIVE_INFINITY]
+        : pool === 'identified'
+          ? [this.options.maxStreamsPerIdentity, this.options.maxStreams]
+          : [UNIDENTIFIED_LIMITS.streamsPerPeer, UNIDENTIFIED_LIMITS.streams];
+    if (current >= perCaller) {
       const what = kind === 'unary' ? 'calls in flight' : 'open streams';
-      throw new ResourceExhaustedError(`${label} already has ${current} ${what} (limit ${perIdentity}); retry when one ends`);
+      throw new ResourceExhaustedError(`${label} already has ${current} ${what} (limit ${perCaller}); retry when one ends`);
     }
-    if (kind === 'stream' && this.openStreams >= this.options.maxStreams) {
-      throw new ResourceExhaustedError(`the server already has ${this.openStreams} open streams (limit ${this.options.maxStreams}); retry later`);
+    if (kind === 'stream' && this.open[pool] >= inAll) {
+      const whose = pool === 'identified' ? '' : ' without credentials';
+      throw new ResourceExhaustedError(`the server already has ${this.open[pool]} open streams${whose} (limit ${inAll}); retry later`);
     }
     this.counts.set(key, current + 1);
-    if (kind === 'stream') this.openStreams++;
+    if (kind === 'stream') this.open[pool]++;
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      if (kind === 'stream') this.openStreams--;
+      if (kind === 'stream') this.open[pool]--;
       const left = (this.counts.get(key) ?? 1) - 1;
       if (left === 0) this.counts.delete(key);
       else this.counts.set(key, left);
@@ -58,7 +77,7 @@ export class CallLimits {
 
   /** Open streams in all (for tests, diagnostics and metrics). */
   get streams(): number {
-    return this.openStreams;
+    return this.open.identified + this.open.unidentified;
   }
 }
 

@@ -153,6 +153,9 @@ export class CallPipeline {
           },
           (error: unknown) => {
             const grpcStatus = toGrpcStatus(error);
+            // Counted as sent on errors too, as go-grpc-middleware's unary interceptor does
+            // (PostMsgSend for every call), so grpc_server_msg_sent_total means what it means there.
+            lifecycle.sent();
             lifecycle.end(grpcStatus.code, grpcStatus.details, undefined);
             callback(grpcStatus);
           },
@@ -260,7 +263,10 @@ class Lifecycle {
     try {
       caller = this.caller = this.identify();
       if (this.type !== 'unary' && this.shared.closing) throw this.shared.closing;
-      this.release = this.shared.limits.admit(this.type === 'unary' ? 'unary' : 'stream', caller.label);
+      this.release = this.shared.limits.admit(
+        this.type === 'unary' ? 'unary' : 'stream',
+        this.spec.access === 'open' ? { peer: peerHost(this.call.getPeer()) } : { identity: caller.label },
+      );
       this.authorize(caller);
     } catch (error) {
       const reason = refusalReason(error);

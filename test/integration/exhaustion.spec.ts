@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { type ClientReadableStream, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/auth/index.js';
+import { UNIDENTIFIED_LIMITS } from '../../src/server/callLimits.js';
 import type { CallObserver } from '../../src/server/callPipeline.js';
 import { HealthClient } from '../../gen/grpc/health/v1/health.js';
 import * as reflection from '../../gen/grpc/reflection/v1/reflection.js';
@@ -126,7 +127,7 @@ describe('open streams', () => {
     await h?.stop();
   });
 
-  it('are limited per identity and in all (RESOURCE_EXHAUSTED), health watches too, and count again once closed', async () => {
+  it('are limited per identity and in all (RESOURCE_EXHAUSTED), and count again once closed', async () => {
     const client = new StreamServiceClient(h.address, credentials.createInsecure());
     const health = new HealthClient(h.address, credentials.createInsecure());
     clients.push(client, health);
@@ -138,18 +139,29 @@ describe('open streams', () => {
     const fourth = watch();
     expect(await ended(fourth)).toBe(status.RESOURCE_EXHAUSTED);
 
-    // Health needs no identity: its watches count per peer address, and against the total (4).
-    const probe = health.watch({ service: '' });
-    await firstMessage(probe);
-    expect(await ended(health.watch({ service: '' }))).toBe(status.RESOURCE_EXHAUSTED);
-
     // Closing one makes room again.
     watches[0]!.cancel();
-    await waitFor(() => h.server.calls.streamCount === 3, 10_000, 'the cancelled watch to be released');
+    await waitFor(() => h.server.calls.streamCount === 2, 10_000, 'the cancelled watch to be released');
     const again = watch();
     await firstMessage(again);
-    for (const call of [again, probe, ...watches]) call.cancel();
+    for (const call of [again, ...watches]) call.cancel();
     await waitFor(() => h.server.calls.streamCount === 0 && h.server.view.watcherCount === 0, 10_000, 'every stream released');
+  });
+
+  it('without credentials (health watches, per peer address) have a budget of their own: they never take what identified callers may open', async () => {
+    const client = new StreamServiceClient(h.address, credentials.createInsecure());
+    const health = new HealthClient(h.address, credentials.createInsecure());
+    clients.push(client, health);
+    // More health watches than the whole server-wide limit (4) of identified callers' streams...
+    const probes = Array.from({ length: UNIDENTIFIED_LIMITS.streamsPerPeer }, () => health.watch({ service: '' }));
+    await Promise.all(probes.map(firstMessage));
+    // ...are refused past their own per-peer limit,
+    expect(await ended(health.watch({ service: '' }))).toBe(status.RESOURCE_EXHAUSTED);
+    // ...and leave the identified callers' room untouched.
+    const watch = client.watchStatus({ team: 'contoso', name: 'bitcoin' });
+    await firstMessage(watch);
+    for (const call of [watch, ...probes]) call.cancel();
+    await waitFor(() => h.server.calls.streamCount === 0, 10_000, 'every stream released');
   });
 });
 
