@@ -56,7 +56,16 @@ export class UnitQueue {
   /** Each unit's callers, in the order they are served. */
   private readonly lines = new Map<string, Entry[]>();
   private closed = false;
-  private readonly abandoned = new AbortController();
+  /** Why callers no longer wait for their jobs (`abandon`), once they don't. */
+  private abandonedWith: Error | undefined;
+  /**
+   * How to stop each caller still waiting for its job. A Set rather than one long-lived signal
+   * combined with each caller's (AbortSignal.any): on Node 20 every combined signal stays
+   * registered with the long-lived one until that aborts (nodejs/node#55351), some 2 KB kept per
+   * action for the server's whole life; nor a listener per caller on one long-lived signal, which
+   * Node warns about past 10 as a likely leak.
+   */
+  private readonly waitingForJobs = new Set<(reason: Error) => void>();
 
   async run<T>(unit: string, action: Action, limits: WaitLimits, work: (slot: JobSlot) => Promise<T>): Promise<T> {
     if (this.closed) throw notSent(action);
@@ -84,12 +93,11 @@ export class UnitQueue {
         ` while waiting for another action on ${unit} to finish`,
       );
       return await work({
-        job: (enqueue, jobs) => {
-          if (this.closed) return Promise.reject(notSent(action));
+        job: async (enqueue, jobs) => {
+          if (this.closed) throw notSent(action);
           const { sent, ended } = this.send(line, entry, enqueue, jobs);
           held = ended.catch(() => undefined);
-          const signal = limits.signal ? AbortSignal.any([limits.signal, this.abandoned.signal]) : this.abandoned.signal;
-          return waitForJob(action, sent, ended, { deadline: limits.deadline, signal });
+          return this.whileWaiting(limits.signal, (signal) => waitForJob(action, sent, ended, { deadline: limits.deadline, signal }));
         },
       });
     } finally {
@@ -116,7 +124,28 @@ export class UnitQueue {
 
   /** The grace period is over: callers still waiting for a job are told it is still running in systemd. */
   abandon(): void {
-    this.abandoned.abort(new ServerShuttingDownError('lit-streamd is shutting down'));
+    this.abandonedWith ??= new ServerShuttingDownError('lit-streamd is shutting down');
+    for (const stop of this.waitingForJobs) stop(this.abandonedWith);
+  }
+
+  /**
+   * Runs a caller's wait for its job with a signal of its own that aborts when the caller's does
+   * or when the queue is abandoned; nothing of it is left on either once the wait is over.
+   */
+  private async whileWaiting<T>(callerSignal: AbortSignal | undefined, wait: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const waiting = new AbortController();
+    const stop = (reason: unknown) => waiting.abort(reason);
+    const callerGone = () => stop(callerSignal?.reason);
+    if (this.abandonedWith) stop(this.abandonedWith);
+    else if (callerSignal?.aborted) callerGone();
+    this.waitingForJobs.add(stop);
+    callerSignal?.addEventListener('abort', callerGone, { once: true });
+    try {
+      return await wait(waiting.signal);
+    } finally {
+      this.waitingForJobs.delete(stop);
+      callerSignal?.removeEventListener('abort', callerGone);
+    }
   }
 
   /** Lets through every queued caller whose turn has come (see the class comment for when). */

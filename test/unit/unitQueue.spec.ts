@@ -1,4 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { DeadlineExceededError } from '../../src/core/errors.js';
 import type { Action } from '../../src/core/status.js';
 import { CanceledByStopError, type JobRunner, UnitQueue } from '../../src/control/unitQueue.js';
@@ -154,5 +156,35 @@ describe('UnitQueue: one systemd job at a time per unit', () => {
     systemd.accept('second');
     systemd.finish('second');
     await second;
+  });
+});
+
+describe('UnitQueue: memory', () => {
+  it('keeps nothing per action once it has ended, however long the server runs', async () => {
+    // The heap after a forced GC, in MB: what outlives the actions (gc is exposed just for this).
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const heapMb = () => {
+      gc();
+      return process.memoryUsage().heapUsed / 2 ** 20;
+    };
+    const queue = new UnitQueue();
+    const instant: JobRunner = { run: async (enqueue) => ({ jobPath: await enqueue(), result: 'done' }) };
+    // Each caller has a signal of its own (its call's), as the server's handlers pass.
+    const actions = (count: number) =>
+      Promise.all(
+        Array.from({ length: count }, (_, i) =>
+          queue.run(`u${i % 16}.service`, 'start', { signal: new AbortController().signal }, (slot) =>
+            slot.job(async () => `/job/${i}`, instant),
+          ),
+        ),
+      );
+    for (let round = 0; round < 5; round++) await actions(2_000); // warm up
+    const before = heapMb();
+    for (let round = 0; round < 10; round++) await actions(2_000);
+    // 20,000 actions: a few hundred bytes kept per action would be several MB (2 KB on Node 20).
+    // The bound leaves room for what the heap does by itself.
+    const grown = heapMb() - before;
+    expect(grown).toBeLessThan(4);
   });
 });
