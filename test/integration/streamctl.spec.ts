@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -365,6 +366,20 @@ describe('connection and access errors', () => {
     expect(closed.code).toBe(69);
     expect(closed.stderr).toMatch(/^lit-streamctl: UNAVAILABLE: [^\n]*127\.0\.0\.1:1[^\n]*\n$/);
   });
+
+  it('a server that takes the connection but never answers: exit 69 too, naming DEADLINE_EXCEEDED and why', async () => {
+    // A stopped lit-streamd, or a proxy that swallows connections: TCP is accepted, HTTP/2 never starts.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    try {
+      const run = await streamctl(['status', 'contoso/bitcoin', '--addr', `127.0.0.1:${port}`], env);
+      expect(run.code).toBe(69);
+      expect(run.stderr).toMatch(/DEADLINE_EXCEEDED: .*took the connection but never answered/);
+    } finally {
+      silent.close();
+    }
+  }, 30_000);
 
   it('no token: exit 77 (UNAUTHENTICATED); a reader that starts: 77 (PERMISSION_DENIED); --token overrides the variable', async () => {
     const anonymous = await streamctl(['status', 'contoso/bitcoin'], userEnv({ LIT_STREAM_ADDR: h.address }));

@@ -11,4 +11,4 @@ export { Service, type ServiceActionStatus, type ServiceStatus, type ServiceStat
 export { LitStreamError } from './errors.js';
 export { callMetadata, type ConnectionOptions, closeSharedClients, DEFAULT_ADDRESS, streamServiceClient, type TlsOptions } from './connection.js';
 export * from './gen/lit/stream/v1/stream.js';
-export { status as GrpcStatus } from '@grpc/grpc-js';
+export { connectivityState as ChannelState, status as GrpcStatus } from '@grpc/grpc-js';

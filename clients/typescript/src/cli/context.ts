@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type ConnectionOptions, DEFAULT_ADDRESS, GrpcStatus, type LitStreamError, type TlsOptions } from '../index.js';
+import { ChannelState, type ConnectionOptions, DEFAULT_ADDRESS, GrpcStatus, type LitStreamError, streamServiceClient, type TlsOptions } from '../index.js';
 import type { CommandLine } from './commandLine.js';
 import { type Io, type Paint, painter } from './terminal.js';
 
@@ -23,6 +23,11 @@ export class Context {
     this.paintErr = painter(io.stderr, io.env);
   }
 
+  /** Whether the connection to lit-streamd is up: false when it never answered (see exitCodeForError). */
+  get connected(): boolean {
+    return streamServiceClient(this.connection).getChannel().getConnectivityState(false) === ChannelState.READY;
+  }
+
   out(line: string): void {
     this.io.stdout.write(`${line}\n`);
   }
@@ -42,7 +47,12 @@ export class Context {
    */
   reportError(subject: string | undefined, error: LitStreamError): void {
     // UNAVAILABLE is lit-streamd out of reach, or lit-streamd without systemd: either way, which one.
-    const hint = error.code === GrpcStatus.UNAVAILABLE ? ` (lit-streamd at ${this.address})` : '';
+    const hint =
+      error.code === GrpcStatus.UNAVAILABLE
+        ? ` (lit-streamd at ${this.address})`
+        : error.code === GrpcStatus.DEADLINE_EXCEEDED && !this.connected
+          ? ` (lit-streamd at ${this.address} took the connection but never answered)`
+          : '';
     // grpc-js ends a connection failure with an empty "Resolution note:"; one line, whatever the server sent.
     const details = error.details.replace(/\s*Resolution note:\s*$/, '');
     const text = `${error.codeName}: ${details}${hint}`.replace(/\s*\n\s*/g, ' ');

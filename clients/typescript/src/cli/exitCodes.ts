@@ -29,9 +29,15 @@ export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 /** Which commands answer NOT_FOUND with 4 (a query) and which with 5 (an action), as systemctl does. */
 export type CommandKind = 'query' | 'action';
 
-/** The exit code for a failed call. */
-export function exitCodeForError(error: LitStreamError, kind: CommandKind): ExitCode {
+/**
+ * The exit code for a failed call. `connected`: whether the connection to lit-streamd was ever up;
+ * a deadline that passes while it never was means the server did not answer at all (a stopped
+ * process, a proxy or firewall that swallows the connection), which is "cannot be reached".
+ */
+export function exitCodeForError(error: LitStreamError, kind: CommandKind, connected = true): ExitCode {
   switch (error.code) {
+    case GrpcStatus.DEADLINE_EXCEEDED:
+      return connected ? ExitCode.FAILURE : ExitCode.UNAVAILABLE;
     case GrpcStatus.NOT_FOUND:
       return kind === 'query' ? ExitCode.NO_SUCH_STREAM : ExitCode.NOT_INSTALLED;
     case GrpcStatus.INVALID_ARGUMENT:

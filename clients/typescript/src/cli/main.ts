@@ -52,7 +52,7 @@ export async function main(argv: readonly string[], io: Io): Promise<ExitCode> {
     }
     if (!(error instanceof LitStreamError)) throw error;
     context.reportError(undefined, error);
-    return exitCodeForError(error, command === 'start' || command === 'stop' || command === 'restart' ? 'action' : 'query');
+    return exitCodeForError(error, command === 'start' || command === 'stop' || command === 'restart' ? 'action' : 'query', context.connected);
   } finally {
     closeSharedClients();
   }

@@ -42,7 +42,7 @@ export async function action(context: Context, verb: Action, args: readonly stri
     );
     return firstFailure(
       results.map(({ result }) =>
-        'error' in result ? exitCodeForError(result.error, 'action') : result.value.status === 'SUCCESS' ? ExitCode.SUCCESS : ExitCode.FAILURE,
+        'error' in result ? exitCodeForError(result.error, 'action', context.connected) : result.value.status === 'SUCCESS' ? ExitCode.SUCCESS : ExitCode.FAILURE,
       ),
     );
   } finally {

@@ -23,7 +23,7 @@ export async function status(context: Context, args: readonly string[]): Promise
   );
   return firstFailure(
     results.map((result) =>
-      'error' in result ? exitCodeForError(result.error, 'query') : isRunning(result.value) ? ExitCode.SUCCESS : ExitCode.NOT_RUNNING,
+      'error' in result ? exitCodeForError(result.error, 'query', context.connected) : isRunning(result.value) ? ExitCode.SUCCESS : ExitCode.NOT_RUNNING,
     ),
   );
 }
