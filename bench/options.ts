@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 /** The measurements a run can make; `--phases` picks some of them. */
-export const PHASES = ['check', 'getstatus', 'list', 'dbus', 'systemctl', 'startstop', 'watch'] as const;
+export const PHASES = ['check', 'getstatus', 'list', 'dbus', 'systemctl', 'startstop', 'logs', 'watch'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface BenchOptions {
@@ -27,8 +27,11 @@ export interface BenchOptions {
   readonly watchSnapshot: 'batched' | 'single';
   /** For every watcher to have its snapshot. */
   readonly watchTimeoutMs: number;
-  /** Changes triggered (alternately start and stop of one stream) while everyone watches. */
+  /** Changes triggered (alternately start and stop of one stream) while everyone watches; also the
+   *  lines timed in the logs phase's fan-out. */
   readonly watchRounds: number;
+  /** Logs followers of one stream in the logs phase. */
+  readonly logFollowers: number;
   /** How many StartUnit jobs the fixture keeps in flight while it starts half the streams. */
   readonly startConcurrency: number;
   readonly phases: ReadonlySet<Phase>;
@@ -63,7 +66,8 @@ bench/results/latest.{json,md}. Every option falls back to the environment varia
   --watch-batch N         open watchers N at a time          BENCH_WATCH_BATCH      0 (all at once)
   --watch-snapshot FORM   batched (batch_initial) or single  BENCH_WATCH_SNAPSHOT   batched
   --watch-timeout SECONDS for all watchers' snapshots        BENCH_WATCH_TIMEOUT    60
-  --watch-rounds N        changes timed                      BENCH_WATCH_ROUNDS     20
+  --watch-rounds N        changes (and log lines) timed      BENCH_WATCH_ROUNDS     20
+  --log-followers N       Logs followers of one stream       BENCH_LOG_FOLLOWERS    100
   --start-concurrency N   StartUnit jobs in flight (fixture) BENCH_START_CONCURRENCY 32
   --phases LIST           ${PHASES.join(',')}   BENCH_PHASES  all
   --server-entry FILE     lit-streamd entry                  BENCH_SERVER_ENTRY     src/server/cli.ts
@@ -98,6 +102,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, re
         watchers: { type: 'string' },
         'watch-channels': { type: 'string' },
         'watch-rounds': { type: 'string' },
+        'log-followers': { type: 'string' },
         'watch-batch': { type: 'string' },
         'watch-snapshot': { type: 'string' },
         'watch-timeout': { type: 'string' },
@@ -183,6 +188,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, re
     watchSnapshot: snapshotText,
     watchTimeoutMs: seconds('watch-timeout', 'BENCH_WATCH_TIMEOUT', 60),
     watchRounds: int('watch-rounds', 'BENCH_WATCH_ROUNDS', 20),
+    logFollowers: int('log-followers', 'BENCH_LOG_FOLLOWERS', 100),
     startConcurrency: int('start-concurrency', 'BENCH_START_CONCURRENCY', 32),
     phases,
     serverEntry: path('server-entry', 'BENCH_SERVER_ENTRY', 'src/server/cli.ts'),

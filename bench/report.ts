@@ -6,6 +6,7 @@ import type { FixtureTimings } from './fixture.js';
 import type { LatencyStats } from './measure.js';
 import type { BenchOptions, Phase } from './options.js';
 import type { Memory } from './server.js';
+import type { LogsResult } from './logs.js';
 import type { WatchResult } from './watch.js';
 
 export interface MachineInfo {
@@ -48,6 +49,7 @@ export interface SizeResult {
   dbus?: SeqAndLoad;
   systemctl?: LatencyStats;
   startStop?: StartStopResult;
+  logs?: LogsResult;
   watch?: WatchResult<Memory>;
   /** CPU each party spent per phase (key: phase, or `check+getstatus` when measured together). */
   readonly cpu: Record<string, CpuUsage>;
@@ -290,6 +292,12 @@ function renderSize(r: SizeResult, concurrency: number): string[] {
     row('Stop answered − JobRemoved seen by the bench', r.startStop.stopAfterJobRemoved);
     row('Start sent → JobRemoved seen by the bench (systemd)', r.startStop.startToJobRemoved);
   }
+  if (r.logs) {
+    row('Logs, newest 10 lines, sequential', r.logs.tail10);
+    row('Logs, newest 1000 lines, sequential', r.logs.tail1000);
+    row(`Logs follow: a worker's line at the first of ${r.logs.followers} followers`, r.logs.fanoutFirst);
+    row(`Logs follow: … at all ${r.logs.followers} followers`, r.logs.fanoutAll);
+  }
   if (r.watch?.available) {
     const w = r.watch;
     row('WatchStatus: first watcher got the CHANGED', w.firstChanged);
@@ -341,6 +349,11 @@ function renderSize(r: SizeResult, concurrency: number): string[] {
     );
   }
   if (r.startStop) setup.push(`${r.startStop.cycles} Start+Stop cycles`);
+  if (r.logs) {
+    const { idle, following, after } = r.logs.processes;
+    const count = (c: { total: number; journalctl: number }) => `${c.total} (${c.journalctl} journalctl)`;
+    setup.push(`server processes idle ${count(idle)}, with ${r.logs.followers} Logs followers ${count(following)}, after ${count(after)}`);
+  }
   setup.push(`size total ${seconds(r.wallMs)}`);
   notes.push(`Setup: ${setup.join(' · ')}.`);
   for (const [phase, error] of Object.entries(r.errors)) notes.push(`**${phase} failed:** ${escape(error ?? '')}`);

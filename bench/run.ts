@@ -17,6 +17,7 @@ import { type BenchReport, evaluateTargets, type MachineInfo, renderMarkdown, ty
 import { checkOperation, getStatusOperation, measureList, measureStartStop, seqAndLoad } from './rpcs.js';
 import { type ServerProcess, startServer } from './server.js';
 import { renderSoak, runSoak, writeSoak } from './soak.js';
+import { measureLogs } from './logs.js';
 import { measureWatch } from './watch.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -109,7 +110,13 @@ async function runSize(size: number, options: BenchOptions): Promise<SizeResult>
     });
     result.fixture = fixture.timings;
     progress(`N=${size}: starting lit-streamd`);
-    server = await startServer({ entry: options.serverEntry, nodeArgs: options.serverNodeArgs, bus: fixture.sandbox.busAddress, cwd: REPO_ROOT });
+    server = await startServer({
+      entry: options.serverEntry,
+      nodeArgs: options.serverNodeArgs,
+      extraArgs: ['--journal-directory', fixture.sandbox.journalDirectory],
+      bus: fixture.sandbox.busAddress,
+      cwd: REPO_ROOT,
+    });
     startedPids.add(server.pid);
     result.server = { pid: server.pid, startupMs: server.startupMs, memoryIdle: await server.memory() };
     clients = openClients(server.address, 'unary');
@@ -154,6 +161,19 @@ async function runSize(size: number, options: BenchOptions): Promise<SizeResult>
     );
     result.startStop = await phase('startstop', 'Start+Stop cycles', () =>
       measureStartStop(clients!, fixture!.jobs, cycled, { cycles: options.cycles, maxMs: longMs }),
+    );
+    result.logs = await phase('logs', `Logs tails and follow fan-out to ${options.logFollowers} followers`, () =>
+      measureLogs({
+        streams: clients!.streams,
+        sandbox: fixture!.sandbox,
+        manager: fixture!.manager,
+        jobs: fixture!.jobs,
+        serverPid: server!.pid,
+        followers: options.logFollowers,
+        rounds: options.watchRounds,
+        seqCount: options.seqCount,
+        durationMs: options.durationMs,
+      }),
     );
     result.server.memoryBeforeWatch = await memory();
     result.watch = await phase('watch', `WatchStatus fan-out to ${options.watchers} watchers`, () =>
