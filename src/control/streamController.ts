@@ -118,11 +118,9 @@ export class StreamController {
     if (count <= 0) return { lines: [] };
     if (!this.logs) return { lines: [], unavailable: 'this server reads no journal' };
     const unit = (await this.view.declaration(ref)).unit;
-    const { manager } = this.systemd.session();
-    const inactiveExit = await manager.getUnitProperty(unit, 'org.freedesktop.systemd1.Unit', 'InactiveExitTimestamp');
-    const sinceUsec = typeof inactiveExit === 'bigint' && inactiveExit > 0n ? inactiveExit : undefined;
+    const run = lastRun(await this.systemd.session().manager.getUnitProperties(unit));
     try {
-      return { lines: await this.logs.recent(ref, count, sinceUsec, signal) };
+      return { lines: await this.logs.recent(ref, count, { ...run, signal }) };
     } catch (error) {
       if (!(error instanceof JournalUnavailableError)) throw error;
       return { lines: [], unavailable: error.message };
@@ -182,7 +180,7 @@ export class StreamController {
   private async linesOfThisStart(ref: StreamRef, sinceUsec: bigint, failed: boolean, signal?: AbortSignal): Promise<LogLine[]> {
     const logs = this.logs;
     if (!logs) return [];
-    const read = () => logs.recent(ref, ACTION_LOG_LINES, sinceUsec, signal).catch(() => [] as LogLine[]);
+    const read = () => logs.recent(ref, ACTION_LOG_LINES, { sinceUsec, signal }).catch(() => [] as LogLine[]);
     let lines = await read();
     if (!failed) return lines;
     const saidWhy = () => lines.some((line) => line.source === 'systemd' && line.priority <= 5);
@@ -272,6 +270,27 @@ export class StreamController {
 
 function summaryOf(ref: StreamRef, unit: string, state: ServiceState): StreamSummary {
   return { team: ref.team, name: ref.name, unit, loadState: state.LoadState, activeState: state.ActiveState, subState: state.SubState };
+}
+
+/** A worker's first lines may come before systemd records the unit's start; see lastRun. */
+const FORK_SLACK_USEC = 1_000_000n;
+
+/**
+ * Where the unit's last run begins in the journal, as `systemctl status` means "since it last
+ * started". systemd stamps InactiveExitTimestamp only after it has forked the main process, so the
+ * worker's first lines can be stamped a moment earlier (we saw them 0.6 ms before it): reach back a
+ * little, but never before the previous run ended (InactiveEnterTimestamp), and leave out systemd's
+ * lines about another run (the unit's InvocationID, which its lines carry as USER_INVOCATION_ID).
+ */
+function lastRun(props: Record<string, unknown>): { sinceUsec?: bigint; invocationId?: string } {
+  const usec = (value: unknown) => (typeof value === 'bigint' && value > 0n ? value : undefined);
+  const exit = usec(props.InactiveExitTimestamp);
+  const enter = usec(props.InactiveEnterTimestamp);
+  let sinceUsec = exit === undefined ? undefined : exit - FORK_SLACK_USEC;
+  if (sinceUsec !== undefined && enter !== undefined && enter <= exit! && enter > sinceUsec) sinceUsec = enter;
+  const id = props.InvocationID;
+  const invocationId = id instanceof Uint8Array && id.length === 16 ? Buffer.from(id).toString('hex') : undefined;
+  return { sinceUsec, invocationId };
 }
 
 /**

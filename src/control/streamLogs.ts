@@ -19,6 +19,13 @@ export interface LogsRequest {
   readonly signal?: AbortSignal;
 }
 
+export interface RecentOptions {
+  readonly sinceUsec?: bigint;
+  /** The run (systemd's InvocationID, 32 hex digits) whose lines of systemd's are wanted. */
+  readonly invocationId?: string;
+  readonly signal?: AbortSignal;
+}
+
 /** Most lines in one batch, and most bytes of text: a batch becomes one gRPC message. */
 const BATCH_LINES = 500;
 const BATCH_BYTES = 256 * 1024;
@@ -81,13 +88,16 @@ export class StreamLogs {
     }
   }
 
-  /** The stream's newest `lines` lines, none older than `sinceUsec` (for status and actions). */
-  async recent(ref: StreamRef, lines: number, sinceUsec?: bigint, signal?: AbortSignal): Promise<LogLine[]> {
+  /**
+   * The stream's newest `lines` lines (for status and actions), none older than `sinceUsec`, and
+   * none of systemd's about another run than `invocationId` (the unit's InvocationID) when given.
+   */
+  async recent(ref: StreamRef, lines: number, { sinceUsec, invocationId, signal }: RecentOptions = {}): Promise<LogLine[]> {
     if (lines <= 0) return [];
     const unit = this.naming.unitOf(ref);
     const entries: JournalEntry[] = [];
     for await (const entry of this.journal(unit, { lines: Math.min(lines, MAX_TAIL_LINES) }, signal)) entries.push(entry);
-    return this.lines(unit, entries, sinceUsec);
+    return this.lines(unit, entries, sinceUsec, invocationId);
   }
 
   private tailOf(request: LogsRequest): number {
@@ -103,13 +113,17 @@ export class StreamLogs {
     }
   }
 
-  /** Entries as log lines: only those the unit or its manager wrote, none older than `sinceUsec`. */
-  private lines(unit: string, entries: readonly JournalEntry[], sinceUsec?: bigint): LogLine[] {
+  /**
+   * Entries as log lines: only those the unit or its manager wrote, none older than `sinceUsec`,
+   * none of the manager's about another run than `invocationId`.
+   */
+  private lines(unit: string, entries: readonly JournalEntry[], sinceUsec?: bigint, invocationId?: string): LogLine[] {
     const lines: LogLine[] = [];
     for (const entry of entries) {
       if (sinceUsec !== undefined && entry.realtimeUsec < sinceUsec) continue;
       const origin = entryOrigin(entry, this.source, unit);
       if (!origin) continue;
+      if (origin === 'manager' && invocationId && entry.invocationId && entry.invocationId !== invocationId) continue;
       lines.push({
         timeUsec: entry.realtimeUsec,
         priority: entry.priority,

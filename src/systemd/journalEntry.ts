@@ -18,10 +18,16 @@ export interface JournalEntry {
   readonly systemdUnit?: string;
   /** `_SYSTEMD_USER_UNIT`: the user unit of the sender's cgroup (trusted: journald sets it). */
   readonly systemdUserUnit?: string;
+  /**
+   * `USER_INVOCATION_ID` (a user manager's lines about a unit) or `INVOCATION_ID` (the system
+   * manager's): which run of the unit the line is about. Set by the sender, so only worth
+   * anything on lines the manager wrote.
+   */
+  readonly invocationId?: string;
 }
 
 /** What to ask journalctl for (`--output-fields=`); it adds the cursor and timestamps itself. */
-export const OUTPUT_FIELDS = ['MESSAGE', 'PRIORITY', '_PID', '_SYSTEMD_UNIT', '_SYSTEMD_USER_UNIT'] as const;
+export const OUTPUT_FIELDS = ['MESSAGE', 'PRIORITY', '_PID', '_SYSTEMD_UNIT', '_SYSTEMD_USER_UNIT', 'USER_INVOCATION_ID', 'INVOCATION_ID'] as const;
 
 /** Longest MESSAGE kept, in UTF-8 bytes; longer ones are cut and marked. */
 export const MESSAGE_MAX_BYTES = 16 * 1024;
@@ -49,6 +55,7 @@ export function parseJournalJson(line: string, maxMessageBytes = MESSAGE_MAX_BYT
     message: cutMessage(decodeField(fields.MESSAGE) ?? '', maxMessageBytes),
     systemdUnit: decodeField(fields._SYSTEMD_UNIT),
     systemdUserUnit: decodeField(fields._SYSTEMD_USER_UNIT),
+    invocationId: decodeField(fields.USER_INVOCATION_ID) ?? decodeField(fields.INVOCATION_ID),
   };
 }
 
