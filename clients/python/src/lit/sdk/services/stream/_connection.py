@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, Optional, Tuple
 
 import grpc
@@ -27,19 +27,20 @@ class Connection:
 
     Attributes:
         address: ``host:port`` or ``unix:/path``; default ``$LIT_STREAM_ADDR``, else 127.0.0.1:50051.
-        token: Bearer token sent with every call; default ``$LIT_STREAM_TOKEN``.
+        token: Bearer token sent with every call; default ``$LIT_STREAM_TOKEN``. Not in ``repr()``.
         ca: PEM of the CA that signed the server's certificate; default the file ``$LIT_STREAM_CA``.
         cert: PEM client certificate for mTLS; default the file ``$LIT_STREAM_CERT``.
-        key: PEM client key for mTLS; default the file ``$LIT_STREAM_KEY``.
+        key: PEM client key for mTLS; default the file ``$LIT_STREAM_KEY``. Not in ``repr()``.
         timeout: Seconds each call may take; default 10 for reads, 120 for start/stop/restart.
         channel: A ready gRPC channel to use instead of opening one.
     """
 
     address: Optional[str] = None
-    token: Optional[str] = None
+    # Secrets stay out of repr(), and so out of logs and tracebacks that print a Connection.
+    token: Optional[str] = field(default=None, repr=False)
     ca: Optional[bytes] = None
     cert: Optional[bytes] = None
-    key: Optional[bytes] = None
+    key: Optional[bytes] = field(default=None, repr=False)
     timeout: Optional[float] = None
     channel: Optional[grpc.Channel] = None
 
