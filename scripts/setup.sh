@@ -31,6 +31,7 @@ test_packages=(
   python3-pip        # pip install --no-build-isolation ./clients/python, as its users do
   python3-setuptools # the Python client's build backend (PEP 621 pyproject.toml)
   python3-venv       # the Python client spec installs it into a virtualenv, as users would
+  locales            # localedef's de_DE: the Python client's timestamps are checked under a German LC_TIME
 )
 
 case "$purpose" in

@@ -19,6 +19,9 @@ _IEC_UNITS = (
     ("K", 1024),
 )
 
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+"""systemd's English weekday names, by ``datetime.weekday()`` (Monday is 0)."""
+
 
 def format_bytes(count: int) -> str:
     """Formats a byte count as systemd's ``format_bytes()`` does (src/basic/format-util.c).
@@ -49,5 +52,10 @@ def format_timestamp(moment: datetime, zone: Optional[str] = None) -> str:
         'Wed 2024-07-24 13:32:23 CDT'
     """
     local = moment.astimezone() if zone is None else moment.astimezone(ZoneInfo(zone))
-    # strftime's %a and %Z follow the C locale's English names, as systemd's do.
-    return local.strftime("%a %Y-%m-%d %H:%M:%S ") + (local.tzname() or "")
+    # Not strftime: its %a follows LC_TIME (``Mi`` in a German locale, once an app calls
+    # setlocale(LC_ALL, "")). systemd writes the weekday from a table of its own, so its output reads
+    # the same in every locale (format_timestamp_style() in src/basic/time-util.c); so does this.
+    return (
+        f"{_WEEKDAYS[local.weekday()]} {local.year:04d}-{local.month:02d}-{local.day:02d} "
+        f"{local.hour:02d}:{local.minute:02d}:{local.second:02d} {local.tzname() or ''}"
+    )
