@@ -15,7 +15,8 @@ import { type Harness, startHarness } from './harness.js';
  * python3-protobuf — then its pytest suite and the doctests of its docstrings (the seed page's
  * examples) run against lit-streamd on a real systemd. The installed copy is what is tested: the
  * checkout's sources are not on the path. The server speaks TLS and accepts tokens and client
- * certificates, so the SDK's whole LIT_STREAM_* environment is used for real.
+ * certificates, so the SDK's whole LIT_STREAM_* environment is used for real. Its /metrics tell the
+ * tests what the server holds open (watches, journal followers) once the SDK has cancelled a call.
  */
 const PYTHON = '/usr/bin/python3'; // Debian's, with python3-grpcio, python3-protobuf, python3-pytest
 const OPERATOR_TOKEN = 'python-sdk-operator';
@@ -60,6 +61,7 @@ beforeAll(async () => {
     tlsCert: join(work, 'server.pem'),
     tlsKey: join(work, 'server.key'),
     clientCa: join(work, 'ca.pem'),
+    metricsListen: '127.0.0.1:0',
     clientCredentials: credentials.createSsl(certs.ca.cert),
   });
 });
@@ -84,6 +86,7 @@ describe('the Python SDK lit.sdk.services.stream', () => {
           LIT_STREAM_TEST_READER_TOKEN: READER_TOKEN,
           LIT_STREAM_TEST_CLIENT_CERT: join(work, 'client.pem'),
           LIT_STREAM_TEST_CLIENT_KEY: join(work, 'client.key'),
+          LIT_STREAM_TEST_METRICS: h.server.metricsAddress!,
           PYTHONDONTWRITEBYTECODE: '1',
         },
         timeout: 120_000,

@@ -5,17 +5,21 @@ team ``contoso`` (stream ``bitcoin``, the seed's world) and team ``acme`` (``eth
 whose worker exits 1, ``masked``, ``chatty`` which writes a line to stdout and one to stderr), serves them over TLS with token and client-certificate auth,
 installs this package with pip and runs pytest with ``LIT_STREAM_ADDR``, ``LIT_STREAM_CA`` (the
 server's CA) and ``LIT_STREAM_TOKEN`` (an operator of both teams) in the environment, plus
-``LIT_STREAM_TEST_READER_TOKEN`` (a reader of ``acme``) and ``LIT_STREAM_TEST_CLIENT_CERT``/``_KEY``
-(a client certificate, operator of ``acme`` only).
+``LIT_STREAM_TEST_READER_TOKEN`` (a reader of ``acme``), ``LIT_STREAM_TEST_CLIENT_CERT``/``_KEY``
+(a client certificate, operator of ``acme`` only) and ``LIT_STREAM_TEST_METRICS`` (the server's
+/metrics, over HTTPS with the same certificate and tokens).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import ssl
+import time
+import urllib.request
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import grpc
 import pytest
@@ -44,8 +48,28 @@ if "LIT_STREAM_TEST_READER_TOKEN" not in os.environ:
 
 ADDRESS = os.environ["LIT_STREAM_ADDR"]
 READER_TOKEN = os.environ["LIT_STREAM_TEST_READER_TOKEN"]
+METRICS = os.environ["LIT_STREAM_TEST_METRICS"]
 STARTED = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \S+$")
 MEMORY = re.compile(r"^\d+(B|\.\d[KMGTPE])$")
+
+
+def server_gauge(name: str) -> float:
+    """A gauge of lit-streamd's /metrics, e.g. ``lit_stream_open_watches``: what the server holds."""
+    request = urllib.request.Request(f"https://{METRICS}/metrics", headers={"Authorization": f"Bearer {os.environ['LIT_STREAM_TOKEN']}"})
+    with urllib.request.urlopen(request, context=ssl.create_default_context(cafile=os.environ["LIT_STREAM_CA"]), timeout=10) as response:
+        text = response.read().decode()
+    found = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    assert found, f"{name} is not in the server's /metrics"
+    return float(found.group(1))
+
+
+def wait_until(probe: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    """Polls ``probe`` until it holds, or fails the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not probe():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -169,6 +193,27 @@ def test_watch_streams_reports_every_stream_of_the_team() -> None:
     initial = sorted(next(events).status["name"] for _ in range(4))
     events.close()
     assert initial == ["chatty", "crash", "ethereum", "masked"]
+
+
+def test_leaving_a_with_block_cancels_the_watch_on_the_server(ethereum: Stream) -> None:
+    wait_until(lambda: server_gauge("lit_stream_open_watches") == 0, "earlier tests' watches to be released")
+    with ethereum.watch(timeout=30) as events:
+        for event in events:
+            break  # `events` still holds the call: break alone does not cancel it ...
+        assert event.kind == "INITIAL"
+        assert server_gauge("lit_stream_open_watches") == 1
+    # ... leaving the with block does.
+    wait_until(lambda: server_gauge("lit_stream_open_watches") == 0, "the server to release the watch")
+    assert list(events) == []
+
+
+def test_leaving_a_with_block_ends_a_log_follow_on_the_server(ethereum: Stream) -> None:
+    ethereum.start()  # so that there is a newest line to come first
+    wait_until(lambda: server_gauge("lit_stream_log_followers") == 0, "earlier tests' followers to end")
+    with ethereum.logs(follow=True, tail=1, timeout=30) as lines:
+        assert isinstance(next(lines), LogLine)
+        assert server_gauge("lit_stream_log_followers") == 1  # one journalctl --follow for the stream
+    wait_until(lambda: server_gauge("lit_stream_log_followers") == 0, "the server to end the follower")
 
 
 def test_a_watch_ends_with_deadline_exceeded_after_its_timeout() -> None:

@@ -17,7 +17,12 @@ export interface LogLine {
   readonly source: 'worker' | 'systemd';
 }
 
-/** Lines the server skipped for this reader, just before the next ones: it read slower than the stream wrote. */
+/**
+ * Lines the server skipped for this reader, just before the next ones: it read slower than the
+ * stream wrote. Yielded as soon as the server sends the count, even when no line follows yet. (The
+ * Python client, where every item of logs() is a LogLine, adds the count to the next line's
+ * `dropped_before` instead.)
+ */
 export interface DroppedLines {
   readonly kind: 'dropped';
   readonly count: number;

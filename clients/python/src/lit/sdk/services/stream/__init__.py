@@ -28,6 +28,7 @@ from ._errors import (
 from ._format import format_bytes, format_timestamp
 from ._service import Service, ServiceActionStatus, ServiceStatus, ServiceStatusDetails
 from ._stream import LogLine, Stream, StreamEvent, get_streams, watch_streams
+from ._streaming import StreamingCall
 
 __all__ = [
     "DEFAULT_ADDRESS",
@@ -46,6 +47,7 @@ __all__ = [
     "ServiceStatusDetails",
     "Stream",
     "StreamEvent",
+    "StreamingCall",
     "UnauthenticatedError",
     "UnavailableError",
     "close_shared_channels",

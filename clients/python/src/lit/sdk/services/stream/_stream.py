@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from contextlib import closing
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, List, Literal, NamedTuple, Optional
-
-import grpc
+from typing import Any, Callable, Generator, Iterable, List, Literal, NamedTuple, Optional
 
 from lit.stream.v1 import stream_pb2
 
 from ._connection import ACTION_TIMEOUT, READ_TIMEOUT, Connection
-from ._errors import error_from_rpc
 from ._service import Service, ServiceActionStatus, ServiceStatus, to_action_status, to_service_status
+from ._streaming import StreamingCall, responses
 
 
 class StreamEvent(NamedTuple):
@@ -40,8 +38,12 @@ class LogLine(NamedTuple):
         pid: The process that wrote it, when the journal says.
         source: ``'worker'`` (its stdout/stderr) or ``'systemd'`` (the manager about the worker).
         cursor: Where it is in the journal: pass it as ``after_cursor`` to continue after it.
-        dropped_before: Lines skipped just before this one because the reader was slower than the
-            stream (they are still in the journal); 0 normally.
+        dropped_before: Lines skipped just before this one because a follower read slower than the
+            stream wrote (they are still in the journal: ``after_cursor`` of the line before the gap
+            reads them); 0 normally. The count waits for the next line, so a gap followed by
+            silence shows with the next line the stream writes. (The TypeScript client yields a
+            ``{kind: 'dropped', count}`` item of its own instead: a union is idiomatic there, while
+            here every item stays a LogLine.)
     """
 
     time: datetime
@@ -152,26 +154,28 @@ class Stream(Service):
             status["details"]["logs_unavailable"] = response.logs_unavailable
         return status
 
-    def watch(self, timeout: Optional[float] = None) -> Iterator[StreamEvent]:
+    def watch(self, timeout: Optional[float] = None) -> StreamingCall[StreamEvent]:
         """Watches the stream: its status now, then every change as systemd signals it.
 
-        The call opens at the first ``next()``; leaving the loop (``break``) or closing the
-        generator cancels it on the server.
+        The call opens at the first ``next()``; it is cancelled on the server when the ``with``
+        block is left, on ``close()``, or when it ends (see :class:`StreamingCall`). ``break``
+        alone does not cancel a watch kept in a variable.
 
         Args:
             timeout: Seconds after which the watch ends with DeadlineExceededError; default never.
 
-        Yields:
-            StreamEvent: ``INITIAL`` first, then ``CHANGED`` (or ``REMOVED``) per change.
+        Returns:
+            StreamEvents: ``INITIAL`` first, then ``CHANGED`` (or ``REMOVED``) per change.
 
         Examples:
-            >>> for event in Stream("contoso", "bitcoin").watch():
-            ...     print(event.kind, event.status["name"])
-            ...     break
+            >>> with Stream("contoso", "bitcoin").watch() as events:
+            ...     for event in events:
+            ...         print(event.kind, event.status["name"])
+            ...         break
             INITIAL bitcoin
         """
         request = self._request(stream_pb2.WatchStatusRequest)
-        return _events(lambda: self._stub.WatchStatus(request, timeout=timeout, metadata=self._connection.metadata()))
+        return StreamingCall(_events(lambda: self._stub.WatchStatus(request, timeout=timeout, metadata=self._connection.metadata())))
 
     def logs(
         self,
@@ -180,20 +184,26 @@ class Stream(Service):
         since: Optional[datetime] = None,
         after_cursor: str = "",
         timeout: Optional[float] = None,
-    ) -> Iterator[LogLine]:
+    ) -> StreamingCall[LogLine]:
         """Reads the stream's log lines from the journal, oldest first.
 
-        The call opens at the first ``next()``; ``break`` (or ``close()``) cancels it.
+        The call opens at the first ``next()``; it is cancelled on the server when the ``with``
+        block is left, on ``close()``, or when it ends (see :class:`StreamingCall`)::
+
+            with stream.logs(follow=True) as lines:
+                for line in lines:
+                    print(line.time, line.message)
 
         Args:
             tail: How many of the newest lines; default 10, or with ``since`` all since then.
-            follow: Keep going with each new line as the journal gets it, until the loop is left.
+            follow: Keep going with each new line as the journal gets it, until cancelled.
             since: Only lines received at or after this (aware) time.
             after_cursor: Continue right after the line with this ``cursor``.
             timeout: Seconds the call may take; default 10, or never with ``follow``.
 
-        Yields:
-            LogLine: one per journal entry.
+        Returns:
+            LogLines, one per journal entry; where a slow follower missed lines, the next line's
+            ``dropped_before`` counts them.
         """
         request = self._request(stream_pb2.LogsRequest)
         if tail is not None:
@@ -203,7 +213,7 @@ class Stream(Service):
             request.since.FromDatetime(since.astimezone(timezone.utc))
         request.after_cursor = after_cursor
         deadline = timeout if timeout is not None else (None if follow else READ_TIMEOUT)
-        return _log_lines(lambda: self._stub.Logs(request, timeout=deadline, metadata=self._connection.metadata()))
+        return StreamingCall(_log_lines(lambda: self._stub.Logs(request, timeout=deadline, metadata=self._connection.metadata())))
 
     def __repr__(self) -> str:
         return f"Stream(team={self.team!r}, name={self.name!r})"
@@ -244,22 +254,24 @@ def get_streams(team: str, connection: Optional[Connection] = None) -> List[Stre
             return streams
 
 
-def watch_streams(team: str, connection: Optional[Connection] = None, timeout: Optional[float] = None) -> Iterator[StreamEvent]:
+def watch_streams(team: str, connection: Optional[Connection] = None, timeout: Optional[float] = None) -> StreamingCall[StreamEvent]:
     """Watches every stream of a team, including streams declared later.
 
-    The current status of each stream first (``INITIAL``), then every change.
+    The current status of each stream first (``INITIAL``), then every change. As with
+    ``Stream.watch()``, ``with watch_streams(team) as events:`` cancels the call when the block is
+    left (see :class:`StreamingCall`).
 
     Args:
         team: The name of the team.
         connection: Where and how to reach lit-streamd; default: from the environment.
         timeout: Seconds after which the watch ends with DeadlineExceededError; default never.
 
-    Yields:
-        StreamEvent: one per stream and change.
+    Returns:
+        StreamEvents, one per stream and change.
     """
     directory = Service(connection)
     request = stream_pb2.WatchStatusRequest(team=team, name="")
-    return _events(lambda: directory._stub.WatchStatus(request, timeout=timeout, metadata=directory._connection.metadata()))
+    return StreamingCall(_events(lambda: directory._stub.WatchStatus(request, timeout=timeout, metadata=directory._connection.metadata())))
 
 
 _KINDS: dict = {
@@ -272,11 +284,14 @@ _KINDS: dict = {
 _SOURCES: dict = {stream_pb2.LOG_SOURCE_WORKER: "worker", stream_pb2.LOG_SOURCE_SYSTEMD: "systemd"}
 
 
-def _log_lines(open_call: Callable[[], Any]) -> Iterator[LogLine]:
-    """A Logs call as a generator of LogLines (see _responses)."""
-    with closing(_responses(open_call)) as responses:
-        for response in responses:
-            dropped = response.dropped_lines
+def _log_lines(open_call: Callable[[], Iterable[Any]]) -> Generator[LogLine, None, None]:
+    """A Logs call as a generator of LogLines (see responses). A count of dropped lines is kept
+    until a line comes to carry it: the server sends a count alone when a follower's buffer ran
+    over and the stream has written nothing since the gap (LogsResponse.dropped_lines)."""
+    dropped = 0
+    with closing(responses(open_call)) as logs:
+        for response in logs:
+            dropped += response.dropped_lines
             for entry in response.entries:
                 yield _log_line(entry, dropped)
                 dropped = 0
@@ -294,22 +309,10 @@ def _log_line(entry: Any, dropped_before: int = 0) -> LogLine:
     )
 
 
-def _events(open_call: Callable[[], Any]) -> Iterator[StreamEvent]:
-    """A WatchStatus call as a generator of StreamEvents (see _responses)."""
-    with closing(_responses(open_call)) as responses:
-        for response in responses:
+def _events(open_call: Callable[[], Iterable[Any]]) -> Generator[StreamEvent, None, None]:
+    """A WatchStatus call as a generator of StreamEvents (see responses)."""
+    with closing(responses(open_call)) as watch:
+        for response in watch:
             if response.HasField("status"):
                 yield StreamEvent(_KINDS.get(response.kind, "CHANGED"), to_service_status(response.status))
 
-
-def _responses(open_call: Callable[[], Any]) -> Iterator[Any]:
-    """A server-streaming call's responses. The call is opened only when iteration begins, so a
-    generator never iterated (or closed first) leaves nothing open on the server; the ``finally``
-    cancels the call however the loop ends; a failure raises the SDK's exception for its code."""
-    call = open_call()
-    try:
-        yield from call
-    except grpc.RpcError as error:
-        raise error_from_rpc(error) from None
-    finally:
-        call.cancel()
