@@ -94,9 +94,13 @@ export class SystemdManager {
     return processes.map(([cgroup, pid, command]) => ({ cgroup, pid, command }));
   }
 
-  /** Asks systemd to emit its signals (JobRemoved, UnitNew, ...) to this client. */
-  async Subscribe(timeoutMs?: number): Promise<void> {
-    await this.callManager('Subscribe', '', [], timeoutMs);
+  /**
+   * Asks systemd to emit its signals (JobRemoved, UnitNew, ...) to this client, until it
+   * disconnects or calls Unsubscribe. `destination`: the unique name of one systemd instance (a
+   * session subscribes with the instance it learnt owns the name), else the well-known name.
+   */
+  async Subscribe(timeoutMs?: number, destination = SYSTEMD): Promise<void> {
+    await this.connection.call({ ...this.managerCall('Subscribe', '', [], timeoutMs), destination });
   }
 
   /** `daemon-reload`: re-reads all unit files. */

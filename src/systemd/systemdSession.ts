@@ -30,7 +30,8 @@ const BUS_DRIVER_NAME = 'org.freedesktop.DBus';
  * One session with systemd: one bus connection, and one systemd instance on it — the unique name
  * that owns `org.freedesktop.systemd1` when the session opened. The session owns everything that
  * is only valid for that pair: the match rules and the Subscribe (made before the session counts as
- * open, so no signal can be missed unnoticed), the order of messages (Signal/Reply `sequence`), job
+ * open, so no signal can be missed unnoticed; sent to that instance's unique name, and the open
+ * fails if the name changes hands first), the order of messages (Signal/Reply `sequence`), job
  * paths (its JobTracker) and systemd's unique name. It ends — and all of that with it — when the
  * connection closes, when another process takes over or drops `org.freedesktop.systemd1`
  * (systemd restarted or died), or when systemd stops answering pings (frozen).
@@ -44,15 +45,19 @@ const BUS_DRIVER_NAME = 'org.freedesktop.DBus';
 export class SystemdSession extends EventEmitter {
   readonly manager: SystemdManager;
   readonly jobs = new JobTracker();
+  /** The systemd instance of this session, once learnt (see learnOwner); fixed from then on. */
   private owner: string | undefined;
-  /** Sequence of the message that told us the current owner (GetNameOwner reply or signal). */
-  private ownerSequence = -1;
+  /**
+   * NameOwnerChanged for systemd's name seen before the owner was learnt, in order: GetNameOwner's
+   * reply is ordered against them by sequence (its continuation runs after later messages' handlers).
+   */
+  private earlyOwnerChanges: { readonly owner: string | undefined; readonly sequence: number }[] = [];
   private opened = false;
   private closedWith: Error | undefined;
   private reloading = false;
   private livenessTimer: NodeJS.Timeout | undefined;
   private pingSentAt: number | undefined;
-  private ownerWaiter: ((owner: string) => void) | undefined;
+  private ownerWaiter: (() => void) | undefined;
 
   private constructor(
     readonly connection: BusConnection,
@@ -107,23 +112,46 @@ export class SystemdSession extends EventEmitter {
     await this.connection.addMatch(SYSTEMD_OWNER_MATCH, timeoutMs);
     await this.connection.addMatch(MANAGER_SIGNALS_MATCH, timeoutMs);
     await this.connection.addMatch(UNIT_PROPERTIES_MATCH, timeoutMs);
-    const { owner, sequence } = await this.connection.getNameOwner(SYSTEMD_BUS_NAME, timeoutMs);
-    if (sequence > this.ownerSequence) this.owner = owner;
-    if (!this.owner) {
-      // systemd is not on the bus (yet): after the bus daemon restarts, systemd reconnects to it
-      // a moment later. Wait for it, for as long as the connection lasts.
-      this.owner = await new Promise<string>((resolve, reject) => {
-        this.ownerWaiter = resolve;
+    this.owner = await this.learnOwner(await this.connection.getNameOwner(SYSTEMD_BUS_NAME, timeoutMs));
+    this.earlyOwnerChanges = [];
+    // systemd emits its Manager signals only while some client is subscribed
+    // (org.freedesktop.systemd1(5), "Subscribe()"); it drops the subscription when we disconnect.
+    // Sent to the unique name just learnt, not the well-known one: the subscription is then with
+    // the very instance whose signals the session accepts, or the call fails. Should the name
+    // change hands meanwhile, ownerChanged() ends the session, and this call with it.
+    await this.manager.Subscribe(timeoutMs, this.owner);
+    this.opened = true;
+    this.livenessTimer = setInterval(() => this.checkLiveness(), this.liveness.intervalMs);
+    this.livenessTimer.unref();
+  }
+
+  /**
+   * The systemd instance to open the session with: the owner GetNameOwner answered, or, when nobody
+   * owned the name then, the first to take it — waited for as long as the connection lasts (after
+   * the bus daemon restarts, systemd reconnects to it a moment later). If the name changed hands
+   * after that, the open fails (BusUnavailableError) and the link opens the next session.
+   */
+  private async learnOwner(reply: { owner: string | undefined; sequence: number }): Promise<string> {
+    let known = reply;
+    for (;;) {
+      const later = this.earlyOwnerChanges.filter((change) => change.sequence > known.sequence);
+      if (known.owner) {
+        if (later.length > 0) throw changedWhileOpening(known.owner, later.at(-1)!.owner);
+        return known.owner;
+      }
+      if (later.length > 0) {
+        known = later[0]!;
+        continue;
+      }
+      await new Promise<void>((resolve, reject) => {
+        this.ownerWaiter = () => {
+          this.off('closed', reject);
+          resolve();
+        };
         this.once('closed', reject);
       });
       this.ownerWaiter = undefined;
     }
-    // systemd emits its Manager signals only while some client is subscribed
-    // (org.freedesktop.systemd1(5), "Subscribe()"); it drops the subscription when we disconnect.
-    await this.manager.Subscribe(timeoutMs);
-    this.opened = true;
-    this.livenessTimer = setInterval(() => this.checkLiveness(), this.liveness.intervalMs);
-    this.livenessTimer.unref();
   }
 
   private received(signal: Signal): void {
@@ -144,14 +172,16 @@ export class SystemdSession extends EventEmitter {
   /** NameOwnerChanged(s name, s old_owner, s new_owner) for org.freedesktop.systemd1. */
   private ownerChanged(signal: Signal): void {
     const next = (signal.body[2] as string) || undefined;
-    if (!this.opened) {
-      this.owner = next;
-      this.ownerSequence = signal.sequence;
-      if (next && this.ownerWaiter) this.ownerWaiter(next);
+    if (this.owner === undefined) {
+      // Not learnt yet: learnOwner() orders this against GetNameOwner's reply.
+      this.earlyOwnerChanges.push({ owner: next, sequence: signal.sequence });
+      this.ownerWaiter?.();
       return;
     }
     if (next === this.owner) return;
-    // Another systemd instance (restarted, re-executed) or none: nothing we know holds for it.
+    // Another systemd instance (restarted, re-executed) or none: nothing we know holds for it —
+    // and a session not open yet may have subscribed with the one that left, or with none.
+    if (!this.opened) return this.close(changedWhileOpening(this.owner, next));
     this.close(new BusUnavailableError(next ? `systemd was replaced on the bus (${this.owner} → ${next})` : 'systemd left the bus'));
   }
 
@@ -182,4 +212,8 @@ export class SystemdSession extends EventEmitter {
     this.jobs.fail(this.closedWith);
     this.emit('closed', this.closedWith);
   }
+}
+
+function changedWhileOpening(learnt: string, now: string | undefined): BusUnavailableError {
+  return new BusUnavailableError(`systemd changed on the bus while the session was opening (${learnt} → ${now ?? 'nobody'})`);
 }

@@ -3,12 +3,14 @@ import { type ClientReadableStream, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activeStateWord } from '../../src/core/stateNames.js';
 import { ActionStatus, ActiveState, type WatchStatusResponse, WatchEventKind } from '../../gen/lit/stream/v1/stream.js';
+import { SystemdManager } from '../../src/systemd/manager.js';
 import {
   allowBusRestarts,
   busConnectionsOf,
   currentSession,
   differencesFromSystemd,
   killBusDaemon,
+  monitorBus,
   reconnected,
   restartBusWithMatchRuleLimit,
   systemdOwner,
@@ -134,6 +136,62 @@ describe('after systemd is replaced on the bus (daemon-reexec: a new owner of or
     await waitFor(async () => (await watchDifferences(watch.messages)).length === 0, 2_000, 'the watch to match systemd');
     watch.call.cancel();
     expect((await rpc(h.client, h.client.stop, contoso('ethereum'))).status).toBe(ActionStatus.ACTION_STATUS_SUCCESS);
+  });
+});
+
+describe('systemd replaced while a session opens', () => {
+  it('that session never opens; the next subscribes with the new instance at its unique name, and reads follow it', async () => {
+    const monitor = await monitorBus(h.sandbox, ["type='method_call',interface='org.freedesktop.systemd1.Manager',member='Subscribe'"]);
+    // Hold the next session's Subscribe — it has learnt which systemd owns the name — until
+    // another instance owns it (a delay of our own message; systemd and the bus are real).
+    const subscribe = SystemdManager.prototype.Subscribe;
+    let held: SystemdManager | undefined;
+    let reached!: () => void;
+    const atSubscribe = new Promise<void>((resolve) => (reached = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    SystemdManager.prototype.Subscribe = async function (this: SystemdManager, ...args: Parameters<typeof subscribe>) {
+      if (!held) {
+        held = this;
+        reached();
+        await gate;
+      }
+      return subscribe.apply(this, args);
+    };
+    try {
+      const before = currentSession(h)!;
+      const systemdBefore = before.systemdName;
+      before.close(new Error('spec: reconnect'));
+      await atSubscribe;
+      await h.sandbox.withManager((m) => m.connection.call({
+        destination: 'org.freedesktop.systemd1',
+        path: '/org/freedesktop/systemd1',
+        interface: 'org.freedesktop.systemd1.Manager',
+        member: 'Reexecute',
+      }).catch(() => undefined)); // systemd may drop the connection before it answers
+      await waitFor(async () => ![undefined, systemdBefore].includes(await systemdOwner(h.sandbox)), 10_000, 'systemd back on the bus');
+      const systemdNow = await systemdOwner(h.sandbox);
+      // A reply on the held session's connection comes after the owner changes it was sent: once
+      // it is in, that session has seen them.
+      await held!.connection.getNameOwner('org.freedesktop.systemd1').catch(() => undefined);
+      release();
+
+      const after = await reconnected(h, before);
+      expect(after.connection).not.toBe(held!.connection);
+      expect(h.logs.some((line) => String(line.err).includes('systemd changed on the bus while the session was opening'))).toBe(true);
+      expect(after.systemdName).toBe(systemdNow);
+      // The session in use subscribed with the instance it accepts signals from, by its unique name.
+      const subscribes = monitor.messages.filter((m) => m.sender === after.connection.uniqueName);
+      expect(subscribes.map((m) => m.destination)).toEqual([systemdNow]);
+      // And its signals reach the view: a change made by the new instance, not through the server.
+      await h.sandbox.withManager((m) => m.StartUnit('lit-stream-contoso@ethereum.service', 'replace'));
+      await waitFor(async () => (await readsDiffer()).length === 0, 2_000, 'reads to match systemd');
+      await rpc(h.client, h.client.stop, contoso('ethereum'));
+    } finally {
+      SystemdManager.prototype.Subscribe = subscribe;
+      release();
+      monitor.stop();
+    }
   });
 });
 
