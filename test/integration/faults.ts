@@ -54,6 +54,23 @@ export async function reconnected(h: Harness, previous: SystemdSession | undefin
 }
 
 /**
+ * `daemon-reexec` of the sandbox's systemd: it re-executes and comes back on the bus under a new
+ * unique name (a new owner of org.freedesktop.systemd1). Resolves with that name.
+ */
+export async function reexecuteSystemd(sandbox: EmbeddedSystemd): Promise<string> {
+  const before = await systemdOwner(sandbox);
+  await sandbox.withManager((m) => m.connection.call({
+    destination: 'org.freedesktop.systemd1',
+    path: '/org/freedesktop/systemd1',
+    interface: 'org.freedesktop.systemd1.Manager',
+    member: 'Reexecute',
+  }).catch(() => undefined)); // systemd may drop the connection before it answers
+  let now: string | undefined;
+  await waitFor(async () => ![undefined, before].includes((now = await systemdOwner(sandbox))), 10_000, 'systemd back on the bus');
+  return now!;
+}
+
+/**
  * Lets the sandbox's dbus.service be started any number of times (systemd's default start limit,
  * 5 in 10 s, would refuse a spec that kills the bus daemon more often than that).
  */

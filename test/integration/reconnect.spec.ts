@@ -12,8 +12,8 @@ import {
   killBusDaemon,
   monitorBus,
   reconnected,
+  reexecuteSystemd,
   restartBusWithMatchRuleLimit,
-  systemdOwner,
   systemdSays,
 } from './faults.js';
 import { FIXTURE_UNITS, type Harness, rpc, rpcError, startHarness, waitFor } from './harness.js';
@@ -119,15 +119,7 @@ describe('after systemd is replaced on the bus (daemon-reexec: a new owner of or
     for (let i = 0; i < 20; i++) await rpc(h.client, h.client.restart, contoso('bitcoin'));
     const watch = watchTeam('contoso');
     await waitFor(() => STREAMS.every((name) => lastSeen(watch.messages).has(name)), 5_000, 'the initial statuses');
-    const systemdBefore = await systemdOwner(h.sandbox);
-
-    await h.sandbox.withManager((m) => m.connection.call({
-      destination: 'org.freedesktop.systemd1',
-      path: '/org/freedesktop/systemd1',
-      interface: 'org.freedesktop.systemd1.Manager',
-      member: 'Reexecute',
-    }).catch(() => undefined)); // systemd may drop the connection before it answers
-    await waitFor(async () => ![undefined, systemdBefore].includes(await systemdOwner(h.sandbox)), 10_000, 'systemd back on the bus');
+    await reexecuteSystemd(h.sandbox);
 
     // Changes by the new systemd instance, not through the server.
     await h.sandbox.withManager((m) => m.StopUnit('lit-stream-contoso@bitcoin.service', 'replace'));
@@ -160,17 +152,9 @@ describe('systemd replaced while a session opens', () => {
     };
     try {
       const before = currentSession(h)!;
-      const systemdBefore = before.systemdName;
       before.close(new Error('spec: reconnect'));
       await atSubscribe;
-      await h.sandbox.withManager((m) => m.connection.call({
-        destination: 'org.freedesktop.systemd1',
-        path: '/org/freedesktop/systemd1',
-        interface: 'org.freedesktop.systemd1.Manager',
-        member: 'Reexecute',
-      }).catch(() => undefined)); // systemd may drop the connection before it answers
-      await waitFor(async () => ![undefined, systemdBefore].includes(await systemdOwner(h.sandbox)), 10_000, 'systemd back on the bus');
-      const systemdNow = await systemdOwner(h.sandbox);
+      const systemdNow = await reexecuteSystemd(h.sandbox);
       // A reply on the held session's connection comes after the owner changes it was sent: once
       // it is in, that session has seen them.
       await held!.connection.getNameOwner('org.freedesktop.systemd1').catch(() => undefined);
