@@ -1,7 +1,17 @@
 import { execFile } from 'node:child_process';
 import { inspect, promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeSharedClients, getStreams, GrpcStatus, LitStreamError, Stream, streamServiceClient } from '../../clients/typescript/src/index.js';
+import { credentials, InterceptingCall, type Interceptor } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  closeSharedClients,
+  getStreams,
+  GrpcStatus,
+  LitStreamError,
+  type LogsOptions,
+  Stream,
+  StreamServiceClient,
+  streamServiceClient,
+} from '../../clients/typescript/src/index.js';
 import { type Harness, startHarness, waitFor } from './harness.js';
 
 let h: Harness;
@@ -147,6 +157,45 @@ describe('logs(), the stream\'s lines from the journal', () => {
     const after = [];
     for await (const line of stream().logs({ afterCursor: newest!.cursor })) if (line.kind === 'line') after.push(line.message);
     expect(after.some((message) => /^Stopp(ing|ed) /.test(message))).toBe(true);
+  });
+});
+
+describe("logs()' deadline", () => {
+  const stream = () => new Stream('contoso', 'ethereum');
+
+  it('counts from when the call opens, so a logs() iterated long after it was made still has all of its time', async () => {
+    const madeAt = Date.now();
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(madeAt - 60_000); // as if made a minute ago
+    const lines = new Stream('contoso', 'ethereum').logs({ tail: 1 });
+    clock.mockRestore();
+    const got = [];
+    for await (const line of lines) got.push(line);
+    expect(got).toHaveLength(1);
+  });
+
+  it("is the clients' one default for reads, 10 s, unless the connection or the call says otherwise; a follow has none", async () => {
+    /** The time each call had left as it started, as grpc-js was given it; undefined: no deadline. */
+    const left: (number | undefined)[] = [];
+    const recordDeadline: Interceptor = (options, next) => {
+      const deadline = options.deadline === undefined ? Infinity : Number(options.deadline);
+      left.push(deadline === Infinity ? undefined : deadline - Date.now());
+      return new InterceptingCall(next(options));
+    };
+    const client = new StreamServiceClient(h.address, credentials.createInsecure(), { interceptors: [recordDeadline] });
+    const firstLine = async (deadlineMs: number | undefined, options: LogsOptions) => {
+      for await (const line of new Stream('contoso', 'ethereum', { client, deadlineMs }).logs(options)) return line;
+      return undefined;
+    };
+    await stream().restart(); // so that there is a newest line for the follows to start with
+    await firstLine(undefined, { tail: 1 });
+    await firstLine(5_000, { tail: 1 });
+    await firstLine(5_000, { tail: 1, deadlineMs: 2_000 });
+    await firstLine(5_000, { tail: 1, follow: true });
+    await firstLine(undefined, { tail: 1, follow: true, deadlineMs: 60_000 });
+    client.close();
+    const about = (ms: number) => expect.toSatisfy((value: number | undefined) => value !== undefined && value > ms - 1_000 && value <= ms);
+    // The Python client's READ_TIMEOUT is 10 s too (clients/python/tests/test_stream.py).
+    expect(left).toEqual([about(10_000), about(5_000), about(2_000), undefined, about(60_000)]);
   });
 });
 

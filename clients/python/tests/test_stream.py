@@ -19,7 +19,7 @@ import time
 import urllib.request
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator, Optional
 
 import grpc
 import pytest
@@ -289,6 +289,35 @@ def test_logs_reads_the_workers_lines_from_the_journal_and_continues_after_a_cur
     details = chatty.status()["details"]  # as systemctl status: the lines since it last started
     assert [l.message for l in details["logs"] if l.source == "worker"] == ["first line", "to stderr"]
     chatty.stop()
+
+
+class RecordTimeouts(grpc.UnaryStreamClientInterceptor):
+    """Records the timeout each server-streaming call is opened with (None: no deadline)."""
+
+    def __init__(self) -> None:
+        self.timeouts: list = []
+
+    def intercept_unary_stream(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        self.timeouts.append(client_call_details.timeout)
+        return continuation(client_call_details, request)
+
+
+def test_logs_has_the_clients_one_default_deadline_unless_the_connection_or_the_call_says_otherwise(ethereum: Stream) -> None:
+    ethereum.start()  # so that there is a newest line for the follows to start with
+    recorder = RecordTimeouts()
+    channel = grpc.intercept_channel(Connection().resolved().open_channel(), recorder)
+
+    def first_line(connection_timeout: Optional[float], **options: Any) -> Optional[LogLine]:
+        with Stream("acme", "ethereum", Connection(channel=channel, timeout=connection_timeout)).logs(tail=1, **options) as lines:
+            return next(lines, None)
+
+    first_line(None)
+    first_line(5)
+    first_line(5, timeout=2)
+    first_line(5, follow=True)
+    first_line(None, follow=True, timeout=60)
+    # 10 s for a read, as in the TypeScript client; the connection's timeout is not a follow's.
+    assert recorder.timeouts == [10.0, 5, 2, None, 60]
 
 
 def test_a_reader_may_read_logs_and_an_undeclared_streams_logs_are_not_found() -> None:

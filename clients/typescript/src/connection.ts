@@ -24,7 +24,10 @@ export interface ConnectionOptions {
   readonly credentials?: ChannelCredentials;
   /** A ready generated client to use instead of opening one. */
   readonly client?: StreamServiceClient;
-  /** Deadline for each call in ms; default 10 s for reads and 120 s for start/stop/restart. */
+  /**
+   * Deadline for each call in ms; default 10 s for reads (logs() without `follow` included) and
+   * 120 s for start/stop/restart. Not for watches and log follows, which run until the loop is left.
+   */
   readonly deadlineMs?: number;
 }
 

@@ -39,6 +39,12 @@ export interface LogsOptions {
   readonly since?: Date;
   /** Continue right after this line's cursor instead of the newest lines. */
   readonly afterCursor?: string;
+  /**
+   * How long the call may take, in ms from when it opens (the first iteration); then it fails with
+   * DEADLINE_EXCEEDED. Default: the connection's `deadlineMs`, else 10 s, as every read (the Python
+   * client's default too); with `follow`, none: a follow runs until the loop is left.
+   */
+  readonly deadlineMs?: number;
 }
 
 export function toLogLine(entry: LogEntry): LogLine {

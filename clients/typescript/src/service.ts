@@ -61,7 +61,9 @@ export interface ServiceStatus {
   readonly details: ServiceStatusDetails;
 }
 
+/** Default deadlines, the Python client's too (READ_TIMEOUT, ACTION_TIMEOUT in its _connection.py). */
 const READ_DEADLINE_MS = 10_000;
+/** start/stop/restart answer once systemd's job has finished (and the settle window has passed). */
 const ACTION_DEADLINE_MS = 120_000;
 
 type Unary<Req, Res> = (
@@ -81,12 +83,17 @@ export class Service {
 
   /** Calls a unary method; failures reject with LitStreamError carrying the gRPC code. */
   protected call<Req, Res>(method: Unary<Req, Res>, request: Req, kind: 'read' | 'action' = 'read'): Promise<Res> {
-    const deadlineMs = this.options.deadlineMs ?? (kind === 'action' ? ACTION_DEADLINE_MS : READ_DEADLINE_MS);
+    const deadlineMs = this.deadlineMs(kind);
     return new Promise((resolve, reject) => {
       method.call(this.client, request, callMetadata(this.options), { deadline: Date.now() + deadlineMs }, (error, response) =>
         error ? reject(LitStreamError.from(error)) : resolve(response),
       );
     });
+  }
+
+  /** How long a call that ends by itself may take: the connection's `deadlineMs`, else the default. */
+  protected deadlineMs(kind: 'read' | 'action'): number {
+    return this.options.deadlineMs ?? (kind === 'action' ? ACTION_DEADLINE_MS : READ_DEADLINE_MS);
   }
 }
 

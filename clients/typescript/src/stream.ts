@@ -61,7 +61,8 @@ export class Stream extends Service {
    * cursor, then with `follow` each new one:
    * `for await (const line of stream.logs({ follow: true })) console.log(line.message)`.
    * A follower that reads slower than the stream writes gets `{ kind: 'dropped', count }` where lines
-   * were skipped. The call opens at the first iteration; leaving the loop cancels it.
+   * were skipped. The call opens at the first iteration; leaving the loop cancels it. Its deadline
+   * (`deadlineMs`) counts from then.
    */
   logs(options: LogsOptions = {}): AsyncGenerator<LogLine | DroppedLines> {
     const request = {
@@ -71,8 +72,13 @@ export class Stream extends Service {
       since: options.since,
       afterCursor: options.afterCursor ?? '',
     };
-    const deadline = options.follow ? {} : { deadline: Date.now() + (this.options.deadlineMs ?? 30_000) };
-    return logEntries(() => this.client.logs(request, callMetadata(this.options), deadline));
+    // A follow is meant to run until the loop is left, so the connection's deadline (for calls that
+    // end by themselves) is not its; only one given for this call is.
+    const deadlineMs = options.deadlineMs ?? (options.follow ? undefined : this.deadlineMs('read'));
+    // The deadline is reckoned when the call opens (the generator's first next()), not here: a
+    // logs() made now and iterated later still has all of its time.
+    const callOptions = () => (deadlineMs === undefined ? {} : { deadline: Date.now() + deadlineMs });
+    return logEntries(() => this.client.logs(request, callMetadata(this.options), callOptions()));
   }
 
   /**

@@ -16,7 +16,8 @@ import grpc
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 READ_TIMEOUT = 10.0
-"""Seconds a read (status, get_streams) may take by default."""
+"""Seconds a read (status, get_streams, logs without follow) may take by default; the TypeScript
+client's default (READ_DEADLINE_MS) is the same."""
 ACTION_TIMEOUT = 120.0
 """Seconds start/stop/restart may take by default: they return when systemd's job has finished."""
 
@@ -31,7 +32,9 @@ class Connection:
         ca: PEM of the CA that signed the server's certificate; default the file ``$LIT_STREAM_CA``.
         cert: PEM client certificate for mTLS; default the file ``$LIT_STREAM_CERT``.
         key: PEM client key for mTLS; default the file ``$LIT_STREAM_KEY``. Not in ``repr()``.
-        timeout: Seconds each call may take; default 10 for reads, 120 for start/stop/restart.
+        timeout: Seconds each call may take; default 10 for reads (``logs()`` without ``follow``
+            too) and 120 for start/stop/restart. Not for watches and log follows, which run until
+            cancelled (give those a ``timeout`` of their own).
         channel: A ready gRPC channel to use instead of opening one.
     """
 

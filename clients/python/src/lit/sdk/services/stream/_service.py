@@ -93,9 +93,13 @@ class Service:
     def _call(self, method: Callable[..., _Response], request: Any, timeout: float) -> _Response:
         """Calls a unary method; a failure raises the LitStreamError subclass for its gRPC code."""
         try:
-            return method(request, timeout=self._connection.timeout or timeout, metadata=self._connection.metadata())
+            return method(request, timeout=self._timeout(timeout), metadata=self._connection.metadata())
         except grpc.RpcError as error:
             raise error_from_rpc(error) from None
+
+    def _timeout(self, default: float) -> float:
+        """Seconds a call that ends by itself may take: the connection's ``timeout``, else ``default``."""
+        return self._connection.timeout or default
 
 
 def to_action_status(response: Any) -> ServiceActionStatus:

@@ -199,7 +199,9 @@ class Stream(Service):
             follow: Keep going with each new line as the journal gets it, until cancelled.
             since: Only lines received at or after this (aware) time.
             after_cursor: Continue right after the line with this ``cursor``.
-            timeout: Seconds the call may take; default 10, or never with ``follow``.
+            timeout: Seconds the call may take, from when it opens; default the connection's
+                ``timeout``, else 10 as for every read (the TypeScript client's default too). With
+                ``follow`` none unless given here: a follow runs until it is cancelled.
 
         Returns:
             LogLines, one per journal entry; where a slow follower missed lines, the next line's
@@ -212,7 +214,7 @@ class Stream(Service):
         if since is not None:
             request.since.FromDatetime(since.astimezone(timezone.utc))
         request.after_cursor = after_cursor
-        deadline = timeout if timeout is not None else (None if follow else READ_TIMEOUT)
+        deadline = timeout if timeout is not None else (None if follow else self._timeout(READ_TIMEOUT))
         return StreamingCall(_log_lines(lambda: self._stub.Logs(request, timeout=deadline, metadata=self._connection.metadata())))
 
     def __repr__(self) -> str:
