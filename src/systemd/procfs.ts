@@ -115,29 +115,35 @@ export class ProcfsReader {
   private async readOf(pid: number, budgetMs: number, outOfTime: Promise<typeof OUT_OF_TIME>): Promise<InFlight | 'stuck' | undefined> {
     for (;;) {
       const running = this.inFlight.get(pid);
-      if (running) return isStuck(running, Date.now()) ? 'stuck' : running;
+      if (running) return isStuck(running, performance.now()) ? 'stuck' : running;
       if (this.inFlight.size < this.maxReads) return this.start(pid, budgetMs);
-      const now = Date.now();
-      if ([...this.inFlight.values()].every((read) => isStuck(read, now))) return undefined;
-      if (!(await this.slotFreed(outOfTime))) return undefined;
+      const now = performance.now();
+      const becomesStuckAt = Math.min(...[...this.inFlight.values()].map(stuckAt));
+      if (becomesStuckAt < now) return undefined;
+      // Look again when a read ends or when the first running read outlasts its budget: a read
+      // whose budget ends as this one starts waiting is stuck a moment later, and waiting for it
+      // would cost this reading its whole budget.
+      if (!(await this.slotFreed(outOfTime, becomesStuckAt - now + 1))) return undefined;
     }
   }
 
-  /** Waits until a read ends (true) or the reading is out of time (false). */
-  private async slotFreed(outOfTime: Promise<typeof OUT_OF_TIME>): Promise<boolean> {
+  /** Waits until a read ends or `lookAgainMs` pass (true), or the reading is out of time (false). */
+  private async slotFreed(outOfTime: Promise<typeof OUT_OF_TIME>, lookAgainMs: number): Promise<boolean> {
     let wake!: () => void;
     const freed = new Promise<true>((resolve) => (wake = () => resolve(true)));
+    const timer = setTimeout(wake, lookAgainMs);
     this.waiting.add(wake);
     try {
       return (await Promise.race([freed, outOfTime])) === true;
     } finally {
+      clearTimeout(timer);
       this.waiting.delete(wake);
     }
   }
 
   private start(pid: number, budgetMs: number): InFlight {
     const usage = readOne(`${this.root}/${pid}`);
-    const read = { usage, startedAt: Date.now(), budgetMs };
+    const read = { usage, startedAt: performance.now(), budgetMs };
     this.inFlight.set(pid, read);
     void usage.finally(() => {
       if (this.inFlight.get(pid) === read) this.inFlight.delete(pid);
@@ -149,8 +155,13 @@ export class ProcfsReader {
   }
 }
 
+/** When a read has outlasted the budget of the reading that started it (performance.now() time). */
+function stuckAt(read: InFlight): number {
+  return read.startedAt + read.budgetMs;
+}
+
 function isStuck(read: InFlight, now: number): boolean {
-  return now - read.startedAt > read.budgetMs;
+  return now > stuckAt(read);
 }
 
 /** Half of libuv's threadpool (UV_THREADPOOL_SIZE, 4 by default), at least one. */

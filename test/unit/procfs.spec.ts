@@ -124,6 +124,17 @@ describe('ProcfsReader: reads that never end cannot take the threads every fs ca
     expect(await reader.usage([other], quick)).toEqual({ tasks: 3, memoryBytes: 100 * 1024, read: 1, complete: true });
   });
 
+  it('a reading waiting for a slot answers, partial, as soon as the reads holding them outlast their budget', async () => {
+    const reader = new ProcfsReader(2, proc.root);
+    // Taken together: the second finds both slots held by reads still within their 50 ms budget.
+    const first = reader.usage([proc.hanging(1), proc.hanging(2)], { ...quick, concurrency: 2 });
+    const startedAt = performance.now();
+    const usage = await reader.usage([proc.answering(3)], { ...quick, budgetMs: 10_000 });
+    expect(performance.now() - startedAt).toBeLessThan(1_000);
+    expect(usage).toMatchObject({ read: 0, complete: false });
+    expect(await first).toMatchObject({ read: 0, complete: false });
+  });
+
   it('shares its slots among samples taken together rather than failing those that wait', async () => {
     const reader = new ProcfsReader(1, proc.root);
     const pids = [11, 12, 13, 14].map((pid) => proc.answering(pid));
