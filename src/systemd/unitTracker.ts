@@ -118,6 +118,8 @@ export class UnitTracker extends EventEmitter {
   private readonly held = new Set<string>();
   private flushScheduled = false;
   private fileWatchers: FSWatcher[] = [];
+  /** Until the current session's watches on the unit directories are in place (see sync). */
+  private watching: Promise<void> = Promise.resolve();
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly onUp = (session: SystemdSession) => this.sessionStarted(session);
   private readonly onDown = () => this.closeFileWatchers();
@@ -222,8 +224,8 @@ export class UnitTracker extends EventEmitter {
     }
     this.reloading = false;
     this.freshSession = session;
+    this.watching = this.watchUnitDirectories(session);
     void this.requestSync('files');
-    void this.watchUnitDirectories(session);
   }
 
   private async syncOnce(): Promise<void> {
@@ -245,6 +247,10 @@ export class UnitTracker extends EventEmitter {
   }
 
   private async sync(session: SystemdSession): Promise<void> {
+    // The watches first, then the listing they keep current (as the session adds its match rules
+    // before it asks): a unit file that appears in between is not missed until something else
+    // asks for a resynchronisation.
+    await this.watching;
     const { manager } = session;
     const [files, loaded] = await Promise.all([
       manager.ListUnitFilesByPatterns([], [this.pattern]),

@@ -7,6 +7,7 @@ import {
   WatchEventKind,
   type WatchStatusResponse,
 } from '../../gen/lit/stream/v1/stream.js';
+import { currentSession, reconnected } from './faults.js';
 import { FIXTURE_UNITS, type Harness, rpc, startHarness, waitFor } from './harness.js';
 
 let h: Harness;
@@ -103,6 +104,17 @@ describe('changes made behind the server\'s back', () => {
     expect((await status_('dogecoin')).unit).toBe('lit-stream-contoso@dogecoin.service');
     await h.sandbox.removeUnit('lit-stream-contoso@dogecoin.service');
     await waitFor(async () => (await listed('dogecoin')) === undefined, 2_000, 'dogecoin to be gone');
+  });
+
+  it('a unit file that appears just as the server (re)connects is a stream too', async () => {
+    const before = currentSession(h);
+    before!.close(new Error('spec: reconnect'));
+    await reconnected(h, before);
+    // At once: the server has just begun to resynchronise, and to watch the unit directories.
+    await h.sandbox.linkUnit('lit-stream-contoso@cardano.service', 'lit-stream-contoso@.service');
+    await waitFor(async () => (await listed('cardano')) !== undefined, 2_000, 'cardano to be listed');
+    await h.sandbox.removeUnit('lit-stream-contoso@cardano.service');
+    await waitFor(async () => (await listed('cardano')) === undefined, 2_000, 'cardano to be gone');
   });
 
   it('a daemon-reload keeps answers right: a reloaded, changed unit is still listed with its state', async () => {
