@@ -40,7 +40,7 @@ describe('Stream, as in the Python SDK', () => {
     expect(s.started).toMatch(/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} \S+$/);
     expect(s.tasks).toBeGreaterThanOrEqual(1);
     expect(s.memory).toMatch(/^\d+(B|\.\d[KMGTPE])$/);
-    expect(s.details).toMatchObject({ team: 'contoso', unit: 'lit-stream-contoso@bitcoin.service', usageSource: 'procfs' });
+    expect(s.details).toMatchObject({ team: 'contoso', unit: 'lit-stream-contoso@bitcoin.service', usageSource: 'procfs', usagePartial: false });
     expect(s.details.started?.getTime()).toBe(systemd.ActiveEnterTimestamp?.getTime());
   });
 

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeSharedClients, Stream } from '../../clients/typescript/src/index.js';
 import { ActiveState, UsageSource } from '../../gen/lit/stream/v1/stream.js';
 import { trackingCgroupDir } from '../../src/systemd/cgroups.js';
 import { FIXTURE_UNITS, type Harness, rpc, startHarness, waitFor } from './harness.js';
@@ -75,5 +76,11 @@ describe('usage sampling of a stream with thousands of processes', () => {
 
     const { status: other } = await rpc(h.client, h.client.getStatus, bitcoin);
     expect(other!.usagePartial).toBe(false);
+
+    // The client library passes it on: its formatted memory and tasks are lower bounds here.
+    const viaClient = await new Stream('contoso', 'crowd', { address: h.address, deadlineMs: 60_000 }).status({ logLines: 0 });
+    closeSharedClients();
+    expect(viaClient.details).toMatchObject({ usageSource: 'procfs', usagePartial: true });
+    expect(viaClient.memory).toMatch(/^\d+(B|\.\d[KMGTPE])$/);
   }, 120_000);
 });

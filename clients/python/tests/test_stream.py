@@ -107,6 +107,7 @@ def test_status_is_formatted_as_systemctl_prints_it_with_typed_details(ethereum:
     assert details["memory_bytes"] is not None and status["memory"] == format_bytes(details["memory_bytes"])
     assert details["main_pid"] == status["pid"]
     assert details["usage_source"] in ("systemd", "procfs")
+    assert details["usage_partial"] is False  # one process: read whole
 
 
 def test_a_stopped_stream_has_no_start_time_pid_tasks_or_memory(ethereum: Stream) -> None:

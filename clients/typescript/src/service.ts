@@ -35,6 +35,14 @@ export interface ServiceStatusDetails {
   readonly tasks?: number;
   readonly memoryBytes?: number;
   readonly usageSource: UsageSourceWord;
+  /**
+   * True when `tasks` and `memoryBytes` (so the formatted `tasks` and `memory` too) cover only some
+   * of the stream's processes and are lower bounds: the server reads at most so many processes per
+   * sample (StreamStatus.usage_partial). When none could be read in time, both are absent. Always
+   * set by this client; optional in the type only so that code building details of its own (tests,
+   * fakes) written before it keeps compiling.
+   */
+  readonly usagePartial?: boolean;
   readonly restartCount: number;
   readonly result: string;
   readonly exitStatus?: number;
@@ -48,7 +56,8 @@ export interface ServiceStatusDetails {
 /**
  * What `systemctl status` shows, as the Python SDK's ServiceStatus:
  * `{name: 'bitcoin', active: 'active', status: 'running', started: 'Wed 2024-07-24 13:32:23 CDT',
- *   pid: 3687984, tasks: 5, memory: '3.3G'}`; fields systemd has no value for are null.
+ *   pid: 3687984, tasks: 5, memory: '3.3G'}`; fields systemd has no value for are null. `tasks` and
+ * `memory` keep the seed's shapes, so where they are lower bounds only `details.usagePartial` says so.
  */
 export interface ServiceStatus {
   readonly name: string;
@@ -116,6 +125,7 @@ export function toServiceStatus(status: StreamStatus, timeZone?: string): Servic
     tasks: status.tasks,
     memoryBytes: status.memoryBytes,
     usageSource: usageSourceWord(status.usageSource),
+    usagePartial: status.usagePartial,
     restartCount: status.restartCount,
     result: status.result,
     exitStatus: status.exitStatus,

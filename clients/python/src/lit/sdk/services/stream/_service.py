@@ -39,6 +39,7 @@ class _StatusValues(TypedDict):
     tasks: Optional[int]
     memory_bytes: Optional[int]
     usage_source: Literal["systemd", "procfs", "none"]
+    usage_partial: bool
     restart_count: int
     result: str
     exit_status: Optional[int]
@@ -48,7 +49,11 @@ class _StatusValues(TypedDict):
 class ServiceStatusDetails(_StatusValues, total=False):
     """The typed values behind a ServiceStatus, in systemd's words (org.freedesktop.systemd1(5)).
 
-    ``started`` is an aware datetime; counts are ints; None where systemd has no value. From
+    ``started`` is an aware datetime; counts are ints; None where systemd has no value.
+    ``usage_partial`` is True when ``tasks`` and ``memory_bytes`` (so the formatted ``tasks`` and
+    ``memory`` too) cover only some of the stream's processes and are lower bounds: the server reads
+    at most so many processes per sample (StreamStatus.usage_partial); when none could be read in
+    time, both are None. From
     ``Stream.status()`` also ``logs`` (its newest journal lines since it last started, LogLines)
     and, when the server could not read the journal, ``logs_unavailable`` saying why.
     """
@@ -63,7 +68,8 @@ class ServiceStatus(TypedDict):
     ``{'name': 'bitcoin', 'active': 'active', 'status': 'running', 'started': 'Wed 2024-07-24
     13:32:23 CDT', 'pid': 3687984, 'tasks': 5, 'memory': '3.3G', 'details': {...}}``: ``started``
     in this process's local zone, ``memory`` in systemd's IEC format; None where systemd has no
-    value. ``details`` holds the typed values.
+    value. ``details`` holds the typed values. ``tasks`` and ``memory`` keep the seed's shapes, so
+    where they are lower bounds only ``details['usage_partial']`` says so.
     """
 
     name: str
@@ -122,6 +128,7 @@ def to_service_status(status: stream_pb2.StreamStatus, zone: Optional[str] = Non
         "tasks": status.tasks if status.HasField("tasks") else None,
         "memory_bytes": status.memory_bytes if status.HasField("memory_bytes") else None,
         "usage_source": _usage_source(status.usage_source),
+        "usage_partial": status.usage_partial,
         "restart_count": status.restart_count,
         "result": status.result,
         "exit_status": status.exit_status if status.HasField("exit_status") else None,
