@@ -1,3 +1,4 @@
+import { untilAborted } from '../core/abortable.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { DEFAULT_TAIL_LINES, type LogBatch, type LogLine, MAX_TAIL_LINES } from '../core/logLine.js';
 import type { StreamRef } from '../core/streamRef.js';
@@ -51,39 +52,46 @@ export class StreamLogs {
   /**
    * The stream's lines as asked, in batches, oldest first; when following, then each new line as
    * the journal gets it, with no line missed or repeated between the two, until `signal` aborts.
+   * Every wait ends when `signal` aborts — a followed unit may write nothing for ever, and the call
+   * pipeline can only end a generator parked at a `yield`.
    */
   async *read(ref: StreamRef, request: LogsRequest): AsyncGenerator<LogBatch> {
-    const { unit } = await this.declarations.declaration(ref);
+    const { signal } = request;
+    const { unit } = await (signal ? untilAborted(this.declarations.declaration(ref), signal) : this.declarations.declaration(ref));
     const afterCursor = request.afterCursor || undefined;
     if (afterCursor !== undefined && !isCursor(afterCursor)) {
       throw new InvalidArgumentError('after_cursor is not a journal cursor: pass the `cursor` of a line this server sent');
     }
     // Join the follower first, then read what is already there: a line written in between reaches
     // both, and is sent once (entries of the follower not after the last one read are skipped).
-    const follower = request.follow ? await this.followers.follow(unit) : undefined;
-    const stopFollowing = () => follower?.close();
-    request.signal?.addEventListener('abort', stopFollowing, { once: true });
+    const follower = request.follow ? await this.followers.follow(unit, signal) : undefined;
     try {
       let last: JournalEntry | undefined;
+      /** Entries of the backlog that the follower has too (those after its start). */
+      let alsoFollowed = 0;
+      const followed = (entry: JournalEntry) => follower !== undefined && entryOrigin(entry, this.source, unit) !== undefined && (follower.startsAfter === undefined || isAfter(entry, follower.startsAfter));
       const lines = afterCursor !== undefined ? (request.follow ? undefined : cap(request.tailLines, MAX_TAIL_LINES)) : this.tailOf(request);
       if (lines !== 0) {
-        const entries = this.journal(unit, { afterCursor, lines }, request.signal);
+        const entries = this.journal(unit, { afterCursor, lines }, signal);
         for await (const batch of batches(entries)) {
           last = batch.entries[batch.entries.length - 1] ?? last;
+          for (const entry of batch.entries) if (followed(entry)) alsoFollowed++;
           const kept = this.lines(unit, batch.entries, request.sinceUsec);
           if (kept.length > 0) yield { dropped: 0, lines: kept };
         }
       }
       if (!follower) return;
-      for await (const batch of follower) {
-        request.signal?.throwIfAborted();
+      for await (const batch of follower.batches(signal)) {
         const fresh = last === undefined ? batch.entries : batch.entries.filter((entry) => isAfter(entry, last!));
         const kept = this.lines(unit, fresh, request.sinceUsec);
-        if (kept.length > 0 || batch.dropped > 0) yield { dropped: batch.dropped, lines: kept };
+        // The follower's buffer may have been full while the backlog was read: what it dropped that
+        // the backlog sent was not lost (the follower numbers what it has: 1, 2, … after its start,
+        // the same entries in the same order as the backlog's after that point).
+        const dropped = batch.dropped - overlap(batch.droppedFrom, batch.dropped, alsoFollowed);
+        if (kept.length > 0 || dropped > 0) yield { dropped, lines: kept };
       }
-      request.signal?.throwIfAborted();
+      signal?.throwIfAborted();
     } finally {
-      request.signal?.removeEventListener('abort', stopFollowing);
       follower?.close();
     }
   }
@@ -135,6 +143,11 @@ export class StreamLogs {
     }
     return lines;
   }
+}
+
+/** How many of the `count` entries from position `from` on are among the first `sent`. */
+function overlap(from: number, count: number, sent: number): number {
+  return count === 0 ? 0 : Math.max(0, Math.min(from + count - 1, sent) - from + 1);
 }
 
 function cap(value: number | undefined, max: number): number {

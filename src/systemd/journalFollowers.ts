@@ -1,5 +1,6 @@
+import { untilAborted } from '../core/abortable.js';
 import type { JournalEntry } from './journalEntry.js';
-import { JournalFollowProcess, type JournalSource } from './journalctl.js';
+import { entryOrigin, JournalFollowProcess, type JournalSource } from './journalctl.js';
 
 /** What a reader's buffer may hold before newer entries are dropped for it. */
 export interface FollowBufferLimits {
@@ -12,6 +13,11 @@ export interface FollowBufferLimits {
 /** The next entries for one reader: `dropped` entries were skipped just before `entries`. */
 export interface FollowBatch {
   readonly dropped: number;
+  /**
+   * Where the skipped entries begin among those the reader was sent (1: the first entry after
+   * its `startsAfter`); 0 when none were. A backlog read of the journal may have covered them.
+   */
+  readonly droppedFrom: number;
   readonly entries: readonly JournalEntry[];
 }
 
@@ -20,7 +26,8 @@ export interface FollowBatch {
  * subscription for all watchers. Each reader has its own bounded buffer: a reader slower than the
  * unit writes gets the entries up to its limit, then a count of those dropped, never unbounded
  * memory, and never holds back the others. The last reader to leave ends the process; close()
- * ends them all.
+ * ends them all. Readers are sent only entries the unit's processes or its manager wrote
+ * (entryOrigin), so a count of dropped entries counts only lines a caller would have been sent.
  */
 export class JournalFollowers {
   private readonly byUnit = new Map<string, SharedFollower>();
@@ -32,11 +39,13 @@ export class JournalFollowers {
   ) {}
 
   /**
-   * Follows a unit's new entries from now on. Resolves once the follower runs: every entry the unit
-   * writes after that reaches the returned reader (or is counted as dropped for it).
+   * Follows a unit's new entries from now on. Resolves once the follower runs: every entry of the
+   * unit after the reader's `startsAfter` reaches the returned reader (or is counted as dropped for
+   * it). When `signal` aborts first, the share is given back and the promise rejects.
    */
-  async follow(unit: string): Promise<FollowReader> {
+  async follow(unit: string, signal?: AbortSignal): Promise<FollowReader> {
     if (this.closed) throw new Error('the journal followers are closed');
+    signal?.throwIfAborted();
     let shared = this.byUnit.get(unit);
     if (!shared) {
       shared = new SharedFollower(this.source, unit, (self) => {
@@ -44,7 +53,7 @@ export class JournalFollowers {
       });
       this.byUnit.set(unit, shared);
     }
-    return shared.join(this.limits);
+    return shared.join(this.limits, signal);
   }
 
   /** journalctl processes running now (for tests and diagnostics). */
@@ -65,6 +74,8 @@ class SharedFollower {
   private readonly process: Promise<JournalFollowProcess>;
   private started = false;
   private stopped = false;
+  /** The last entry journalctl printed (at first, the one it started after): a reader joining now gets those after it. */
+  private position: JournalEntry | undefined;
 
   constructor(
     source: JournalSource,
@@ -72,11 +83,16 @@ class SharedFollower {
     private readonly forgetSelf: (self: SharedFollower) => void,
   ) {
     this.process = JournalFollowProcess.start(source, unit, (entry) => {
+      this.position = entry;
+      if (!entryOrigin(entry, source, unit)) return;
       for (const reader of this.readers) reader.push(entry);
     });
     this.process.then(
       (process) => {
+        // Before journalctl can print anything (its output comes in later turns of the event loop).
         this.started = true;
+        this.position = process.startsAfter;
+        for (const reader of this.readers) reader.startAfter(this.position);
         void process.ended.then((error) => {
           this.forgetSelf(this);
           for (const reader of this.readers) reader.end(error);
@@ -94,13 +110,15 @@ class SharedFollower {
     return this.started && !this.stopped;
   }
 
-  async join(limits: FollowBufferLimits): Promise<FollowReader> {
+  async join(limits: FollowBufferLimits, signal?: AbortSignal): Promise<FollowReader> {
     const reader = new FollowReader(limits, () => this.leave(reader));
+    if (this.started) reader.startAfter(this.position);
     this.readers.add(reader);
     try {
-      await this.process;
+      await (signal ? untilAborted(this.process, signal) : this.process);
     } catch (error) {
-      this.readers.delete(reader);
+      // Given back as any reader leaves: the last one ends journalctl, once it has started.
+      reader.close();
       throw error;
     }
     return reader;
@@ -121,13 +139,22 @@ class SharedFollower {
   }
 }
 
+/** Where entries were dropped: how many, and the position of the first (see FollowBatch). */
+interface Gap {
+  dropped: number;
+  readonly from: number;
+}
+
 /**
  * One reader's share of a follower: an async iterable of batches, buffered up to its limits.
  * close() (or leaving a `for await` loop) gives the share back.
  */
 export class FollowReader implements AsyncIterable<FollowBatch> {
-  /** Entries in order, with a count wherever entries were dropped (at most one between two). */
-  private items: Array<JournalEntry | { dropped: number }> = [];
+  /** Entries in order, with a gap wherever entries were dropped (at most one between two). */
+  private items: Array<JournalEntry | Gap> = [];
+  /** Entries pushed so far, kept or dropped: the position of the last one. */
+  private pushed = 0;
+  private start: { after: JournalEntry | undefined } | undefined;
   private queuedEntries = 0;
   private queuedBytes = 0;
   private wake: (() => void) | undefined;
@@ -148,12 +175,27 @@ export class FollowReader implements AsyncIterable<FollowBatch> {
     return this.queuedEntries;
   }
 
+  /**
+   * The journal entry after which this reader's entries begin (undefined: the unit had none when
+   * its follower started, so every entry of the unit comes to it). Known once `follow()` resolved.
+   */
+  get startsAfter(): JournalEntry | undefined {
+    if (!this.start) throw new Error('the follower has not started yet');
+    return this.start.after;
+  }
+
+  /** Set by the shared follower, before any entry is pushed to this reader. */
+  startAfter(entry: JournalEntry | undefined): void {
+    this.start ??= { after: entry };
+  }
+
   push(entry: JournalEntry): void {
     if (this.ending) return;
+    this.pushed++;
     if (this.queuedEntries >= this.maxEntries || this.queuedBytes + entry.message.length > this.maxBytes) {
       const last = this.items[this.items.length - 1];
       if (last && 'dropped' in last) last.dropped++;
-      else this.items.push({ dropped: 1 });
+      else this.items.push({ dropped: 1, from: this.pushed });
     } else {
       this.items.push(entry);
       this.queuedEntries++;
@@ -172,40 +214,52 @@ export class FollowReader implements AsyncIterable<FollowBatch> {
     this.onClose();
   }
 
-  /** The next batch; undefined once the follower has ended (throws if it failed). */
-  async next(): Promise<FollowBatch | undefined> {
+  /**
+   * The next batch; undefined once the follower has ended (throws if it failed). Waits for one
+   * until `signal` aborts (then rejects with its reason): nothing else may end a reader's wait, as
+   * a unit may write nothing for ever.
+   */
+  async next(signal?: AbortSignal): Promise<FollowBatch | undefined> {
     for (;;) {
+      signal?.throwIfAborted();
       const batch = this.take();
       if (batch) return batch;
       if (this.ending) {
         if (this.ending.error) throw this.ending.error;
         return undefined;
       }
-      await new Promise<void>((resolve) => (this.wake = resolve));
+      const woken = new Promise<void>((resolve) => (this.wake = resolve));
+      await (signal ? untilAborted(woken, signal) : woken);
     }
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<FollowBatch> {
+  /** The batches until the follower ends or `signal` aborts; leaving the loop gives the share back. */
+  async *batches(signal?: AbortSignal): AsyncGenerator<FollowBatch> {
     try {
-      for (let batch = await this.next(); batch; batch = await this.next()) yield batch;
+      for (let batch = await this.next(signal); batch; batch = await this.next(signal)) yield batch;
     } finally {
       this.close();
     }
   }
 
-  /** A drop count at the front (if any), then the entries up to the next drop. */
+  [Symbol.asyncIterator](): AsyncGenerator<FollowBatch> {
+    return this.batches();
+  }
+
+  /** A gap at the front (if any), then the entries up to the next gap. */
   private take(): FollowBatch | undefined {
     if (this.items.length === 0) return undefined;
     const first = this.items[0]!;
-    const dropped = 'dropped' in first ? first.dropped : 0;
-    const start = dropped > 0 ? 1 : 0;
+    const gap = 'dropped' in first ? first : undefined;
+    const dropped = gap?.dropped ?? 0;
+    const start = gap ? 1 : 0;
     let end = start;
     while (end < this.items.length && !('dropped' in this.items[end]!)) end++;
     const entries = this.items.slice(start, end) as JournalEntry[];
     this.items = this.items.slice(end);
     this.queuedEntries -= entries.length;
     for (const entry of entries) this.queuedBytes -= entry.message.length;
-    return { dropped, entries };
+    return { dropped, droppedFrom: gap?.from ?? 0, entries };
   }
 
   private wakeUp(): void {

@@ -77,6 +77,8 @@ export async function* readJournal(
   signal?: AbortSignal,
 ): AsyncGenerator<JournalEntry> {
   checkJournalPresent(source);
+  // An abort before the listener below is added would never reach it.
+  signal?.throwIfAborted();
   const child = spawnJournalctl(journalctlArgs(source, unit, query));
   const stderr = collect(child.stderr!);
   const exited = exitOf(child);
@@ -115,6 +117,8 @@ export class JournalFollowProcess {
 
   private constructor(
     private readonly child: ChildProcess,
+    /** The unit's newest entry when it started (undefined: it had none): it prints those after it. */
+    readonly startsAfter: JournalEntry | undefined,
     source: JournalSource,
     unit: string,
     onEntry: (entry: JournalEntry) => void,
@@ -134,10 +138,10 @@ export class JournalFollowProcess {
   }
 
   static async start(source: JournalSource, unit: string, onEntry: (entry: JournalEntry) => void): Promise<JournalFollowProcess> {
-    let newest: string | undefined;
-    for await (const entry of readJournal(source, unit, { lines: 1 })) newest = entry.cursor;
-    const child = spawnJournalctl(journalctlArgs(source, unit, { afterCursor: newest, follow: true }));
-    return new JournalFollowProcess(child, source, unit, onEntry);
+    let newest: JournalEntry | undefined;
+    for await (const entry of readJournal(source, unit, { lines: 1 })) newest = entry;
+    const child = spawnJournalctl(journalctlArgs(source, unit, { afterCursor: newest?.cursor, follow: true }));
+    return new JournalFollowProcess(child, newest, source, unit, onEntry);
   }
 
   get pid(): number | undefined {

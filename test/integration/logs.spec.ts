@@ -189,6 +189,48 @@ describe('Logs: a stream\'s lines from the journal', () => {
     expect(follower.error?.code).toBe(status.CANCELLED);
   });
 
+  it('leaves no journalctl behind when follows are cancelled at any moment while they start', async () => {
+    expect(journalctls()).toBe(0);
+    // Cancelled 0–20 ms after they open: before, while and after each joins the unit's follower.
+    // No line is written meanwhile, so nothing but the cancellation can end a share.
+    const calls: ReturnType<typeof follow>[] = [];
+    for (let i = 0; i < 24; i++) {
+      const follower = follow();
+      calls.push(follower);
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 20));
+      follower.call.cancel();
+    }
+    await waitFor(() => h.server.journalFollowers.processes === 0 && journalctls() === 0, 10_000, 'every follower to end');
+    await waitFor(() => calls.every((f) => f.error?.code === status.CANCELLED), 5_000, 'every call to end CANCELLED');
+  });
+
+  it('counts as dropped only lines it never sent: a long backlog read while the stream writes fast', async () => {
+    // A backlog the client takes slowly (it pauses), while the worker writes more than a
+    // follower's buffer holds (1,000 lines): lines the backlog itself then sends are not dropped.
+    await say('backlog start');
+    await waitFor(async () => worker(await readAll({ tailLines: 1 }))[0]?.message === 'backlog start', 10_000, 'the first line');
+    const [start] = worker(await readAll({ tailLines: 1 }));
+    const backlog = Array.from({ length: 3_000 }, (_, i) => `backlog ${i} ${'b'.repeat(300)}`);
+    await say(...backlog);
+    await waitFor(async () => worker(await readAll({ tailLines: 1 }))[0]?.message === backlog.at(-1), 20_000, 'the backlog');
+    const follower = follow({ afterCursor: start!.cursor });
+    follower.call.pause();
+    await waitFor(() => h.server.journalFollowers.processes === 1, 10_000, 'the follower to start');
+    const live = Array.from({ length: 1_500 }, (_, i) => `live ${i}`);
+    await say(...live);
+    await waitFor(async () => worker(await readAll({ tailLines: 1 }))[0]?.message === live.at(-1), 20_000, 'the live lines in the journal');
+    follower.call.resume();
+    const dropped = () => follower.received.reduce((sum, response) => sum + response.droppedLines, 0);
+    const sent = () => follower.messages().filter((message) => message.startsWith('backlog ') || message.startsWith('live '));
+    try {
+      await waitFor(() => sent().length + dropped() >= backlog.length + live.length, 30_000, 'every line sent or counted as dropped');
+      expect(new Set(sent()).size).toBe(sent().length); // none twice
+      expect(sent().length + dropped()).toBe(backlog.length + live.length);
+    } finally {
+      follower.call.cancel();
+    }
+  });
+
   it("never shows another team's worker posing as systemd about this stream", async () => {
     await h.sandbox.withManager((m) => m.StartUnit('lit-stream-contoso-eu@forger.service', 'replace'));
     // The forged entry is in the journal, matched by the field it forged...

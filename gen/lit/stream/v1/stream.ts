@@ -735,8 +735,8 @@ export interface LogsResponse {
   /**
    * How many of the stream's lines, written just before `entries`, this call skipped because the
    * caller read slower than the stream wrote (a follower is buffered up to 1000 lines or 1 MiB).
-   * They are still in the journal: a call with `after_cursor` set to the last cursor before the gap
-   * reads them.
+   * Only lines this call never sent are counted. They are still in the journal: a call with
+   * `after_cursor` set to the last cursor before the gap reads them.
    */
   droppedLines: number;
 }
