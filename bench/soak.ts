@@ -1,4 +1,5 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { activeStateWord, loadStateWord } from '../src/core/stateNames.js';
@@ -12,9 +13,14 @@ import type { MachineInfo } from './report.js';
 import { type ServerProcess, startServer } from './server.js';
 import { type CallTally, type SoakEvents, SoakLoad, SOAK_DEADLINE_MS } from './soakLoad.js';
 import { FOOTPRINT_KEYS, type Footprint, readFootprint } from './soakProbe.js';
+import { type ConstructorGrowth, type HeapSummary, heapGrowth, liveHeapOf, snapshotNodeArgs } from './heapSnapshot.js';
 
 /** Footprint samples per checkpoint, a second apart, with the load paused. */
 const SAMPLES = 5;
+/** Heap snapshots per checkpoint, after the samples: their spread is the live heap's noise at rest. */
+const HEAP_SNAPSHOTS = 3;
+/** RSS samples after the snapshots, a second apart. */
+const RSS_SAMPLES_AFTER = 3;
 /** How long after a bus restart a checkpoint waits before it samples. */
 const BUS_RESTART_SETTLE_MS = 15_000;
 
@@ -23,10 +29,29 @@ export interface Checkpoint {
   /** Seconds of load before it (warm-up included). */
   readonly atSeconds: number;
   readonly samples: readonly Footprint[];
-  /** Median of the samples, except the heap: its minimum (the floor after a collection). */
+  /** Median of the samples. */
   readonly value: Footprint;
   /** Spread (max − min) of the samples: how much the figure moves at rest. */
   readonly spread: Footprint;
+  /** The heap that survived a full GC, per heap snapshot (bench/heapSnapshot.ts), taken after the samples. */
+  readonly liveHeapSamples: readonly number[];
+  /** Their median and spread. */
+  readonly liveHeap: number;
+  readonly liveHeapSpread: number;
+  /**
+   * VmRSS after the snapshots, median and spread of RSS_SAMPLES_AFTER: right after full
+   * collections, and comparable between checkpoints, which RSS before them is not (taking a
+   * snapshot raises the process's RSS for good: memory the allocator keeps).
+   */
+  readonly rssAfterSnapshotsBytes: number;
+  readonly rssAfterSnapshotsSpread: number;
+}
+
+/** What grew between two checkpoints' last snapshots, by constructor (top 10 by self size). */
+export interface HeapGrowth {
+  readonly from: Checkpoint['name'];
+  readonly to: Checkpoint['name'];
+  readonly constructors: ConstructorGrowth[];
 }
 
 export interface Mismatch {
@@ -45,6 +70,7 @@ export interface SoakReport {
   readonly busRestartSeconds: number;
   readonly streams: number;
   readonly checkpoints: Checkpoint[];
+  readonly heapGrowth: HeapGrowth[];
   readonly calls: Record<string, CallTally>;
   readonly events: SoakEvents;
   readonly hung: Array<{ method: string; openMs: number }>;
@@ -80,6 +106,9 @@ export async function runSoak(context: SoakContext): Promise<SoakReport> {
   const started = performance.now();
   const errors: string[] = [];
   const checkpoints: Checkpoint[] = [];
+  const heaps = new Map<Checkpoint['name'], HeapSummary>();
+  // Where the server writes its heap snapshots (each deleted once read).
+  const snapshotDir = await realpath(await mkdtemp(join(tmpdir(), 'lit-stream-soak-')));
   let fixture: Fixture | undefined;
   let server: ServerProcess | undefined;
   let load: SoakLoad | undefined;
@@ -88,6 +117,7 @@ export async function runSoak(context: SoakContext): Promise<SoakReport> {
     await load?.stop().catch(() => undefined);
     await server?.stop();
     await fixture?.close();
+    await rm(snapshotDir, { recursive: true, force: true });
   };
   context.onTeardown(teardown);
 
@@ -98,7 +128,7 @@ export async function runSoak(context: SoakContext): Promise<SoakReport> {
     const metricsAddress = `127.0.0.1:${await freePort()}`;
     server = await startServer({
       entry: options.serverEntry,
-      nodeArgs: options.serverNodeArgs,
+      nodeArgs: [...snapshotNodeArgs(snapshotDir), ...options.serverNodeArgs],
       extraArgs: ['--metrics-listen', metricsAddress],
       bus: sandbox.busAddress,
       cwd: context.repoRoot,
@@ -138,6 +168,40 @@ export async function runSoak(context: SoakContext): Promise<SoakReport> {
         await delay(Math.min(1_000, (seconds - elapsed()) * 1000 + 1));
       }
     };
+    /** The footprint at rest: SAMPLES samples, then HEAP_SNAPSHOTS heap snapshots. */
+    const atRest = async (name: Checkpoint['name'], atSeconds: number) => {
+      const samples: Footprint[] = [];
+      for (let i = 0; i < SAMPLES; i++) {
+        samples.push(await footprintWhenConnected(pid, metricsAddress, sandbox.busAddress));
+        await delay(1_000);
+      }
+      const liveHeapSamples: number[] = [];
+      for (let i = 0; i < HEAP_SNAPSHOTS; i++) {
+        const heap = await liveHeapOf(pid, snapshotDir);
+        liveHeapSamples.push(heap.liveBytes);
+        heaps.set(name, heap);
+        await delay(1_000);
+      }
+      const rssAfter: number[] = [];
+      for (let i = 0; i < RSS_SAMPLES_AFTER; i++) {
+        rssAfter.push((await server!.memory()).rssBytes);
+        await delay(1_000);
+      }
+      const heap = medianAndSpread(liveHeapSamples);
+      const rss = medianAndSpread(rssAfter);
+      checkpoints.push({
+        name,
+        atSeconds,
+        samples,
+        ...summarizeSamples(samples),
+        liveHeapSamples,
+        liveHeap: heap.median,
+        liveHeapSpread: heap.spread,
+        rssAfterSnapshotsBytes: rss.median,
+        rssAfterSnapshotsSpread: rss.spread,
+      });
+      progress(`soak: ${name}: live heap ${liveHeapSamples.map((b) => (b / MB).toFixed(2)).join(', ')} MB`);
+    };
     const checkpoint = async (name: Checkpoint['name']) => {
       progress(`soak: ${name} checkpoint at ${elapsed().toFixed(0)} s of load`);
       const atSeconds = elapsed();
@@ -146,12 +210,7 @@ export async function runSoak(context: SoakContext): Promise<SoakReport> {
       // Not right after a bus restart: the reconnect's resynchronisation is a burst of its own,
       // and samples taken in it would measure that burst, not what the server keeps.
       while (performance.now() - running.lastBusRestartAt < BUS_RESTART_SETTLE_MS) await delay(500);
-      const samples: Footprint[] = [];
-      for (let i = 0; i < SAMPLES; i++) {
-        samples.push(await footprintWhenConnected(pid, metricsAddress, sandbox.busAddress));
-        await delay(1_000);
-      }
-      checkpoints.push({ name, atSeconds, samples, ...summarizeSamples(samples) });
+      await atRest(name, atSeconds);
       running.resume();
     };
 
@@ -169,7 +228,7 @@ export async function runSoak(context: SoakContext): Promise<SoakReport> {
     while (performance.now() - running.lastBusRestartAt < BUS_RESTART_SETTLE_MS) await delay(500);
     // The end footprint is read with the load stopped for good, after the comparison's own calls.
     const comparison = await compareWithSystemd(fixture, server.address, running.watcherViews());
-    checkpoints.push({ name: 'end', atSeconds: elapsed(), ...(await endSamples(pid, metricsAddress, sandbox.busAddress)) });
+    await atRest('end', elapsed());
     report = {
       machine: context.machine,
       minutes,
@@ -177,6 +236,7 @@ export async function runSoak(context: SoakContext): Promise<SoakReport> {
       busRestartSeconds: options.soakBusRestartMs / 1000,
       streams: streams.length,
       checkpoints,
+      heapGrowth: growthBetween(heaps),
       calls: running.tallies(),
       events: running.events,
       hung: running.hung(),
@@ -200,6 +260,7 @@ export async function runSoak(context: SoakContext): Promise<SoakReport> {
       busRestartSeconds: options.soakBusRestartMs / 1000,
       streams: options.soakStreams,
       checkpoints,
+      heapGrowth: growthBetween(heaps),
       calls: load?.tallies() ?? {},
       events: load?.events ?? { reloads: 0, reloadFailures: 0, busRestarts: 0, clientsKilled: 0, watchesAbandoned: 0, persistentWatchesEnded: {} },
       hung: load?.hung() ?? [],
@@ -212,13 +273,16 @@ export async function runSoak(context: SoakContext): Promise<SoakReport> {
   );
 }
 
-async function endSamples(pid: number, metricsAddress: string, busAddress: string) {
-  const samples: Footprint[] = [];
-  for (let i = 0; i < SAMPLES; i++) {
-    samples.push(await footprintWhenConnected(pid, metricsAddress, busAddress));
-    await delay(1_000);
-  }
-  return { samples, ...summarizeSamples(samples) };
+function growthBetween(heaps: ReadonlyMap<Checkpoint['name'], HeapSummary>): HeapGrowth[] {
+  const pairs = [
+    ['start', 'middle'],
+    ['middle', 'end'],
+  ] as const;
+  return pairs.flatMap(([from, to]) => {
+    const a = heaps.get(from);
+    const b = heaps.get(to);
+    return a && b ? [{ from, to, constructors: heapGrowth(a, b, 10) }] : [];
+  });
 }
 
 /** A footprint, retried while the server is between bus connections (just after a bus restart). */
@@ -234,16 +298,19 @@ async function footprintWhenConnected(pid: number, metricsAddress: string, busAd
   }
 }
 
+function medianAndSpread(values: readonly number[]): { median: number; spread: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)]!, spread: sorted[sorted.length - 1]! - sorted[0]! };
+}
+
 function summarizeSamples(samples: readonly Footprint[]): { value: Footprint; spread: Footprint } {
   const value = {} as Record<(typeof FOOTPRINT_KEYS)[number], number>;
   const spread = {} as Record<(typeof FOOTPRINT_KEYS)[number], number>;
   for (const key of FOOTPRINT_KEYS) {
-    const sorted = samples.map((sample) => sample[key]).sort((a, b) => a - b);
-    value[key] = key === 'heapUsedBytes' ? sorted[0]! : sorted[Math.floor(sorted.length / 2)]!;
-    spread[key] = sorted[sorted.length - 1]! - sorted[0]!;
+    ({ median: value[key], spread: spread[key] } = medianAndSpread(samples.map((sample) => sample[key])));
   }
   const childNames = [...new Set(samples.flatMap((sample) => sample.childNames ?? []))];
-  return { value: { ...value, childNames }, spread };
+  return { value: { ...value, childNames, callsStarted: samples[samples.length - 1]?.callsStarted }, spread };
 }
 
 /**
@@ -324,30 +391,52 @@ export function renderSoak(report: SoakReport): string {
   );
   if (report.checkpoints.length > 0) {
     lines.push(
-      `Footprint of lit-streamd at rest (load paused 2 s and at least ${BUS_RESTART_SETTLE_MS / 1000} s after a bus restart, then ${SAMPLES} samples 1 s apart: median; heap: the minimum, i.e. after a collection; ± the samples' spread):`,
+      `Footprint of lit-streamd at rest (load paused 2 s and at least ${BUS_RESTART_SETTLE_MS / 1000} s after a bus restart): ${SAMPLES} samples 1 s apart, ` +
+        `then ${HEAP_SNAPSHOTS} heap snapshots (SIGUSR2, --heapsnapshot-signal) whose nodes' self sizes add up to the heap that survived a full GC, ` +
+        `then ${RSS_SAMPLES_AFTER} RSS samples; each figure the median ± the spread (max − min) at rest. ` +
+        'RSS before the snapshots is not compared: the first snapshot (at the start checkpoint) raises RSS for good, by memory the allocator keeps.',
       '',
-      '| Checkpoint | after | RSS | V8 heap used | open fds | D-Bus match rules | child processes | open watches |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| Checkpoint | after | RSS before the snapshots | live heap (after full GC) | RSS after the snapshots | open fds | D-Bus match rules | child processes | open watches |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const c of report.checkpoints) {
       const f = (key: (typeof FOOTPRINT_KEYS)[number], bytes = false) =>
-        bytes ? `${(c.value[key] / MB).toFixed(1)} ± ${(c.spread[key] / MB).toFixed(1)} MB` : `${c.value[key]}${c.spread[key] ? ` ± ${c.spread[key]}` : ''}`;
+        bytes ? `${mb(c.value[key])} ± ${mb(c.spread[key])} MB` : `${c.value[key]}${c.spread[key] ? ` ± ${c.spread[key]}` : ''}`;
       lines.push(
-        `| ${c.name} | ${c.atSeconds.toFixed(0)} s | ${f('rssBytes', true)} | ${f('heapUsedBytes', true)} | ${f('fds')} | ${f('matchRules')} | ${f('children')}${c.value.childNames?.length ? ` (${c.value.childNames.join(', ')})` : ''} | ${f('openWatches')} |`,
+        `| ${c.name} | ${c.atSeconds.toFixed(0)} s | ${f('rssBytes', true)} | ${mb(c.liveHeap, 2)} ± ${mb(c.liveHeapSpread, 2)} MB | ${mb(c.rssAfterSnapshotsBytes)} ± ${mb(c.rssAfterSnapshotsSpread)} MB | ${f('fds')} | ${f('matchRules')} | ${f('children')}${c.value.childNames?.length ? ` (${c.value.childNames.join(', ')})` : ''} | ${f('openWatches')} |`,
       );
     }
     const first = report.checkpoints.find((c) => c.name === 'start');
     const last = report.checkpoints.find((c) => c.name === 'end');
     if (first && last) {
       lines.push('', '| Growth start → end | change | noise (largest spread at rest) | verdict |', '| --- | ---: | ---: | --- |');
-      for (const key of FOOTPRINT_KEYS) {
-        const bytes = key === 'rssBytes' || key === 'heapUsedBytes';
-        const change = last.value[key] - first.value[key];
-        const noise = Math.max(...report.checkpoints.map((c) => c.spread[key]));
-        const show = (v: number) => (bytes ? `${(v / MB).toFixed(1)} MB` : String(v));
-        const verdict = change <= noise ? 'within noise' : '**grew**';
-        lines.push(`| ${LABELS[key]} | ${change >= 0 ? '+' : ''}${show(change)} | ${show(noise)} | ${verdict} |`);
+      const row = (label: string, change: number, noise: number, show: (v: number) => string) =>
+        lines.push(`| ${label} | ${change >= 0 ? '+' : ''}${show(change)} | ${show(noise)} | ${change <= noise ? 'within noise' : '**grew**'} |`);
+      const noise = (of: (c: Checkpoint) => number) => Math.max(...report.checkpoints.map(of));
+      row('live heap', last.liveHeap - first.liveHeap, noise((c) => c.liveHeapSpread), (v) => `${mb(v, 2)} MB`);
+      row('RSS after the snapshots', last.rssAfterSnapshotsBytes - first.rssAfterSnapshotsBytes, noise((c) => c.rssAfterSnapshotsSpread), (v) => `${mb(v)} MB`);
+      for (const key of FOOTPRINT_KEYS.filter((k) => k !== 'rssBytes')) {
+        row(LABELS[key], last.value[key] - first.value[key], noise((c) => c.spread[key]), String);
       }
+    }
+    for (const growth of report.heapGrowth) {
+      const [from, to] = [growth.from, growth.to].map((name) => report.checkpoints.find((c) => c.name === name));
+      const started = (c: Checkpoint | undefined, method?: string) =>
+        Object.entries(c?.value.callsStarted ?? {}).reduce((sum, [m, n]) => (method === undefined || m === method ? sum + n : sum), 0);
+      const calls = started(to) - started(from);
+      const heapChange = (to?.liveHeap ?? 0) - (from?.liveHeap ?? 0);
+      lines.push(
+        '',
+        `Live heap ${growth.from} → ${growth.to}: ${signed(heapChange, (v) => `${mb(v, 2)} MB`)} over ${calls} calls the server started ` +
+          `(${started(to, 'GetStatus') - started(from, 'GetStatus')} GetStatus), ${signed(heapChange / Math.max(1, calls), (v) => `${v.toFixed(0)} B`)} per call; ` +
+          `by constructor (last snapshot of each; the ${growth.constructors.length} that grew most in self size):`,
+        '',
+        '| constructor | objects | change | self size | change |',
+        '| --- | ---: | ---: | ---: | ---: |',
+        ...growth.constructors.map(
+          (c) => `| \`${c.constructor.replace(/\s+/g, ' ').replaceAll('|', '\\|').slice(0, 60)}\` | ${c.count} | ${signed(c.countChange)} | ${kb(c.selfBytes)} | ${signed(c.selfBytesChange, kb)} |`,
+        ),
+      );
     }
     lines.push('');
   }
@@ -381,7 +470,6 @@ export function renderSoak(report: SoakReport): string {
 
 const LABELS: Record<(typeof FOOTPRINT_KEYS)[number], string> = {
   rssBytes: 'RSS',
-  heapUsedBytes: 'V8 heap used',
   fds: 'open fds',
   matchRules: 'D-Bus match rules',
   children: 'child processes',
@@ -397,6 +485,18 @@ export async function writeSoak(outDir: string, report: SoakReport, markdown: st
   await rename(`${json}.tmp`, json);
   await rename(`${md}.tmp`, md);
   return { json, md };
+}
+
+function mb(bytes: number, digits = 1): string {
+  return (bytes / MB).toFixed(digits);
+}
+
+function kb(bytes: number): string {
+  return `${(bytes / 1000).toFixed(1)} kB`;
+}
+
+function signed(value: number, show: (v: number) => string = String): string {
+  return `${value >= 0 ? '+' : '−'}${show(Math.abs(value))}`;
 }
 
 function ms(value: number): string {

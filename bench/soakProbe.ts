@@ -5,8 +5,6 @@ import { BusConnection } from '../src/systemd/busConnection.js';
 export interface Footprint {
   /** VmRSS. */
   readonly rssBytes: number;
-  /** V8 heap in use (`nodejs_heap_size_used_bytes` from the server's own /metrics). */
-  readonly heapUsedBytes: number;
   /** Entries of /proc/<pid>/fd. */
   readonly fds: number;
   /** Match rules the bus daemon holds for the server's connection (org.freedesktop.DBus.Debug.Stats). */
@@ -17,9 +15,11 @@ export interface Footprint {
   readonly childNames?: readonly string[];
   /** Open watches as the server counts them (`lit_stream_open_watches`). */
   readonly openWatches: number;
+  /** RPCs started so far by method (`grpc_server_started_total`): what a growth is per call. */
+  readonly callsStarted?: Readonly<Record<string, number>>;
 }
 
-export const FOOTPRINT_KEYS = ['rssBytes', 'heapUsedBytes', 'fds', 'matchRules', 'children', 'openWatches'] as const;
+export const FOOTPRINT_KEYS = ['rssBytes', 'fds', 'matchRules', 'children', 'openWatches'] as const;
 
 /**
  * Reads a Footprint of the server process `pid`. The match rules come from the sandbox's
@@ -37,13 +37,21 @@ export async function readFootprint(pid: number, metricsAddress: string, busAddr
   const rssKib = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]);
   return {
     rssBytes: rssKib * 1024,
-    heapUsedBytes: metricValue(metrics, 'nodejs_heap_size_used_bytes'),
     fds: fds.length,
     matchRules,
     children: children.length,
     childNames: await Promise.all(children.map((child) => readFile(`/proc/${child}/comm`, 'utf8').then((comm) => comm.trim(), () => '?'))),
     openWatches: metricValue(metrics, 'lit_stream_open_watches'),
+    callsStarted: startedByMethod(metrics),
   };
+}
+
+function startedByMethod(text: string): Record<string, number> {
+  const started: Record<string, number> = {};
+  for (const [, method, value] of text.matchAll(/^grpc_server_started_total\{[^}]*grpc_method="([^"]+)"[^}]*\} (\S+)$/gm)) {
+    started[method!] = (started[method!] ?? 0) + Number(value);
+  }
+  return started;
 }
 
 function metricValue(text: string, name: string): number {
