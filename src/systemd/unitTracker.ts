@@ -3,7 +3,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { basename } from 'node:path';
 import { CoalescedTask } from '../core/coalescedTask.js';
 import type { Signal } from './busConnection.js';
-import { MANAGER_INTERFACE, SERVICE_INTERFACE, type UnitFile, type UnitProperties, unwrapVariants } from './manager.js';
+import { MANAGER_INTERFACE, SERVICE_INTERFACE, type UnitFile, type UnitInfo, type UnitProperties, unwrapVariants } from './manager.js';
 import { readServiceState, type ServiceState } from './serviceState.js';
 import type { SystemdLink } from './systemdLink.js';
 import type { SystemdSession } from './systemdSession.js';
@@ -103,6 +103,8 @@ export interface UnitTrackerLogger {
  */
 export class UnitTracker extends EventEmitter {
   private readonly entries = new Map<string, Entry>();
+  /** Units of files the resynchronisation in progress found first, followed until it adds them (see sync). */
+  private arriving = new Map<string, Entry>();
   private readonly syncing = new CoalescedTask(
     () => this.syncOnce(),
     () => this.link.isUp,
@@ -174,7 +176,8 @@ export class UnitTracker extends EventEmitter {
 
   /** Whether the unit has (or is getting) processes, as far as is known. */
   isRunning(unit: string): boolean {
-    return !NOT_RUNNING.has(this.entries.get(unit)?.values.get('ActiveState'));
+    const entry = this.entries.get(unit);
+    return entry !== undefined && running(entry);
   }
 
   /**
@@ -252,12 +255,24 @@ export class UnitTracker extends EventEmitter {
     // asks for a resynchronisation.
     await this.watching;
     const { manager } = session;
-    const [files, loaded] = await Promise.all([
-      manager.ListUnitFilesByPatterns([], [this.pattern]),
-      manager.ListUnitsByPatternsInOrder([], [this.pattern]),
-    ]);
+    const files = await manager.ListUnitFilesByPatterns([], [this.pattern]);
     if (!this.link.isCurrent(session)) return;
     const found = new Map(files.map((file) => [basename(file.path), file]));
+    // The units of files seen for the first time are followed (their signals applied) before
+    // systemd is asked which units are loaded, never after: a signal it sent before that answer
+    // describes an older state than the answer, and one sent after it is applied in order. Asked
+    // together, a unit loaded and started between the two answers had its UnitNew and
+    // PropertiesChanged dropped (not tracked yet), and was then shown as the older answer said.
+    const arriving = new Map<string, Entry>();
+    for (const [unit, file] of found) if (!this.entries.has(unit)) arriving.set(unit, newEntry(file));
+    this.arriving = arriving;
+    let loaded: { units: UnitInfo[]; sequence: number };
+    try {
+      loaded = await manager.ListUnitsByPatternsInOrder([], [this.pattern]);
+    } finally {
+      this.arriving = new Map();
+    }
+    if (!this.link.isCurrent(session)) return;
     let filesChanged = false;
     for (const [unit, entry] of this.entries) {
       if (entry.file && !found.has(unit)) {
@@ -268,7 +283,7 @@ export class UnitTracker extends EventEmitter {
     for (const [unit, file] of found) {
       const entry = this.entries.get(unit);
       if (!entry) {
-        this.entries.set(unit, { file, loaded: false, loadedSequence: -1, values: new Map(), sequences: new Map(), complete: false });
+        this.entries.set(unit, arriving.get(unit) ?? newEntry(file));
         filesChanged = true;
       } else if (entry.file?.path !== file.path || entry.file.state !== file.state) {
         entry.file = file;
@@ -295,7 +310,7 @@ export class UnitTracker extends EventEmitter {
   private handleSignal(signal: Signal): void {
     if (signal.interface === 'org.freedesktop.DBus.Properties' && signal.member === 'PropertiesChanged') {
       const unit = unitNameOfObjectPath(signal.path);
-      const entry = unit === undefined ? undefined : this.entries.get(unit);
+      const entry = unit === undefined ? undefined : this.followed(unit);
       if (!unit || !entry) return;
       const [, changed, invalidated] = signal.body as [string, Record<string, { value: unknown }>, string[]];
       this.apply(unit, entry, unwrapVariants(changed), signal.sequence);
@@ -313,7 +328,7 @@ export class UnitTracker extends EventEmitter {
         // and all; the resynchronisation after Reloading(false) says which are loaded.
         if (this.reloading) break;
         const unit = signal.body[0] as string;
-        const entry = this.entries.get(unit);
+        const entry = this.followed(unit);
         if (!entry) break;
         this.setLoaded(unit, entry, signal.member === 'UnitNew', signal.sequence);
         // A unit without a file that systemd unloads stays tracked, as unloaded, until the next
@@ -331,6 +346,11 @@ export class UnitTracker extends EventEmitter {
         void this.requestSync('files');
         break;
     }
+  }
+
+  /** The unit's entry, tracked or being added by the resynchronisation in progress. */
+  private followed(unit: string): Entry | undefined {
+    return this.entries.get(unit) ?? this.arriving.get(unit);
   }
 
   /** Records whether systemd has the unit loaded; an unloaded unit's state is UNLOADED, whole. */
@@ -358,11 +378,11 @@ export class UnitTracker extends EventEmitter {
       entry.values.set(name, value);
       if (known) changed = true;
     };
-    const wasRunning = this.isRunning(unit);
+    const wasRunning = running(entry);
     for (const [name, value] of Object.entries(properties)) if (TRACKED_SET.has(name)) set(name, value);
     // systemd does not announce ControlGroup; a unit gets its cgroup as it starts. A value read
     // before this activation is void: read it again when needed (state()).
-    if (!wasRunning && this.isRunning(unit) && !('ControlGroup' in properties)) set('ControlGroup', UNKNOWN);
+    if (!wasRunning && running(entry) && !('ControlGroup' in properties)) set('ControlGroup', UNKNOWN);
     if (changed) this.markDirty(unit);
   }
 
@@ -477,6 +497,16 @@ export class UnitTracker extends EventEmitter {
     for (const watcher of this.fileWatchers) watcher.close();
     this.fileWatchers = [];
   }
+}
+
+/** Whether the unit has (or is getting) processes, as far as is known. */
+function running(entry: Entry): boolean {
+  return !NOT_RUNNING.has(entry.values.get('ActiveState'));
+}
+
+/** A unit with a file, not known yet to be loaded or not. */
+function newEntry(file: UnitFile): Entry {
+  return { file, loaded: false, loadedSequence: -1, values: new Map(), sequences: new Map(), complete: false };
 }
 
 /** A unit name as an fnmatch(3) pattern that matches just that name. */

@@ -1,4 +1,6 @@
 import { type ClientReadableStream, status } from '@grpc/grpc-js';
+import { rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ActionStatus,
@@ -8,6 +10,7 @@ import {
   WatchEventKind,
   type WatchStatusResponse,
 } from '../../gen/lit/stream/v1/stream.js';
+import { SystemdManager } from '../../src/systemd/manager.js';
 import { currentSession, monitorBus, systemdSays } from './faults.js';
 import { FIXTURE_UNITS, type Harness, rpc, rpcError, startHarness, waitFor } from './harness.js';
 
@@ -40,6 +43,17 @@ function watch(name: string) {
   call.on('data', (message: WatchStatusResponse) => messages.push(message));
   call.on('error', () => undefined);
   return { call, messages, of: (stream: string) => messages.filter((m) => m.status?.name === stream) };
+}
+
+/**
+ * Waits until the server notices unit files as they appear and vanish (it watches the unit
+ * directories once a session is up): a stream file that comes and goes has been shown, then gone.
+ */
+async function unitFilesWatched(): Promise<void> {
+  await h.sandbox.linkUnit(unitOf('probe'), 'lit-stream-contoso@.service');
+  await waitFor(async () => (await listed('probe')) !== undefined, 10_000, 'the server to see a new unit file');
+  await h.sandbox.removeUnit(unitOf('probe'));
+  await waitFor(async () => (await listed('probe')) === undefined, 10_000, 'the server to see it gone');
 }
 
 /** Units systemd has loaded, asked without loading any. */
@@ -122,6 +136,61 @@ describe('load state and unloads (item 4)', () => {
     expect(active.length).toBeGreaterThan(0);
     expect(active.map((m) => m.status?.loadState)).toEqual(active.map(() => LoadState.LOAD_STATE_LOADED));
     w.call.cancel();
+  });
+
+  it('a unit systemd loads while the server resynchronises (a new unit file, started at once) is shown loaded and running', async () => {
+    // Hold the server's resynchronisation once its listing of unit files has answered, and start
+    // the unit in that gap (a delay of our own call's answer; systemd and the bus are real). The
+    // server used to ask which units are loaded together with the files, got "not loaded" before
+    // the start, dropped the start's signals (the unit was not tracked yet) and showed it inactive.
+    const listUnitFiles = SystemdManager.prototype.ListUnitFilesByPatterns;
+    let reached!: () => void;
+    const atSync = new Promise<void>((resolve) => (reached = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let holding = true;
+    SystemdManager.prototype.ListUnitFilesByPatterns = async function (this: SystemdManager, ...args: Parameters<typeof listUnitFiles>) {
+      const files = await listUnitFiles.apply(this, args);
+      if (holding && files.some((file) => file.path.endsWith(unitOf('newcomer')))) {
+        holding = false;
+        reached();
+        await gate;
+      }
+      return files;
+    };
+    const w = watch('');
+    try {
+      await unitFilesWatched();
+      // The file appears in one step (a rename), so inotify asks for one resynchronisation.
+      const staged = join(h.sandbox.root, unitOf('newcomer'));
+      await writeFile(staged, '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n');
+      await rename(staged, join(h.sandbox.unitDir, unitOf('newcomer')));
+      await atSync;
+      await h.sandbox.withManager((m) => m.StartUnit(unitOf('newcomer'), 'replace'));
+      await waitFor(async () => (await systemdSays(h.sandbox, 'contoso', ['newcomer'])).get('newcomer')?.activeState === 'active', 5_000, 'systemd to run it');
+      // A reply on the server's connection comes after the signals systemd sent it before: once it
+      // is in, the server has received them (UnitNew, PropertiesChanged).
+      const session = currentSession(h)!;
+      await session.connection.ping(session.systemdName!, 5_000);
+      release();
+
+      const truth = (await systemdSays(h.sandbox, 'contoso', ['newcomer'])).get('newcomer')!;
+      await waitFor(async () => (await listed('newcomer'))?.activeState === ActiveState.ACTIVE_STATE_ACTIVE, 2_000, 'the list to show it active');
+      expect(await listed('newcomer')).toMatchObject({ loadState: LoadState.LOAD_STATE_LOADED, activeState: ActiveState.ACTIVE_STATE_ACTIVE });
+      const { status: s } = await rpc(h.client, h.client.getStatus, contoso('newcomer'));
+      expect(s).toMatchObject({ loadState: LoadState.LOAD_STATE_LOADED, activeState: ActiveState.ACTIVE_STATE_ACTIVE, mainPid: truth.mainPid });
+      await waitFor(
+        () => w.of('newcomer').some((m) => m.status?.activeState === ActiveState.ACTIVE_STATE_ACTIVE && m.status?.mainPid === truth.mainPid),
+        2_000,
+        'the watch to show it running',
+      );
+    } finally {
+      w.call.cancel();
+      SystemdManager.prototype.ListUnitFilesByPatterns = listUnitFiles;
+      release();
+    }
+    await rpc(h.client, h.client.stop, contoso('newcomer'));
+    await h.sandbox.removeUnit(unitOf('newcomer'));
   });
 
   it('a stream systemd unloads is shown as not loaded, not as still loaded', async () => {
