@@ -30,6 +30,11 @@ export class UnitNaming {
     return `${this.prefix}${team}@*.service`;
   }
 
+  /** A glob for ListUnit(File)sByPatterns matching every stream unit of every team (and more: see streamOf). */
+  everyStreamPattern(): string {
+    return `${this.prefix}*@*.service`;
+  }
+
   /** The stream a unit name stands for, or undefined if it is not a valid stream unit name. */
   streamOf(unit: string): StreamRef | undefined {
     if (!unit.startsWith(this.prefix)) return undefined;

@@ -72,6 +72,14 @@ interface Entry {
   summarizing?: Promise<void>;
 }
 
+/** Which units a tracker follows. */
+export interface TrackedUnits {
+  /** Glob for ListUnitFilesByPatterns/ListUnitsByPatterns, e.g. `lit-stream-*@*.service`. */
+  readonly pattern: string;
+  /** Whether a file of this name in a unit directory can be the file of a unit that matters. */
+  fileMatters(fileName: string): boolean;
+}
+
 export interface UnitTrackerLogger {
   warn(obj: object, msg: string): void;
 }
@@ -128,8 +136,7 @@ export class UnitTracker extends EventEmitter {
   private readonly onSignal = (signal: Signal) => this.handleSignal(signal);
 
   constructor(
-    /** Glob for ListUnitFilesByPatterns/ListUnitsByPatterns, e.g. `lit-stream-*@*.service`. */
-    readonly pattern: string,
+    private readonly units: TrackedUnits,
     private readonly link: SystemdLink,
     private readonly log: UnitTrackerLogger,
   ) {
@@ -255,7 +262,7 @@ export class UnitTracker extends EventEmitter {
     // asks for a resynchronisation.
     await this.watching;
     const { manager } = session;
-    const files = await manager.ListUnitFilesByPatterns([], [this.pattern]);
+    const files = await manager.ListUnitFilesByPatterns([], [this.units.pattern]);
     if (!this.link.isCurrent(session)) return;
     const found = new Map(files.map((file) => [basename(file.path), file]));
     // The units of files seen for the first time are followed (their signals applied) before
@@ -268,7 +275,7 @@ export class UnitTracker extends EventEmitter {
     this.arriving = arriving;
     let loaded: { units: UnitInfo[]; sequence: number };
     try {
-      loaded = await manager.ListUnitsByPatternsInOrder([], [this.pattern]);
+      loaded = await manager.ListUnitsByPatternsInOrder([], [this.units.pattern]);
     } finally {
       this.arriving = new Map();
     }
@@ -476,7 +483,10 @@ export class UnitTracker extends EventEmitter {
 
   /**
    * inotify on every directory of systemd's unit search path that exists, so a unit file that
-   * appears or vanishes is noticed without waiting for a daemon-reload.
+   * appears or vanishes is noticed without waiting for a daemon-reload. Only names that can be
+   * the file of a tracked unit count: other files there (other units, an editor's temporary
+   * copies) cost no resynchronisation. inotify(7) names the file each event is about; Node passes
+   * it on, or null where the platform does not say, which counts.
    */
   private async watchUnitDirectories(session: SystemdSession): Promise<void> {
     const paths = (await session.manager.getManagerProperty('UnitPath').catch(() => [])) as string[];
@@ -484,7 +494,9 @@ export class UnitTracker extends EventEmitter {
     this.closeFileWatchers();
     for (const dir of paths) {
       try {
-        const watcher = watch(dir, { persistent: false }, () => void this.requestSync('files'));
+        const watcher = watch(dir, { persistent: false }, (_event, fileName) => {
+          if (fileName === null || this.units.fileMatters(fileName)) void this.requestSync('files');
+        });
         watcher.on('error', () => watcher.close());
         this.fileWatchers.push(watcher);
       } catch {

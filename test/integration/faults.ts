@@ -253,6 +253,10 @@ export async function monitorBus(sandbox: EmbeddedSystemd, rules: string[]): Pro
       body: [rules, 0],
     }),
   );
+  // dbus-next answers every method call it is not told to handle (UnknownMethod), and the bus
+  // disconnects a monitor that sends anything (D-Bus spec, "BecomeMonitor"): it would see the
+  // first method call only. A monitor answers nothing.
+  bus.addMethodHandler(() => true);
   const messages: dbus.Message[] = [];
   bus.on('message', (message: dbus.Message) => messages.push(message));
   bus.on('error', () => undefined);

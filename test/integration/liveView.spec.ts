@@ -1,4 +1,6 @@
 import { credentials, type ClientReadableStream, status } from '@grpc/grpc-js';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeSharedClients, Stream, watchStreams } from '../../clients/typescript/src/index.js';
 import {
@@ -7,7 +9,7 @@ import {
   WatchEventKind,
   type WatchStatusResponse,
 } from '../../gen/lit/stream/v1/stream.js';
-import { currentSession, reconnected } from './faults.js';
+import { currentSession, monitorBus, reconnected } from './faults.js';
 import { FIXTURE_UNITS, type Harness, rpc, startHarness, waitFor } from './harness.js';
 
 let h: Harness;
@@ -104,6 +106,36 @@ describe('changes made behind the server\'s back', () => {
     expect((await status_('dogecoin')).unit).toBe('lit-stream-contoso@dogecoin.service');
     await h.sandbox.removeUnit('lit-stream-contoso@dogecoin.service');
     await waitFor(async () => (await listed('dogecoin')) === undefined, 2_000, 'dogecoin to be gone');
+  });
+
+  it('a file in the unit directory that cannot be a stream\'s unit file costs no resynchronisation; a stream\'s unit file does', async () => {
+    // The server watches the unit directories once its session is up: a stream file that comes
+    // and goes has been seen both ways.
+    await h.sandbox.linkUnit('lit-stream-contoso@probe.service', 'lit-stream-contoso@.service');
+    await waitFor(async () => (await listed('probe')) !== undefined, 2_000, 'probe to be listed');
+    await h.sandbox.removeUnit('lit-stream-contoso@probe.service');
+    await waitFor(async () => (await listed('probe')) === undefined, 2_000, 'probe to be gone');
+    // Each resynchronisation lists the unit files; the bus shows its monitor every such call.
+    const server = currentSession(h)!.connection.uniqueName;
+    const monitor = await monitorBus(h.sandbox, ["type='method_call',interface='org.freedesktop.systemd1.Manager',member='ListUnitFilesByPatterns'"]);
+    const unrelated = ['notes.txt', 'other.service', '.lit-stream-contoso@bitcoin.service.swp', 'lit-stream-contoso@bitcoin.service~'];
+    try {
+      for (const name of unrelated) await writeFile(join(h.sandbox.unitDir, name), '[Service]\nExecStart=/bin/true\n');
+      // Then a stream's unit file: inotify(7) reports one directory's events in order, so the
+      // server has seen the others by the time it sees this one.
+      await h.sandbox.linkUnit('lit-stream-contoso@polkadot.service', 'lit-stream-contoso@.service');
+      await waitFor(async () => (await listed('polkadot')) !== undefined, 2_000, 'polkadot to be listed');
+      // The bus hands its monitor calls in the order it routes them: once a call of ours made now
+      // is in, every call the server made for the files above is too.
+      await h.sandbox.withManager((m) => m.ListUnitFilesByPatterns([], ['spec-marker-*']));
+      await waitFor(() => monitor.messages.some((m) => m.sender !== server), 2_000, 'the monitor to see our own call');
+      expect(monitor.messages.filter((m) => m.sender === server)).toHaveLength(1);
+    } finally {
+      monitor.stop();
+      for (const name of unrelated) await rm(join(h.sandbox.unitDir, name), { force: true });
+      await h.sandbox.removeUnit('lit-stream-contoso@polkadot.service');
+    }
+    await waitFor(async () => (await listed('polkadot')) === undefined, 2_000, 'polkadot to be gone');
   });
 
   it('a unit file that appears just as the server (re)connects is a stream too', async () => {
