@@ -1,4 +1,4 @@
-import type { StreamStatus } from '../core/status.js';
+import type { Action, StreamStatus } from '../core/status.js';
 import type { StreamRef } from '../core/streamRef.js';
 import { type WaitLimits, waitWithin } from '../core/waitWithin.js';
 import type { StreamListener } from './streamView.js';
@@ -20,25 +20,60 @@ export function settleApplies(serviceType: string): boolean {
   return !READY_WHEN_JOB_DONE.has(serviceType);
 }
 
+/** What the window saw (SettleWatch.interrupted aborts with one of these or with an Error). */
+export interface Superseded {
+  /** A later Stop or Restart of the stream, sent to systemd while the window ran. */
+  readonly supersededBy: Action;
+}
+
+/** How a settle window ended. */
+export type SettleOutcome =
+  | { readonly kind: 'held' }
+  /** The first status showing the worker did not hold. */
+  | { readonly kind: 'ended'; readonly status: StreamStatus }
+  /** Another action took the stream over `afterMs` into the window: whether it would have held is moot. */
+  | { readonly kind: 'superseded'; readonly by: Action; readonly afterMs: number };
+
+export interface SettleWatch {
+  readonly ref: StreamRef;
+  readonly ms: number;
+  /**
+   * Aborts when the window's answer no longer depends on waiting: with a Superseded when a later
+   * action on the stream was sent, or with an Error that the window then throws.
+   */
+  readonly interrupted: AbortSignal;
+}
+
 /**
- * Waits `ms` after a start job finished `done` for the stream to keep running. Resolves undefined
- * when it held, or, at once, with the first status showing it did not: no longer active (exited,
- * failed, stopped) or restarted by systemd (SubState `auto-restart`, or NRestarts grew). Watches
- * systemd's own signals through the view; the caller's deadline and cancellation end the wait.
+ * Waits `ms` after a start job finished `done` for the stream to keep running. `held` when it did;
+ * at once, `ended` with the first status showing it did not: no longer active (exited, failed,
+ * stopped) or restarted by systemd (SubState `auto-restart`, or NRestarts grew). Watches systemd's
+ * own signals through the view; the caller's deadline and cancellation end the wait, and so does
+ * `interrupted`.
  */
-export async function awaitSettle(changes: StatusChanges, ref: StreamRef, ms: number, limits: WaitLimits): Promise<StreamStatus | undefined> {
+export async function awaitSettle(changes: StatusChanges, watch: SettleWatch, limits: WaitLimits): Promise<SettleOutcome> {
+  const { ref, ms, interrupted } = watch;
+  const began = performance.now();
   let stopWatching: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let onInterrupt: (() => void) | undefined;
   let done = false;
   try {
-    return await waitWithin<StreamStatus | undefined>(
+    return await waitWithin<SettleOutcome>(
       (resolve, reject) => {
         let restartsBefore: number | undefined;
         const check = (status: StreamStatus) => {
           restartsBefore ??= status.restartCount;
-          if (!holds(status, restartsBefore)) resolve(status);
+          if (!holds(status, restartsBefore)) resolve({ kind: 'ended', status });
         };
-        timer = setTimeout(() => resolve(undefined), ms);
+        onInterrupt = () => {
+          const reason: unknown = interrupted.reason;
+          if (reason instanceof Error) reject(reason);
+          else resolve({ kind: 'superseded', by: (reason as Superseded).supersededBy, afterMs: Math.round(performance.now() - began) });
+        };
+        if (interrupted.aborted) return onInterrupt();
+        interrupted.addEventListener('abort', onInterrupt, { once: true });
+        timer = setTimeout(() => resolve({ kind: 'held' }), ms);
         changes.watch(ref.team, ref.name, ({ status }) => check(status)).then(({ initial, stop }) => {
           if (done) return stop();
           stopWatching = stop;
@@ -51,6 +86,7 @@ export async function awaitSettle(changes: StatusChanges, ref: StreamRef, ms: nu
   } finally {
     done = true;
     clearTimeout(timer);
+    if (onInterrupt) interrupted.removeEventListener('abort', onInterrupt);
     stopWatching?.();
   }
 }

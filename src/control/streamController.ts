@@ -1,5 +1,6 @@
+import { EventEmitter } from 'node:events';
 import { basename } from 'node:path';
-import { canceledBeforeSent, type JobOutcome, judgeAction, judgeSettle, withLogs } from '../core/actionResult.js';
+import { canceledBeforeSent, type JobOutcome, judgeAction, judgeSettle, judgeSuperseded, withLogs } from '../core/actionResult.js';
 import { StreamMaskedError, StreamNotDeclaredError, StreamUndeclaredError } from '../core/errors.js';
 import type { LogLine } from '../core/logLine.js';
 import { type Page, paginate } from '../core/paging.js';
@@ -11,7 +12,7 @@ import { JournalUnavailableError } from '../systemd/journalctl.js';
 import { readServiceState, type ServiceState } from '../systemd/serviceState.js';
 import type { SystemdSession } from '../systemd/systemdSession.js';
 import { judgeDeclaration } from './declarations.js';
-import { awaitSettle, settleApplies } from './settleWindow.js';
+import { awaitSettle, type Superseded, settleApplies } from './settleWindow.js';
 import type { StreamLogs } from './streamLogs.js';
 import { type StreamView, toStatus } from './streamView.js';
 import { CanceledByStopError, type JobSlot, UnitQueue } from './unitQueue.js';
@@ -67,6 +68,13 @@ const ENQUEUE: Record<Action, 'StartUnit' | 'StopUnit' | 'RestartUnit'> = {
  */
 export class StreamController {
   private readonly queue = new UnitQueue();
+  /**
+   * Tells, per unit (the event name), of each action about to be sent to systemd: (action, sender),
+   * the sender being the act() that sends it. A settle window learns from it that a later Stop or
+   * Restart took the stream over; told before the request leaves, it is told before any of the
+   * signals the request causes.
+   */
+  private readonly sending = new EventEmitter().setMaxListeners(0);
 
   private readonly logs: StreamLogs | undefined;
   private readonly settleMs: number;
@@ -130,15 +138,29 @@ export class StreamController {
   private async act(action: Action, ref: StreamRef, options: ActionOptions): Promise<ActionResult> {
     const unit = await this.declaredUnit(ref, action);
     const sinceUsec = BigInt(Date.now()) * 1000n;
-    let result: ActionResult;
+    const self = Symbol(action);
+    // From the moment this action is sent, a later Stop or Restart of the unit ends its settle
+    // window (a later Start of a running stream changes nothing in systemd).
+    const later = new AbortController();
+    let sent = false;
+    const onSending = (other: Action, sender: symbol) => {
+      if (sender === self) sent = true;
+      else if (sent && other !== 'start' && !later.signal.aborted) later.abort({ supersededBy: other } satisfies Superseded);
+    };
+    this.sending.on(unit, onSending);
     try {
-      result = await this.queue.run(unit, action, options, (slot) => this.runJob(action, ref, unit, slot));
-    } catch (error) {
-      if (!(error instanceof CanceledByStopError)) throw error;
-      return canceledBeforeSent(action, summaryOf(ref, unit, await this.view.unitState(unit)));
+      let result: ActionResult;
+      try {
+        result = await this.queue.run(unit, action, options, (slot) => this.runJob(action, ref, unit, slot, self));
+      } catch (error) {
+        if (!(error instanceof CanceledByStopError)) throw error;
+        return canceledBeforeSent(action, summaryOf(ref, unit, await this.view.unitState(unit)));
+      }
+      if (action === 'stop') return result;
+      return await this.settle(action, ref, unit, result, sinceUsec, { ...options, interrupted: later.signal });
+    } finally {
+      this.sending.off(unit, onSending);
     }
-    if (action === 'stop') return result;
-    return this.settle(action, ref, unit, result, sinceUsec, options);
   }
 
   /**
@@ -152,19 +174,21 @@ export class StreamController {
     unit: string,
     result: ActionResult,
     sinceUsec: bigint,
-    options: ActionOptions,
+    options: ActionOptions & { readonly interrupted: AbortSignal },
   ): Promise<ActionResult> {
     const settleMs = options.settleMs ?? this.settleMs;
     let judged = result;
     if (result.status === 'SUCCESS' && settleMs > 0) {
       const type = String(await this.systemd.session().manager.getUnitProperty(unit, 'org.freedesktop.systemd1.Service', 'Type'));
       if (settleApplies(type)) {
-        const ended = await awaitSettle(this.view, ref, settleMs, options);
-        if (ended) {
+        const outcome = await awaitSettle(this.view, { ref, ms: settleMs, interrupted: options.interrupted }, options);
+        if (outcome.kind === 'ended') {
           // One round trip to systemd: its answer comes after every signal it sent before, so it
           // tells where the unit came to rest (e.g. `failed` was on the way to `auto-restart`).
           const after = readServiceState(await this.systemd.session().manager.getUnitProperties(unit));
-          judged = judgeSettle(action, result, ended, settleMs, toStatus(ref, unit, after));
+          judged = judgeSettle(action, result, outcome.status, settleMs, toStatus(ref, unit, after));
+        } else if (outcome.kind === 'superseded') {
+          judged = judgeSuperseded(action, result, outcome.by, outcome.afterMs, settleMs);
         }
       }
     }
@@ -212,14 +236,17 @@ export class StreamController {
     return this.queue.queued(unit);
   }
 
-  private async runJob(action: Action, ref: StreamRef, unit: string, slot: JobSlot): Promise<ActionResult> {
+  private async runJob(action: Action, ref: StreamRef, unit: string, slot: JobSlot, sender: symbol): Promise<ActionResult> {
     // The session current when the job is sent: a job belongs to the session it was started on.
     const session = this.systemd.session();
     const { manager } = session;
     const method = ENQUEUE[action];
     // `replace`, as `systemctl` does: the queue lets a Stop through while a start or restart job
     // runs, and the stop job replaces it; otherwise the queue leaves no job of ours to replace.
-    const job = await slot.job(() => manager[method](unit, 'replace'), session.jobs);
+    const job = await slot.job(() => {
+      this.sending.emit(unit, action, sender);
+      return manager[method](unit, 'replace');
+    }, session.jobs);
     // No extra round trip: systemd flushes a unit's PropertiesChanged before the JobRemoved of
     // its job (manager_dispatch_dbus_queue() sends the unit queue, then the job queue), and one
     // connection delivers them in order, so the view already holds the state the job left.

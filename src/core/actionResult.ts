@@ -3,6 +3,8 @@ import { type LogLine, quoteLine } from './logLine.js';
 import type { Action, ActionResult, StreamStatus, StreamSummary } from './status.js';
 
 const PAST_TENSE: Record<Action, string> = { start: 'started', stop: 'stopped', restart: 'restarted' };
+/** The RPC that asks for each action, as callers know it. */
+const RPC_NAME: Record<Action, string> = { start: 'Start', stop: 'Stop', restart: 'Restart' };
 
 /** What systemd told us about the unit once its job had finished. */
 export interface JobOutcome {
@@ -88,6 +90,20 @@ export function judgeSettle(action: 'start' | 'restart', result: ActionResult, e
       subState: after.subState,
       loadState: after.loadState || result.stream.loadState,
     },
+  };
+}
+
+/**
+ * A start or restart whose job was `done` and whose worker still ran when a later Stop or Restart
+ * of the stream (`by`, from any caller) was sent, `afterMs` into the settle window. SUCCESS: systemd
+ * started the stream and it held until then; the window ends there, since whether it would have
+ * held is moot, and the message says so, so that what the later action did (e.g. the unit going
+ * `deactivating`) is not read as the worker failing.
+ */
+export function judgeSuperseded(action: 'start' | 'restart', result: ActionResult, by: Action, afterMs: number, settleMs: number): ActionResult {
+  return {
+    ...result,
+    message: `Stream ${PAST_TENSE[action]}; a later ${RPC_NAME[by]} of the stream was sent ${afterMs} ms into the ${formatSettle(settleMs)} settle window, which ended there.`,
   };
 }
 

@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionStatus, ActiveState, LogSource } from '../../gen/lit/stream/v1/stream.js';
-import { type Harness, rpc, rpcError, startHarness } from './harness.js';
+import { type Harness, rpc, rpcError, startHarness, waitFor } from './harness.js';
 
 /**
  * Start and Restart wait until the worker holds: a simple service's start job is `done` as soon as
@@ -22,6 +22,7 @@ const UNITS = {
   'lit-stream-contoso@chatty.service':
     "[Unit]\nStartLimitIntervalSec=0\n[Service]\nType=exec\nExecStart=/bin/sh -c 'echo first line; echo to stderr >&2; exec sleep infinity'\n",
   'lit-stream-contoso@once.service': "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo done'\n",
+  'lit-stream-contoso@steady.service': '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n',
 };
 
 let h: Harness;
@@ -108,6 +109,35 @@ describe('Start and Restart wait until the worker holds (settle window)', () => 
     await rpc(h.client, h.client.stop, stream('healthy'));
     const error = await rpcError(h.client, h.client.start, { ...stream('healthy'), settle: { seconds: 30, nanos: 0 } }, 1_500);
     expect(error.code).toBe(status.DEADLINE_EXCEEDED);
+  });
+});
+
+describe('a Start whose settle window another action cuts short', () => {
+  /** Starts `steady` with a long window and resolves once systemd runs its worker, the Start still waiting. */
+  async function startInsideWindow() {
+    const start = rpc(h.client, h.client.start, { ...stream('steady'), settle: { seconds: 30, nanos: 0 } }, 60_000);
+    await waitFor(async () => (await h.unitState('lit-stream-contoso@steady.service')).SubState === 'running', 10_000, 'the worker to run');
+    return { start };
+  }
+
+  it('is not answered as a failed start when a Stop from another caller stops the stream inside it', async () => {
+    const { start } = await startInsideWindow();
+    const stop = await rpc(h.client, h.client.stop, stream('steady'));
+    expect(stop.status).toBe(ActionStatus.ACTION_STATUS_SUCCESS);
+    const answer = await start;
+    // systemd started it and it ran until the Stop: the Start succeeded, and says what followed.
+    expect(answer.status).toBe(ActionStatus.ACTION_STATUS_SUCCESS);
+    expect(answer.message).toMatch(/^Stream started; a later Stop of the stream was sent \d+ ms into the 30 s settle window, which ended there\.$/);
+  });
+
+  it('says so too when a Restart from another caller restarts it inside the window', async () => {
+    const { start } = await startInsideWindow();
+    const restart = await rpc(h.client, h.client.restart, { ...stream('steady'), settle: { seconds: 0, nanos: 0 } });
+    expect(restart.status).toBe(ActionStatus.ACTION_STATUS_SUCCESS);
+    const answer = await start;
+    expect(answer.status).toBe(ActionStatus.ACTION_STATUS_SUCCESS);
+    expect(answer.message).toMatch(/^Stream started; a later Restart of the stream was sent \d+ ms into the 30 s settle window, which ended there\.$/);
+    await rpc(h.client, h.client.stop, stream('steady'));
   });
 });
 

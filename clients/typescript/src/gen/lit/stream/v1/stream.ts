@@ -3013,11 +3013,12 @@ export const StreamServiceService = {
   /**
    * Start starts a stream and returns once systemd's start job has finished and the worker has
    * held for the settle time (StartRequest.settle, 1 s unless the server says otherwise): a worker
-   * that exits, fails or is restarted by systemd within it is a FAILURE, answered at once. The
-   * settle time does not apply to `Type=oneshot` units (their start job ends only when the process
-   * has exited successfully) nor to `Type=notify` ones (it ends only when the worker has said
-   * READY=1, a better signal than any timer). It waits for the stream's earlier actions first; a
-   * Stop cancels it (job_result `canceled`).
+   * that exits, fails or is restarted by systemd within it is a FAILURE, answered at once. A Stop or
+   * Restart of the stream sent within it ends it: the Start succeeded, and `message` says that a
+   * later action cut its settle time short. The settle time does not apply to `Type=oneshot` units
+   * (their start job ends only when the process has exited successfully) nor to `Type=notify` ones
+   * (it ends only when the worker has said READY=1, a better signal than any timer). It waits for
+   * the stream's earlier actions first; a Stop cancels it (job_result `canceled`).
    */
   start: {
     path: "/lit.stream.v1.StreamService/Start" as const,
@@ -3111,11 +3112,12 @@ export interface StreamServiceServer extends UntypedServiceImplementation {
   /**
    * Start starts a stream and returns once systemd's start job has finished and the worker has
    * held for the settle time (StartRequest.settle, 1 s unless the server says otherwise): a worker
-   * that exits, fails or is restarted by systemd within it is a FAILURE, answered at once. The
-   * settle time does not apply to `Type=oneshot` units (their start job ends only when the process
-   * has exited successfully) nor to `Type=notify` ones (it ends only when the worker has said
-   * READY=1, a better signal than any timer). It waits for the stream's earlier actions first; a
-   * Stop cancels it (job_result `canceled`).
+   * that exits, fails or is restarted by systemd within it is a FAILURE, answered at once. A Stop or
+   * Restart of the stream sent within it ends it: the Start succeeded, and `message` says that a
+   * later action cut its settle time short. The settle time does not apply to `Type=oneshot` units
+   * (their start job ends only when the process has exited successfully) nor to `Type=notify` ones
+   * (it ends only when the worker has said READY=1, a better signal than any timer). It waits for
+   * the stream's earlier actions first; a Stop cancels it (job_result `canceled`).
    */
   start: handleUnaryCall<StartRequest, StartResponse>;
   /**
@@ -3175,11 +3177,12 @@ export interface StreamServiceClient extends Client {
   /**
    * Start starts a stream and returns once systemd's start job has finished and the worker has
    * held for the settle time (StartRequest.settle, 1 s unless the server says otherwise): a worker
-   * that exits, fails or is restarted by systemd within it is a FAILURE, answered at once. The
-   * settle time does not apply to `Type=oneshot` units (their start job ends only when the process
-   * has exited successfully) nor to `Type=notify` ones (it ends only when the worker has said
-   * READY=1, a better signal than any timer). It waits for the stream's earlier actions first; a
-   * Stop cancels it (job_result `canceled`).
+   * that exits, fails or is restarted by systemd within it is a FAILURE, answered at once. A Stop or
+   * Restart of the stream sent within it ends it: the Start succeeded, and `message` says that a
+   * later action cut its settle time short. The settle time does not apply to `Type=oneshot` units
+   * (their start job ends only when the process has exited successfully) nor to `Type=notify` ones
+   * (it ends only when the worker has said READY=1, a better signal than any timer). It waits for
+   * the stream's earlier actions first; a Stop cancels it (job_result `canceled`).
    */
   start(
     request: StartRequest,
