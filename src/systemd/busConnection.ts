@@ -77,10 +77,9 @@ export class BusConnection extends EventEmitter {
     // be trusted to be complete, so close it for real rather than just stop using it.
     bus.on('error', (error: Error) => this.close(error));
     // dbus-next forwards socket errors but not a clean end of the stream (the daemon went away),
-    // so listen on its connection too.
+    // so listen on its connection too (it emits 'end', never 'close').
     const connection = (bus as unknown as { _connection?: EventEmitter })._connection;
     connection?.on('end', () => this.close(new Error('the bus closed the connection')));
-    connection?.on('close', () => this.close(new Error('the bus connection closed')));
   }
 
   /** Connects and completes the D-Bus Hello handshake, or fails within `timeoutMs`. */
@@ -96,11 +95,10 @@ export class BusConnection extends EventEmitter {
       const fail = (error: Error) => {
         clearTimeout(timer);
         bus.removeAllListeners('connect');
-        try {
-          bus.disconnect();
-        } catch {
-          // already broken
-        }
+        // Whatever the abandoned connection still reports (a write after the end) is nobody's.
+        bus.removeAllListeners('error');
+        bus.on('error', () => undefined);
+        destroy(bus);
         reject(new BusUnavailableError(`cannot connect to D-Bus at ${describeBus(spec)}: ${error.message}`));
       };
       bus.once('error', fail);
@@ -211,18 +209,24 @@ export class BusConnection extends EventEmitter {
   close(reason: Error = new Error('closed by lit-streamd')): void {
     if (this.closedWith) return;
     this.closedWith = reason;
-    try {
-      this.bus.disconnect();
-    } catch {
-      // the socket is already gone
-    }
-    // disconnect() only half-closes (end()): a peer that is frozen or gone would keep the socket
-    // open on our side. destroy() releases it now.
-    (this.bus as unknown as { _connection?: { stream?: { destroy?: () => void } } })._connection?.stream?.destroy?.();
+    destroy(this.bus);
     const unavailable = new BusUnavailableError(`D-Bus connection lost: ${reason.message}`);
     for (const abandon of [...this.pending]) abandon(unavailable);
     this.emit('closed', reason);
   }
+}
+
+/**
+ * Ends the bus's socket for real. disconnect() only half-closes (end()): a peer that is frozen or
+ * gone would keep the socket open on our side, so destroy() releases it now.
+ */
+function destroy(bus: dbus.MessageBus): void {
+  try {
+    bus.disconnect();
+  } catch {
+    // the socket is already gone
+  }
+  (bus as unknown as { _connection?: { stream?: { destroy?: () => void } } })._connection?.stream?.destroy?.();
 }
 
 export function describeBus(spec: BusSpec): string {
