@@ -118,12 +118,13 @@ export class ProcfsReader {
       if (running) return isStuck(running, performance.now()) ? 'stuck' : running;
       if (this.inFlight.size < this.maxReads) return this.start(pid, budgetMs);
       const now = performance.now();
-      const becomesStuckAt = Math.min(...[...this.inFlight.values()].map(stuckAt));
-      if (becomesStuckAt < now) return undefined;
-      // Look again when a read ends or when the first running read outlasts its budget: a read
+      const notYetStuck = [...this.inFlight.values()].filter((read) => !isStuck(read, now));
+      if (notYetStuck.length === 0) return undefined;
+      // Look again when a read ends or when the next running read outlasts its budget: a read
       // whose budget ends as this one starts waiting is stuck a moment later, and waiting for it
       // would cost this reading its whole budget.
-      if (!(await this.slotFreed(outOfTime, becomesStuckAt - now + 1))) return undefined;
+      const nextStuckAt = Math.min(...notYetStuck.map(stuckAt));
+      if (!(await this.slotFreed(outOfTime, nextStuckAt - now + 1))) return undefined;
     }
   }
 

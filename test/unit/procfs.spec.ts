@@ -135,6 +135,17 @@ describe('ProcfsReader: reads that never end cannot take the threads every fs ca
     expect(await first).toMatchObject({ read: 0, complete: false });
   });
 
+  it('with one slot held by a stuck read, samples taken together share the other and are complete', async () => {
+    const reader = new ProcfsReader(2, proc.root);
+    await reader.usage([proc.hanging(1)], quick);
+    expect(reader.outstanding).toBe(1);
+    const streamA = [21, 22, 23].map((pid) => proc.answering(pid));
+    const streamB = [31, 32, 33].map((pid) => proc.answering(pid));
+    const [a, b] = await Promise.all([reader.usage(streamA, { ...quick, budgetMs: 5_000 }), reader.usage(streamB, { ...quick, budgetMs: 5_000 })]);
+    expect(a).toEqual({ tasks: 9, memoryBytes: 3 * 100 * 1024, read: 3, complete: true });
+    expect(b).toEqual({ tasks: 9, memoryBytes: 3 * 100 * 1024, read: 3, complete: true });
+  });
+
   it('shares its slots among samples taken together rather than failing those that wait', async () => {
     const reader = new ProcfsReader(1, proc.root);
     const pids = [11, 12, 13, 14].map((pid) => proc.answering(pid));
