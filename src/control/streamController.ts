@@ -1,12 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { basename } from 'node:path';
-import { canceledBeforeSent, type JobOutcome, judgeAction, judgeSettle, judgeSuperseded, withLogs } from '../core/actionResult.js';
+import { canceledBeforeSent, formatSettle, type JobOutcome, judgeAction, judgeSettle, judgeSuperseded, withLogs } from '../core/actionResult.js';
 import { StreamMaskedError, StreamNotDeclaredError, StreamUndeclaredError } from '../core/errors.js';
 import type { LogLine } from '../core/logLine.js';
 import { type Page, paginate } from '../core/paging.js';
 import type { Action, ActionResult, StreamStatus, StreamSummary } from '../core/status.js';
 import { parseTeam, type StreamRef } from '../core/streamRef.js';
 import type { UnitNaming } from '../core/unitNaming.js';
+import { BusUnavailableError } from '../systemd/errors.js';
 import type { WaitOptions } from '../systemd/jobs.js';
 import { JournalUnavailableError } from '../systemd/journalctl.js';
 import { readServiceState, type ServiceState } from '../systemd/serviceState.js';
@@ -149,15 +150,15 @@ export class StreamController {
     };
     this.sending.on(unit, onSending);
     try {
-      let result: ActionResult;
+      let job: { result: ActionResult; session: SystemdSession };
       try {
-        result = await this.queue.run(unit, action, options, (slot) => this.runJob(action, ref, unit, slot, self));
+        job = await this.queue.run(unit, action, options, (slot) => this.runJob(action, ref, unit, slot, self));
       } catch (error) {
         if (!(error instanceof CanceledByStopError)) throw error;
         return canceledBeforeSent(action, summaryOf(ref, unit, await this.view.unitState(unit)));
       }
-      if (action === 'stop') return result;
-      return await this.settle(action, ref, unit, result, sinceUsec, { ...options, interrupted: later.signal });
+      if (action === 'stop') return job.result;
+      return await this.settle(action, ref, unit, job, sinceUsec, { ...options, later });
     } finally {
       this.sending.off(unit, onSending);
     }
@@ -166,30 +167,44 @@ export class StreamController {
   /**
    * After a start or restart job: the settle window (outside the unit's queue, so a Stop is never
    * held up by it), then the log lines of this start. A failure's message ends with the worker's
-   * last line.
+   * last line. `later` aborts when a later action takes the stream over; the window also ends, in
+   * UNAVAILABLE, when the session the job ran on does: the signals it waits for are then lost (a
+   * new session's view starts afresh), and a status read after that would say nothing of what
+   * happened in between.
    */
   private async settle(
     action: 'start' | 'restart',
     ref: StreamRef,
     unit: string,
-    result: ActionResult,
+    { result, session }: { result: ActionResult; session: SystemdSession },
     sinceUsec: bigint,
-    options: ActionOptions & { readonly interrupted: AbortSignal },
+    options: ActionOptions & { readonly later: AbortController },
   ): Promise<ActionResult> {
     const settleMs = options.settleMs ?? this.settleMs;
     let judged = result;
     if (result.status === 'SUCCESS' && settleMs > 0) {
-      const type = String(await this.systemd.session().manager.getUnitProperty(unit, 'org.freedesktop.systemd1.Service', 'Type'));
-      if (settleApplies(type)) {
-        const outcome = await awaitSettle(this.view, { ref, ms: settleMs, interrupted: options.interrupted }, options);
-        if (outcome.kind === 'ended') {
-          // One round trip to systemd: its answer comes after every signal it sent before, so it
-          // tells where the unit came to rest (e.g. `failed` was on the way to `auto-restart`).
-          const after = readServiceState(await this.systemd.session().manager.getUnitProperties(unit));
-          judged = judgeSettle(action, result, outcome.status, settleMs, toStatus(ref, unit, after));
-        } else if (outcome.kind === 'superseded') {
-          judged = judgeSuperseded(action, result, outcome.by, outcome.afterMs, settleMs);
+      const { later } = options;
+      const lost = (error: Error) => {
+        const message = `the session with systemd ended within the ${formatSettle(settleMs)} settle window (${error.message}): systemd had started the stream; whether its worker holds is not known`;
+        if (!later.signal.aborted) later.abort(new BusUnavailableError(message));
+      };
+      if (!session.isOpen) lost(new Error('it ended as the job finished'));
+      session.once('closed', lost);
+      try {
+        const type = String(await this.systemd.session().manager.getUnitProperty(unit, 'org.freedesktop.systemd1.Service', 'Type'));
+        if (settleApplies(type)) {
+          const outcome = await awaitSettle(this.view, { ref, ms: settleMs, interrupted: later.signal }, options);
+          if (outcome.kind === 'ended') {
+            // One round trip to systemd: its answer comes after every signal it sent before, so it
+            // tells where the unit came to rest (e.g. `failed` was on the way to `auto-restart`).
+            const after = readServiceState(await this.systemd.session().manager.getUnitProperties(unit));
+            judged = judgeSettle(action, result, outcome.status, settleMs, toStatus(ref, unit, after));
+          } else if (outcome.kind === 'superseded') {
+            judged = judgeSuperseded(action, result, outcome.by, outcome.afterMs, settleMs);
+          }
         }
+      } finally {
+        session.off('closed', lost);
       }
     }
     if (judged.status === 'SUCCESS' && settleMs === 0) return judged;
@@ -236,7 +251,14 @@ export class StreamController {
     return this.queue.queued(unit);
   }
 
-  private async runJob(action: Action, ref: StreamRef, unit: string, slot: JobSlot, sender: symbol): Promise<ActionResult> {
+  /** Sends the action's job and judges it; with the session it ran on (its signals told the outcome). */
+  private async runJob(
+    action: Action,
+    ref: StreamRef,
+    unit: string,
+    slot: JobSlot,
+    sender: symbol,
+  ): Promise<{ result: ActionResult; session: SystemdSession }> {
     // The session current when the job is sent: a job belongs to the session it was started on.
     const session = this.systemd.session();
     const { manager } = session;
@@ -263,7 +285,7 @@ export class StreamController {
       exitStatus: state.exitStatus,
       exitSignal: state.exitSignal,
     };
-    return judgeAction(action, outcome);
+    return { result: judgeAction(action, outcome), session };
   }
 
   /**

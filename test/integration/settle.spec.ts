@@ -1,6 +1,7 @@
-import { status } from '@grpc/grpc-js';
+import { type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionStatus, ActiveState, LogSource } from '../../gen/lit/stream/v1/stream.js';
+import { currentSession, killBusDaemon, reconnected, reexecuteSystemd } from './faults.js';
 import { type Harness, rpc, rpcError, startHarness, waitFor } from './harness.js';
 
 /**
@@ -112,14 +113,21 @@ describe('Start and Restart wait until the worker holds (settle window)', () => 
   });
 });
 
-describe('a Start whose settle window another action cuts short', () => {
-  /** Starts `steady` with a long window and resolves once systemd runs its worker, the Start still waiting. */
-  async function startInsideWindow() {
-    const start = rpc(h.client, h.client.start, { ...stream('steady'), settle: { seconds: 30, nanos: 0 } }, 60_000);
-    await waitFor(async () => (await h.unitState('lit-stream-contoso@steady.service')).SubState === 'running', 10_000, 'the worker to run');
-    return { start };
-  }
+/**
+ * Starts `steady` with a long window and resolves once its start job is done and the Start waits in
+ * its window (the window watches the stream: the server's watcher count says when it began).
+ */
+async function startInsideWindow(seconds = 30) {
+  // Nothing else in this file keeps a watch once its call has ended (the server may take a moment
+  // to see a call that gave up, e.g. on its deadline, end).
+  await waitFor(() => h.server.view.watcherCount === 0, 10_000, 'earlier settle windows to end');
+  const start = rpc(h.client, h.client.start, { ...stream('steady'), settle: { seconds, nanos: 0 } }, 60_000);
+  await waitFor(() => h.server.view.watcherCount === 1, 10_000, 'the Start to wait in its settle window');
+  expect((await h.unitState('lit-stream-contoso@steady.service')).SubState).toBe('running');
+  return { start };
+}
 
+describe('a Start whose settle window another action cuts short', () => {
   it('is not answered as a failed start when a Stop from another caller stops the stream inside it', async () => {
     const { start } = await startInsideWindow();
     const stop = await rpc(h.client, h.client.stop, stream('steady'));
@@ -181,5 +189,40 @@ describe('GetStatus with log lines', () => {
     expect(plain.logsUnavailable).toBe('');
     const one = await rpc(h.client, h.client.getStatus, { ...stream('healthy'), logLines: 1 });
     expect(one.logs).toHaveLength(1);
+  });
+});
+
+describe('a Start whose session with systemd ends inside its settle window', () => {
+  // Last in this file: they cut the server off from systemd, and wait until it is back.
+  /** Starts `steady` with a 10 s window, does `fault` inside it, and returns the Start's error and when it came. */
+  async function faultInsideWindow(fault: () => Promise<unknown>) {
+    const before = currentSession(h);
+    const { start } = await startInsideWindow(10);
+    const answer = start.then(
+      (response) => ({ response, at: Date.now() }),
+      (error: ServiceError) => ({ error, at: Date.now() }),
+    );
+    const faultAt = Date.now();
+    await fault();
+    const { error, response, at } = (await answer) as { error?: ServiceError; response?: unknown; at: number };
+    await reconnected(h, before);
+    await rpc(h.client, h.client.stop, stream('steady'));
+    return { error, response, afterMs: at - faultAt };
+  }
+
+  it('answers UNAVAILABLE as soon as the bus daemon dies, not SUCCESS from a view no longer kept', async () => {
+    const { error, response, afterMs } = await faultInsideWindow(() => killBusDaemon(h.sandbox));
+    expect(response).toBeUndefined();
+    expect(error?.code).toBe(status.UNAVAILABLE);
+    expect(error?.details).toMatch(/^the session with systemd ended within the 10 s settle window \(.+\): systemd had started the stream; whether its worker holds is not known$/);
+    // Well before the window would have ended (generous margin: 2 cores).
+    expect(afterMs).toBeLessThan(8_000);
+  });
+
+  it('answers UNAVAILABLE when systemd re-executes (a new systemd on the bus) inside the window', async () => {
+    const { error, afterMs } = await faultInsideWindow(() => reexecuteSystemd(h.sandbox));
+    expect(error?.code).toBe(status.UNAVAILABLE);
+    expect(error?.details).toMatch(/^the session with systemd ended within the 10 s settle window/);
+    expect(afterMs).toBeLessThan(8_000);
   });
 });

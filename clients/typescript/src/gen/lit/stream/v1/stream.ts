@@ -3015,10 +3015,12 @@ export const StreamServiceService = {
    * held for the settle time (StartRequest.settle, 1 s unless the server says otherwise): a worker
    * that exits, fails or is restarted by systemd within it is a FAILURE, answered at once. A Stop or
    * Restart of the stream sent within it ends it: the Start succeeded, and `message` says that a
-   * later action cut its settle time short. The settle time does not apply to `Type=oneshot` units
-   * (their start job ends only when the process has exited successfully) nor to `Type=notify` ones
-   * (it ends only when the worker has said READY=1, a better signal than any timer). It waits for
-   * the stream's earlier actions first; a Stop cancels it (job_result `canceled`).
+   * later action cut its settle time short. If the server loses its session with systemd within
+   * it, UNAVAILABLE: systemd had started the stream, whether it holds is not known. The settle
+   * time does not apply to `Type=oneshot` units (their start job ends only when the process has
+   * exited successfully) nor to `Type=notify` ones (it ends only when the worker has said READY=1,
+   * a better signal than any timer). It waits for the stream's earlier actions first; a Stop
+   * cancels it (job_result `canceled`).
    */
   start: {
     path: "/lit.stream.v1.StreamService/Start" as const,
@@ -3114,10 +3116,12 @@ export interface StreamServiceServer extends UntypedServiceImplementation {
    * held for the settle time (StartRequest.settle, 1 s unless the server says otherwise): a worker
    * that exits, fails or is restarted by systemd within it is a FAILURE, answered at once. A Stop or
    * Restart of the stream sent within it ends it: the Start succeeded, and `message` says that a
-   * later action cut its settle time short. The settle time does not apply to `Type=oneshot` units
-   * (their start job ends only when the process has exited successfully) nor to `Type=notify` ones
-   * (it ends only when the worker has said READY=1, a better signal than any timer). It waits for
-   * the stream's earlier actions first; a Stop cancels it (job_result `canceled`).
+   * later action cut its settle time short. If the server loses its session with systemd within
+   * it, UNAVAILABLE: systemd had started the stream, whether it holds is not known. The settle
+   * time does not apply to `Type=oneshot` units (their start job ends only when the process has
+   * exited successfully) nor to `Type=notify` ones (it ends only when the worker has said READY=1,
+   * a better signal than any timer). It waits for the stream's earlier actions first; a Stop
+   * cancels it (job_result `canceled`).
    */
   start: handleUnaryCall<StartRequest, StartResponse>;
   /**
@@ -3179,10 +3183,12 @@ export interface StreamServiceClient extends Client {
    * held for the settle time (StartRequest.settle, 1 s unless the server says otherwise): a worker
    * that exits, fails or is restarted by systemd within it is a FAILURE, answered at once. A Stop or
    * Restart of the stream sent within it ends it: the Start succeeded, and `message` says that a
-   * later action cut its settle time short. The settle time does not apply to `Type=oneshot` units
-   * (their start job ends only when the process has exited successfully) nor to `Type=notify` ones
-   * (it ends only when the worker has said READY=1, a better signal than any timer). It waits for
-   * the stream's earlier actions first; a Stop cancels it (job_result `canceled`).
+   * later action cut its settle time short. If the server loses its session with systemd within
+   * it, UNAVAILABLE: systemd had started the stream, whether it holds is not known. The settle
+   * time does not apply to `Type=oneshot` units (their start job ends only when the process has
+   * exited successfully) nor to `Type=notify` ones (it ends only when the worker has said READY=1,
+   * a better signal than any timer). It waits for the stream's earlier actions first; a Stop
+   * cancels it (job_result `canceled`).
    */
   start(
     request: StartRequest,
