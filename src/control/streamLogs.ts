@@ -62,33 +62,29 @@ export class StreamLogs {
     if (afterCursor !== undefined && !isCursor(afterCursor)) {
       throw new InvalidArgumentError('after_cursor is not a journal cursor: pass the `cursor` of a line this server sent');
     }
-    // Join the follower first, then read what is already there: a line written in between reaches
-    // both, and is sent once (entries of the follower not after the last one read are skipped).
+    // Join the follower first, then read what is already there: the backlog ends where the
+    // follower starts (its `startsAfter`), and every later entry comes from the follower alone. So
+    // no line is sent twice, none written after the follower started is skipped, and the lines a
+    // slow reader's follower buffer had to drop were never sent: `dropped` counts exactly those.
     const follower = request.follow ? await this.followers.follow(unit, signal) : undefined;
     try {
-      let last: JournalEntry | undefined;
-      /** Entries of the backlog that the follower has too (those after its start). */
-      let alsoFollowed = 0;
-      const followed = (entry: JournalEntry) => follower !== undefined && entryOrigin(entry, this.source, unit) !== undefined && (follower.startsAfter === undefined || isAfter(entry, follower.startsAfter));
+      const followerHasIt = (entry: JournalEntry) => follower !== undefined && (follower.startsAfter === undefined || isAfter(entry, follower.startsAfter));
       const lines = afterCursor !== undefined ? (request.follow ? undefined : cap(request.tailLines, MAX_TAIL_LINES)) : this.tailOf(request);
       if (lines !== 0) {
         const entries = this.journal(unit, { afterCursor, lines }, signal);
         for await (const batch of batches(entries)) {
-          last = batch.entries[batch.entries.length - 1] ?? last;
-          for (const entry of batch.entries) if (followed(entry)) alsoFollowed++;
-          const kept = this.lines(unit, batch.entries, request.sinceUsec);
+          const kept = this.lines(
+            unit,
+            batch.entries.filter((entry) => !followerHasIt(entry)),
+            request.sinceUsec,
+          );
           if (kept.length > 0) yield { dropped: 0, lines: kept };
         }
       }
       if (!follower) return;
       for await (const batch of follower.batches(signal)) {
-        const fresh = last === undefined ? batch.entries : batch.entries.filter((entry) => isAfter(entry, last!));
-        const kept = this.lines(unit, fresh, request.sinceUsec);
-        // The follower's buffer may have been full while the backlog was read: what it dropped that
-        // the backlog sent was not lost (the follower numbers what it has: 1, 2, … after its start,
-        // the same entries in the same order as the backlog's after that point).
-        const dropped = batch.dropped - overlap(batch.droppedFrom, batch.dropped, alsoFollowed);
-        if (kept.length > 0 || dropped > 0) yield { dropped, lines: kept };
+        const kept = this.lines(unit, batch.entries, request.sinceUsec);
+        if (kept.length > 0 || batch.dropped > 0) yield { dropped: batch.dropped, lines: kept };
       }
       signal?.throwIfAborted();
     } finally {
@@ -143,11 +139,6 @@ export class StreamLogs {
     }
     return lines;
   }
-}
-
-/** How many of the `count` entries from position `from` on are among the first `sent`. */
-function overlap(from: number, count: number, sent: number): number {
-  return count === 0 ? 0 : Math.max(0, Math.min(from + count - 1, sent) - from + 1);
 }
 
 function cap(value: number | undefined, max: number): number {

@@ -13,11 +13,6 @@ export interface FollowBufferLimits {
 /** The next entries for one reader: `dropped` entries were skipped just before `entries`. */
 export interface FollowBatch {
   readonly dropped: number;
-  /**
-   * Where the skipped entries begin among those the reader was sent (1: the first entry after
-   * its `startsAfter`); 0 when none were. A backlog read of the journal may have covered them.
-   */
-  readonly droppedFrom: number;
   readonly entries: readonly JournalEntry[];
 }
 
@@ -139,10 +134,9 @@ class SharedFollower {
   }
 }
 
-/** Where entries were dropped: how many, and the position of the first (see FollowBatch). */
+/** Where entries were dropped, and how many. */
 interface Gap {
   dropped: number;
-  readonly from: number;
 }
 
 /**
@@ -152,8 +146,6 @@ interface Gap {
 export class FollowReader implements AsyncIterable<FollowBatch> {
   /** Entries in order, with a gap wherever entries were dropped (at most one between two). */
   private items: Array<JournalEntry | Gap> = [];
-  /** Entries pushed so far, kept or dropped: the position of the last one. */
-  private pushed = 0;
   private start: { after: JournalEntry | undefined } | undefined;
   private queuedEntries = 0;
   private queuedBytes = 0;
@@ -191,11 +183,10 @@ export class FollowReader implements AsyncIterable<FollowBatch> {
 
   push(entry: JournalEntry): void {
     if (this.ending) return;
-    this.pushed++;
     if (this.queuedEntries >= this.maxEntries || this.queuedBytes + entry.message.length > this.maxBytes) {
       const last = this.items[this.items.length - 1];
       if (last && 'dropped' in last) last.dropped++;
-      else this.items.push({ dropped: 1, from: this.pushed });
+      else this.items.push({ dropped: 1 });
     } else {
       this.items.push(entry);
       this.queuedEntries++;
@@ -259,7 +250,7 @@ export class FollowReader implements AsyncIterable<FollowBatch> {
     this.items = this.items.slice(end);
     this.queuedEntries -= entries.length;
     for (const entry of entries) this.queuedBytes -= entry.message.length;
-    return { dropped, droppedFrom: gap?.from ?? 0, entries };
+    return { dropped, entries };
   }
 
   private wakeUp(): void {
