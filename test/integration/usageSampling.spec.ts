@@ -78,8 +78,7 @@ describe('usage sampling of a stream with thousands of processes', () => {
     expect(other!.usagePartial).toBe(false);
 
     // The client library passes it on: its formatted memory and tasks are lower bounds here.
-    const viaClient = await new Stream('contoso', 'crowd', { address: h.address, deadlineMs: 60_000 }).status({ logLines: 0 });
-    closeSharedClients();
+    const viaClient = await new Stream('contoso', 'crowd', { address: h.address, deadlineMs: 60_000 }).status({ logLines: 0 }).finally(closeSharedClients);
     expect(viaClient.details).toMatchObject({ usageSource: 'procfs', usagePartial: true });
     expect(viaClient.memory).toMatch(/^\d+(B|\.\d[KMGTPE])$/);
   }, 120_000);

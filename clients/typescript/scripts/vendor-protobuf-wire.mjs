@@ -44,6 +44,9 @@ for (const file of closure(ENTRY)) {
   const declarations = file.replace(/\.js$/, '.d.ts');
   if (existsSync(join(esmRoot, declarations))) copyFileSync(join(esmRoot, declarations), join(vendorRoot, declarations));
 }
+// Apache-2.0 §4(a): a copy of the licence goes with the copied code (the package ships none; the
+// text is Debian's /usr/share/common-licenses/Apache-2.0). varint.js carries its BSD-3-Clause text.
+copyFileSync(join(clientRoot, 'scripts', 'licenses', 'Apache-2.0.txt'), join(vendorRoot, 'LICENSE'));
 writeFileSync(
   join(vendorRoot, 'README.md'),
   `Copied from ${PACKAGE} ${version} (dist/esm; Apache-2.0, varint.js BSD-3-Clause: see each file's header)\n` +
@@ -63,11 +66,23 @@ function importsThePackage(source) {
   return source.includes(`"${PACKAGE}`) || source.includes(`'${PACKAGE}`);
 }
 
+/** The names a module imports from "@bufbuild/protobuf/wire". */
+function namesImported(source) {
+  const names = [];
+  for (const [, list] of source.matchAll(new RegExp(`import\\s*(?:type\\s*)?\\{([^}]*)\\}\\s*from\\s*["']${SPECIFIER}["']`, 'g'))) {
+    names.push(...list.split(',').map((name) => name.replace(/^\s*type\s+/, '').split(/\s+as\s+/)[0].trim()).filter(Boolean));
+  }
+  return names;
+}
+
+const provided = new Set(Object.keys(await import(join(vendorRoot, ENTRY))));
 const leftOver = [];
 for (const file of filesUnder(dist)) {
   if (file.startsWith(vendorRoot + sep)) continue;
   const source = readFileSync(file, 'utf8');
   if (!importsThePackage(source)) continue;
+  const missing = namesImported(source).filter((name) => !provided.has(name));
+  if (missing.length > 0) throw new Error(`${relative(clientRoot, file)} imports ${missing.join(', ')} from ${SPECIFIER}: not in the vendored ${ENTRY}`);
   let target = relative(dirname(file), join(vendorRoot, ENTRY)).split(sep).join('/');
   if (!target.startsWith('.')) target = `./${target}`;
   const rewritten = source.replaceAll(`"${SPECIFIER}"`, `"${target}"`).replaceAll(`'${SPECIFIER}'`, `'${target}'`);
