@@ -10,6 +10,7 @@ import type { UnitNaming } from '../core/unitNaming.js';
 import { BusUnavailableError } from '../systemd/errors.js';
 import type { WaitOptions } from '../systemd/jobs.js';
 import { JournalUnavailableError } from '../systemd/journalctl.js';
+import { SERVICE_INTERFACE } from '../systemd/manager.js';
 import { readServiceState, type ServiceState } from '../systemd/serviceState.js';
 import type { SystemdSession } from '../systemd/systemdSession.js';
 import { judgeDeclaration } from './declarations.js';
@@ -191,7 +192,7 @@ export class StreamController {
       if (!session.isOpen) lost(new Error('it ended as the job finished'));
       session.once('closed', lost);
       try {
-        const type = String(await this.systemd.session().manager.getUnitProperty(unit, 'org.freedesktop.systemd1.Service', 'Type'));
+        const type = String(await this.systemd.session().manager.getUnitProperty(unit, SERVICE_INTERFACE, 'Type'));
         if (settleApplies(type)) {
           const outcome = await awaitSettle(this.view, { ref, ms: settleMs, interrupted: later.signal }, options);
           if (outcome.kind === 'ended') {

@@ -4,7 +4,7 @@ import { StreamNotDeclaredError } from '../core/errors.js';
 import type { StreamStatus, StreamSummary } from '../core/status.js';
 import type { StreamRef } from '../core/streamRef.js';
 import type { UnitNaming } from '../core/unitNaming.js';
-import { readServiceState, type ServiceState } from '../systemd/serviceState.js';
+import { hasStarted, readServiceState, type ServiceState } from '../systemd/serviceState.js';
 import type { SystemdLink } from '../systemd/systemdLink.js';
 import { UnitTracker, type UnitTrackerLogger } from '../systemd/unitTracker.js';
 import { type Usage, UsageSampler } from '../systemd/usageSampler.js';
@@ -369,10 +369,9 @@ function summarize(ref: StreamRef, unit: string, state: ServiceState | undefined
 
 /** A stream's status from systemd's properties, without tasks and memory. */
 export function toStatus(ref: StreamRef, unit: string, state: ServiceState, masked = false): StreamStatus {
-  const running = ['active', 'reloading', 'deactivating'].includes(state.ActiveState);
   return {
     ...summarize(ref, unit, state, masked),
-    started: running ? state.ActiveEnterTimestamp : undefined,
+    started: hasStarted(state.ActiveState) ? state.ActiveEnterTimestamp : undefined,
     mainPid: state.MainPID,
     usageSource: 'none',
     restartCount: state.NRestarts,

@@ -1,7 +1,24 @@
 import type { UnitProperties } from './manager.js';
 
-/** systemd reports "unknown" for uint64 counters as UINT64_MAX (sd-bus; e.g. accounting off). */
+/**
+ * systemd reports a uint64 value it does not have as UINT64_MAX: a counter it does not know
+ * (TasksCurrent, MemoryCurrent with accounting off) or a timestamp never set (USEC_INFINITY);
+ * org.freedesktop.systemd1(5), "Properties".
+ */
 const UINT64_MAX = 2n ** 64n - 1n;
+
+/**
+ * ActiveStates in which a unit has no processes: `inactive` and `failed` (systemd.unit(5); every
+ * other state, `activating` and `deactivating` included, has or is getting some). `''` is a unit
+ * systemd has not loaded.
+ */
+const WITHOUT_PROCESSES: ReadonlySet<string> = new Set(['inactive', 'failed', '']);
+
+/**
+ * ActiveStates a unit reaches only through `active` in its current activation, so its
+ * ActiveEnterTimestamp is when this activation started (not the last one's, as in `activating`).
+ */
+const STARTED: ReadonlySet<string> = new Set(['active', 'reloading', 'deactivating']);
 
 /** waitid(2) codes systemd stores in ExecMainCode. */
 const CLD_EXITED = 1;
@@ -54,12 +71,23 @@ export function readServiceState(props: UnitProperties): ServiceState {
   };
 }
 
+/** Whether a unit in this ActiveState has (or is getting) processes; undefined: nothing known. */
+export function hasProcesses(activeState: string | undefined): boolean {
+  return activeState !== undefined && !WITHOUT_PROCESSES.has(activeState);
+}
+
+/** Whether a unit in this ActiveState has started in its current activation (see STARTED). */
+export function hasStarted(activeState: string): boolean {
+  return STARTED.has(activeState);
+}
+
 function usecToDate(value: unknown): Date | undefined {
   if (typeof value !== 'bigint' || value === 0n || value === UINT64_MAX) return undefined;
   return new Date(Number(value / 1000n));
 }
 
-function knownCounter(value: unknown): number | undefined {
+/** A uint64 counter systemd reported, or undefined when it does not know it (UINT64_MAX). */
+export function knownCounter(value: unknown): number | undefined {
   if (typeof value !== 'bigint' || value === UINT64_MAX) return undefined;
   return Number(value);
 }

@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import { CoalescedTask } from '../core/coalescedTask.js';
 import type { Signal } from './busConnection.js';
 import { MANAGER_INTERFACE, SERVICE_INTERFACE, type UnitFile, type UnitInfo, type UnitProperties, unwrapVariants } from './manager.js';
-import { readServiceState, type ServiceState } from './serviceState.js';
+import { hasProcesses, readServiceState, type ServiceState } from './serviceState.js';
 import type { SystemdLink } from './systemdLink.js';
 import type { SystemdSession } from './systemdSession.js';
 import { unitNameOfObjectPath } from './unitObjectPath.js';
@@ -49,9 +49,6 @@ const UNLOADED: UnitProperties = {
 
 /** A value not known on this activation of the unit (see `ControlGroup` in `apply`). */
 const UNKNOWN = Symbol('unknown');
-
-/** ActiveStates in which a unit has (or is getting) processes. */
-const NOT_RUNNING: ReadonlySet<unknown> = new Set(['inactive', 'failed', '', undefined]);
 
 /** After a resynchronisation fails while the session lasts, try again this much later. */
 const RESYNC_RETRY_MS = 1_000;
@@ -513,7 +510,8 @@ export class UnitTracker extends EventEmitter {
 
 /** Whether the unit has (or is getting) processes, as far as is known. */
 function running(entry: Entry): boolean {
-  return !NOT_RUNNING.has(entry.values.get('ActiveState'));
+  const activeState = entry.values.get('ActiveState');
+  return hasProcesses(typeof activeState === 'string' ? activeState : undefined);
 }
 
 /** A unit with a file, not known yet to be loaded or not. */

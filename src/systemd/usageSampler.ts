@@ -1,8 +1,8 @@
-import type { UsageSource } from '../core/status.js';
+import type { StreamStatus } from '../core/status.js';
 import { pidsInTree, trackingCgroupDir } from './cgroups.js';
 import { type ReadLimits, readProcessesUsage } from './procfs.js';
-import type { ServiceState } from './serviceState.js';
-import type { SystemdManager } from './manager.js';
+import { SERVICE_INTERFACE, type SystemdManager } from './manager.js';
+import { hasProcesses, knownCounter, type ServiceState } from './serviceState.js';
 
 /**
  * How old a sample of tasks and memory may be when served. systemd does not signal TasksCurrent
@@ -26,16 +26,8 @@ export const PROCFS_SAMPLE: ReadLimits & { readonly maxCgroups: number } = {
   concurrency: 1,
 };
 
-const SERVICE = 'org.freedesktop.systemd1.Service';
-const UINT64_MAX = 2n ** 64n - 1n;
-
-export interface Usage {
-  readonly tasks?: number;
-  readonly memoryBytes?: number;
-  readonly usageSource: UsageSource;
-  /** The figures cover only some of the unit's processes (see PROCFS_SAMPLE): lower bounds. */
-  readonly usagePartial?: boolean;
-}
+/** A stream's tasks and memory, and where they come from (partial: see PROCFS_SAMPLE). */
+export type Usage = Pick<StreamStatus, 'tasks' | 'memoryBytes' | 'usageSource' | 'usagePartial'>;
 
 interface Sample {
   readonly at: number;
@@ -58,7 +50,7 @@ export class UsageSampler {
   constructor(private readonly freshnessMs = USAGE_FRESHNESS_MS) {}
 
   sample(manager: SystemdManager, unit: string, state: ServiceState): Promise<Usage> {
-    if (state.ActiveState === 'inactive' || state.ActiveState === 'failed') {
+    if (!hasProcesses(state.ActiveState)) {
       this.samples.delete(unit);
       return Promise.resolve(NO_USAGE);
     }
@@ -80,12 +72,10 @@ export class UsageSampler {
   private async read(manager: SystemdManager, unit: string, state: ServiceState): Promise<Usage> {
     if (!this.accountingOff.has(unit)) {
       const [tasks, memory] = await Promise.all([
-        manager.getUnitProperty(unit, SERVICE, 'TasksCurrent'),
-        manager.getUnitProperty(unit, SERVICE, 'MemoryCurrent'),
-      ]);
-      if (typeof tasks === 'bigint' && typeof memory === 'bigint' && tasks !== UINT64_MAX && memory !== UINT64_MAX) {
-        return { tasks: Number(tasks), memoryBytes: Number(memory), usageSource: 'systemd' };
-      }
+        manager.getUnitProperty(unit, SERVICE_INTERFACE, 'TasksCurrent'),
+        manager.getUnitProperty(unit, SERVICE_INTERFACE, 'MemoryCurrent'),
+      ]).then((values) => values.map(knownCounter));
+      if (tasks !== undefined && memory !== undefined) return { tasks, memoryBytes: memory, usageSource: 'systemd' };
       this.accountingOff.add(unit);
     }
     const { pids, complete: listed } = await unitPids(manager, unit, state);

@@ -6,7 +6,7 @@ import { activeStateWord } from '../../src/core/stateNames.js';
 import { BusConnection } from '../../src/systemd/busConnection.js';
 import { pidsIn } from '../../src/systemd/cgroups.js';
 import type { EmbeddedSystemd } from '../../src/systemd/embeddedSystemd.js';
-import { SystemdManager } from '../../src/systemd/manager.js';
+import { SERVICE_INTERFACE, SystemdManager } from '../../src/systemd/manager.js';
 import type { SystemdSession } from '../../src/systemd/systemdSession.js';
 import { type Harness, rpc, waitFor } from './harness.js';
 
@@ -202,7 +202,7 @@ export async function systemdSays(sandbox: EmbeddedSystemd, team: string, names:
         truth.set(name, { activeState: 'inactive', subState: 'dead', mainPid: undefined });
         continue;
       }
-      const pid = Number(await manager.getUnitProperty(unit.name, 'org.freedesktop.systemd1.Service', 'MainPID'));
+      const pid = Number(await manager.getUnitProperty(unit.name, SERVICE_INTERFACE, 'MainPID'));
       truth.set(name, { activeState: unit.activeState, subState: unit.subState, mainPid: pid > 0 ? pid : undefined });
     }
     return truth;
