@@ -38,6 +38,14 @@ export interface SettleWatch {
   readonly ref: StreamRef;
   readonly ms: number;
   /**
+   * NRestarts as this start counts from, known before its job was sent (StreamController's
+   * restartBaseline); undefined when not known, the first status seen in the window then standing
+   * in for it. Taken in the window instead, a restart while the job ran would be missed: systemd
+   * holds a start job until its own pending restart is done, so the job can be `done` on a run that
+   * systemd restarted.
+   */
+  readonly restartsBefore?: number;
+  /**
    * Aborts when the window's answer no longer depends on waiting: with a Superseded when a later
    * action on the stream was sent, or with an Error that the window then throws.
    */
@@ -61,7 +69,7 @@ export async function awaitSettle(changes: StatusChanges, watch: SettleWatch, li
   try {
     return await waitWithin<SettleOutcome>(
       (resolve, reject) => {
-        let restartsBefore: number | undefined;
+        let restartsBefore = watch.restartsBefore;
         const check = (status: StreamStatus) => {
           restartsBefore ??= status.restartCount;
           if (!holds(status, restartsBefore)) resolve({ kind: 'ended', status });

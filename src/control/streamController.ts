@@ -151,9 +151,11 @@ export class StreamController {
     };
     this.sending.on(unit, onSending);
     try {
-      let job: { result: ActionResult; session: SystemdSession };
+      let job: JobDone;
+      // Only a window needs the restart count from before the job (one more round trip).
+      const baseline = action !== 'stop' && (options.settleMs ?? this.settleMs) > 0;
       try {
-        job = await this.queue.run(unit, action, options, (slot) => this.runJob(action, ref, unit, slot, self));
+        job = await this.queue.run(unit, action, options, (slot) => this.runJob(action, ref, unit, slot, self, baseline));
       } catch (error) {
         if (!(error instanceof CanceledByStopError)) throw error;
         return canceledBeforeSent(action, summaryOf(ref, unit, await this.view.unitState(unit)));
@@ -177,7 +179,7 @@ export class StreamController {
     action: 'start' | 'restart',
     ref: StreamRef,
     unit: string,
-    { result, session }: { result: ActionResult; session: SystemdSession },
+    { result, session, restartsBefore }: JobDone,
     sinceUsec: bigint,
     options: ActionOptions & { readonly later: AbortController },
   ): Promise<ActionResult> {
@@ -194,12 +196,12 @@ export class StreamController {
       try {
         const type = String(await this.systemd.session().manager.getUnitProperty(unit, SERVICE_INTERFACE, 'Type'));
         if (settleApplies(type)) {
-          const outcome = await awaitSettle(this.view, { ref, ms: settleMs, interrupted: later.signal }, options);
+          const outcome = await awaitSettle(this.view, { ref, ms: settleMs, restartsBefore, interrupted: later.signal }, options);
           if (outcome.kind === 'ended') {
             // One round trip to systemd: its answer comes after every signal it sent before, so it
             // tells where the unit came to rest (e.g. `failed` was on the way to `auto-restart`).
             const after = readServiceState(await this.systemd.session().manager.getUnitProperties(unit));
-            judged = judgeSettle(action, result, outcome.status, settleMs, toStatus(ref, unit, after));
+            judged = judgeSettle(action, result, outcome.status, settleMs, toStatus(ref, unit, after), restartsBefore);
           } else if (outcome.kind === 'superseded') {
             judged = judgeSuperseded(action, result, outcome.by, outcome.afterMs, settleMs);
           }
@@ -252,18 +254,16 @@ export class StreamController {
     return this.queue.queued(unit);
   }
 
-  /** Sends the action's job and judges it; with the session it ran on (its signals told the outcome). */
-  private async runJob(
-    action: Action,
-    ref: StreamRef,
-    unit: string,
-    slot: JobSlot,
-    sender: symbol,
-  ): Promise<{ result: ActionResult; session: SystemdSession }> {
+  /**
+   * Sends the action's job and judges it; with the session it ran on (its signals told the outcome)
+   * and, when `baseline`, the restart count this start counts from (see restartBaseline).
+   */
+  private async runJob(action: Action, ref: StreamRef, unit: string, slot: JobSlot, sender: symbol, baseline: boolean): Promise<JobDone> {
     // The session current when the job is sent: a job belongs to the session it was started on.
     const session = this.systemd.session();
     const { manager } = session;
     const method = ENQUEUE[action];
+    const restartsBefore = baseline ? await this.restartBaseline(action, unit, manager) : undefined;
     // `replace`, as `systemctl` does: the queue lets a Stop through while a start or restart job
     // runs, and the stop job replaces it; otherwise the queue leaves no job of ours to replace.
     const job = await slot.job(() => {
@@ -286,7 +286,23 @@ export class StreamController {
       exitStatus: state.exitStatus,
       exitSignal: state.exitSignal,
     };
-    return { result: judgeAction(action, outcome), session };
+    return { result: judgeAction(action, outcome), session, restartsBefore };
+  }
+
+  /**
+   * NRestarts as a start or restart about to be sent will count the worker's restarts from. systemd
+   * zeroes the counter when a unit starts after a stop that was not its own restart
+   * (service_enter_dead() sets flush_n_restarts, service_start() applies it): so 0 when the unit is
+   * inactive or failed, or for a Restart, which stops it first — unless systemd is about to restart
+   * it itself (SubState `auto-restart`: a stop from there does not flush, and a start waits for that
+   * restart). Otherwise (running, or starting or stopping already), systemd's current count.
+   */
+  private async restartBaseline(action: 'start' | 'restart' | 'stop', unit: string, manager: SystemdSession['manager']): Promise<number> {
+    const known = this.view.knownState(unit);
+    const autoRestart = known?.SubState === 'auto-restart';
+    const stopped = !known || ['inactive', 'failed', ''].includes(known.ActiveState);
+    if (!autoRestart && (stopped || action === 'restart')) return 0;
+    return Number(await manager.getUnitProperty(unit, 'org.freedesktop.systemd1.Service', 'NRestarts'));
   }
 
   /**
@@ -316,6 +332,13 @@ export class StreamController {
     }
     return unit;
   }
+}
+
+/** What a job left: its judged result, the session it ran on, the restart count it counts from. */
+interface JobDone {
+  readonly result: ActionResult;
+  readonly session: SystemdSession;
+  readonly restartsBefore?: number;
 }
 
 function summaryOf(ref: StreamRef, unit: string, state: ServiceState): StreamSummary {

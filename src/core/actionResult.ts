@@ -67,23 +67,35 @@ export function canceledBeforeSent(action: Action, stream: StreamSummary): Actio
  * worker's end within how long, and whether systemd is restarting it (Restart=). `ended` is the
  * status that showed the worker gone; `after` is systemd's answer read right after it, which says
  * where the unit came to rest (systemd passes through `failed` on its way to `auto-restart`).
+ * `restartsBefore` is NRestarts as this start counts from (known before its job was sent): a
+ * restart while the job ran shows only there, the worker running again by the time the job was done.
  */
-export function judgeSettle(action: 'start' | 'restart', result: ActionResult, ended: StreamStatus, settleMs: number, after: StreamStatus = ended): ActionResult {
-  const restarting = [ended, after].some((status) => status.subState === 'auto-restart') || after.restartCount > ended.restartCount;
+export function judgeSettle(
+  action: 'start' | 'restart',
+  result: ActionResult,
+  ended: StreamStatus,
+  settleMs: number,
+  after: StreamStatus = ended,
+  restartsBefore: number = ended.restartCount,
+): ActionResult {
+  const restarts = Math.max(ended.restartCount, after.restartCount) - restartsBefore;
+  const restarting = [ended, after].some((status) => status.subState === 'auto-restart') || restarts > 0;
   const exited = [ended, after].find((status) => status.exitStatus !== undefined || status.exitSignal !== undefined);
+  const within = ` within ${formatSettle(settleMs)}${restarting ? ' and systemd is restarting it (Restart=)' : ''}`;
   const how =
     exited?.exitStatus !== undefined
-      ? `main process exited with status ${exited.exitStatus}`
+      ? `main process exited with status ${exited.exitStatus}${within}`
       : exited?.exitSignal !== undefined
-        ? `main process was killed by signal ${exited.exitSignal}`
+        ? `main process was killed by signal ${exited.exitSignal}${within}`
         : after.activeState === 'failed'
-          ? `the unit failed with result '${after.result}'`
-          : `the unit went ${ended.activeState}/${ended.subState}`;
-  const restart = restarting ? ' and systemd is restarting it (Restart=)' : '';
+          ? `the unit failed with result '${after.result}'${within}`
+          : restarts > 0 && ended.subState !== 'auto-restart'
+            ? `systemd restarted the worker (Restart=) ${restarts === 1 ? 'once' : `${restarts} times`} since the ${action} was asked for`
+            : `the unit went ${ended.activeState}/${ended.subState}${within}`;
   return {
     ...result,
     status: 'FAILURE',
-    message: `Stream failed to ${action}: ${how} within ${formatSettle(settleMs)}${restart}.`,
+    message: `Stream failed to ${action}: ${how}.`,
     stream: {
       ...result.stream,
       activeState: after.activeState,

@@ -24,6 +24,9 @@ const UNITS = {
     "[Unit]\nStartLimitIntervalSec=0\n[Service]\nType=exec\nExecStart=/bin/sh -c 'echo first line; echo to stderr >&2; exec sleep infinity'\n",
   'lit-stream-contoso@once.service': "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo done'\n",
   'lit-stream-contoso@steady.service': '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n',
+  // A crash loop whose runs outlive a short window: each run lives 2 s, then systemd restarts it.
+  'lit-stream-contoso@flapping.service':
+    "[Unit]\nStartLimitIntervalSec=0\n[Service]\nType=exec\nExecStart=/bin/sh -c 'echo up; sleep 2; exit 1'\nRestart=always\nRestartSec=300ms\n",
 };
 
 let h: Harness;
@@ -77,6 +80,19 @@ describe('Start and Restart wait until the worker holds (settle window)', () => 
     expect(Date.now() - startedAt).toBeGreaterThanOrEqual(1_000);
     expect(response.logs.map((line) => line.message)).toContain('ready');
     expect((await h.unitState('lit-stream-contoso@healthy.service')).ActiveState).toBe('active');
+  });
+
+  it('reports a Start of a crash-looping stream as failed when systemd restarted it while the start job ran', async () => {
+    // Started once and left to crash: systemd is about to restart it (auto-restart).
+    await rpc(h.client, h.client.start, { ...stream('flapping'), settle: { seconds: 0, nanos: 0 } });
+    await waitFor(async () => (await h.unitState('lit-stream-contoso@flapping.service')).SubState === 'auto-restart', 10_000, 'the first crash');
+    // systemd holds a start job until its own restart is done (service_start(): EAGAIN while in
+    // auto-restart), so the job is `done` on a run that systemd restarted, and which then lives
+    // longer than this window: only the restart count from before the job tells.
+    const response = await rpc(h.client, h.client.start, { ...stream('flapping'), settle: { seconds: 0, nanos: 500_000_000 } });
+    expect(response.status).toBe(ActionStatus.ACTION_STATUS_FAILURE);
+    expect(response.message).toMatch(/^Stream failed to start: systemd restarted the worker \(Restart=\) once since the start was asked for/);
+    await rpc(h.client, h.client.stop, stream('flapping'));
   });
 
   it('applies the window to Restart too', async () => {

@@ -134,6 +134,12 @@ describe('judging the settle window after a start job was done', () => {
     // Already restarted by the time systemd answered: the restart count grew.
     const again = judgeSettle('start', started, ended({ exitStatus: 1 }), 1000, ended({ activeState: 'active', subState: 'running', restartCount: 1 }));
     expect(again.message).toMatch(/main process exited with status 1 within 1 s and systemd is restarting it/);
+    // Restarted while the job ran: running again when the window first looked, only the count
+    // from before the job tells.
+    const running = ended({ activeState: 'active', subState: 'running', result: 'success', restartCount: 3 });
+    expect(judgeSettle('start', started, running, 500, running, 2).message).toBe(
+      'Stream failed to start: systemd restarted the worker (Restart=) once since the start was asked for.',
+    );
   });
 
   it("ends a failure's message with the worker's last line, not systemd's, and keeps the lines", () => {
