@@ -10,7 +10,7 @@ import {
   WatchEventKind,
   type WatchStatusResponse,
 } from '../../gen/lit/stream/v1/stream.js';
-import { SystemdManager } from '../../src/systemd/manager.js';
+import { SystemdManager, type UnitFile, type UnitInfo } from '../../src/systemd/manager.js';
 import { currentSession, monitorBus, systemdSays } from './faults.js';
 import { FIXTURE_UNITS, type Harness, rpc, rpcError, startHarness, waitFor } from './harness.js';
 
@@ -54,6 +54,47 @@ async function unitFilesWatched(): Promise<void> {
   await waitFor(async () => (await listed('probe')) !== undefined, 10_000, 'the server to see a new unit file');
   await h.sandbox.removeUnit(unitOf('probe'));
   await waitFor(async () => (await listed('probe')) === undefined, 10_000, 'the server to see it gone');
+}
+
+/**
+ * Holds the server's resynchronisation at one of its questions to systemd, once: the first answer
+ * on the server's connection that `matches` is in (systemd has said it) but not yet seen by the
+ * server's code, until release(). A delay of our own call's answer; systemd and the bus are real.
+ */
+function holdServerAnswer<T>(method: 'ListUnitFilesByPatterns' | 'ListUnitsByPatternsInOrder', matches: (answer: T) => boolean) {
+  const manager = SystemdManager.prototype as unknown as Record<typeof method, (...args: unknown[]) => Promise<T>>;
+  const original = manager[method];
+  const server = currentSession(h)!.connection;
+  let held = false;
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  manager[method] = async function (this: SystemdManager, ...args: unknown[]) {
+    const answer = await original.apply(this, args);
+    if (!held && this.connection === server && matches(answer)) {
+      held = true;
+      await gate;
+    }
+    return answer;
+  };
+  return {
+    reached: () => waitFor(() => held, 10_000, `the server to ask ${method}`),
+    release: () => {
+      manager[method] = original;
+      open();
+    },
+  };
+}
+
+/**
+ * Starts or stops a stream's unit behind the server's back, and returns once systemd is done and
+ * the server's connection has received what systemd signalled meanwhile: a reply on it (a ping)
+ * comes after every signal systemd sent it before.
+ */
+async function behindTheServer(name: string, method: 'StartUnit' | 'StopUnit', activeState: string): Promise<void> {
+  await h.sandbox.withManager((m) => m[method](unitOf(name), 'replace'));
+  await waitFor(async () => (await systemdSays(h.sandbox, 'contoso', [name])).get(name)?.activeState === activeState, 5_000, `systemd to have ${name} ${activeState}`);
+  const session = currentSession(h)!;
+  await session.connection.ping(session.systemdName!, 5_000);
 }
 
 /** Units systemd has loaded, asked without loading any. */
@@ -140,39 +181,20 @@ describe('load state and unloads (item 4)', () => {
 
   it('a unit systemd loads while the server resynchronises (a new unit file, started at once) is shown loaded and running', async () => {
     // Hold the server's resynchronisation once its listing of unit files has answered, and start
-    // the unit in that gap (a delay of our own call's answer; systemd and the bus are real). The
-    // server used to ask which units are loaded together with the files, got "not loaded" before
-    // the start, dropped the start's signals (the unit was not tracked yet) and showed it inactive.
-    const listUnitFiles = SystemdManager.prototype.ListUnitFilesByPatterns;
-    let reached!: () => void;
-    const atSync = new Promise<void>((resolve) => (reached = resolve));
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let holding = true;
-    SystemdManager.prototype.ListUnitFilesByPatterns = async function (this: SystemdManager, ...args: Parameters<typeof listUnitFiles>) {
-      const files = await listUnitFiles.apply(this, args);
-      if (holding && files.some((file) => file.path.endsWith(unitOf('newcomer')))) {
-        holding = false;
-        reached();
-        await gate;
-      }
-      return files;
-    };
+    // the unit in that gap. The server used to ask which units are loaded together with the
+    // files, got "not loaded" before the start, dropped the start's signals (the unit was not
+    // tracked yet) and showed it inactive.
+    await unitFilesWatched();
+    const hold = holdServerAnswer<UnitFile[]>('ListUnitFilesByPatterns', (files) => files.some((file) => file.path.endsWith(unitOf('newcomer'))));
     const w = watch('');
     try {
-      await unitFilesWatched();
       // The file appears in one step (a rename), so inotify asks for one resynchronisation.
       const staged = join(h.sandbox.root, unitOf('newcomer'));
       await writeFile(staged, '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n');
       await rename(staged, join(h.sandbox.unitDir, unitOf('newcomer')));
-      await atSync;
-      await h.sandbox.withManager((m) => m.StartUnit(unitOf('newcomer'), 'replace'));
-      await waitFor(async () => (await systemdSays(h.sandbox, 'contoso', ['newcomer'])).get('newcomer')?.activeState === 'active', 5_000, 'systemd to run it');
-      // A reply on the server's connection comes after the signals systemd sent it before: once it
-      // is in, the server has received them (UnitNew, PropertiesChanged).
-      const session = currentSession(h)!;
-      await session.connection.ping(session.systemdName!, 5_000);
-      release();
+      await hold.reached();
+      await behindTheServer('newcomer', 'StartUnit', 'active');
+      hold.release();
 
       const truth = (await systemdSays(h.sandbox, 'contoso', ['newcomer'])).get('newcomer')!;
       await waitFor(async () => (await listed('newcomer'))?.activeState === ActiveState.ACTIVE_STATE_ACTIVE, 2_000, 'the list to show it active');
@@ -186,11 +208,50 @@ describe('load state and unloads (item 4)', () => {
       );
     } finally {
       w.call.cancel();
-      SystemdManager.prototype.ListUnitFilesByPatterns = listUnitFiles;
-      release();
+      hold.release();
     }
     await rpc(h.client, h.client.stop, contoso('newcomer'));
     await h.sandbox.removeUnit(unitOf('newcomer'));
+  });
+
+  it('a stream stopped while the server resynchronises after a daemon-reload is shown stopped, not as the older listing said', async () => {
+    await h.sandbox.linkUnit(unitOf('relay'), 'lit-stream-contoso@.service');
+    await waitFor(async () => (await listed('relay')) !== undefined, 10_000, 'the server to see relay');
+    await rpc(h.client, h.client.start, contoso('relay'));
+    // Hold the server's resynchronisation after a daemon-reload once systemd has said which units
+    // are loaded (relay: active), and stop relay in that gap: its signals are newer than that answer.
+    const hold = holdServerAnswer<{ units: UnitInfo[] }>('ListUnitsByPatternsInOrder', ({ units }) =>
+      units.some((unit) => unit.name === unitOf('relay') && unit.activeState === 'active'),
+    );
+    const w = watch('relay');
+    try {
+      await waitFor(() => w.of('relay').length > 0, 5_000, 'the watch to begin');
+      await h.sandbox.reload();
+      await hold.reached();
+      await behindTheServer('relay', 'StopUnit', 'inactive');
+      hold.release();
+      // The resynchronisation goes on as the held answer returns (promise continuations), before
+      // the next turn of the event loop.
+      await new Promise((resolve) => setImmediate(resolve));
+      const { status: s } = await rpc(h.client, h.client.getStatus, contoso('relay'));
+      expect(s).toMatchObject({ activeState: ActiveState.ACTIVE_STATE_INACTIVE });
+      expect(s?.mainPid ?? 0).toBe(0);
+      expect((await listed('relay'))?.activeState).toBe(ActiveState.ACTIVE_STATE_INACTIVE);
+      // The watch, in order: inactive after the stop, and nothing else until relay runs again.
+      await rpc(h.client, h.client.start, contoso('relay'));
+      const again = (await systemdSays(h.sandbox, 'contoso', ['relay'])).get('relay')!.mainPid;
+      await waitFor(() => w.of('relay').some((m) => m.status?.mainPid === again), 5_000, 'the watch to see relay run again');
+      const states = w.of('relay').map((m) => m.status?.activeState);
+      const stopped = states.indexOf(ActiveState.ACTIVE_STATE_INACTIVE);
+      const restarted = w.of('relay').findIndex((m) => m.status?.mainPid === again);
+      expect(stopped).toBeGreaterThan(0);
+      expect(states.slice(stopped, restarted).every((state) => state !== ActiveState.ACTIVE_STATE_ACTIVE)).toBe(true);
+    } finally {
+      w.call.cancel();
+      hold.release();
+    }
+    await rpc(h.client, h.client.stop, contoso('relay'));
+    await h.sandbox.removeUnit(unitOf('relay'));
   });
 
   it('a stream systemd unloads is shown as not loaded, not as still loaded', async () => {
