@@ -123,12 +123,15 @@ export class StreamController {
   /**
    * The stream's newest `count` log lines since its unit last started (InactiveExitTimestamp), as
    * `systemctl status` shows them. A journal that cannot be read gives no lines and says why.
+   * A unit systemd has not loaded is not asked about (reading it would make systemd load it, and
+   * announce it with UnitNew): it has no last run on record, as systemd would load it afresh
+   * (InactiveExitTimestamp 0), so its newest lines are the answer.
    */
   async recentLogs(ref: StreamRef, count: number, signal?: AbortSignal): Promise<{ lines: LogLine[]; unavailable?: string }> {
     if (count <= 0) return { lines: [] };
     if (!this.logs) return { lines: [], unavailable: 'this server reads no journal' };
     const unit = (await this.view.declaration(ref)).unit;
-    const run = lastRun(await this.systemd.session().manager.getUnitProperties(unit));
+    const run = this.view.isLoaded(unit) ? lastRun(await this.systemd.session().manager.getUnitProperties(unit)) : {};
     try {
       return { lines: await this.logs.recent(ref, count, { ...run, signal }) };
     } catch (error) {

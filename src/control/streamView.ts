@@ -136,6 +136,11 @@ export class StreamView {
     return this.tracker.known(unit);
   }
 
+  /** Whether systemd has the unit loaded, as the view last heard: reading an unloaded unit's properties would load it. */
+  isLoaded(unit: string): boolean {
+    return this.tracker.isLoaded(unit);
+  }
+
   /** A shown unit's state as the view holds it (one GetAll if it was never read). */
   async unitState(unit: string): Promise<ServiceState> {
     this.usage.forget(unit);

@@ -178,6 +178,11 @@ export class UnitTracker extends EventEmitter {
     return entry ? readServiceState(Object.fromEntries(entry.values)) : undefined;
   }
 
+  /** Whether systemd has the unit loaded, as it last said (asking it of an unloaded unit would load it). */
+  isLoaded(unit: string): boolean {
+    return this.entries.get(unit)?.loaded ?? false;
+  }
+
   /** Whether the unit has (or is getting) processes, as far as is known. */
   isRunning(unit: string): boolean {
     const entry = this.entries.get(unit);

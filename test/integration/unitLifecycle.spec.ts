@@ -24,6 +24,7 @@ beforeAll(async () => {
     'lit-stream-contoso@doomed.service': { link: 'lit-stream-contoso@.service' },
     'lit-stream-contoso@phoenix.service': { link: 'lit-stream-contoso@.service' },
     'lit-stream-contoso@idle.service': { link: 'lit-stream-contoso@.service' },
+    'lit-stream-contoso@untouched.service': { link: 'lit-stream-contoso@.service' },
     // Without cgroup accounting: tasks and memory come from the unit's cgroup and /proc.
     'lit-stream-contoso@lean.service': '[Service]\nType=exec\nExecStart=/bin/sleep infinity\nTasksAccounting=no\nMemoryAccounting=no\n',
   });
@@ -100,6 +101,27 @@ async function behindTheServer(name: string, method: 'StartUnit' | 'StopUnit', a
 /** Units systemd has loaded, asked without loading any. */
 async function loaded(name: string): Promise<boolean> {
   return (await h.sandbox.withManager((m) => m.ListUnitsByPatterns([], [unitOf(name)]))).length > 0;
+}
+
+/**
+ * Runs `read` with a monitor on the bus, then checks that systemd still has `name`'s unit unloaded
+ * and that the server neither read any unit's properties (GetAll) nor made systemd load this one.
+ */
+async function expectNotLoadedBy(name: string, read: () => Promise<void>): Promise<void> {
+  const server = currentSession(h)!.connection.uniqueName!;
+  const monitor = await monitorBus(h.sandbox, [
+    `type='method_call',sender='${server}',destination='org.freedesktop.systemd1'`,
+    `type='signal',interface='org.freedesktop.systemd1.Manager',member='UnitNew'`,
+  ]);
+  try {
+    await read();
+    expect(await loaded(name)).toBe(false);
+    const units = monitor.messages.filter((m) => m.member === 'UnitNew').map((m) => m.body[0]);
+    expect(units).not.toContain(unitOf(name));
+    expect(monitor.messages.filter((m) => m.member === 'GetAll').map((m) => m.path)).toEqual([]);
+  } finally {
+    monitor.stop();
+  }
 }
 
 describe('a stream whose unit file is removed while it runs (item 3)', () => {
@@ -264,21 +286,20 @@ describe('load state and unloads (item 4)', () => {
 
   it('reading a stream systemd has not loaded never makes systemd load it', async () => {
     await waitFor(async () => !(await loaded('idle')), 10_000, 'systemd to have idle unloaded');
-    const server = currentSession(h)!.connection.uniqueName!;
-    const monitor = await monitorBus(h.sandbox, [
-      `type='method_call',sender='${server}',destination='org.freedesktop.systemd1'`,
-      `type='signal',interface='org.freedesktop.systemd1.Manager',member='UnitNew'`,
-    ]);
-    try {
+    await expectNotLoadedBy('idle', async () => {
       for (let i = 0; i < 20; i++) await rpc(h.client, h.client.getStatus, contoso('idle'));
       await waitFor(async () => (await list()).some((s) => s.name === 'idle'), 1_000, 'a list');
-      expect(await loaded('idle')).toBe(false);
-      const units = monitor.messages.filter((m) => m.member === 'UnitNew').map((m) => m.body[0]);
-      expect(units).not.toContain(unitOf('idle'));
-      expect(monitor.messages.filter((m) => m.member === 'GetAll').map((m) => m.path)).toEqual([]);
-    } finally {
-      monitor.stop();
-    }
+    });
+  });
+
+  it('GetStatus with log lines of a stream systemd has not loaded does not make systemd load it', async () => {
+    // Declared, never started: systemd has no reason to load it.
+    expect(await loaded('untouched')).toBe(false);
+    await expectNotLoadedBy('untouched', async () => {
+      const response = await rpc(h.client, h.client.getStatus, { ...contoso('untouched'), logLines: 10 });
+      expect(response.status).toMatchObject({ loadState: LoadState.LOAD_STATE_UNSPECIFIED, activeState: ActiveState.ACTIVE_STATE_INACTIVE });
+      expect(response.logsUnavailable).toBe('');
+    });
   });
 
   it('a stream started again behind the server after it was read failed gets its usage from its cgroup, not from D-Bus', async () => {

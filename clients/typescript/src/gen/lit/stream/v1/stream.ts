@@ -607,8 +607,8 @@ export interface GetStatusRequest {
   name: string;
   /**
    * How many of the stream's newest log lines since its unit last started (systemd's
-   * InactiveExitTimestamp) to include, as `systemctl status` shows 10. 0 (the default): none; at
-   * most 10000.
+   * InactiveExitTimestamp) to include, as `systemctl status` shows 10; the newest lines when systemd
+   * has not loaded the unit (it is not loaded to ask). 0 (the default): none; at most 10000.
    */
   logLines?: number | undefined;
 }
