@@ -77,6 +77,11 @@ export class StreamController {
    * signals the request causes.
    */
   private readonly sending = new EventEmitter().setMaxListeners(0);
+  /**
+   * What to call, per session, when it ends: the settle windows watching through it. One `closed`
+   * listener per session however many windows wait (Node warns past 10 listeners as a likely leak).
+   */
+  private readonly sessionEnds = new WeakMap<SystemdSession, Set<(error: Error) => void>>();
 
   private readonly logs: StreamLogs | undefined;
   private readonly settleMs: number;
@@ -194,8 +199,7 @@ export class StreamController {
         const message = `the session with systemd ended within the ${formatSettle(settleMs)} settle window (${error.message}): systemd had started the stream; whether its worker holds is not known`;
         if (!later.signal.aborted) later.abort(new BusUnavailableError(message));
       };
-      if (!session.isOpen) lost(new Error('it ended as the job finished'));
-      session.once('closed', lost);
+      const stopListening = this.onSessionEnd(session, lost);
       try {
         const type = String(await this.systemd.session().manager.getUnitProperty(unit, SERVICE_INTERFACE, 'Type'));
         if (settleApplies(type)) {
@@ -210,11 +214,32 @@ export class StreamController {
           }
         }
       } finally {
-        session.off('closed', lost);
+        stopListening();
       }
     }
     if (judged.status === 'SUCCESS' && settleMs === 0) return judged;
     return withLogs(judged, await this.linesOfThisStart(ref, sinceUsec, judged.status === 'FAILURE', options.signal));
+  }
+
+  /** Calls `callback` when `session` ends (at once if it has); returns how to stop listening. */
+  private onSessionEnd(session: SystemdSession, callback: (error: Error) => void): () => void {
+    if (!session.isOpen) {
+      callback(new Error('it ended as the job finished'));
+      return () => undefined;
+    }
+    let callbacks = this.sessionEnds.get(session);
+    if (!callbacks) {
+      const all = new Set<(error: Error) => void>();
+      callbacks = all;
+      this.sessionEnds.set(session, all);
+      session.once('closed', (error: Error) => {
+        for (const call of all) call(error);
+        all.clear();
+      });
+    }
+    callbacks.add(callback);
+    const mine = callbacks;
+    return () => mine.delete(callback);
   }
 
   /**

@@ -8,7 +8,7 @@ import { type Harness, rpc, rpcError, startHarness, waitFor } from './harness.js
  * Start and Restart wait until the worker holds: a simple service's start job is `done` as soon as
  * its process is spawned, so a worker that dies at once used to be reported as started.
  */
-const UNITS = {
+const UNITS: Record<string, string | { link: string }> = {
   // The default Type=simple, as a new user would write it.
   'lit-stream-contoso@false.service': '[Service]\nExecStart=/bin/false\n',
   'lit-stream-contoso@dies.service':
@@ -27,7 +27,11 @@ const UNITS = {
   // A crash loop whose runs outlive a short window: each run lives 2 s, then systemd restarts it.
   'lit-stream-contoso@flapping.service':
     "[Unit]\nStartLimitIntervalSec=0\n[Service]\nType=exec\nExecStart=/bin/sh -c 'echo up; sleep 2; exit 1'\nRestart=always\nRestartSec=300ms\n",
+  'lit-stream-contoso@.service': '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n',
 };
+/** Streams started together, more than Node's default of 10 listeners per event. */
+const CROWD = Array.from({ length: 12 }, (_, i) => `crowd${i}`);
+for (const name of CROWD) UNITS[`lit-stream-contoso@${name}.service`] = { link: 'lit-stream-contoso@.service' };
 
 let h: Harness;
 beforeAll(async () => {
@@ -93,6 +97,22 @@ describe('Start and Restart wait until the worker holds (settle window)', () => 
     expect(response.status).toBe(ActionStatus.ACTION_STATUS_FAILURE);
     expect(response.message).toMatch(/^Stream failed to start: systemd restarted the worker \(Restart=\) once since the start was asked for/);
     await rpc(h.client, h.client.stop, stream('flapping'));
+  });
+
+  it('lets many Starts wait in their windows at once without piling listeners on one emitter', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const answers = await Promise.all(CROWD.map((name) => rpc(h.client, h.client.start, { ...stream(name), settle: { seconds: 0, nanos: 300_000_000 } })));
+      expect(answers.map((answer) => answer.status)).toEqual(CROWD.map(() => ActionStatus.ACTION_STATUS_SUCCESS));
+      // Node reports a likely listener leak by a warning (emitted on the next tick).
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning').map(String)).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      await Promise.all(CROWD.map((name) => rpc(h.client, h.client.stop, stream(name))));
+    }
   });
 
   it('applies the window to Restart too', async () => {
