@@ -24,9 +24,10 @@ const UNITS: Record<string, string | { link: string }> = {
     "[Unit]\nStartLimitIntervalSec=0\n[Service]\nType=exec\nExecStart=/bin/sh -c 'echo first line; echo to stderr >&2; exec sleep infinity'\n",
   'lit-stream-contoso@once.service': "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo done'\n",
   'lit-stream-contoso@steady.service': '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n',
-  // A crash loop whose runs outlive a short window: each run lives 2 s, then systemd restarts it.
+  // A crash loop whose runs outlive a short window: each run lives 2 s, then systemd restarts it 1 s
+  // later (time enough for a Start to reach systemd while it waits to).
   'lit-stream-contoso@flapping.service':
-    "[Unit]\nStartLimitIntervalSec=0\n[Service]\nType=exec\nExecStart=/bin/sh -c 'echo up; sleep 2; exit 1'\nRestart=always\nRestartSec=300ms\n",
+    "[Unit]\nStartLimitIntervalSec=0\n[Service]\nType=exec\nExecStart=/bin/sh -c 'echo up; sleep 2; exit 1'\nRestart=always\nRestartSec=1s\n",
   'lit-stream-contoso@.service': '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n',
 };
 /** Streams started together, more than Node's default of 10 listeners per event. */
