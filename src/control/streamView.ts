@@ -82,7 +82,7 @@ export class StreamView {
     private readonly link: SystemdLink,
     log: UnitTrackerLogger,
   ) {
-    this.tracker = new UnitTracker({ pattern: naming.everyStreamPattern(), fileMatters: (name) => naming.streamOf(name) !== undefined }, link, log);
+    this.tracker = new UnitTracker({ pattern: naming.everyStreamPattern(), fileMatters: (name) => naming.declaresStreams(name) }, link, log);
     this.tracker.on('files', () => this.judge());
     this.tracker.on('units', (units: string[]) => this.announce(units));
     this.tracker.on('snapshot', (unit: string) => this.statuses.delete(unit));

@@ -46,6 +46,23 @@ export class UnitNaming {
     return name === undefined ? undefined : { team, name };
   }
 
+  /** The team whose template a unit name is (`<prefix><team>@.service`), or undefined. */
+  teamOfTemplate(unit: string): string | undefined {
+    const tail = '@.service';
+    if (!unit.startsWith(this.prefix) || !unit.endsWith(tail)) return undefined;
+    const team = unit.slice(this.prefix.length, unit.length - tail.length);
+    return isValidTeam(team) ? team : undefined;
+  }
+
+  /**
+   * Whether a unit file of this name can change which streams are declared: a stream's own unit
+   * file, or a team's template (an instance whose template is gone is `bad` to systemd, and not
+   * declared).
+   */
+  declaresStreams(unit: string): boolean {
+    return this.streamOf(unit) !== undefined || this.teamOfTemplate(unit) !== undefined;
+  }
+
   /** The stream name of one of the team's unit names, or undefined if it is not a valid stream unit. */
   streamNameOf(team: string, unit: string): string | undefined {
     const head = `${this.prefix}${team}@`;

@@ -108,6 +108,23 @@ describe('changes made behind the server\'s back', () => {
     await waitFor(async () => (await listed('dogecoin')) === undefined, 2_000, 'dogecoin to be gone');
   });
 
+  it("a team's template that goes takes the team's streams with it, without a daemon-reload; they come back with it", async () => {
+    const template = '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n';
+    const zeta = async () => (await rpc(h.client, h.client.listStreams, { team: 'zeta', pageSize: 0, pageToken: '' })).streams.map((s) => s.name);
+    await h.sandbox.writeUnit('lit-stream-zeta@.service', template);
+    await h.sandbox.linkUnit('lit-stream-zeta@one.service', 'lit-stream-zeta@.service');
+    try {
+      await waitFor(async () => (await zeta()).includes('one'), 5_000, 'zeta/one to be listed');
+      await h.sandbox.removeUnit('lit-stream-zeta@.service');
+      await waitFor(async () => (await zeta()).length === 0, 5_000, "zeta/one to be gone with its template");
+      await h.sandbox.writeUnit('lit-stream-zeta@.service', template);
+      await waitFor(async () => (await zeta()).includes('one'), 5_000, 'zeta/one to be back with its template');
+    } finally {
+      await h.sandbox.removeUnit('lit-stream-zeta@one.service');
+      await h.sandbox.removeUnit('lit-stream-zeta@.service');
+    }
+  });
+
   it('a file in the unit directory that cannot be a stream\'s unit file costs no resynchronisation; a stream\'s unit file does', async () => {
     // The server watches the unit directories once its session is up: a stream file that comes
     // and goes has been seen both ways.

@@ -98,3 +98,23 @@ describe('unit naming', () => {
     });
   });
 });
+
+describe('which unit files can change what streams are declared', () => {
+  const naming = new UnitNaming();
+
+  it.each([
+    ['a stream unit', 'lit-stream-contoso@bitcoin.service', true],
+    ["a team's template", 'lit-stream-contoso@.service', true],
+    ['another unit', 'nginx.service', false],
+    ["an editor's copy", '.lit-stream-contoso@bitcoin.service.swp', false],
+    ['a drop-in directory', 'lit-stream-contoso@bitcoin.service.d', false],
+    ['a template of an invalid team', 'lit-stream-Contoso!@.service', false],
+  ])('%s (%s): %s', (_what, unit, declares) => {
+    expect(naming.declaresStreams(unit)).toBe(declares);
+  });
+
+  it("names the team of a template, and of nothing else", () => {
+    expect(naming.teamOfTemplate('lit-stream-contoso@.service')).toBe('contoso');
+    expect(naming.teamOfTemplate('lit-stream-contoso@bitcoin.service')).toBeUndefined();
+  });
+});
