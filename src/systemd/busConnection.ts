@@ -98,7 +98,7 @@ export class BusConnection extends EventEmitter {
         // Whatever the abandoned connection still reports (a write after the end) is nobody's.
         bus.removeAllListeners('error');
         bus.on('error', () => undefined);
-        destroy(bus);
+        destroyBus(bus);
         reject(new BusUnavailableError(`cannot connect to D-Bus at ${describeBus(spec)}: ${error.message}`));
       };
       bus.once('error', fail);
@@ -209,7 +209,7 @@ export class BusConnection extends EventEmitter {
   close(reason: Error = new Error('closed by lit-streamd')): void {
     if (this.closedWith) return;
     this.closedWith = reason;
-    destroy(this.bus);
+    destroyBus(this.bus);
     const unavailable = new BusUnavailableError(`D-Bus connection lost: ${reason.message}`);
     for (const abandon of [...this.pending]) abandon(unavailable);
     this.emit('closed', reason);
@@ -220,7 +220,7 @@ export class BusConnection extends EventEmitter {
  * Ends the bus's socket for real. disconnect() only half-closes (end()): a peer that is frozen or
  * gone would keep the socket open on our side, so destroy() releases it now.
  */
-function destroy(bus: dbus.MessageBus): void {
+export function destroyBus(bus: dbus.MessageBus): void {
   try {
     bus.disconnect();
   } catch {

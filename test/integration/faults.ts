@@ -3,7 +3,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import dbus from 'dbus-next';
 import { activeStateWord } from '../../src/core/stateNames.js';
-import { BusConnection } from '../../src/systemd/busConnection.js';
+import { BusConnection, destroyBus } from '../../src/systemd/busConnection.js';
 import { pidsIn } from '../../src/systemd/cgroups.js';
 import type { EmbeddedSystemd } from '../../src/systemd/embeddedSystemd.js';
 import { SERVICE_INTERFACE, SystemdManager } from '../../src/systemd/manager.js';
@@ -233,16 +233,44 @@ export async function differencesFromSystemd(h: Harness, team: string, names: re
   return differences;
 }
 
+/** Where caughtUp() pings systemd: a path nothing else calls (sd-bus answers Peer.Ping on any). */
+const MARKER_PATH = '/lit_stream/spec/monitor_marker';
+
+async function pingSystemdAt(sandbox: EmbeddedSystemd, path: string): Promise<void> {
+  const bus = dbus.sessionBus({ busAddress: sandbox.busAddress });
+  try {
+    await bus.call(new dbus.Message({ destination: 'org.freedesktop.systemd1', path, interface: 'org.freedesktop.DBus.Peer', member: 'Ping' }));
+  } finally {
+    destroyBus(bus);
+  }
+}
+
 /**
  * A monitor on the sandbox's bus (org.freedesktop.DBus.Monitoring.BecomeMonitor): sees every
  * message matching `rules` between any two connections, so a spec can count what the server asks.
+ * `caughtUp()` proves it still sees: a spec that asserts something was *not* sent calls it first,
+ * or a monitor the bus had dropped would pass it.
  */
-export async function monitorBus(sandbox: EmbeddedSystemd, rules: string[]): Promise<{ messages: dbus.Message[]; stop(): void }> {
+export async function monitorBus(sandbox: EmbeddedSystemd, rules: string[]): Promise<{ messages: dbus.Message[]; caughtUp(): Promise<void>; stop(): void }> {
   const bus = dbus.sessionBus({ busAddress: sandbox.busAddress });
   await new Promise<void>((resolve, reject) => {
     bus.once('connect', () => resolve());
     bus.once('error', reject);
   });
+  // dbus-next answers every method call it is not told to handle (UnknownMethod), and the bus
+  // disconnects a monitor that sends anything (D-Bus spec, "BecomeMonitor"): it would see the
+  // first method call only. A monitor answers nothing — from before it becomes one, so that no
+  // call routed to it meanwhile is answered either.
+  bus.addMethodHandler(() => true);
+  const messages: dbus.Message[] = [];
+  let markers = 0;
+  let monitoring = false; // not the bus's own messages to this connection before it became a monitor
+  bus.on('message', (message: dbus.Message) => {
+    if (!monitoring) return;
+    if (message.path === MARKER_PATH) markers++;
+    else messages.push(message);
+  });
+  bus.on('error', () => undefined);
   await bus.call(
     new dbus.Message({
       destination: 'org.freedesktop.DBus',
@@ -250,15 +278,19 @@ export async function monitorBus(sandbox: EmbeddedSystemd, rules: string[]): Pro
       interface: 'org.freedesktop.DBus.Monitoring',
       member: 'BecomeMonitor',
       signature: 'asu',
-      body: [rules, 0],
+      body: [[...rules, `type='method_call',path='${MARKER_PATH}'`], 0],
     }),
   );
-  // dbus-next answers every method call it is not told to handle (UnknownMethod), and the bus
-  // disconnects a monitor that sends anything (D-Bus spec, "BecomeMonitor"): it would see the
-  // first method call only. A monitor answers nothing.
-  bus.addMethodHandler(() => true);
-  const messages: dbus.Message[] = [];
-  bus.on('message', (message: dbus.Message) => messages.push(message));
-  bus.on('error', () => undefined);
-  return { messages, stop: () => bus.disconnect() };
+  monitoring = true;
+  return {
+    messages,
+    // The bus hands its monitor messages in the order it routes them: once a call made now is in,
+    // everything routed before it is too.
+    async caughtUp() {
+      const seen = markers;
+      await pingSystemdAt(sandbox, MARKER_PATH);
+      await waitFor(() => markers > seen, 5_000, 'the bus monitor to see a call made after the others');
+    },
+    stop: () => destroyBus(bus),
+  };
 }

@@ -107,6 +107,7 @@ describe('signals forged by another connection are ignored', () => {
       // Reads still answer, on the same session.
       expect((await rpc(h.client, h.client.getStatus, contoso('bitcoin'))).status?.name).toBe('bitcoin');
       expect(currentSession(h)).toBe(session);
+      await monitor.caughtUp();
       const asked = monitor.messages.filter((m) => m.member === 'ListUnitFilesByPatterns' || m.member === 'ListUnitsByPatterns');
       expect(asked.map((m) => m.member)).toEqual([]);
     } finally {

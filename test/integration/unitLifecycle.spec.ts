@@ -115,6 +115,7 @@ async function expectNotLoadedBy(name: string, read: () => Promise<void>): Promi
   ]);
   try {
     await read();
+    await monitor.caughtUp();
     expect(await loaded(name)).toBe(false);
     const units = monitor.messages.filter((m) => m.member === 'UnitNew').map((m) => m.body[0]);
     expect(units).not.toContain(unitOf(name));
@@ -318,6 +319,7 @@ describe('load state and unloads (item 4)', () => {
       const { status: s } = await rpc(h.client, h.client.getStatus, contoso('lean'));
       expect(s?.usageSource).toBe(UsageSource.USAGE_SOURCE_PROCFS);
       expect(s?.tasks).toBe(1);
+      await monitor.caughtUp();
       expect(monitor.messages.map((m) => m.member)).not.toContain('GetUnitProcesses');
     } finally {
       monitor.stop();
