@@ -11,7 +11,7 @@ import { BusUnavailableError } from '../systemd/errors.js';
 import type { WaitOptions } from '../systemd/jobs.js';
 import { JournalUnavailableError } from '../systemd/journalctl.js';
 import { SERVICE_INTERFACE } from '../systemd/manager.js';
-import { readServiceState, type ServiceState } from '../systemd/serviceState.js';
+import { hasProcesses, readServiceState, type ServiceState } from '../systemd/serviceState.js';
 import type { SystemdSession } from '../systemd/systemdSession.js';
 import { judgeDeclaration } from './declarations.js';
 import { awaitSettle, type Superseded, settleApplies } from './settleWindow.js';
@@ -325,12 +325,12 @@ export class StreamController {
    * it itself (SubState `auto-restart`: a stop from there does not flush, and a start waits for that
    * restart). Otherwise (running, or starting or stopping already), systemd's current count.
    */
-  private async restartBaseline(action: 'start' | 'restart' | 'stop', unit: string, manager: SystemdSession['manager']): Promise<number> {
+  private async restartBaseline(action: Action, unit: string, manager: SystemdSession['manager']): Promise<number> {
     const known = this.view.knownState(unit);
     const autoRestart = known?.SubState === 'auto-restart';
-    const stopped = !known || ['inactive', 'failed', ''].includes(known.ActiveState);
+    const stopped = !hasProcesses(known?.ActiveState);
     if (!autoRestart && (stopped || action === 'restart')) return 0;
-    return Number(await manager.getUnitProperty(unit, 'org.freedesktop.systemd1.Service', 'NRestarts'));
+    return Number(await manager.getUnitProperty(unit, SERVICE_INTERFACE, 'NRestarts'));
   }
 
   /**
