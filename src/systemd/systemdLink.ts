@@ -34,7 +34,11 @@ export class SystemdLink extends EventEmitter {
   private current: SystemdSession | undefined;
   /** A session being opened: closed too if the link closes meanwhile. */
   private opening: SystemdSession | undefined;
-  private lastError: Error = new BusUnavailableError('not connected yet');
+  /**
+   * Why there is no session: the message only. Keeping the error would keep its unformatted stack's
+   * frames, and with them the session that failed and its bus connection, until the next failure.
+   */
+  private whyDown = 'not connected yet';
   private retryTimer: NodeJS.Timeout | undefined;
   private nextDelayMs: number;
   private closed = false;
@@ -66,7 +70,7 @@ export class SystemdLink extends EventEmitter {
   /** The current session, or BusUnavailableError (UNAVAILABLE) saying why there is none. */
   session(): SystemdSession {
     if (!this.current) {
-      const why = this.opening?.waitingForSystemd ? 'the bus is up, but systemd is not on it' : this.lastError.message;
+      const why = this.opening?.waitingForSystemd ? 'the bus is up, but systemd is not on it' : this.whyDown;
       throw new BusUnavailableError(`systemd is unreachable on ${describeBus(this.spec)}: ${why}`);
     }
     return this.current;
@@ -94,8 +98,8 @@ export class SystemdLink extends EventEmitter {
       if (this.closed) return session.close();
       await session.start();
     } catch (error) {
-      this.lastError = error as Error;
-      this.log.warn({ bus: describeBus(this.spec), err: this.lastError.message, retryInMs: this.nextDelayMs }, 'could not open a session with systemd; retrying');
+      this.whyDown = (error as Error).message;
+      this.log.warn({ bus: describeBus(this.spec), err: this.whyDown, retryInMs: this.nextDelayMs }, 'could not open a session with systemd; retrying');
       this.scheduleRetry();
       return;
     } finally {
@@ -116,7 +120,7 @@ export class SystemdLink extends EventEmitter {
   private lost(session: SystemdSession, error: Error): void {
     if (this.current !== session) return;
     this.current = undefined;
-    this.lastError = error;
+    this.whyDown = error.message;
     if (this.closed) return;
     this.log.warn({ bus: describeBus(this.spec), err: error.message }, 'lost the connection to systemd; reconnecting');
     this.emit('down', error);
