@@ -73,7 +73,7 @@ interface Entry {
 export interface TrackedUnits {
   /** Glob for ListUnitFilesByPatterns/ListUnitsByPatterns, e.g. `lit-stream-*@*.service`. */
   readonly pattern: string;
-  /** Whether a file of this name in a unit directory can be the file of a unit that matters. */
+  /** Whether a file of this name in a unit directory can change which units matter, or their files. */
   fileMatters(fileName: string): boolean;
 }
 

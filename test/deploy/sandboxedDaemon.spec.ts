@@ -1,7 +1,5 @@
 import { execFile } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -13,6 +11,7 @@ import { StreamServiceClient } from '../../gen/lit/stream/v1/stream.js';
 import { hashToken } from '../../src/auth/tokens.js';
 import { BusConnection } from '../../src/systemd/busConnection.js';
 import { EmbeddedSystemd } from '../../src/systemd/embeddedSystemd.js';
+import { freePort } from '../support/freePort.js';
 
 /**
  * deploy/lit-streamd.service, run by a real systemd: the embedded user manager the integration
@@ -51,16 +50,6 @@ function change(text: string, from: string | RegExp, to: string): string {
   const changed = text.replace(from, to);
   if (changed === text) throw new Error(`deploy/lit-streamd.service no longer has ${String(from)}: update this spec`);
   return changed;
-}
-
-/** A port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
 }
 
 /** Polls `probe` until it returns a value, or fails after `timeoutMs`. */

@@ -237,11 +237,13 @@ export async function differencesFromSystemd(h: Harness, team: string, names: re
 const MARKER_PATH = '/lit_stream/spec/monitor_marker';
 
 async function pingSystemdAt(sandbox: EmbeddedSystemd, path: string): Promise<void> {
-  const bus = dbus.sessionBus({ busAddress: sandbox.busAddress });
+  // The project's own connection: a bus that is down fails the open, and a reply that never comes
+  // fails the call after its timeout, rather than hanging the spec.
+  const connection = await BusConnection.open(sandbox.busAddress);
   try {
-    await bus.call(new dbus.Message({ destination: 'org.freedesktop.systemd1', path, interface: 'org.freedesktop.DBus.Peer', member: 'Ping' }));
+    await connection.call({ destination: 'org.freedesktop.systemd1', path, interface: 'org.freedesktop.DBus.Peer', member: 'Ping', timeoutMs: 5_000 });
   } finally {
-    destroyBus(bus);
+    connection.close();
   }
 }
 
@@ -264,24 +266,28 @@ export async function monitorBus(sandbox: EmbeddedSystemd, rules: string[]): Pro
   bus.addMethodHandler(() => true);
   const messages: dbus.Message[] = [];
   let markers = 0;
-  let monitoring = false; // not the bus's own messages to this connection before it became a monitor
+  // Not the bus's own messages to this connection before it became a monitor: monitoring starts
+  // with the reply to BecomeMonitor ('message' comes before dbus-next settles the call, and a
+  // monitored message read together with the reply must not be lost).
+  const becomeMonitor = new dbus.Message({
+    destination: 'org.freedesktop.DBus',
+    path: '/org/freedesktop/DBus',
+    interface: 'org.freedesktop.DBus.Monitoring',
+    member: 'BecomeMonitor',
+    signature: 'asu',
+    body: [[...rules, `type='method_call',path='${MARKER_PATH}'`], 0],
+  });
+  let monitoring = false;
   bus.on('message', (message: dbus.Message) => {
-    if (!monitoring) return;
+    if (!monitoring) {
+      monitoring = becomeMonitor.serial !== null && Number(message.replySerial) === becomeMonitor.serial; // a number at run time, whatever the typings say
+      return;
+    }
     if (message.path === MARKER_PATH) markers++;
     else messages.push(message);
   });
   bus.on('error', () => undefined);
-  await bus.call(
-    new dbus.Message({
-      destination: 'org.freedesktop.DBus',
-      path: '/org/freedesktop/DBus',
-      interface: 'org.freedesktop.DBus.Monitoring',
-      member: 'BecomeMonitor',
-      signature: 'asu',
-      body: [[...rules, `type='method_call',path='${MARKER_PATH}'`], 0],
-    }),
-  );
-  monitoring = true;
+  await bus.call(becomeMonitor);
   return {
     messages,
     // The bus hands its monitor messages in the order it routes them: once a call made now is in,
