@@ -1,6 +1,6 @@
 import { ServerShuttingDownError } from '../core/errors.js';
 import type { Action } from '../core/status.js';
-import { type WaitLimits, waitWithin } from '../core/waitWithin.js';
+import { stoppedWaiting, type WaitLimits, waitWithin } from '../core/waitWithin.js';
 import type { FinishedJob } from '../systemd/jobs.js';
 
 /** Runs a job in systemd and resolves once systemd has removed it (SystemdSession's JobTracker). */
@@ -95,6 +95,10 @@ export class UnitQueue {
       return await work({
         job: async (enqueue, jobs) => {
           if (this.closed) throw notSent(action);
+          // Between its turn and this call the caller may have gone (the controller may ask
+          // systemd something first): then nothing is sent, as for a caller that left the queue.
+          const gone = stoppedWaiting(limits, `; the ${action} was not sent to systemd`);
+          if (gone) throw gone;
           const { sent, ended } = this.send(line, entry, enqueue, jobs);
           held = ended.catch(() => undefined);
           return this.whileWaiting(limits.signal, (signal) => waitForJob(action, sent, ended, { deadline: limits.deadline, signal }));

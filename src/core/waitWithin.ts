@@ -31,10 +31,7 @@ export function waitWithin<T>(
     };
     const onAbort = () => {
       settle();
-      const reason: unknown = signal?.reason;
-      const why = reason instanceof Error ? reason.message : 'the caller cancelled';
-      const ErrorClass = [DeadlineExceededError, ServerShuttingDownError].find((known) => reason instanceof known) ?? CancelledError;
-      reject(new ErrorClass(`${why}${note}`));
+      reject(abortError(signal!, note));
     };
     if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -55,4 +52,21 @@ export function waitWithin<T>(
       },
     );
   });
+}
+
+/**
+ * Why a caller no longer waits, if it does not: its signal aborted (as in waitWithin) or its
+ * deadline passed. For a step between two waits, e.g. just before a request goes to systemd.
+ */
+export function stoppedWaiting({ deadline, signal }: WaitLimits, note: string): Error | undefined {
+  if (signal?.aborted) return abortError(signal, note);
+  if (deadline !== undefined && Date.now() >= deadline) return new DeadlineExceededError(`the deadline passed${note}`);
+  return undefined;
+}
+
+function abortError(signal: AbortSignal, note: string): Error {
+  const reason: unknown = signal.reason;
+  const why = reason instanceof Error ? reason.message : 'the caller cancelled';
+  const ErrorClass = [DeadlineExceededError, ServerShuttingDownError].find((known) => reason instanceof known) ?? CancelledError;
+  return new ErrorClass(`${why}${note}`);
 }

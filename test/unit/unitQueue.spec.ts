@@ -54,6 +54,36 @@ function act(queue: UnitQueue, systemd: FakeSystemd, action: Action, name: strin
 const sentSoFar = async (systemd: FakeSystemd, names: string[]) => vi.waitFor(() => expect(systemd.sent).toEqual(names));
 
 describe('UnitQueue: one systemd job at a time per unit', () => {
+  it('sends nothing for a caller who went away between its turn and the request (the controller may ask systemd something first)', async () => {
+    const queue = new UnitQueue();
+    const systemd = new FakeSystemd();
+    const caller = new AbortController();
+    const started = queue.run('u.service', 'start', { signal: caller.signal }, async (slot) => {
+      caller.abort(); // e.g. while the controller reads NRestarts
+      return slot.job(systemd.request('a'), systemd);
+    });
+    await expect(started).rejects.toThrow(/the start was not sent to systemd/);
+    const late = queue.run('u.service', 'restart', {}, async (slot) => {
+      return slot.job(systemd.request('b'), systemd);
+    });
+    systemd.accept('b');
+    systemd.finish('b');
+    await expect(late).resolves.toMatchObject({ result: 'done' });
+    expect(systemd.sent).toEqual(['b']); // 'a' never reached systemd, and did not hold the unit
+  });
+
+  it('sends nothing for a caller whose deadline passed between its turn and the request', async () => {
+    const queue = new UnitQueue();
+    const systemd = new FakeSystemd();
+    const deadline = Date.now() + 50;
+    const started = queue.run('u.service', 'start', { deadline }, async (slot) => {
+      await vi.waitFor(() => expect(Date.now()).toBeGreaterThanOrEqual(deadline));
+      return slot.job(systemd.request('a'), systemd);
+    });
+    await expect(started).rejects.toBeInstanceOf(DeadlineExceededError);
+    expect(systemd.sent).toEqual([]);
+  });
+
   it('sends Starts and Restarts in arrival order, each once the job ahead has ended', async () => {
     const queue = new UnitQueue();
     const systemd = new FakeSystemd();
