@@ -1,5 +1,6 @@
 import type { StreamStatus } from '../core/status.js';
 import { pidsInTree, trackingCgroupDir } from './cgroups.js';
+import { DBusErrorNames, SystemdCallError } from './errors.js';
 import { type ReadLimits, readProcessesUsage } from './procfs.js';
 import { SERVICE_INTERFACE, type SystemdManager } from './manager.js';
 import { hasProcesses, knownCounter, type ServiceState } from './serviceState.js';
@@ -90,11 +91,23 @@ export class UsageSampler {
 /**
  * The unit's processes: read from its cgroup's cgroup.procs, which costs systemd nothing, or, where
  * that is not readable from here, asked of systemd (GetUnitProcesses).
+ *
+ * `state` may be a moment older than systemd's: a unit stopped meanwhile can be gone from systemd
+ * altogether, which GetUnitProcesses answers with NoSuchUnit ("Unit … not loaded.", systemd's
+ * bus_get_unit_by_name: unlike GetAll it never loads a unit). systemd unloads only units that have
+ * no processes (unit_may_gc: "Units with active processes should never be collected"), so that
+ * answer means none, not that the unit does not exist: the stream is still declared, and its status
+ * is not a NOT_FOUND.
  */
 async function unitPids(manager: SystemdManager, unit: string, state: ServiceState): Promise<{ pids: number[]; complete: boolean }> {
   if (state.ControlGroup) {
     const tree = await pidsInTree(trackingCgroupDir(state.ControlGroup), PROCFS_SAMPLE.maxCgroups);
     if (tree.pids.length > 0) return tree;
   }
-  return { pids: (await manager.GetUnitProcesses(unit)).map((process) => process.pid), complete: true };
+  try {
+    return { pids: (await manager.GetUnitProcesses(unit)).map((process) => process.pid), complete: true };
+  } catch (error) {
+    if (error instanceof SystemdCallError && error.dbusErrorName === DBusErrorNames.noSuchUnit) return { pids: [], complete: true };
+    throw error;
+  }
 }
