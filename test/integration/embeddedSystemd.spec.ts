@@ -95,7 +95,12 @@ describe('the embedded systemd', () => {
   it('keeps a journal: a unit\'s stdout and stderr and the manager\'s lines about it, attributed to the unit, nothing of the host\'s', async () => {
     const sandbox = await EmbeddedSystemd.boot();
     try {
-      await sandbox.writeUnit('lit-stream-t@a.service', "[Service]\nType=exec\nExecStart=/bin/sh -c 'echo to stdout; echo to stderr >&2; exit 3'\n");
+      // The worker writes, then lives until told to exit 3: journald attributes a line to its unit
+      // by the writer's cgroup, which it may no longer find for a process that has already exited.
+      await sandbox.writeUnit(
+        'lit-stream-t@a.service',
+        "[Service]\nType=exec\nExecStart=/bin/sh -c 'trap \"exit 3\" USR1; echo to stdout; echo to stderr >&2; while :; do sleep 0.1; done'\n",
+      );
       await sandbox.reload();
       await sandbox.withManager((m) => m.StartUnit('lit-stream-t@a.service', 'replace'));
       const read = () =>
@@ -103,10 +108,13 @@ describe('the embedded systemd', () => {
           .split('\n')
           .filter(Boolean)
           .map((line) => JSON.parse(line) as Record<string, string>);
+      const fromWorker = () => read().filter((entry) => entry._SYSTEMD_USER_UNIT === 'lit-stream-t@a.service').map((entry) => entry.MESSAGE);
+      await waitFor(() => fromWorker().length >= 2, 10_000, "the worker's two lines");
+      const { MainPID } = await sandbox.withManager((m) => m.getUnitProperties('lit-stream-t@a.service'));
+      process.kill(Number(MainPID), 'SIGUSR1');
       await waitFor(() => read().some((entry) => /Failed with result 'exit-code'/.test(String(entry.MESSAGE))), 10_000, "systemd's line about the failure");
       const entries = read();
-      const fromWorker = entries.filter((entry) => entry._SYSTEMD_USER_UNIT === 'lit-stream-t@a.service').map((entry) => entry.MESSAGE);
-      expect(fromWorker).toEqual(['to stdout', 'to stderr']);
+      expect(fromWorker()).toEqual(['to stdout', 'to stderr']);
       const aboutIt = entries.filter((entry) => entry.USER_UNIT === 'lit-stream-t@a.service').map((entry) => entry.MESSAGE);
       expect(aboutIt).toContain('lit-stream-t@a.service: Main process exited, code=exited, status=3/NOTIMPLEMENTED');
       expect(entries.filter((entry) => entry._TRANSPORT === 'kernel')).toEqual([]);
