@@ -25,6 +25,12 @@ import { CallLimits } from './callLimits.js';
 import { toGrpcStatus } from './grpcStatus.js';
 
 /**
+ * Why a call's signal aborts when the call has ended: one error for every call, since nobody reads
+ * its stack and capturing one per call cost ~2 % of the server's CPU under GetStatus load (profile).
+ */
+const CALL_ENDED = new CancelledError('the call ended');
+
+/**
  * What a call must prove before its handler runs:
  * - `team`: an identity whose role on the request's `team` allows the method (StreamService);
  * - `identity`: any identity the access file knows (reflection: it describes the whole API);
@@ -323,7 +329,7 @@ class Lifecycle {
     this.ended = true;
     this.release?.();
     this.shared.openStreams.delete(this);
-    this.stop(new CancelledError('the call ended'));
+    this.stop(CALL_ENDED);
     const seconds = (performance.now() - this.startedAt) / 1000;
     this.notify((observer) => observer.handled(this.spec, this.type, code, seconds));
     const fields = {
