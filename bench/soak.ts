@@ -448,6 +448,10 @@ export function renderSoak(report: SoakReport): string {
       .join(', ');
     lines.push(`| ${method} | ${codes} | ${ms(tally.latency.p50)} | ${ms(tally.latency.p99)} | ${ms(tally.latency.max)} |`);
   }
+  const examples = Object.entries(report.calls).flatMap(([method, tally]) =>
+    Object.entries(tally.examples ?? {}).flatMap(([code, messages]) => messages.map((message) => `- ${method} ${code}: ${message.replaceAll('\n', ' ')}`)),
+  );
+  if (examples.length > 0) lines.push('', 'Unexpected codes (the first few messages of each):', '', ...examples);
   const e = report.events;
   const ended = Object.entries(e.persistentWatchesEnded).map(([code, n]) => `${code} ${n}`).join(', ') || 'none';
   lines.push(

@@ -41,8 +41,15 @@ export interface SoakLoadOptions {
 /** Outcomes of one kind of call: gRPC code names (or HTTP status, or `error: …`) → count. */
 export interface CallTally {
   readonly codes: Record<string, number>;
+  /** The first few messages of each code other than OK and UNAVAILABLE: what to look into. */
+  readonly examples: Record<string, string[]>;
   readonly latency: LatencyStats;
 }
+
+/** Messages kept per call kind and code: enough to tell what went wrong, bounded over any soak. */
+const EXAMPLES_PER_CODE = 3;
+/** Codes the soak expects (UNAVAILABLE: the bus is restarted every minute); others keep examples. */
+const EXPECTED_CODES = new Set(['OK', 'UNAVAILABLE']);
 
 export interface SoakEvents {
   reloads: number;
@@ -73,7 +80,7 @@ export class SoakLoad {
   private readonly watchClient: StreamServiceClient;
   private readonly inFlight = new Map<number, { method: string; startedAt: number }>();
   private nextCall = 0;
-  private readonly outcomes = new Map<string, { codes: Record<string, number>; latencies: number[] }>();
+  private readonly outcomes = new Map<string, { codes: Record<string, number>; examples: Record<string, string[]>; latencies: number[] }>();
   private readonly timers: NodeJS.Timeout[] = [];
   private paused = true;
   /** performance.now() of the last bus restart (-Infinity: none yet). */
@@ -132,7 +139,7 @@ export class SoakLoad {
   }
 
   tallies(): Record<string, CallTally> {
-    return Object.fromEntries([...this.outcomes].map(([method, { codes, latencies }]) => [method, { codes, latency: summarize(latencies) }]));
+    return Object.fromEntries([...this.outcomes].map(([method, { codes, examples, latencies }]) => [method, { codes, examples, latency: summarize(latencies) }]));
   }
 
   /** What each persistent watcher believes each stream's state is now. */
@@ -158,11 +165,15 @@ export class SoakLoad {
     );
   }
 
-  private record(method: string, code: string, latencyMs: number): void {
+  private record(method: string, code: string, latencyMs: number, message?: string): void {
     let outcome = this.outcomes.get(method);
-    if (!outcome) this.outcomes.set(method, (outcome = { codes: {}, latencies: [] }));
+    if (!outcome) this.outcomes.set(method, (outcome = { codes: {}, examples: {}, latencies: [] }));
     outcome.codes[code] = (outcome.codes[code] ?? 0) + 1;
     outcome.latencies.push(latencyMs);
+    if (message !== undefined && !EXPECTED_CODES.has(code)) {
+      const examples = (outcome.examples[code] ??= []);
+      if (examples.length < EXAMPLES_PER_CODE) examples.push(message);
+    }
   }
 
   private async tracked<T>(method: string, call: () => Promise<T>): Promise<T | undefined> {
@@ -175,7 +186,7 @@ export class SoakLoad {
       return result;
     } catch (error) {
       const code = isServiceError(error) ? (GrpcStatus[error.code] ?? String(error.code)) : `error: ${(error as Error).message.slice(0, 60)}`;
-      this.record(method, code, performance.now() - startedAt);
+      this.record(method, code, performance.now() - startedAt, isServiceError(error) ? error.details : (error as Error).message);
       return undefined;
     } finally {
       this.inFlight.delete(id);
