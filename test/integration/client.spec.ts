@@ -57,6 +57,16 @@ describe('Stream, as in the Python SDK', () => {
     expect(result.message).toContain('exit status 1');
   });
 
+  it("act() answers with all the server said: systemd's job result and the lines of this start, systemd's included", async () => {
+    const failed = await new Stream('contoso', 'crash').act('start');
+    expect(failed).toMatchObject({ status: 'FAILURE', jobResult: 'failed' });
+    expect(failed.logs.filter((line) => line.source === 'systemd').map((line) => line.message).join('\n')).toMatch(/Failed with result 'exit-code'/);
+    const stopped = await new Stream('contoso', 'crash').act('stop');
+    expect(stopped).toMatchObject({ status: 'SUCCESS', jobResult: 'done', logs: [] });
+    // start() keeps the SDK's shape.
+    expect(Object.keys(await new Stream('contoso', 'crash').start()).sort()).toEqual(['message', 'status']);
+  });
+
   it('prints as Stream(team=..., name=...)', () => {
     expect(String(stream())).toBe("Stream(team='contoso', name='bitcoin')");
     expect(inspect(stream())).toBe("Stream(team='contoso', name='bitcoin')");

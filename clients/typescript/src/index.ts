@@ -7,7 +7,7 @@ export { Stream } from './stream.js';
 export { getStreams, watchStreams } from './getStreams.js';
 export type { StreamEvent } from './watch.js';
 export type { DroppedLines, LogLine, LogsOptions } from './logs.js';
-export { Service, type ServiceActionStatus, type ServiceStatus, type ServiceStatusDetails } from './service.js';
+export { type ActionOutcome, Service, type ServiceActionStatus, type ServiceStatus, type ServiceStatusDetails } from './service.js';
 export { LitStreamError } from './errors.js';
 export { callMetadata, type ConnectionOptions, closeSharedClients, DEFAULT_ADDRESS, streamServiceClient, type TlsOptions } from './connection.js';
 export * from './gen/lit/stream/v1/stream.js';

@@ -17,6 +17,14 @@ export interface ServiceActionStatus {
   readonly message: string;
 }
 
+/** What Stream.act() answers: the SDK's outcome, with systemd's job result and this start's lines. */
+export interface ActionOutcome extends ServiceActionStatus {
+  /** systemd's job result (`done`, `canceled`, `failed`, `timeout`, …); '' when no job ran. */
+  readonly jobResult: string;
+  /** Start and Restart: the stream's log lines since this start began, oldest first; Stop: none. */
+  readonly logs: readonly LogLine[];
+}
+
 /**
  * Typed values behind a ServiceStatus, for programs: systemd's words (org.freedesktop.systemd1(5):
  * LoadState, ActiveState, SubState, Result), a Date, byte counts; absent where systemd has no value.

@@ -1,8 +1,9 @@
 import { inspect } from 'node:util';
+import type { RestartResponse, StartRequest, StartResponse } from './gen/lit/stream/v1/stream.js';
 import { callMetadata, type ConnectionOptions } from './connection.js';
 import { type DroppedLines, type LogLine, logEntries, type LogsOptions, toLogLine } from './logs.js';
 import { type StreamEvent, streamEvents } from './watch.js';
-import { Service, type ServiceActionStatus, type ServiceStatus, toActionStatus, toServiceStatus } from './service.js';
+import { type ActionOutcome, Service, type ServiceActionStatus, type ServiceStatus, toActionStatus, toServiceStatus } from './service.js';
 
 /**
  * A real-time data-streaming service worker, as in the Python SDK:
@@ -29,17 +30,31 @@ export class Stream extends Service {
 
   /** Starts the stream; resolves once systemd has finished starting it. */
   async start(): Promise<ServiceActionStatus> {
-    return toActionStatus(await this.call(this.client.start, this.ref(), 'action'));
+    return sdkShape(await this.act('start'));
   }
 
   /** Stops the stream; stopping a stopped stream succeeds. */
   async stop(): Promise<ServiceActionStatus> {
-    return toActionStatus(await this.call(this.client.stop, this.ref(), 'action'));
+    return sdkShape(await this.act('stop'));
   }
 
   /** Restarts the stream (starts it if it was stopped). */
   async restart(): Promise<ServiceActionStatus> {
-    return toActionStatus(await this.call(this.client.restart, this.ref(), 'action'));
+    return sdkShape(await this.act('restart'));
+  }
+
+  /**
+   * start(), stop() or restart() with all the server answered, for programs that want more than
+   * the SDK's `{status, message}`: systemd's job result and, for a start or restart, the stream's
+   * log lines since this start began (those a failure is explained by).
+   */
+  async act(action: 'start' | 'stop' | 'restart'): Promise<ActionOutcome> {
+    if (action === 'stop') {
+      const response = await this.call(this.client.stop, this.ref(), 'action');
+      return { ...toActionStatus(response), jobResult: response.jobResult, logs: [] };
+    }
+    const response = await this.call<StartRequest, StartResponse | RestartResponse>(action === 'start' ? this.client.start : this.client.restart, this.ref(), 'action');
+    return { ...toActionStatus(response), jobResult: response.jobResult, logs: response.logs.map(toLogLine) };
   }
 
   /**
@@ -102,4 +117,9 @@ export class Stream extends Service {
   private ref(): { team: string; name: string } {
     return { team: this.team, name: this.name };
   }
+}
+
+/** The Python SDK's `{status, message}`, nothing more: what start(), stop() and restart() answer. */
+function sdkShape({ status, message }: ActionOutcome): ServiceActionStatus {
+  return { status, message };
 }

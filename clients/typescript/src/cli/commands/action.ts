@@ -1,4 +1,4 @@
-import { type LogLine, type ServiceActionStatus, Stream } from '../../index.js';
+import { type ActionOutcome, Stream } from '../../index.js';
 import type { Context } from '../context.js';
 import { ExitCode, exitCodeForError, firstFailure } from '../exitCodes.js';
 import { inOrder } from '../inOrder.js';
@@ -32,16 +32,14 @@ export async function action(context: Context, verb: Action, args: readonly stri
   try {
     const results = await inOrder(
       names.map((name) => async () => {
-        const stream = new Stream(name.team, name.name, context.connection);
-        const result = await outcome(stream[verb]());
-        const logs = 'value' in result && result.value.status === 'FAILURE' ? await logsSinceStart(stream) : [];
+        const result = await outcome(new Stream(name.team, name.name, context.connection).act(verb));
         pending.delete(formatStreamName(name));
-        return { result, logs };
+        return result;
       }),
-      ({ result, logs }, index) => print(() => report(context, verb, names[index]!, result, logs)),
+      (result, index) => print(() => report(context, verb, names[index]!, result)),
     );
     return firstFailure(
-      results.map(({ result }) =>
+      results.map((result) =>
         'error' in result ? exitCodeForError(result.error, 'action', context.connected) : result.value.status === 'SUCCESS' ? ExitCode.SUCCESS : ExitCode.FAILURE,
       ),
     );
@@ -51,21 +49,11 @@ export async function action(context: Context, verb: Action, args: readonly stri
   }
 }
 
-/**
- * What the stream logged since it last started (this start, unless another came since): the
- * excerpt a failed action is reported with. The action's answer carries its lines too, but the
- * client library answers start/stop/restart as the Python SDK did ({status, message}), so they are
- * asked for again; none when they cannot be read.
- */
-async function logsSinceStart(stream: Stream): Promise<readonly LogLine[]> {
-  const status = await outcome(stream.status());
-  return 'value' in status ? (status.value.details.logs ?? []) : [];
-}
-
-function report(context: Context, verb: Action, name: StreamName, result: Outcome<ServiceActionStatus>, logs: readonly LogLine[]): void {
+/** An action's answer; a failure with the stream's lines since this start began, as the server sent them. */
+function report(context: Context, verb: Action, name: StreamName, result: Outcome<ActionOutcome>): void {
   const stream = formatStreamName(name);
   if ('error' in result) return context.reportError(stream, result.error);
-  const { status, message } = result.value;
+  const { status, message, logs } = result.value;
   if (context.json) {
     return context.outJson({ team: name.team, name: name.name, action: verb, status, message, ...(status === 'FAILURE' ? { logs } : {}) });
   }
