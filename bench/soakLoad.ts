@@ -172,7 +172,7 @@ export class SoakLoad {
     outcome.latencies.push(latencyMs);
     if (message !== undefined && !EXPECTED_CODES.has(code)) {
       const examples = (outcome.examples[code] ??= []);
-      if (examples.length < EXAMPLES_PER_CODE) examples.push(message);
+      if (examples.length < EXAMPLES_PER_CODE) examples.push(message.slice(0, 300));
     }
   }
 
@@ -239,7 +239,7 @@ export class SoakLoad {
     call.on('error', (error) => {
       clearTimeout(timer);
       this.abandoned.delete(call);
-      if (isServiceError(error) && error.code !== GrpcStatus.CANCELLED) this.record('WatchStatus (abandoned)', GrpcStatus[error.code] ?? String(error.code), 0);
+      if (isServiceError(error) && error.code !== GrpcStatus.CANCELLED) this.record('WatchStatus (abandoned)', GrpcStatus[error.code] ?? String(error.code), 0, error.details);
     });
     call.on('end', () => {
       clearTimeout(timer);

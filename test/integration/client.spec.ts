@@ -60,11 +60,13 @@ describe('Stream, as in the Python SDK', () => {
   it("act() answers with all the server said: systemd's job result and the lines of this start, systemd's included", async () => {
     const failed = await new Stream('contoso', 'crash').act('start');
     expect(failed).toMatchObject({ status: 'FAILURE', jobResult: 'failed' });
-    expect(failed.logs.filter((line) => line.source === 'systemd').map((line) => line.message).join('\n')).toMatch(/Failed with result 'exit-code'/);
+    expect(failed.logs.filter((line) => line.source === 'systemd').map((line) => line.message).join('\n')).toMatch(/Main process exited|Failed with result 'exit-code'/);
     const stopped = await new Stream('contoso', 'crash').act('stop');
     expect(stopped).toMatchObject({ status: 'SUCCESS', jobResult: 'done', logs: [] });
     // start() keeps the SDK's shape.
     expect(Object.keys(await new Stream('contoso', 'crash').start()).sort()).toEqual(['message', 'status']);
+    // A typo from JavaScript is refused, never taken for a restart.
+    await expect(new Stream('contoso', 'crash').act('Start' as 'start')).rejects.toThrow(TypeError);
   });
 
   it('prints as Stream(team=..., name=...)', () => {

@@ -111,6 +111,7 @@ describe('the embedded systemd', () => {
       const fromWorker = () => read().filter((entry) => entry._SYSTEMD_USER_UNIT === 'lit-stream-t@a.service').map((entry) => entry.MESSAGE);
       await waitFor(() => fromWorker().length >= 2, 10_000, "the worker's two lines");
       const { MainPID } = await sandbox.withManager((m) => m.getUnitProperties('lit-stream-t@a.service'));
+      expect(Number(MainPID)).toBeGreaterThan(0); // never signal a process group
       process.kill(Number(MainPID), 'SIGUSR1');
       await waitFor(() => read().some((entry) => /Failed with result 'exit-code'/.test(String(entry.MESSAGE))), 10_000, "systemd's line about the failure");
       const entries = read();

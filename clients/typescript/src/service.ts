@@ -19,9 +19,16 @@ export interface ServiceActionStatus {
 
 /** What Stream.act() answers: the SDK's outcome, with systemd's job result and this start's lines. */
 export interface ActionOutcome extends ServiceActionStatus {
-  /** systemd's job result (`done`, `canceled`, `failed`, `timeout`, …); '' when no job ran. */
+  /**
+   * systemd's job result (`done`, `canceled`, `failed`, `timeout`, …); `canceled` too for a start
+   * a Stop cancelled before it reached systemd (the message says so).
+   */
   readonly jobResult: string;
-  /** Start and Restart: the stream's log lines since this start began, oldest first; Stop: none. */
+  /**
+   * Start and Restart: the stream's log lines since this start began, oldest first (none when the
+   * server reads no journal, or for a plain success it did not wait on); Stop: none (the server
+   * sends none with a stop).
+   */
   readonly logs: readonly LogLine[];
 }
 

@@ -49,12 +49,21 @@ export class Stream extends Service {
    * log lines since this start began (those a failure is explained by).
    */
   async act(action: 'start' | 'stop' | 'restart'): Promise<ActionOutcome> {
-    if (action === 'stop') {
-      const response = await this.call(this.client.stop, this.ref(), 'action');
-      return { ...toActionStatus(response), jobResult: response.jobResult, logs: [] };
+    switch (action) {
+      case 'stop': {
+        const response = await this.call(this.client.stop, this.ref(), 'action');
+        return { ...toActionStatus(response), jobResult: response.jobResult, logs: [] };
+      }
+      case 'start':
+      case 'restart': {
+        const method = action === 'start' ? this.client.start : this.client.restart;
+        const response = await this.call<StartRequest, StartResponse | RestartResponse>(method, this.ref(), 'action');
+        return { ...toActionStatus(response), jobResult: response.jobResult, logs: response.logs.map(toLogLine) };
+      }
+      default:
+        // Not a restart by default: a JavaScript caller's typo must not restart a live stream.
+        throw new TypeError(`act(): unknown action ${JSON.stringify(action)}: use 'start', 'stop' or 'restart'`);
     }
-    const response = await this.call<StartRequest, StartResponse | RestartResponse>(action === 'start' ? this.client.start : this.client.restart, this.ref(), 'action');
-    return { ...toActionStatus(response), jobResult: response.jobResult, logs: response.logs.map(toLogLine) };
   }
 
   /**

@@ -32,9 +32,10 @@ export async function action(context: Context, verb: Action, args: readonly stri
   try {
     const results = await inOrder(
       names.map((name) => async () => {
-        const result = await outcome(new Stream(name.team, name.name, context.connection).act(verb));
+        const stream = new Stream(name.team, name.name, context.connection);
+        const result = await outcome(stream.act(verb));
         pending.delete(formatStreamName(name));
-        return result;
+        return 'value' in result ? { value: await withStopLines(stream, result.value) } : result;
       }),
       (result, index) => print(() => report(context, verb, names[index]!, result)),
     );
@@ -47,6 +48,17 @@ export async function action(context: Context, verb: Action, args: readonly stri
     spinner?.stop();
     process.off('SIGINT', stopSpinnerOnInterrupt);
   }
+}
+
+/**
+ * A Start's or Restart's answer carries the lines of that start; a Stop's carries none, so a failed
+ * Stop (e.g. `timeout`: the worker ignored SIGTERM) gets the lines since the stream last started,
+ * as `status()` reports them.
+ */
+async function withStopLines(stream: Stream, answer: ActionOutcome): Promise<ActionOutcome> {
+  if (answer.status === 'SUCCESS' || answer.logs.length > 0) return answer;
+  const status = await outcome(stream.status());
+  return 'value' in status ? { ...answer, logs: status.value.details.logs ?? [] } : answer;
 }
 
 /** An action's answer; a failure with the stream's lines since this start began, as the server sent them. */
