@@ -36,18 +36,16 @@ export function formatBytes(bytes: number): string {
  * there to ask.
  */
 export function formatTimestamp(date: Date, timeZone?: string): string {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    weekday: 'short',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23',
-    timeZoneName: 'short',
-  }).formatToParts(date);
-  const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? '';
+  const part = clockParts(date, timeZone, { weekday: 'short', year: 'numeric', month: '2-digit', day: '2-digit', timeZoneName: 'short' });
   return `${part('weekday')} ${part('year')}-${part('month')}-${part('day')} ${part('hour')}:${part('minute')}:${part('second')} ${zoneAbbreviation(date, timeZone) ?? part('timeZoneName')}`;
+}
+
+/**
+ * The fields of `date` in `timeZone` (default: this process's) as en-US writes them, with the
+ * time of day on a 24-hour clock — strftime's C locale, which systemctl and journalctl print in:
+ * `fields` names the date fields wanted besides hour, minute and second.
+ */
+export function clockParts(date: Date, timeZone: string | undefined, fields: Intl.DateTimeFormatOptions): (type: Intl.DateTimeFormatPartTypes) => string {
+  const parts = new Intl.DateTimeFormat('en-US', { timeZone, ...fields, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' }).formatToParts(date);
+  return (type) => parts.find((p) => p.type === type)?.value ?? '';
 }

@@ -1,4 +1,5 @@
 import type { LogLine } from '../index.js';
+import { clockParts } from '../format.js';
 import type { CellStyle } from './table.js';
 import type { Paint } from './terminal.js';
 
@@ -33,15 +34,6 @@ export function priorityStyle(priority: number): CellStyle | undefined {
 
 /** strftime's `%b %d %H:%M:%S`: `Nov 05 09:03:07`. */
 function shortTime(time: Date, timeZone?: string): string {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    month: 'short',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(time);
-  const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? '';
+  const part = clockParts(time, timeZone, { month: 'short', day: '2-digit' });
   return `${part('month')} ${part('day')} ${part('hour')}:${part('minute')}:${part('second')}`;
 }
