@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { BusConnection, type Signal } from '../src/systemd/busConnection.js';
-import { EmbeddedSystemd } from '../src/systemd/embeddedSystemd.js';
+import { EmbeddedSystemd } from '../src/dev/embeddedSystemd.js';
 import { SystemdManager } from '../src/systemd/manager.js';
 import { pool, withTimeout } from './measure.js';
 

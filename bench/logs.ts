@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { LogsRequest, LogsResponse, StreamServiceClient } from '../gen/lit/stream/v1/stream.js';
-import type { EmbeddedSystemd } from '../src/systemd/embeddedSystemd.js';
+import type { EmbeddedSystemd } from '../src/dev/embeddedSystemd.js';
 import { CALL_TIMEOUT_MS } from './clients.js';
 import { type JobSignals, TEAM, unitOf } from './fixture.js';
 import { type LatencyStats, sequential, summarize, withTimeout } from './measure.js';

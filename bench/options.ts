@@ -70,7 +70,7 @@ bench/results/latest.{json,md}. Every option falls back to the environment varia
   --log-followers N       Logs followers of one stream       BENCH_LOG_FOLLOWERS    100
   --start-concurrency N   StartUnit jobs in flight (fixture) BENCH_START_CONCURRENCY 32
   --phases LIST           ${PHASES.join(',')}   BENCH_PHASES  all
-  --server-entry FILE     lit-streamd entry                  BENCH_SERVER_ENTRY     src/server/cli.ts
+  --server-entry FILE     lit-streamd entry                  BENCH_SERVER_ENTRY     src/daemon/cli.ts
   --server-node-args=ARGS node flags for the server        BENCH_SERVER_NODE_ARGS (none)
                           e.g. --server-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"
                           (profiles are written when the server exits, after each size)
@@ -191,7 +191,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, re
     logFollowers: int('log-followers', 'BENCH_LOG_FOLLOWERS', 100),
     startConcurrency: int('start-concurrency', 'BENCH_START_CONCURRENCY', 32),
     phases,
-    serverEntry: path('server-entry', 'BENCH_SERVER_ENTRY', 'src/server/cli.ts'),
+    serverEntry: path('server-entry', 'BENCH_SERVER_ENTRY', 'src/daemon/cli.ts'),
     serverNodeArgs: pick('server-node-args', 'BENCH_SERVER_NODE_ARGS', '')[1].split(/\s+/).filter(Boolean),
     outDir: path('out', 'BENCH_OUT', 'bench/results'),
     totalTimeoutMs: seconds('timeout', 'BENCH_TIMEOUT', soakMinutes === undefined ? 900 : soakMinutes * 60 + 600),

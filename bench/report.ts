@@ -249,7 +249,7 @@ export function renderMarkdown(report: BenchReport): string {
     lines.push(
       '',
       'The server runs under tsx (`node --import tsx`), whose loader thread adds to its RSS (about 35 MB idle on the machine this ' +
-        'harness was written on); for production memory figures, `npm run build` and pass `--server-entry dist/src/server/cli.js`.',
+        'harness was written on); for production memory figures, `npm run build` and pass `--server-entry dist/src/daemon/cli.js`.',
     );
   }
   for (const result of report.sizes) lines.push('', ...renderSize(result, options.concurrency));

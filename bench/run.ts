@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { EmbeddedSystemd } from '../src/systemd/embeddedSystemd.js';
+import type { EmbeddedSystemd } from '../src/dev/embeddedSystemd.js';
 import { measureDirectDbus, measureSystemctl } from './alternatives.js';
 import { type Clients, openClients } from './clients.js';
 import { CpuMeter } from './cpu.js';

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, realpath, rename, rm, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { activeStateWord, loadStateWord } from '../src/core/stateNames.js';
+import { activeStateWord, loadStateWord } from '../src/api/stateNames.js';
 import { readServiceState } from '../src/systemd/serviceState.js';
 import { type GetStatusResponse } from '../gen/lit/stream/v1/stream.js';
 import { freePort } from '../test/support/freePort.js';

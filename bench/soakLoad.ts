@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { type ClientReadableStream, credentials, status as GrpcStatus } from '@grpc/grpc-js';
-import type { EmbeddedSystemd } from '../src/systemd/embeddedSystemd.js';
+import type { EmbeddedSystemd } from '../src/dev/embeddedSystemd.js';
 import {
   type ActiveState,
   type GetStatusResponse,

@@ -21,9 +21,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { descriptorSetBase64 } from '../gen/descriptorSet.js';
 import { UnitNaming } from '../src/core/unitNaming.js';
-import { createLogger } from '../src/server/main.js';
-import { startServer } from '../src/server/server.js';
-import { EmbeddedSystemd } from '../src/systemd/embeddedSystemd.js';
+import { createLogger } from '../src/daemon/main.js';
+import { startServer } from '../src/daemon/server.js';
+import { EmbeddedSystemd } from '../src/dev/embeddedSystemd.js';
 
 const REPO = resolve(fileURLToPath(import.meta.url), '../..');
 /** The address shown in the command lines: the README's (npm start's default), whatever port this run got. */

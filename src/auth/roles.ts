@@ -19,9 +19,12 @@ export const REQUIRED_ROLE: ReadonlyMap<string, Role> = new Map<string, Role>([
   ['GetStatus', 'reader'],
   ['WatchStatus', 'reader'],
   ['Logs', 'reader'],
+  ['ListRuns', 'reader'],
   ['Start', 'operator'],
   ['Stop', 'operator'],
   ['Restart', 'operator'],
+  ['Enable', 'operator'],
+  ['Disable', 'operator'],
 ]);
 
 /**

@@ -1,11 +1,11 @@
+import type { StreamListener, StreamWatch } from '../core/backend.js';
 import type { Action, StreamStatus } from '../core/status.js';
 import type { StreamRef } from '../core/streamRef.js';
 import { type WaitLimits, waitWithin } from '../core/waitWithin.js';
-import type { StreamListener } from './streamView.js';
 
 /** Where the settle window learns of the stream's changes (StreamView: systemd's signals). */
 export interface StatusChanges {
-  watch(team: string, name: string | undefined, listener: StreamListener): Promise<{ initial: StreamStatus[]; stop: () => void }>;
+  watch(team: string, name: string | undefined, listener: StreamListener): Promise<StreamWatch>;
 }
 
 /**

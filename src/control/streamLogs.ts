@@ -1,4 +1,5 @@
 import { untilAborted } from '../core/abortable.js';
+import type { LogsRequest } from '../core/backend.js';
 import { InvalidArgumentError } from '../core/errors.js';
 import { DEFAULT_TAIL_LINES, type LogBatch, type LogLine, MAX_TAIL_LINES } from '../core/logLine.js';
 import type { StreamRef } from '../core/streamRef.js';
@@ -7,18 +8,6 @@ import { isAfter, isCursor, type JournalEntry } from '../systemd/journalEntry.js
 import { entryOrigin, JournalQueryError, type JournalSource, readJournal } from '../systemd/journalctl.js';
 import type { JournalFollowers } from '../systemd/journalFollowers.js';
 
-/** What a Logs call asks for. */
-export interface LogsRequest {
-  /** The newest this many lines (default 10, or up to MAX_TAIL_LINES when `since` is set); 0: none. */
-  readonly tailLines?: number;
-  /** No line older than this (µs since the epoch). */
-  readonly sinceUsec?: bigint;
-  /** Every line after this cursor instead of the newest ones (up to MAX_TAIL_LINES unless following). */
-  readonly afterCursor?: string;
-  /** Go on sending lines as they are written, until cancelled. */
-  readonly follow: boolean;
-  readonly signal?: AbortSignal;
-}
 
 export interface RecentOptions {
   readonly sinceUsec?: bigint;
@@ -55,8 +44,7 @@ export class StreamLogs {
    * Every wait ends when `signal` aborts — a followed unit may write nothing for ever, and the call
    * pipeline can only end a generator parked at a `yield`.
    */
-  async *read(ref: StreamRef, request: LogsRequest): AsyncGenerator<LogBatch> {
-    const { signal } = request;
+  async *read(ref: StreamRef, request: LogsRequest, signal?: AbortSignal): AsyncGenerator<LogBatch> {
     const { unit } = await (signal ? untilAborted(this.declarations.declaration(ref), signal) : this.declarations.declaration(ref));
     const afterCursor = request.afterCursor || undefined;
     if (afterCursor !== undefined && !isCursor(afterCursor)) {

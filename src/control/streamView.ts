@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { StreamChangeKind, StreamListener, StreamWatch } from '../core/backend.js';
 import { CoalescedTask } from '../core/coalescedTask.js';
 import { StreamNotDeclaredError } from '../core/errors.js';
 import type { StreamStatus, StreamSummary } from '../core/status.js';
@@ -10,19 +11,9 @@ import { UnitTracker, type UnitTrackerLogger } from '../systemd/unitTracker.js';
 import { type Usage, UsageSampler } from '../systemd/usageSampler.js';
 import { judgeDeclaration } from './declarations.js';
 
-export type StreamChangeKind = 'changed' | 'removed';
-
 /** Units read at once while warming up: enough to finish soon, few enough not to crowd out
  *  systemd's real work (it answers D-Bus on one thread). */
 const WARM_UP_CONCURRENCY = 4;
-
-/** A change to a declared stream, for watchers. Status without tasks and memory (not signalled). */
-export interface StreamChange {
-  readonly kind: StreamChangeKind;
-  readonly status: StreamStatus;
-}
-
-export type StreamListener = (change: StreamChange) => void;
 
 interface DeclaredStream {
   readonly ref: StreamRef;
@@ -183,7 +174,7 @@ export class StreamView {
    * `initial` is the current status of each matching stream, taken in the same turn as the
    * listener is added, so no change falls between the two. Returns the way to stop listening.
    */
-  async watch(team: string, name: string | undefined, listener: StreamListener): Promise<{ initial: StreamStatus[]; stop: () => void }> {
+  async watch(team: string, name: string | undefined, listener: StreamListener): Promise<StreamWatch> {
     await this.ready();
     if (name !== undefined && !this.declared.has(this.naming.unitOf({ team, name }))) {
       throw this.notDeclared({ team, name }, this.naming.unitOf({ team, name }));

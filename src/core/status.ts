@@ -13,6 +13,10 @@ export interface StreamSummary extends StreamRef {
   /** `active`, `reloading`, `inactive`, `failed`, `activating`, `deactivating`, `maintenance`. */
   readonly activeState: string;
   readonly subState: string;
+  /** systemd's UnitFileState: `enabled`, `disabled`, `static`, …; absent when not known. */
+  readonly unitFileState?: string;
+  /** The host the stream runs on; absent from a backend that does not say. */
+  readonly host?: string;
 }
 
 export type UsageSource = 'systemd' | 'procfs' | 'none';

@@ -1,27 +1,11 @@
+import { Failure, type FailureCode } from '../core/errors.js';
+
 /**
- * Failures of the systemd adapter, in D-Bus terms. The server's status table maps them to gRPC codes;
- * nothing here knows about gRPC.
+ * Failures of the systemd adapter, in D-Bus terms, each with the canonical status it stands for
+ * (src/core/errors.ts); nothing here knows about gRPC.
  */
 
-/** systemd (or the bus) answered a method call with a D-Bus error, e.g.
- *  `org.freedesktop.systemd1.UnitMasked` or `org.freedesktop.DBus.Error.AccessDenied`. */
-export class SystemdCallError extends Error {
-  override readonly name = 'SystemdCallError';
-  constructor(
-    readonly method: string,
-    readonly dbusErrorName: string,
-    readonly dbusMessage: string,
-  ) {
-    super(`${method}: ${dbusErrorName}: ${dbusMessage}`);
-  }
-}
-
-/** There is no connection to the bus right now (never made, lost, or closed). */
-export class BusUnavailableError extends Error {
-  override readonly name = 'BusUnavailableError';
-}
-
-/** D-Bus error names the adapter and the status table both refer to. */
+/** D-Bus error names the adapter refers to. */
 export const DBusErrorNames = {
   accessDenied: 'org.freedesktop.DBus.Error.AccessDenied',
   interactiveAuthorizationRequired: 'org.freedesktop.DBus.Error.InteractiveAuthorizationRequired',
@@ -38,3 +22,52 @@ export const DBusErrorNames = {
   onlyByDependency: 'org.freedesktop.systemd1.OnlyByDependency',
   shuttingDown: 'org.freedesktop.systemd1.ShuttingDown',
 } as const;
+
+/**
+ * What the D-Bus errors systemd (or the bus) answers with mean to a caller. FAILED_PRECONDITION:
+ * the unit as it stands cannot be started until someone changes it (masked, a unit file systemd
+ * could not load or with a bad setting, RefuseManualStart=). UNAVAILABLE: try again later (no
+ * answer, systemd not on the bus, or the bus shutting down). RESOURCE_EXHAUSTED: a limit of systemd
+ * or the bus was hit. Any other name is INTERNAL: nothing the caller can act on.
+ */
+const CODE_OF_DBUS_ERROR: Readonly<Record<string, FailureCode>> = {
+  [DBusErrorNames.accessDenied]: 'PERMISSION_DENIED',
+  [DBusErrorNames.interactiveAuthorizationRequired]: 'PERMISSION_DENIED',
+  [DBusErrorNames.unitMasked]: 'FAILED_PRECONDITION',
+  [DBusErrorNames.loadFailed]: 'FAILED_PRECONDITION',
+  [DBusErrorNames.badUnitSetting]: 'FAILED_PRECONDITION',
+  [DBusErrorNames.onlyByDependency]: 'FAILED_PRECONDITION',
+  [DBusErrorNames.noSuchUnit]: 'NOT_FOUND',
+  [DBusErrorNames.noReply]: 'UNAVAILABLE',
+  [DBusErrorNames.timeout]: 'UNAVAILABLE',
+  [DBusErrorNames.serviceUnknown]: 'UNAVAILABLE',
+  [DBusErrorNames.nameHasNoOwner]: 'UNAVAILABLE',
+  [DBusErrorNames.disconnected]: 'UNAVAILABLE',
+  [DBusErrorNames.shuttingDown]: 'UNAVAILABLE',
+  [DBusErrorNames.limitsExceeded]: 'RESOURCE_EXHAUSTED',
+};
+
+/** systemd (or the bus) answered a method call with a D-Bus error, e.g.
+ *  `org.freedesktop.systemd1.UnitMasked` or `org.freedesktop.DBus.Error.AccessDenied`. */
+export class SystemdCallError extends Failure {
+  override readonly name = 'SystemdCallError';
+  readonly code: FailureCode;
+  constructor(
+    readonly method: string,
+    readonly dbusErrorName: string,
+    readonly dbusMessage: string,
+  ) {
+    super(`${method}: ${dbusErrorName}: ${dbusMessage}`);
+    this.code = CODE_OF_DBUS_ERROR[dbusErrorName] ?? 'INTERNAL';
+  }
+
+  override get details(): string {
+    return `systemd refused ${this.method}: ${this.dbusMessage} (${this.dbusErrorName})`;
+  }
+}
+
+/** There is no connection to the bus right now (never made, lost, or closed). */
+export class BusUnavailableError extends Failure {
+  override readonly name = 'BusUnavailableError';
+  readonly code: FailureCode = 'UNAVAILABLE';
+}

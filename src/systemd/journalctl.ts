@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { Failure, type FailureCode } from '../core/errors.js';
 import { type JournalEntry, OUTPUT_FIELDS, parseJournalJson } from './journalEntry.js';
 
 const JOURNALCTL = 'journalctl';
@@ -36,8 +37,10 @@ export interface JournalQuery {
 }
 
 /** The journal cannot be read: no journal there, or not readable by this process. */
-export class JournalUnavailableError extends Error {
+export class JournalUnavailableError extends Failure {
   override readonly name = 'JournalUnavailableError';
+  /** Fixed by whoever runs the server (the message says how), not by retrying. */
+  readonly code: FailureCode = 'FAILED_PRECONDITION';
 }
 
 /** journalctl refused the query itself (a cursor it could not seek to). */

@@ -1,4 +1,3 @@
-import type { StreamStatus } from '../core/status.js';
 import { pidsInTree, trackingCgroupDir } from './cgroups.js';
 import { DBusErrorNames, SystemdCallError } from './errors.js';
 import { type ReadLimits, readProcessesUsage } from './procfs.js';
@@ -28,7 +27,13 @@ export const PROCFS_SAMPLE: ReadLimits & { readonly maxCgroups: number } = {
 };
 
 /** A stream's tasks and memory, and where they come from (partial: see PROCFS_SAMPLE). */
-export type Usage = Pick<StreamStatus, 'tasks' | 'memoryBytes' | 'usageSource' | 'usagePartial'>;
+export interface Usage {
+  readonly tasks?: number;
+  readonly memoryBytes?: number;
+  /** systemd's accounting, the unit's processes in /proc, or no figures. */
+  readonly usageSource: 'systemd' | 'procfs' | 'none';
+  readonly usagePartial?: boolean;
+}
 
 interface Sample {
   readonly at: number;

@@ -10,7 +10,7 @@ import { type HealthCheckResponse, HealthCheckResponse_ServingStatus as Serving,
 import { StreamServiceClient } from '../../gen/lit/stream/v1/stream.js';
 import { hashToken } from '../../src/auth/tokens.js';
 import { BusConnection } from '../../src/systemd/busConnection.js';
-import { EmbeddedSystemd } from '../../src/systemd/embeddedSystemd.js';
+import { EmbeddedSystemd } from '../../src/dev/embeddedSystemd.js';
 import { freePort } from '../support/freePort.js';
 
 /**
@@ -90,7 +90,7 @@ describe('deploy/lit-streamd.service, run by a real systemd', () => {
     sandbox.withManager(async (manager) => (await manager.getUnitProperties(unit)) as Record<string, unknown>);
 
   beforeAll(async () => {
-    if (!existsSync(join(REPO, 'dist', 'src', 'server', 'cli.js'))) throw new Error('bin/lit-streamd.js needs dist/: run npm run build');
+    if (!existsSync(join(REPO, 'dist', 'src', 'daemon', 'cli.js'))) throw new Error('bin/lit-streamd.js needs dist/: run npm run build');
     sandbox = await EmbeddedSystemd.boot();
     // Mount namespacing (ProtectHome=, ProtectKernelTunables=, ...) masks paths with the
     // "inaccessible" nodes that PID 1 makes in /run/systemd/inaccessible at boot. Root's user

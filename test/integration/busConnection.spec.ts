@@ -1,7 +1,7 @@
 import { readdirSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BusConnection } from '../../src/systemd/busConnection.js';
-import { EmbeddedSystemd } from '../../src/systemd/embeddedSystemd.js';
+import { EmbeddedSystemd } from '../../src/dev/embeddedSystemd.js';
 import { BusUnavailableError } from '../../src/systemd/errors.js';
 import { busDaemonPid } from './faults.js';
 import { waitFor } from './harness.js';

@@ -7,14 +7,14 @@ import { credentials, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/auth/index.js';
 import { callMetadata } from '../../clients/typescript/src/index.js';
-import { EmbeddedSystemd } from '../../src/systemd/embeddedSystemd.js';
+import { EmbeddedSystemd } from '../../src/dev/embeddedSystemd.js';
 import { readServiceState } from '../../src/systemd/serviceState.js';
 import { ActionStatus, StreamServiceClient } from '../../gen/lit/stream/v1/stream.js';
 import { FIXTURE_UNITS, rpc, rpcError, waitFor } from './harness.js';
 
 /** The lit-streamd command line, run from source as `npx lit-streamd` runs the built copy. */
 function launch(args: string[]): { child: ChildProcess; lines: Record<string, unknown>[]; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/cli.ts', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/daemon/cli.ts', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Record<string, unknown>[] = [];
@@ -69,7 +69,7 @@ describe('lit-streamd, the command', () => {
 
   it('takes its settings from the environment', async () => {
     const env = { ...process.env, LIT_STREAM_LISTEN: '127.0.0.1:0', LIT_STREAM_BUS: sandbox.busAddress, LIT_STREAM_UNIT_PREFIX: 'feeds-' };
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/cli.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/daemon/cli.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const lines: Record<string, unknown>[] = [];
     createInterface({ input: child.stdout! }).on('line', (line) => lines.push(JSON.parse(line)));
     await waitFor(() => lines.some((line) => line.msg === 'lit-streamd started'), 15_000, 'the startup line');
@@ -128,7 +128,7 @@ describe('lit-streamd, the command', () => {
   });
 
   it('refuses a malformed command line with exit status 2 and the usage', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/cli.ts', '--listen', 'nonsense'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/daemon/cli.ts', '--listen', 'nonsense'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (chunk) => (stderr += chunk));
     const code = await new Promise((resolve) => child.once('exit', resolve));

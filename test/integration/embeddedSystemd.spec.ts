@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { pidsIn } from '../../src/systemd/cgroups.js';
-import { EmbeddedSystemd } from '../../src/systemd/embeddedSystemd.js';
+import { EmbeddedSystemd } from '../../src/dev/embeddedSystemd.js';
 import { waitFor } from './harness.js';
 
 function alive(pid: number): boolean {

@@ -1,9 +1,9 @@
 import { type ChannelCredentials, credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { Writable } from 'node:stream';
 import { UnitNaming } from '../../src/core/unitNaming.js';
-import { createLogger } from '../../src/server/main.js';
-import { type RunningServer, type ServerOptions as BaseServerOptions, startServer } from '../../src/server/server.js';
-import { EmbeddedSystemd } from '../../src/systemd/embeddedSystemd.js';
+import { createLogger } from '../../src/daemon/main.js';
+import { type RunningServer, type ServerOptions as BaseServerOptions, startServer } from '../../src/daemon/server.js';
+import { EmbeddedSystemd } from '../../src/dev/embeddedSystemd.js';
 import { readServiceState, type ServiceState } from '../../src/systemd/serviceState.js';
 import { StreamServiceClient } from '../../gen/lit/stream/v1/stream.js';
 

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EmbeddedSystemd } from '../../src/systemd/embeddedSystemd.js';
+import { EmbeddedSystemd } from '../../src/dev/embeddedSystemd.js';
 import { writeAppWithClient } from '../support/appLockfile.js';
 import { FIXTURE_UNITS, waitFor } from './harness.js';
 

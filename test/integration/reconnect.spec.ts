@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { type ClientReadableStream, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { activeStateWord } from '../../src/core/stateNames.js';
+import { activeStateWord } from '../../src/api/stateNames.js';
 import { ActionStatus, ActiveState, type WatchStatusResponse, WatchEventKind } from '../../gen/lit/stream/v1/stream.js';
 import { SystemdManager } from '../../src/systemd/manager.js';
 import {

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/auth/index.js';
 import { closeSharedClients, Stream } from '../../clients/typescript/src/index.js';
 import { UnitNaming } from '../../src/core/unitNaming.js';
-import { createLogger } from '../../src/server/main.js';
-import { startServer } from '../../src/server/server.js';
+import { createLogger } from '../../src/daemon/main.js';
+import { startServer } from '../../src/daemon/server.js';
 import { generateTestCertificates, type TestCertificates } from '../support/certs.js';
 import { type Harness, startHarness, waitFor } from './harness.js';
 

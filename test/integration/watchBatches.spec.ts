@@ -1,6 +1,6 @@
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INITIAL_BATCH } from '../../src/server/watchStatus.js';
+import { INITIAL_BATCH } from '../../src/api/watchStatus.js';
 import { ActiveState, WatchEventKind, type WatchStatusRequest, type WatchStatusResponse } from '../../gen/lit/stream/v1/stream.js';
 import { FIXTURE_UNITS, type Harness, rpc, startHarness, waitFor } from './harness.js';
 

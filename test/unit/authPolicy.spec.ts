@@ -48,9 +48,12 @@ describe('who may do what', () => {
         GetStatus: 'reader',
         WatchStatus: 'reader',
         Logs: 'reader',
+        ListRuns: 'reader',
         Start: 'operator',
         Stop: 'operator',
         Restart: 'operator',
+        Enable: 'operator',
+        Disable: 'operator',
       });
     });
 

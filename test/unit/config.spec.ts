@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig, UsageError, type DaemonConfig } from '../../src/server/config.js';
+import { parseConfig, UsageError, type DaemonConfig } from '../../src/daemon/config.js';
 
 function config(argv: string[], env: NodeJS.ProcessEnv = {}): DaemonConfig {
   const result = parseConfig(argv, env);

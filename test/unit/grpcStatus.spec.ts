@@ -8,7 +8,7 @@ import {
   StreamNotDeclaredError,
   StreamUndeclaredError,
 } from '../../src/core/errors.js';
-import { toGrpcStatus } from '../../src/server/grpcStatus.js';
+import { toGrpcStatus } from '../../src/rpc/grpcStatus.js';
 import { BusUnavailableError, SystemdCallError } from '../../src/systemd/errors.js';
 
 describe('what a gRPC caller sees for each failure', () => {

@@ -7,7 +7,7 @@ import {
   loadStateWord,
   usageSourceToProto,
   usageSourceWord,
-} from '../../src/core/stateNames.js';
+} from '../../src/api/stateNames.js';
 
 describe("systemd's state words and the API's enums", () => {
   describe('load states', () => {

@@ -116,6 +116,11 @@ export enum LogSource {
    * with result …`) or systemd-coredump.
    */
   LOG_SOURCE_SYSTEMD = 2,
+  /**
+   * LOG_SOURCE_JOURNAL - The journal about the stream: a gap in its lines, e.g. journald's `Suppressed N messages` when
+   * the worker wrote faster than its rate limit allows (see LogEntry.suppressed_lines).
+   */
+  LOG_SOURCE_JOURNAL = 3,
   UNRECOGNIZED = -1,
 }
 
@@ -130,6 +135,9 @@ export function logSourceFromJSON(object: any): LogSource {
     case 2:
     case "LOG_SOURCE_SYSTEMD":
       return LogSource.LOG_SOURCE_SYSTEMD;
+    case 3:
+    case "LOG_SOURCE_JOURNAL":
+      return LogSource.LOG_SOURCE_JOURNAL;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -145,6 +153,8 @@ export function logSourceToJSON(object: LogSource): string {
       return "LOG_SOURCE_WORKER";
     case LogSource.LOG_SOURCE_SYSTEMD:
       return "LOG_SOURCE_SYSTEMD";
+    case LogSource.LOG_SOURCE_JOURNAL:
+      return "LOG_SOURCE_JOURNAL";
     case LogSource.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -406,6 +416,16 @@ export interface StreamSummary {
   activeState: ActiveState;
   /** systemd's SubState, specific to services: `running`, `dead`, `exited`, `auto-restart`, ... */
   subState: string;
+  /**
+   * systemd's UnitFileState, whether the stream starts at boot: `enabled`, `disabled`, `static`,
+   * `linked`, `masked`, `indirect`, `generated`, ... (empty when not known).
+   */
+  unitFileState: string;
+  /**
+   * The host the stream runs on: the agent's `--host-name`, or the name the fleet gateway knows
+   * it by. Empty from a server that does not say.
+   */
+  host: string;
 }
 
 /** Everything `systemctl status` shows about a stream, as typed values. */
@@ -471,6 +491,32 @@ export interface StreamStatus {
    * process could be read in time, both are absent (unknown) and this is true.
    */
   usagePartial: boolean;
+  /**
+   * How old `tasks` and `memory_bytes` are when this answer was made: the server measures running
+   * streams in the background and serves the last figures (GetStatusRequest.fresh_usage measures
+   * now). Absent when there are no figures, and zero when systemd's accounting gives them as they
+   * are.
+   */
+  usageAge?:
+    | Duration
+    | undefined;
+  /** systemd's UnitFileState (see StreamSummary.unit_file_state). */
+  unitFileState: string;
+  /** The host the stream runs on (see StreamSummary.host). */
+  host: string;
+}
+
+/**
+ * One host that did not answer, or answered with an error, within a call that asked several
+ * (the fleet gateway): its part of the answer is missing, the rest is complete.
+ */
+export interface HostError {
+  /** The host's name in the fleet, or the discovery entry that failed. */
+  host: string;
+  /** The gRPC status code it answered with (or DEADLINE_EXCEEDED / UNAVAILABLE when it did not). */
+  code: number;
+  /** What it said, or why it could not be asked. */
+  message: string;
 }
 
 /** Asks for a team's streams. */
@@ -484,6 +530,8 @@ export interface ListStreamsRequest {
   pageSize: number;
   /** `next_page_token` of the previous response, to continue after it; empty for the first page. */
   pageToken: string;
+  /** Only the streams of this host (see StreamSummary.host); empty: every host the server serves. */
+  host?: string | undefined;
 }
 
 /** A page of a team's streams. */
@@ -492,6 +540,11 @@ export interface ListStreamsResponse {
   streams: StreamSummary[];
   /** Pass as `page_token` to get the next page; empty on the last page. */
   nextPageToken: string;
+  /**
+   * Hosts that did not answer (fleet gateway): their streams are missing from `streams`. Empty
+   * when every host answered.
+   */
+  hostErrors: HostError[];
 }
 
 /** Asks to start a stream. */
@@ -504,7 +557,11 @@ export interface StartRequest {
    * How long the worker must keep running after systemd's start job is done for the Start to
    * succeed (see Start). Absent: the server's default (`--settle-ms`, 1 s); zero: do not wait.
    */
-  settle?: Duration | undefined;
+  settle?:
+    | Duration
+    | undefined;
+  /** The host whose stream this is; empty: the one host that declares it. */
+  host?: string | undefined;
 }
 
 /** The outcome of a Start. */
@@ -541,6 +598,8 @@ export interface StopRequest {
   team: string;
   /** The stream: 1-64 of [A-Za-z0-9_-]. */
   name: string;
+  /** The host whose stream this is; empty: the one host that declares it. */
+  host?: string | undefined;
 }
 
 /** The outcome of a Stop. */
@@ -569,7 +628,11 @@ export interface RestartRequest {
    * How long the worker must keep running after systemd's start job is done for the Restart to
    * succeed (see Start). Absent: the server's default (`--settle-ms`, 1 s); zero: do not wait.
    */
-  settle?: Duration | undefined;
+  settle?:
+    | Duration
+    | undefined;
+  /** The host whose stream this is; empty: the one host that declares it. */
+  host?: string | undefined;
 }
 
 /** The outcome of a Restart. */
@@ -610,7 +673,18 @@ export interface GetStatusRequest {
    * InactiveExitTimestamp) to include, as `systemctl status` shows 10; the newest lines when systemd
    * has not loaded the unit (it is not loaded to ask). 0 (the default): none; at most 10000.
    */
-  logLines?: number | undefined;
+  logLines?:
+    | number
+    | undefined;
+  /**
+   * Measure `tasks` and `memory_bytes` now rather than serve the background sample (usage_age):
+   * it costs a read of systemd or /proc.
+   */
+  freshUsage?:
+    | boolean
+    | undefined;
+  /** The host whose stream this is; empty: the one host that declares it. */
+  host?: string | undefined;
 }
 
 /** A stream's status. */
@@ -646,7 +720,11 @@ export interface WatchStatusRequest {
    * that those clients keep working unchanged; `optional` so that code building requests from
    * generated types need not name it.)
    */
-  batchInitial?: boolean | undefined;
+  batchInitial?:
+    | boolean
+    | undefined;
+  /** Only this host's streams; empty: every host the server serves. */
+  host?: string | undefined;
 }
 
 /** One status report of a watch. */
@@ -667,6 +745,11 @@ export interface WatchStatusResponse {
    * matching stream as of when the watch began; changes since then follow as CHANGED/REMOVED.
    */
   initialComplete: boolean;
+  /**
+   * Set (and nothing else but `kind` UNSPECIFIED) when a host of the fleet stopped answering: its
+   * streams' statuses are no longer current. When it answers again, its streams come as CHANGED.
+   */
+  hostError?: HostError | undefined;
 }
 
 /** One line of a stream's log: a journal entry. */
@@ -695,8 +778,12 @@ export interface LogEntry {
    * after this line.
    */
   cursor: string;
-  /** Whether the worker wrote it or systemd wrote it about the worker. */
+  /** Whether the worker wrote it, systemd wrote it about the worker, or the journal notes a gap. */
   source: LogSource;
+  /** The host whose journal it is from (see StreamSummary.host). */
+  host: string;
+  /** LOG_SOURCE_JOURNAL: how many of the stream's lines journald dropped here (its rate limit). */
+  suppressedLines: number;
 }
 
 /** Asks for a stream's log lines. */
@@ -726,6 +813,8 @@ export interface LogsRequest {
    * ended. The lines after it come oldest first, none skipped or repeated.
    */
   afterCursor: string;
+  /** The host whose stream this is; empty: the one host that declares it. */
+  host?: string | undefined;
 }
 
 /** Log lines of a stream. */
@@ -741,8 +830,136 @@ export interface LogsResponse {
   droppedLines: number;
 }
 
+/** Asks for a stream's recent runs. */
+export interface ListRunsRequest {
+  /** The owning team: 1-32 of [a-z0-9-], starting and ending with a letter or digit. */
+  team: string;
+  /** The stream: 1-64 of [A-Za-z0-9_-]. */
+  name: string;
+  /** The host whose stream this is; empty: the one host that declares it. */
+  host?:
+    | string
+    | undefined;
+  /** At most this many runs, newest first; 0: 10; more than 100 is taken as 100. */
+  limit?: number | undefined;
+}
+
+/** A stream's recent runs. */
+export interface ListRunsResponse {
+  /** Newest first. */
+  runs: Run[];
+}
+
+/** One run of a stream: systemd's invocation of its unit, from start to end. */
+export interface Run {
+  /** systemd's InvocationID of the run (32 hex digits). */
+  invocationId: string;
+  /** When systemd started it. */
+  started?:
+    | Date
+    | undefined;
+  /** When it ended; absent while it runs. */
+  ended?:
+    | Date
+    | undefined;
+  /**
+   * systemd's Result for the run: `success`, `exit-code`, `signal`, `core-dump`, `timeout`,
+   * `oom-kill`, `watchdog`, `start-limit-hit`, ...; empty while it runs.
+   */
+  result: string;
+  /** How its main process ended, as systemd says: `exited`, `killed` or `dumped`; empty when not known. */
+  exitCode: string;
+  /** The exit status (`exited`) or the signal number (`killed`, `dumped`). */
+  exitStatus?:
+    | number
+    | undefined;
+  /**
+   * Which automatic restart this run was (systemd's restart counter when it began): 0 for a run
+   * started by hand or at boot.
+   */
+  restart: number;
+  /** The run's newest log lines (up to 10), oldest first: its own, none of another run's. */
+  lastLines: LogEntry[];
+  /** The host it ran on (see StreamSummary.host). */
+  host: string;
+}
+
+/** Asks to enable a stream: start it at boot. */
+export interface EnableRequest {
+  /** The owning team: 1-32 of [a-z0-9-], starting and ending with a letter or digit. */
+  team: string;
+  /** The stream: 1-64 of [A-Za-z0-9_-]. */
+  name: string;
+  /** The host whose stream this is; empty: the one host that declares it. */
+  host?:
+    | string
+    | undefined;
+  /** Also start it now, answered as Start is. */
+  now?:
+    | boolean
+    | undefined;
+  /** With `now`: the settle time, as StartRequest.settle. */
+  settle?: Duration | undefined;
+}
+
+/** The outcome of an Enable. */
+export interface EnableResponse {
+  /** SUCCESS or FAILURE (with `now`, as Start's). */
+  status: ActionStatus;
+  /** A sentence for people, e.g. `Stream enabled.` or `Stream was already enabled.`. */
+  message: string;
+  /** What systemd changed on disk; empty when nothing had to change. */
+  changes: UnitFileChange[];
+  /** With `now`: systemd's start job result, as StartResponse.job_result; empty otherwise. */
+  jobResult: string;
+  /** The stream's state afterwards. */
+  stream?:
+    | StreamSummary
+    | undefined;
+  /** With `now`: as StartResponse.logs. */
+  logs: LogEntry[];
+}
+
+/** Asks to disable a stream: no longer start it at boot. */
+export interface DisableRequest {
+  /** The owning team: 1-32 of [a-z0-9-], starting and ending with a letter or digit. */
+  team: string;
+  /** The stream: 1-64 of [A-Za-z0-9_-]. */
+  name: string;
+  /** The host whose stream this is; empty: the one host that declares it. */
+  host?:
+    | string
+    | undefined;
+  /** Also stop it now, answered as Stop is. */
+  now?: boolean | undefined;
+}
+
+/** The outcome of a Disable. */
+export interface DisableResponse {
+  /** SUCCESS or FAILURE (with `now`, as Stop's). */
+  status: ActionStatus;
+  /** A sentence for people, e.g. `Stream disabled.` or `Stream was not enabled.`. */
+  message: string;
+  /** What systemd changed on disk; empty when nothing had to change. */
+  changes: UnitFileChange[];
+  /** With `now`: systemd's stop job result; empty otherwise. */
+  jobResult: string;
+  /** The stream's state afterwards. */
+  stream?: StreamSummary | undefined;
+}
+
+/** One change systemd made to the unit files (EnableUnitFiles/DisableUnitFiles's `changes`). */
+export interface UnitFileChange {
+  /** systemd's word for it: `symlink` or `unlink`. */
+  type: string;
+  /** The symlink created or removed, e.g. `/etc/systemd/system/multi-user.target.wants/…`. */
+  path: string;
+  /** What a created symlink points to; empty for `unlink`. */
+  destination: string;
+}
+
 function createBaseStreamSummary(): StreamSummary {
-  return { team: "", name: "", unit: "", loadState: 0, activeState: 0, subState: "" };
+  return { team: "", name: "", unit: "", loadState: 0, activeState: 0, subState: "", unitFileState: "", host: "" };
 }
 
 export const StreamSummary: MessageFns<StreamSummary> = {
@@ -764,6 +981,12 @@ export const StreamSummary: MessageFns<StreamSummary> = {
     }
     if (message.subState !== "") {
       writer.uint32(50).string(message.subState);
+    }
+    if (message.unitFileState !== "") {
+      writer.uint32(58).string(message.unitFileState);
+    }
+    if (message.host !== "") {
+      writer.uint32(66).string(message.host);
     }
     return writer;
   },
@@ -829,6 +1052,22 @@ export const StreamSummary: MessageFns<StreamSummary> = {
             message.subState = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.unitFileState = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -861,6 +1100,12 @@ export const StreamSummary: MessageFns<StreamSummary> = {
         : isSet(object.sub_state)
         ? globalThis.String(object.sub_state)
         : "",
+      unitFileState: isSet(object.unitFileState)
+        ? globalThis.String(object.unitFileState)
+        : isSet(object.unit_file_state)
+        ? globalThis.String(object.unit_file_state)
+        : "",
+      host: isSet(object.host) ? globalThis.String(object.host) : "",
     };
   },
 
@@ -884,6 +1129,12 @@ export const StreamSummary: MessageFns<StreamSummary> = {
     if (message.subState !== "") {
       obj.subState = message.subState;
     }
+    if (message.unitFileState !== "") {
+      obj.unitFileState = message.unitFileState;
+    }
+    if (message.host !== "") {
+      obj.host = message.host;
+    }
     return obj;
   },
 
@@ -898,6 +1149,8 @@ export const StreamSummary: MessageFns<StreamSummary> = {
     message.loadState = object.loadState ?? 0;
     message.activeState = object.activeState ?? 0;
     message.subState = object.subState ?? "";
+    message.unitFileState = object.unitFileState ?? "";
+    message.host = object.host ?? "";
     return message;
   },
 };
@@ -920,6 +1173,9 @@ function createBaseStreamStatus(): StreamStatus {
     exitStatus: undefined,
     exitSignal: undefined,
     usagePartial: false,
+    usageAge: undefined,
+    unitFileState: "",
+    host: "",
   };
 }
 
@@ -972,6 +1228,15 @@ export const StreamStatus: MessageFns<StreamStatus> = {
     }
     if (message.usagePartial !== false) {
       writer.uint32(128).bool(message.usagePartial);
+    }
+    if (message.usageAge !== undefined) {
+      Duration.encode(message.usageAge, writer.uint32(138).fork()).join();
+    }
+    if (message.unitFileState !== "") {
+      writer.uint32(146).string(message.unitFileState);
+    }
+    if (message.host !== "") {
+      writer.uint32(154).string(message.host);
     }
     return writer;
   },
@@ -1117,6 +1382,30 @@ export const StreamStatus: MessageFns<StreamStatus> = {
             message.usagePartial = reader.bool();
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.usageAge = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.unitFileState = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1187,6 +1476,17 @@ export const StreamStatus: MessageFns<StreamStatus> = {
         : isSet(object.usage_partial)
         ? globalThis.Boolean(object.usage_partial)
         : false,
+      usageAge: isSet(object.usageAge)
+        ? Duration.fromJSON(object.usageAge)
+        : isSet(object.usage_age)
+        ? Duration.fromJSON(object.usage_age)
+        : undefined,
+      unitFileState: isSet(object.unitFileState)
+        ? globalThis.String(object.unitFileState)
+        : isSet(object.unit_file_state)
+        ? globalThis.String(object.unit_file_state)
+        : "",
+      host: isSet(object.host) ? globalThis.String(object.host) : "",
     };
   },
 
@@ -1240,6 +1540,15 @@ export const StreamStatus: MessageFns<StreamStatus> = {
     if (message.usagePartial !== false) {
       obj.usagePartial = message.usagePartial;
     }
+    if (message.usageAge !== undefined) {
+      obj.usageAge = Duration.toJSON(message.usageAge);
+    }
+    if (message.unitFileState !== "") {
+      obj.unitFileState = message.unitFileState;
+    }
+    if (message.host !== "") {
+      obj.host = message.host;
+    }
     return obj;
   },
 
@@ -1264,12 +1573,118 @@ export const StreamStatus: MessageFns<StreamStatus> = {
     message.exitStatus = object.exitStatus ?? undefined;
     message.exitSignal = object.exitSignal ?? undefined;
     message.usagePartial = object.usagePartial ?? false;
+    message.usageAge = (object.usageAge !== undefined && object.usageAge !== null)
+      ? Duration.fromPartial(object.usageAge)
+      : undefined;
+    message.unitFileState = object.unitFileState ?? "";
+    message.host = object.host ?? "";
+    return message;
+  },
+};
+
+function createBaseHostError(): HostError {
+  return { host: "", code: 0, message: "" };
+}
+
+export const HostError: MessageFns<HostError> = {
+  encode(message: HostError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.host !== "") {
+      writer.uint32(10).string(message.host);
+    }
+    if (message.code !== 0) {
+      writer.uint32(16).int32(message.code);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HostError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHostError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.code = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HostError {
+    return {
+      host: isSet(object.host) ? globalThis.String(object.host) : "",
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: HostError): unknown {
+    const obj: any = {};
+    if (message.host !== "") {
+      obj.host = message.host;
+    }
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<HostError>): HostError {
+    return HostError.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<HostError>): HostError {
+    const message = createBaseHostError();
+    message.host = object.host ?? "";
+    message.code = object.code ?? 0;
+    message.message = object.message ?? "";
     return message;
   },
 };
 
 function createBaseListStreamsRequest(): ListStreamsRequest {
-  return { team: "", pageSize: 0, pageToken: "" };
+  return { team: "", pageSize: 0, pageToken: "", host: undefined };
 }
 
 export const ListStreamsRequest: MessageFns<ListStreamsRequest> = {
@@ -1282,6 +1697,9 @@ export const ListStreamsRequest: MessageFns<ListStreamsRequest> = {
     }
     if (message.pageToken !== "") {
       writer.uint32(26).string(message.pageToken);
+    }
+    if (message.host !== undefined) {
+      writer.uint32(34).string(message.host);
     }
     return writer;
   },
@@ -1323,6 +1741,14 @@ export const ListStreamsRequest: MessageFns<ListStreamsRequest> = {
             message.pageToken = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1348,6 +1774,7 @@ export const ListStreamsRequest: MessageFns<ListStreamsRequest> = {
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
+      host: isSet(object.host) ? globalThis.String(object.host) : undefined,
     };
   },
 
@@ -1362,6 +1789,9 @@ export const ListStreamsRequest: MessageFns<ListStreamsRequest> = {
     if (message.pageToken !== "") {
       obj.pageToken = message.pageToken;
     }
+    if (message.host !== undefined) {
+      obj.host = message.host;
+    }
     return obj;
   },
 
@@ -1373,12 +1803,13 @@ export const ListStreamsRequest: MessageFns<ListStreamsRequest> = {
     message.team = object.team ?? "";
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
+    message.host = object.host ?? undefined;
     return message;
   },
 };
 
 function createBaseListStreamsResponse(): ListStreamsResponse {
-  return { streams: [], nextPageToken: "" };
+  return { streams: [], nextPageToken: "", hostErrors: [] };
 }
 
 export const ListStreamsResponse: MessageFns<ListStreamsResponse> = {
@@ -1388,6 +1819,9 @@ export const ListStreamsResponse: MessageFns<ListStreamsResponse> = {
     }
     if (message.nextPageToken !== "") {
       writer.uint32(18).string(message.nextPageToken);
+    }
+    for (const v of message.hostErrors) {
+      HostError.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -1421,6 +1855,14 @@ export const ListStreamsResponse: MessageFns<ListStreamsResponse> = {
             message.nextPageToken = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.hostErrors.push(HostError.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1443,6 +1885,11 @@ export const ListStreamsResponse: MessageFns<ListStreamsResponse> = {
         : isSet(object.next_page_token)
         ? globalThis.String(object.next_page_token)
         : "",
+      hostErrors: globalThis.Array.isArray(object?.hostErrors)
+        ? object.hostErrors.map((e: any) => HostError.fromJSON(e))
+        : globalThis.Array.isArray(object?.host_errors)
+        ? object.host_errors.map((e: any) => HostError.fromJSON(e))
+        : [],
     };
   },
 
@@ -1454,6 +1901,9 @@ export const ListStreamsResponse: MessageFns<ListStreamsResponse> = {
     if (message.nextPageToken !== "") {
       obj.nextPageToken = message.nextPageToken;
     }
+    if (message.hostErrors?.length) {
+      obj.hostErrors = message.hostErrors.map((e) => HostError.toJSON(e));
+    }
     return obj;
   },
 
@@ -1464,12 +1914,13 @@ export const ListStreamsResponse: MessageFns<ListStreamsResponse> = {
     const message = createBaseListStreamsResponse();
     message.streams = object.streams?.map((e) => StreamSummary.fromPartial(e)) || [];
     message.nextPageToken = object.nextPageToken ?? "";
+    message.hostErrors = object.hostErrors?.map((e) => HostError.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseStartRequest(): StartRequest {
-  return { team: "", name: "", settle: undefined };
+  return { team: "", name: "", settle: undefined, host: undefined };
 }
 
 export const StartRequest: MessageFns<StartRequest> = {
@@ -1482,6 +1933,9 @@ export const StartRequest: MessageFns<StartRequest> = {
     }
     if (message.settle !== undefined) {
       Duration.encode(message.settle, writer.uint32(26).fork()).join();
+    }
+    if (message.host !== undefined) {
+      writer.uint32(34).string(message.host);
     }
     return writer;
   },
@@ -1523,6 +1977,14 @@ export const StartRequest: MessageFns<StartRequest> = {
             message.settle = Duration.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1540,6 +2002,7 @@ export const StartRequest: MessageFns<StartRequest> = {
       team: isSet(object.team) ? globalThis.String(object.team) : "",
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       settle: isSet(object.settle) ? Duration.fromJSON(object.settle) : undefined,
+      host: isSet(object.host) ? globalThis.String(object.host) : undefined,
     };
   },
 
@@ -1554,6 +2017,9 @@ export const StartRequest: MessageFns<StartRequest> = {
     if (message.settle !== undefined) {
       obj.settle = Duration.toJSON(message.settle);
     }
+    if (message.host !== undefined) {
+      obj.host = message.host;
+    }
     return obj;
   },
 
@@ -1567,6 +2033,7 @@ export const StartRequest: MessageFns<StartRequest> = {
     message.settle = (object.settle !== undefined && object.settle !== null)
       ? Duration.fromPartial(object.settle)
       : undefined;
+    message.host = object.host ?? undefined;
     return message;
   },
 };
@@ -1711,7 +2178,7 @@ export const StartResponse: MessageFns<StartResponse> = {
 };
 
 function createBaseStopRequest(): StopRequest {
-  return { team: "", name: "" };
+  return { team: "", name: "", host: undefined };
 }
 
 export const StopRequest: MessageFns<StopRequest> = {
@@ -1721,6 +2188,9 @@ export const StopRequest: MessageFns<StopRequest> = {
     }
     if (message.name !== "") {
       writer.uint32(18).string(message.name);
+    }
+    if (message.host !== undefined) {
+      writer.uint32(26).string(message.host);
     }
     return writer;
   },
@@ -1754,6 +2224,14 @@ export const StopRequest: MessageFns<StopRequest> = {
             message.name = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1770,6 +2248,7 @@ export const StopRequest: MessageFns<StopRequest> = {
     return {
       team: isSet(object.team) ? globalThis.String(object.team) : "",
       name: isSet(object.name) ? globalThis.String(object.name) : "",
+      host: isSet(object.host) ? globalThis.String(object.host) : undefined,
     };
   },
 
@@ -1781,6 +2260,9 @@ export const StopRequest: MessageFns<StopRequest> = {
     if (message.name !== "") {
       obj.name = message.name;
     }
+    if (message.host !== undefined) {
+      obj.host = message.host;
+    }
     return obj;
   },
 
@@ -1791,6 +2273,7 @@ export const StopRequest: MessageFns<StopRequest> = {
     const message = createBaseStopRequest();
     message.team = object.team ?? "";
     message.name = object.name ?? "";
+    message.host = object.host ?? undefined;
     return message;
   },
 };
@@ -1919,7 +2402,7 @@ export const StopResponse: MessageFns<StopResponse> = {
 };
 
 function createBaseRestartRequest(): RestartRequest {
-  return { team: "", name: "", settle: undefined };
+  return { team: "", name: "", settle: undefined, host: undefined };
 }
 
 export const RestartRequest: MessageFns<RestartRequest> = {
@@ -1932,6 +2415,9 @@ export const RestartRequest: MessageFns<RestartRequest> = {
     }
     if (message.settle !== undefined) {
       Duration.encode(message.settle, writer.uint32(26).fork()).join();
+    }
+    if (message.host !== undefined) {
+      writer.uint32(34).string(message.host);
     }
     return writer;
   },
@@ -1973,6 +2459,14 @@ export const RestartRequest: MessageFns<RestartRequest> = {
             message.settle = Duration.decode(reader, reader.uint32());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1990,6 +2484,7 @@ export const RestartRequest: MessageFns<RestartRequest> = {
       team: isSet(object.team) ? globalThis.String(object.team) : "",
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       settle: isSet(object.settle) ? Duration.fromJSON(object.settle) : undefined,
+      host: isSet(object.host) ? globalThis.String(object.host) : undefined,
     };
   },
 
@@ -2004,6 +2499,9 @@ export const RestartRequest: MessageFns<RestartRequest> = {
     if (message.settle !== undefined) {
       obj.settle = Duration.toJSON(message.settle);
     }
+    if (message.host !== undefined) {
+      obj.host = message.host;
+    }
     return obj;
   },
 
@@ -2017,6 +2515,7 @@ export const RestartRequest: MessageFns<RestartRequest> = {
     message.settle = (object.settle !== undefined && object.settle !== null)
       ? Duration.fromPartial(object.settle)
       : undefined;
+    message.host = object.host ?? undefined;
     return message;
   },
 };
@@ -2161,7 +2660,7 @@ export const RestartResponse: MessageFns<RestartResponse> = {
 };
 
 function createBaseGetStatusRequest(): GetStatusRequest {
-  return { team: "", name: "", logLines: undefined };
+  return { team: "", name: "", logLines: undefined, freshUsage: undefined, host: undefined };
 }
 
 export const GetStatusRequest: MessageFns<GetStatusRequest> = {
@@ -2174,6 +2673,12 @@ export const GetStatusRequest: MessageFns<GetStatusRequest> = {
     }
     if (message.logLines !== undefined) {
       writer.uint32(24).uint32(message.logLines);
+    }
+    if (message.freshUsage !== undefined) {
+      writer.uint32(32).bool(message.freshUsage);
+    }
+    if (message.host !== undefined) {
+      writer.uint32(42).string(message.host);
     }
     return writer;
   },
@@ -2215,6 +2720,22 @@ export const GetStatusRequest: MessageFns<GetStatusRequest> = {
             message.logLines = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.freshUsage = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2236,6 +2757,12 @@ export const GetStatusRequest: MessageFns<GetStatusRequest> = {
         : isSet(object.log_lines)
         ? globalThis.Number(object.log_lines)
         : undefined,
+      freshUsage: isSet(object.freshUsage)
+        ? globalThis.Boolean(object.freshUsage)
+        : isSet(object.fresh_usage)
+        ? globalThis.Boolean(object.fresh_usage)
+        : undefined,
+      host: isSet(object.host) ? globalThis.String(object.host) : undefined,
     };
   },
 
@@ -2250,6 +2777,12 @@ export const GetStatusRequest: MessageFns<GetStatusRequest> = {
     if (message.logLines !== undefined) {
       obj.logLines = Math.round(message.logLines);
     }
+    if (message.freshUsage !== undefined) {
+      obj.freshUsage = message.freshUsage;
+    }
+    if (message.host !== undefined) {
+      obj.host = message.host;
+    }
     return obj;
   },
 
@@ -2261,6 +2794,8 @@ export const GetStatusRequest: MessageFns<GetStatusRequest> = {
     message.team = object.team ?? "";
     message.name = object.name ?? "";
     message.logLines = object.logLines ?? undefined;
+    message.freshUsage = object.freshUsage ?? undefined;
+    message.host = object.host ?? undefined;
     return message;
   },
 };
@@ -2373,7 +2908,7 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
 };
 
 function createBaseWatchStatusRequest(): WatchStatusRequest {
-  return { team: "", name: "", batchInitial: undefined };
+  return { team: "", name: "", batchInitial: undefined, host: undefined };
 }
 
 export const WatchStatusRequest: MessageFns<WatchStatusRequest> = {
@@ -2386,6 +2921,9 @@ export const WatchStatusRequest: MessageFns<WatchStatusRequest> = {
     }
     if (message.batchInitial !== undefined) {
       writer.uint32(24).bool(message.batchInitial);
+    }
+    if (message.host !== undefined) {
+      writer.uint32(34).string(message.host);
     }
     return writer;
   },
@@ -2427,6 +2965,14 @@ export const WatchStatusRequest: MessageFns<WatchStatusRequest> = {
             message.batchInitial = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2448,6 +2994,7 @@ export const WatchStatusRequest: MessageFns<WatchStatusRequest> = {
         : isSet(object.batch_initial)
         ? globalThis.Boolean(object.batch_initial)
         : undefined,
+      host: isSet(object.host) ? globalThis.String(object.host) : undefined,
     };
   },
 
@@ -2462,6 +3009,9 @@ export const WatchStatusRequest: MessageFns<WatchStatusRequest> = {
     if (message.batchInitial !== undefined) {
       obj.batchInitial = message.batchInitial;
     }
+    if (message.host !== undefined) {
+      obj.host = message.host;
+    }
     return obj;
   },
 
@@ -2473,12 +3023,13 @@ export const WatchStatusRequest: MessageFns<WatchStatusRequest> = {
     message.team = object.team ?? "";
     message.name = object.name ?? "";
     message.batchInitial = object.batchInitial ?? undefined;
+    message.host = object.host ?? undefined;
     return message;
   },
 };
 
 function createBaseWatchStatusResponse(): WatchStatusResponse {
-  return { kind: 0, status: undefined, statuses: [], initialComplete: false };
+  return { kind: 0, status: undefined, statuses: [], initialComplete: false, hostError: undefined };
 }
 
 export const WatchStatusResponse: MessageFns<WatchStatusResponse> = {
@@ -2494,6 +3045,9 @@ export const WatchStatusResponse: MessageFns<WatchStatusResponse> = {
     }
     if (message.initialComplete !== false) {
       writer.uint32(32).bool(message.initialComplete);
+    }
+    if (message.hostError !== undefined) {
+      HostError.encode(message.hostError, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -2543,6 +3097,14 @@ export const WatchStatusResponse: MessageFns<WatchStatusResponse> = {
             message.initialComplete = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.hostError = HostError.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2567,6 +3129,11 @@ export const WatchStatusResponse: MessageFns<WatchStatusResponse> = {
         : isSet(object.initial_complete)
         ? globalThis.Boolean(object.initial_complete)
         : false,
+      hostError: isSet(object.hostError)
+        ? HostError.fromJSON(object.hostError)
+        : isSet(object.host_error)
+        ? HostError.fromJSON(object.host_error)
+        : undefined,
     };
   },
 
@@ -2584,6 +3151,9 @@ export const WatchStatusResponse: MessageFns<WatchStatusResponse> = {
     if (message.initialComplete !== false) {
       obj.initialComplete = message.initialComplete;
     }
+    if (message.hostError !== undefined) {
+      obj.hostError = HostError.toJSON(message.hostError);
+    }
     return obj;
   },
 
@@ -2598,12 +3168,24 @@ export const WatchStatusResponse: MessageFns<WatchStatusResponse> = {
       : undefined;
     message.statuses = object.statuses?.map((e) => StreamStatus.fromPartial(e)) || [];
     message.initialComplete = object.initialComplete ?? false;
+    message.hostError = (object.hostError !== undefined && object.hostError !== null)
+      ? HostError.fromPartial(object.hostError)
+      : undefined;
     return message;
   },
 };
 
 function createBaseLogEntry(): LogEntry {
-  return { time: undefined, priority: 0, pid: undefined, message: "", cursor: "", source: 0 };
+  return {
+    time: undefined,
+    priority: 0,
+    pid: undefined,
+    message: "",
+    cursor: "",
+    source: 0,
+    host: "",
+    suppressedLines: 0,
+  };
 }
 
 export const LogEntry: MessageFns<LogEntry> = {
@@ -2625,6 +3207,12 @@ export const LogEntry: MessageFns<LogEntry> = {
     }
     if (message.source !== 0) {
       writer.uint32(48).int32(message.source);
+    }
+    if (message.host !== "") {
+      writer.uint32(58).string(message.host);
+    }
+    if (message.suppressedLines !== 0) {
+      writer.uint32(64).uint64(message.suppressedLines);
     }
     return writer;
   },
@@ -2690,6 +3278,22 @@ export const LogEntry: MessageFns<LogEntry> = {
             message.source = reader.int32() as any;
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.suppressedLines = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2710,6 +3314,12 @@ export const LogEntry: MessageFns<LogEntry> = {
       message: isSet(object.message) ? globalThis.String(object.message) : "",
       cursor: isSet(object.cursor) ? globalThis.String(object.cursor) : "",
       source: isSet(object.source) ? logSourceFromJSON(object.source) : 0,
+      host: isSet(object.host) ? globalThis.String(object.host) : "",
+      suppressedLines: isSet(object.suppressedLines)
+        ? globalThis.Number(object.suppressedLines)
+        : isSet(object.suppressed_lines)
+        ? globalThis.Number(object.suppressed_lines)
+        : 0,
     };
   },
 
@@ -2733,6 +3343,12 @@ export const LogEntry: MessageFns<LogEntry> = {
     if (message.source !== 0) {
       obj.source = logSourceToJSON(message.source);
     }
+    if (message.host !== "") {
+      obj.host = message.host;
+    }
+    if (message.suppressedLines !== 0) {
+      obj.suppressedLines = Math.round(message.suppressedLines);
+    }
     return obj;
   },
 
@@ -2747,12 +3363,22 @@ export const LogEntry: MessageFns<LogEntry> = {
     message.message = object.message ?? "";
     message.cursor = object.cursor ?? "";
     message.source = object.source ?? 0;
+    message.host = object.host ?? "";
+    message.suppressedLines = object.suppressedLines ?? 0;
     return message;
   },
 };
 
 function createBaseLogsRequest(): LogsRequest {
-  return { team: "", name: "", tailLines: undefined, follow: false, since: undefined, afterCursor: "" };
+  return {
+    team: "",
+    name: "",
+    tailLines: undefined,
+    follow: false,
+    since: undefined,
+    afterCursor: "",
+    host: undefined,
+  };
 }
 
 export const LogsRequest: MessageFns<LogsRequest> = {
@@ -2774,6 +3400,9 @@ export const LogsRequest: MessageFns<LogsRequest> = {
     }
     if (message.afterCursor !== "") {
       writer.uint32(50).string(message.afterCursor);
+    }
+    if (message.host !== undefined) {
+      writer.uint32(58).string(message.host);
     }
     return writer;
   },
@@ -2839,6 +3468,14 @@ export const LogsRequest: MessageFns<LogsRequest> = {
             message.afterCursor = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2867,6 +3504,7 @@ export const LogsRequest: MessageFns<LogsRequest> = {
         : isSet(object.after_cursor)
         ? globalThis.String(object.after_cursor)
         : "",
+      host: isSet(object.host) ? globalThis.String(object.host) : undefined,
     };
   },
 
@@ -2890,6 +3528,9 @@ export const LogsRequest: MessageFns<LogsRequest> = {
     if (message.afterCursor !== "") {
       obj.afterCursor = message.afterCursor;
     }
+    if (message.host !== undefined) {
+      obj.host = message.host;
+    }
     return obj;
   },
 
@@ -2904,6 +3545,7 @@ export const LogsRequest: MessageFns<LogsRequest> = {
     message.follow = object.follow ?? false;
     message.since = object.since ?? undefined;
     message.afterCursor = object.afterCursor ?? "";
+    message.host = object.host ?? undefined;
     return message;
   },
 };
@@ -2993,6 +3635,1064 @@ export const LogsResponse: MessageFns<LogsResponse> = {
     const message = createBaseLogsResponse();
     message.entries = object.entries?.map((e) => LogEntry.fromPartial(e)) || [];
     message.droppedLines = object.droppedLines ?? 0;
+    return message;
+  },
+};
+
+function createBaseListRunsRequest(): ListRunsRequest {
+  return { team: "", name: "", host: undefined, limit: undefined };
+}
+
+export const ListRunsRequest: MessageFns<ListRunsRequest> = {
+  encode(message: ListRunsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.team !== "") {
+      writer.uint32(10).string(message.team);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.host !== undefined) {
+      writer.uint32(26).string(message.host);
+    }
+    if (message.limit !== undefined) {
+      writer.uint32(32).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRunsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRunsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.team = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRunsRequest {
+    return {
+      team: isSet(object.team) ? globalThis.String(object.team) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      host: isSet(object.host) ? globalThis.String(object.host) : undefined,
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : undefined,
+    };
+  },
+
+  toJSON(message: ListRunsRequest): unknown {
+    const obj: any = {};
+    if (message.team !== "") {
+      obj.team = message.team;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.host !== undefined) {
+      obj.host = message.host;
+    }
+    if (message.limit !== undefined) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListRunsRequest>): ListRunsRequest {
+    return ListRunsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListRunsRequest>): ListRunsRequest {
+    const message = createBaseListRunsRequest();
+    message.team = object.team ?? "";
+    message.name = object.name ?? "";
+    message.host = object.host ?? undefined;
+    message.limit = object.limit ?? undefined;
+    return message;
+  },
+};
+
+function createBaseListRunsResponse(): ListRunsResponse {
+  return { runs: [] };
+}
+
+export const ListRunsResponse: MessageFns<ListRunsResponse> = {
+  encode(message: ListRunsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.runs) {
+      Run.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRunsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRunsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.runs.push(Run.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRunsResponse {
+    return { runs: globalThis.Array.isArray(object?.runs) ? object.runs.map((e: any) => Run.fromJSON(e)) : [] };
+  },
+
+  toJSON(message: ListRunsResponse): unknown {
+    const obj: any = {};
+    if (message.runs?.length) {
+      obj.runs = message.runs.map((e) => Run.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ListRunsResponse>): ListRunsResponse {
+    return ListRunsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListRunsResponse>): ListRunsResponse {
+    const message = createBaseListRunsResponse();
+    message.runs = object.runs?.map((e) => Run.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRun(): Run {
+  return {
+    invocationId: "",
+    started: undefined,
+    ended: undefined,
+    result: "",
+    exitCode: "",
+    exitStatus: undefined,
+    restart: 0,
+    lastLines: [],
+    host: "",
+  };
+}
+
+export const Run: MessageFns<Run> = {
+  encode(message: Run, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.invocationId !== "") {
+      writer.uint32(10).string(message.invocationId);
+    }
+    if (message.started !== undefined) {
+      Timestamp.encode(toTimestamp(message.started), writer.uint32(18).fork()).join();
+    }
+    if (message.ended !== undefined) {
+      Timestamp.encode(toTimestamp(message.ended), writer.uint32(26).fork()).join();
+    }
+    if (message.result !== "") {
+      writer.uint32(34).string(message.result);
+    }
+    if (message.exitCode !== "") {
+      writer.uint32(42).string(message.exitCode);
+    }
+    if (message.exitStatus !== undefined) {
+      writer.uint32(48).int32(message.exitStatus);
+    }
+    if (message.restart !== 0) {
+      writer.uint32(56).uint32(message.restart);
+    }
+    for (const v of message.lastLines) {
+      LogEntry.encode(v!, writer.uint32(66).fork()).join();
+    }
+    if (message.host !== "") {
+      writer.uint32(74).string(message.host);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Run {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRun();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.invocationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.started = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.ended = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.result = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.exitCode = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.exitStatus = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.restart = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.lastLines.push(LogEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Run {
+    return {
+      invocationId: isSet(object.invocationId)
+        ? globalThis.String(object.invocationId)
+        : isSet(object.invocation_id)
+        ? globalThis.String(object.invocation_id)
+        : "",
+      started: isSet(object.started) ? fromJsonTimestamp(object.started) : undefined,
+      ended: isSet(object.ended) ? fromJsonTimestamp(object.ended) : undefined,
+      result: isSet(object.result) ? globalThis.String(object.result) : "",
+      exitCode: isSet(object.exitCode)
+        ? globalThis.String(object.exitCode)
+        : isSet(object.exit_code)
+        ? globalThis.String(object.exit_code)
+        : "",
+      exitStatus: isSet(object.exitStatus)
+        ? globalThis.Number(object.exitStatus)
+        : isSet(object.exit_status)
+        ? globalThis.Number(object.exit_status)
+        : undefined,
+      restart: isSet(object.restart) ? globalThis.Number(object.restart) : 0,
+      lastLines: globalThis.Array.isArray(object?.lastLines)
+        ? object.lastLines.map((e: any) => LogEntry.fromJSON(e))
+        : globalThis.Array.isArray(object?.last_lines)
+        ? object.last_lines.map((e: any) => LogEntry.fromJSON(e))
+        : [],
+      host: isSet(object.host) ? globalThis.String(object.host) : "",
+    };
+  },
+
+  toJSON(message: Run): unknown {
+    const obj: any = {};
+    if (message.invocationId !== "") {
+      obj.invocationId = message.invocationId;
+    }
+    if (message.started !== undefined) {
+      obj.started = message.started.toISOString();
+    }
+    if (message.ended !== undefined) {
+      obj.ended = message.ended.toISOString();
+    }
+    if (message.result !== "") {
+      obj.result = message.result;
+    }
+    if (message.exitCode !== "") {
+      obj.exitCode = message.exitCode;
+    }
+    if (message.exitStatus !== undefined) {
+      obj.exitStatus = Math.round(message.exitStatus);
+    }
+    if (message.restart !== 0) {
+      obj.restart = Math.round(message.restart);
+    }
+    if (message.lastLines?.length) {
+      obj.lastLines = message.lastLines.map((e) => LogEntry.toJSON(e));
+    }
+    if (message.host !== "") {
+      obj.host = message.host;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<Run>): Run {
+    return Run.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Run>): Run {
+    const message = createBaseRun();
+    message.invocationId = object.invocationId ?? "";
+    message.started = object.started ?? undefined;
+    message.ended = object.ended ?? undefined;
+    message.result = object.result ?? "";
+    message.exitCode = object.exitCode ?? "";
+    message.exitStatus = object.exitStatus ?? undefined;
+    message.restart = object.restart ?? 0;
+    message.lastLines = object.lastLines?.map((e) => LogEntry.fromPartial(e)) || [];
+    message.host = object.host ?? "";
+    return message;
+  },
+};
+
+function createBaseEnableRequest(): EnableRequest {
+  return { team: "", name: "", host: undefined, now: undefined, settle: undefined };
+}
+
+export const EnableRequest: MessageFns<EnableRequest> = {
+  encode(message: EnableRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.team !== "") {
+      writer.uint32(10).string(message.team);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.host !== undefined) {
+      writer.uint32(26).string(message.host);
+    }
+    if (message.now !== undefined) {
+      writer.uint32(32).bool(message.now);
+    }
+    if (message.settle !== undefined) {
+      Duration.encode(message.settle, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EnableRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEnableRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.team = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.now = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.settle = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EnableRequest {
+    return {
+      team: isSet(object.team) ? globalThis.String(object.team) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      host: isSet(object.host) ? globalThis.String(object.host) : undefined,
+      now: isSet(object.now) ? globalThis.Boolean(object.now) : undefined,
+      settle: isSet(object.settle) ? Duration.fromJSON(object.settle) : undefined,
+    };
+  },
+
+  toJSON(message: EnableRequest): unknown {
+    const obj: any = {};
+    if (message.team !== "") {
+      obj.team = message.team;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.host !== undefined) {
+      obj.host = message.host;
+    }
+    if (message.now !== undefined) {
+      obj.now = message.now;
+    }
+    if (message.settle !== undefined) {
+      obj.settle = Duration.toJSON(message.settle);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EnableRequest>): EnableRequest {
+    return EnableRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EnableRequest>): EnableRequest {
+    const message = createBaseEnableRequest();
+    message.team = object.team ?? "";
+    message.name = object.name ?? "";
+    message.host = object.host ?? undefined;
+    message.now = object.now ?? undefined;
+    message.settle = (object.settle !== undefined && object.settle !== null)
+      ? Duration.fromPartial(object.settle)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseEnableResponse(): EnableResponse {
+  return { status: 0, message: "", changes: [], jobResult: "", stream: undefined, logs: [] };
+}
+
+export const EnableResponse: MessageFns<EnableResponse> = {
+  encode(message: EnableResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.status !== 0) {
+      writer.uint32(8).int32(message.status);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    for (const v of message.changes) {
+      UnitFileChange.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.jobResult !== "") {
+      writer.uint32(34).string(message.jobResult);
+    }
+    if (message.stream !== undefined) {
+      StreamSummary.encode(message.stream, writer.uint32(42).fork()).join();
+    }
+    for (const v of message.logs) {
+      LogEntry.encode(v!, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EnableResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEnableResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.changes.push(UnitFileChange.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.jobResult = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.stream = StreamSummary.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.logs.push(LogEntry.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EnableResponse {
+    return {
+      status: isSet(object.status) ? actionStatusFromJSON(object.status) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      changes: globalThis.Array.isArray(object?.changes)
+        ? object.changes.map((e: any) => UnitFileChange.fromJSON(e))
+        : [],
+      jobResult: isSet(object.jobResult)
+        ? globalThis.String(object.jobResult)
+        : isSet(object.job_result)
+        ? globalThis.String(object.job_result)
+        : "",
+      stream: isSet(object.stream) ? StreamSummary.fromJSON(object.stream) : undefined,
+      logs: globalThis.Array.isArray(object?.logs) ? object.logs.map((e: any) => LogEntry.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: EnableResponse): unknown {
+    const obj: any = {};
+    if (message.status !== 0) {
+      obj.status = actionStatusToJSON(message.status);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.changes?.length) {
+      obj.changes = message.changes.map((e) => UnitFileChange.toJSON(e));
+    }
+    if (message.jobResult !== "") {
+      obj.jobResult = message.jobResult;
+    }
+    if (message.stream !== undefined) {
+      obj.stream = StreamSummary.toJSON(message.stream);
+    }
+    if (message.logs?.length) {
+      obj.logs = message.logs.map((e) => LogEntry.toJSON(e));
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<EnableResponse>): EnableResponse {
+    return EnableResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EnableResponse>): EnableResponse {
+    const message = createBaseEnableResponse();
+    message.status = object.status ?? 0;
+    message.message = object.message ?? "";
+    message.changes = object.changes?.map((e) => UnitFileChange.fromPartial(e)) || [];
+    message.jobResult = object.jobResult ?? "";
+    message.stream = (object.stream !== undefined && object.stream !== null)
+      ? StreamSummary.fromPartial(object.stream)
+      : undefined;
+    message.logs = object.logs?.map((e) => LogEntry.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDisableRequest(): DisableRequest {
+  return { team: "", name: "", host: undefined, now: undefined };
+}
+
+export const DisableRequest: MessageFns<DisableRequest> = {
+  encode(message: DisableRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.team !== "") {
+      writer.uint32(10).string(message.team);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.host !== undefined) {
+      writer.uint32(26).string(message.host);
+    }
+    if (message.now !== undefined) {
+      writer.uint32(32).bool(message.now);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DisableRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDisableRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.team = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.now = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DisableRequest {
+    return {
+      team: isSet(object.team) ? globalThis.String(object.team) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      host: isSet(object.host) ? globalThis.String(object.host) : undefined,
+      now: isSet(object.now) ? globalThis.Boolean(object.now) : undefined,
+    };
+  },
+
+  toJSON(message: DisableRequest): unknown {
+    const obj: any = {};
+    if (message.team !== "") {
+      obj.team = message.team;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.host !== undefined) {
+      obj.host = message.host;
+    }
+    if (message.now !== undefined) {
+      obj.now = message.now;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DisableRequest>): DisableRequest {
+    return DisableRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DisableRequest>): DisableRequest {
+    const message = createBaseDisableRequest();
+    message.team = object.team ?? "";
+    message.name = object.name ?? "";
+    message.host = object.host ?? undefined;
+    message.now = object.now ?? undefined;
+    return message;
+  },
+};
+
+function createBaseDisableResponse(): DisableResponse {
+  return { status: 0, message: "", changes: [], jobResult: "", stream: undefined };
+}
+
+export const DisableResponse: MessageFns<DisableResponse> = {
+  encode(message: DisableResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.status !== 0) {
+      writer.uint32(8).int32(message.status);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    for (const v of message.changes) {
+      UnitFileChange.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.jobResult !== "") {
+      writer.uint32(34).string(message.jobResult);
+    }
+    if (message.stream !== undefined) {
+      StreamSummary.encode(message.stream, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DisableResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDisableResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.status = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.changes.push(UnitFileChange.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.jobResult = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.stream = StreamSummary.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DisableResponse {
+    return {
+      status: isSet(object.status) ? actionStatusFromJSON(object.status) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      changes: globalThis.Array.isArray(object?.changes)
+        ? object.changes.map((e: any) => UnitFileChange.fromJSON(e))
+        : [],
+      jobResult: isSet(object.jobResult)
+        ? globalThis.String(object.jobResult)
+        : isSet(object.job_result)
+        ? globalThis.String(object.job_result)
+        : "",
+      stream: isSet(object.stream) ? StreamSummary.fromJSON(object.stream) : undefined,
+    };
+  },
+
+  toJSON(message: DisableResponse): unknown {
+    const obj: any = {};
+    if (message.status !== 0) {
+      obj.status = actionStatusToJSON(message.status);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.changes?.length) {
+      obj.changes = message.changes.map((e) => UnitFileChange.toJSON(e));
+    }
+    if (message.jobResult !== "") {
+      obj.jobResult = message.jobResult;
+    }
+    if (message.stream !== undefined) {
+      obj.stream = StreamSummary.toJSON(message.stream);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<DisableResponse>): DisableResponse {
+    return DisableResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DisableResponse>): DisableResponse {
+    const message = createBaseDisableResponse();
+    message.status = object.status ?? 0;
+    message.message = object.message ?? "";
+    message.changes = object.changes?.map((e) => UnitFileChange.fromPartial(e)) || [];
+    message.jobResult = object.jobResult ?? "";
+    message.stream = (object.stream !== undefined && object.stream !== null)
+      ? StreamSummary.fromPartial(object.stream)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseUnitFileChange(): UnitFileChange {
+  return { type: "", path: "", destination: "" };
+}
+
+export const UnitFileChange: MessageFns<UnitFileChange> = {
+  encode(message: UnitFileChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== "") {
+      writer.uint32(10).string(message.type);
+    }
+    if (message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    if (message.destination !== "") {
+      writer.uint32(26).string(message.destination);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UnitFileChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUnitFileChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.destination = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UnitFileChange {
+    return {
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      destination: isSet(object.destination) ? globalThis.String(object.destination) : "",
+    };
+  },
+
+  toJSON(message: UnitFileChange): unknown {
+    const obj: any = {};
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.destination !== "") {
+      obj.destination = message.destination;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<UnitFileChange>): UnitFileChange {
+    return UnitFileChange.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UnitFileChange>): UnitFileChange {
+    const message = createBaseUnitFileChange();
+    message.type = object.type ?? "";
+    message.path = object.path ?? "";
+    message.destination = object.destination ?? "";
     return message;
   },
 };
@@ -3106,6 +4806,48 @@ export const StreamServiceService = {
     responseSerialize: (value: LogsResponse): Buffer => Buffer.from(LogsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): LogsResponse => LogsResponse.decode(value),
   },
+  /**
+   * ListRuns lists the stream's recent runs, newest first, from the journal: when each started and
+   * ended, how it ended (systemd's result, exit code or signal), whether it was an automatic
+   * restart, and its own last log lines. Needs the logs role, as Logs does.
+   */
+  listRuns: {
+    path: "/lit.stream.v1.StreamService/ListRuns" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListRunsRequest): Buffer => Buffer.from(ListRunsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListRunsRequest => ListRunsRequest.decode(value),
+    responseSerialize: (value: ListRunsResponse): Buffer => Buffer.from(ListRunsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListRunsResponse => ListRunsResponse.decode(value),
+  },
+  /**
+   * Enable makes the stream start at boot, as `systemctl enable` does: systemd's EnableUnitFiles on
+   * the stream's unit, then a daemon reload. With `now`, it also starts the stream, answered as
+   * Start is. Enabling an enabled stream succeeds and changes nothing. FAILED_PRECONDITION when the
+   * unit file (or the team's template) has no [Install] section, or the stream is masked.
+   */
+  enable: {
+    path: "/lit.stream.v1.StreamService/Enable" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: EnableRequest): Buffer => Buffer.from(EnableRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): EnableRequest => EnableRequest.decode(value),
+    responseSerialize: (value: EnableResponse): Buffer => Buffer.from(EnableResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): EnableResponse => EnableResponse.decode(value),
+  },
+  /**
+   * Disable undoes Enable (systemd's DisableUnitFiles, then a daemon reload); with `now`, it also
+   * stops the stream, answered as Stop is. Disabling a disabled stream succeeds and changes nothing.
+   */
+  disable: {
+    path: "/lit.stream.v1.StreamService/Disable" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DisableRequest): Buffer => Buffer.from(DisableRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DisableRequest => DisableRequest.decode(value),
+    responseSerialize: (value: DisableResponse): Buffer => Buffer.from(DisableResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DisableResponse => DisableResponse.decode(value),
+  },
 } as const;
 
 export interface StreamServiceServer extends UntypedServiceImplementation {
@@ -3159,6 +4901,24 @@ export interface StreamServiceServer extends UntypedServiceImplementation {
    * when the server cannot read the journal, with how to fix it.
    */
   logs: handleServerStreamingCall<LogsRequest, LogsResponse>;
+  /**
+   * ListRuns lists the stream's recent runs, newest first, from the journal: when each started and
+   * ended, how it ended (systemd's result, exit code or signal), whether it was an automatic
+   * restart, and its own last log lines. Needs the logs role, as Logs does.
+   */
+  listRuns: handleUnaryCall<ListRunsRequest, ListRunsResponse>;
+  /**
+   * Enable makes the stream start at boot, as `systemctl enable` does: systemd's EnableUnitFiles on
+   * the stream's unit, then a daemon reload. With `now`, it also starts the stream, answered as
+   * Start is. Enabling an enabled stream succeeds and changes nothing. FAILED_PRECONDITION when the
+   * unit file (or the team's template) has no [Install] section, or the stream is masked.
+   */
+  enable: handleUnaryCall<EnableRequest, EnableResponse>;
+  /**
+   * Disable undoes Enable (systemd's DisableUnitFiles, then a daemon reload); with `now`, it also
+   * stops the stream, answered as Stop is. Disabling a disabled stream succeeds and changes nothing.
+   */
+  disable: handleUnaryCall<DisableRequest, DisableResponse>;
 }
 
 export interface StreamServiceClient extends Client {
@@ -3285,6 +5045,66 @@ export interface StreamServiceClient extends Client {
    */
   logs(request: LogsRequest, options?: Partial<CallOptions>): ClientReadableStream<LogsResponse>;
   logs(request: LogsRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<LogsResponse>;
+  /**
+   * ListRuns lists the stream's recent runs, newest first, from the journal: when each started and
+   * ended, how it ended (systemd's result, exit code or signal), whether it was an automatic
+   * restart, and its own last log lines. Needs the logs role, as Logs does.
+   */
+  listRuns(
+    request: ListRunsRequest,
+    callback: (error: ServiceError | null, response: ListRunsResponse) => void,
+  ): ClientUnaryCall;
+  listRuns(
+    request: ListRunsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListRunsResponse) => void,
+  ): ClientUnaryCall;
+  listRuns(
+    request: ListRunsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListRunsResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Enable makes the stream start at boot, as `systemctl enable` does: systemd's EnableUnitFiles on
+   * the stream's unit, then a daemon reload. With `now`, it also starts the stream, answered as
+   * Start is. Enabling an enabled stream succeeds and changes nothing. FAILED_PRECONDITION when the
+   * unit file (or the team's template) has no [Install] section, or the stream is masked.
+   */
+  enable(
+    request: EnableRequest,
+    callback: (error: ServiceError | null, response: EnableResponse) => void,
+  ): ClientUnaryCall;
+  enable(
+    request: EnableRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: EnableResponse) => void,
+  ): ClientUnaryCall;
+  enable(
+    request: EnableRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: EnableResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Disable undoes Enable (systemd's DisableUnitFiles, then a daemon reload); with `now`, it also
+   * stops the stream, answered as Stop is. Disabling a disabled stream succeeds and changes nothing.
+   */
+  disable(
+    request: DisableRequest,
+    callback: (error: ServiceError | null, response: DisableResponse) => void,
+  ): ClientUnaryCall;
+  disable(
+    request: DisableRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DisableResponse) => void,
+  ): ClientUnaryCall;
+  disable(
+    request: DisableRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DisableResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const StreamServiceClient = makeGenericClientConstructor(

@@ -15,59 +15,77 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1alit/stream/v1/stream.proto\x12\rlit.stream.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe0\x01\n\rStreamSummary\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n\x04unit\x18\x03 \x01(\tR\x04unit\x12\x37\n\nload_state\x18\x04 \x01(\x0e\x32\x18.lit.stream.v1.LoadStateR\tloadState\x12=\n\x0c\x61\x63tive_state\x18\x05 \x01(\x0e\x32\x1a.lit.stream.v1.ActiveStateR\x0b\x61\x63tiveState\x12\x1b\n\tsub_state\x18\x06 \x01(\tR\x08subState\"\xad\x05\n\x0cStreamStatus\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n\x04unit\x18\x03 \x01(\tR\x04unit\x12\x37\n\nload_state\x18\x04 \x01(\x0e\x32\x18.lit.stream.v1.LoadStateR\tloadState\x12=\n\x0c\x61\x63tive_state\x18\x05 \x01(\x0e\x32\x1a.lit.stream.v1.ActiveStateR\x0b\x61\x63tiveState\x12\x1b\n\tsub_state\x18\x06 \x01(\tR\x08subState\x12\x34\n\x07started\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07started\x12\x1e\n\x08main_pid\x18\x08 \x01(\rH\x00R\x07mainPid\x88\x01\x01\x12\x19\n\x05tasks\x18\t \x01(\x04H\x01R\x05tasks\x88\x01\x01\x12&\n\x0cmemory_bytes\x18\n \x01(\x04H\x02R\x0bmemoryBytes\x88\x01\x01\x12=\n\x0cusage_source\x18\x0b \x01(\x0e\x32\x1a.lit.stream.v1.UsageSourceR\x0busageSource\x12#\n\rrestart_count\x18\x0c \x01(\rR\x0crestartCount\x12\x16\n\x06result\x18\r \x01(\tR\x06result\x12$\n\x0b\x65xit_status\x18\x0e \x01(\x05H\x03R\nexitStatus\x88\x01\x01\x12$\n\x0b\x65xit_signal\x18\x0f \x01(\x05H\x04R\nexitSignal\x88\x01\x01\x12#\n\rusage_partial\x18\x10 \x01(\x08R\x0cusagePartialB\x0b\n\t_main_pidB\x08\n\x06_tasksB\x0f\n\r_memory_bytesB\x0e\n\x0c_exit_statusB\x0e\n\x0c_exit_signal\"d\n\x12ListStreamsRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"u\n\x13ListStreamsResponse\x12\x36\n\x07streams\x18\x01 \x03(\x0b\x32\x1c.lit.stream.v1.StreamSummaryR\x07streams\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"i\n\x0cStartRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x31\n\x06settle\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06settle\"\xe0\x01\n\rStartResponse\x12\x33\n\x06status\x18\x01 \x01(\x0e\x32\x1b.lit.stream.v1.ActionStatusR\x06status\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x1d\n\njob_result\x18\x03 \x01(\tR\tjobResult\x12\x34\n\x06stream\x18\x04 \x01(\x0b\x32\x1c.lit.stream.v1.StreamSummaryR\x06stream\x12+\n\x04logs\x18\x05 \x03(\x0b\x32\x17.lit.stream.v1.LogEntryR\x04logs\"5\n\x0bStopRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\"\xb2\x01\n\x0cStopResponse\x12\x33\n\x06status\x18\x01 \x01(\x0e\x32\x1b.lit.stream.v1.ActionStatusR\x06status\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x1d\n\njob_result\x18\x03 \x01(\tR\tjobResult\x12\x34\n\x06stream\x18\x04 \x01(\x0b\x32\x1c.lit.stream.v1.StreamSummaryR\x06stream\"k\n\x0eRestartRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x31\n\x06settle\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06settle\"\xe2\x01\n\x0fRestartResponse\x12\x33\n\x06status\x18\x01 \x01(\x0e\x32\x1b.lit.stream.v1.ActionStatusR\x06status\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x1d\n\njob_result\x18\x03 \x01(\tR\tjobResult\x12\x34\n\x06stream\x18\x04 \x01(\x0b\x32\x1c.lit.stream.v1.StreamSummaryR\x06stream\x12+\n\x04logs\x18\x05 \x03(\x0b\x32\x17.lit.stream.v1.LogEntryR\x04logs\"j\n\x10GetStatusRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12 \n\tlog_lines\x18\x03 \x01(\rH\x00R\x08logLines\x88\x01\x01\x42\x0c\n\n_log_lines\"\xa0\x01\n\x11GetStatusResponse\x12\x33\n\x06status\x18\x01 \x01(\x0b\x32\x1b.lit.stream.v1.StreamStatusR\x06status\x12+\n\x04logs\x18\x02 \x03(\x0b\x32\x17.lit.stream.v1.LogEntryR\x04logs\x12)\n\x10logs_unavailable\x18\x03 \x01(\tR\x0flogsUnavailable\"x\n\x12WatchStatusRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12(\n\rbatch_initial\x18\x03 \x01(\x08H\x00R\x0c\x62\x61tchInitial\x88\x01\x01\x42\x10\n\x0e_batch_initial\"\xe1\x01\n\x13WatchStatusResponse\x12\x31\n\x04kind\x18\x01 \x01(\x0e\x32\x1d.lit.stream.v1.WatchEventKindR\x04kind\x12\x33\n\x06status\x18\x02 \x01(\x0b\x32\x1b.lit.stream.v1.StreamStatusR\x06status\x12\x37\n\x08statuses\x18\x03 \x03(\x0b\x32\x1b.lit.stream.v1.StreamStatusR\x08statuses\x12)\n\x10initial_complete\x18\x04 \x01(\x08R\x0finitialComplete\"\xd9\x01\n\x08LogEntry\x12.\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12\x1a\n\x08priority\x18\x02 \x01(\rR\x08priority\x12\x15\n\x03pid\x18\x03 \x01(\rH\x00R\x03pid\x88\x01\x01\x12\x18\n\x07message\x18\x04 \x01(\tR\x07message\x12\x16\n\x06\x63ursor\x18\x05 \x01(\tR\x06\x63ursor\x12\x30\n\x06source\x18\x06 \x01(\x0e\x32\x18.lit.stream.v1.LogSourceR\x06sourceB\x06\n\x04_pid\"\xd5\x01\n\x0bLogsRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\"\n\ntail_lines\x18\x03 \x01(\rH\x00R\ttailLines\x88\x01\x01\x12\x16\n\x06\x66ollow\x18\x04 \x01(\x08R\x06\x66ollow\x12\x30\n\x05since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x05since\x12!\n\x0c\x61\x66ter_cursor\x18\x06 \x01(\tR\x0b\x61\x66terCursorB\r\n\x0b_tail_lines\"f\n\x0cLogsResponse\x12\x31\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x17.lit.stream.v1.LogEntryR\x07\x65ntries\x12#\n\rdropped_lines\x18\x02 \x01(\x04R\x0c\x64roppedLines*c\n\x0c\x41\x63tionStatus\x12\x1d\n\x19\x41\x43TION_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41\x43TION_STATUS_SUCCESS\x10\x01\x12\x19\n\x15\x41\x43TION_STATUS_FAILURE\x10\x02*V\n\tLogSource\x12\x1a\n\x16LOG_SOURCE_UNSPECIFIED\x10\x00\x12\x15\n\x11LOG_SOURCE_WORKER\x10\x01\x12\x16\n\x12LOG_SOURCE_SYSTEMD\x10\x02*\xa1\x01\n\tLoadState\x12\x1a\n\x16LOAD_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11LOAD_STATE_LOADED\x10\x01\x12\x18\n\x14LOAD_STATE_NOT_FOUND\x10\x02\x12\x1a\n\x16LOAD_STATE_BAD_SETTING\x10\x03\x12\x14\n\x10LOAD_STATE_ERROR\x10\x04\x12\x15\n\x11LOAD_STATE_MASKED\x10\x05*\xee\x01\n\x0b\x41\x63tiveState\x12\x1c\n\x18\x41\x43TIVE_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41\x43TIVE_STATE_ACTIVE\x10\x01\x12\x1a\n\x16\x41\x43TIVE_STATE_RELOADING\x10\x02\x12\x19\n\x15\x41\x43TIVE_STATE_INACTIVE\x10\x03\x12\x17\n\x13\x41\x43TIVE_STATE_FAILED\x10\x04\x12\x1b\n\x17\x41\x43TIVE_STATE_ACTIVATING\x10\x05\x12\x1d\n\x19\x41\x43TIVE_STATE_DEACTIVATING\x10\x06\x12\x1c\n\x18\x41\x43TIVE_STATE_MAINTENANCE\x10\x07*\x8c\x01\n\x0eWatchEventKind\x12 \n\x1cWATCH_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18WATCH_EVENT_KIND_INITIAL\x10\x01\x12\x1c\n\x18WATCH_EVENT_KIND_CHANGED\x10\x02\x12\x1c\n\x18WATCH_EVENT_KIND_REMOVED\x10\x03*^\n\x0bUsageSource\x12\x1c\n\x18USAGE_SOURCE_UNSPECIFIED\x10\x00\x12\x18\n\x14USAGE_SOURCE_SYSTEMD\x10\x01\x12\x17\n\x13USAGE_SOURCE_PROCFS\x10\x02\x32\x9f\x04\n\rStreamService\x12T\n\x0bListStreams\x12!.lit.stream.v1.ListStreamsRequest\x1a\".lit.stream.v1.ListStreamsResponse\x12\x42\n\x05Start\x12\x1b.lit.stream.v1.StartRequest\x1a\x1c.lit.stream.v1.StartResponse\x12?\n\x04Stop\x12\x1a.lit.stream.v1.StopRequest\x1a\x1b.lit.stream.v1.StopResponse\x12H\n\x07Restart\x12\x1d.lit.stream.v1.RestartRequest\x1a\x1e.lit.stream.v1.RestartResponse\x12N\n\tGetStatus\x12\x1f.lit.stream.v1.GetStatusRequest\x1a .lit.stream.v1.GetStatusResponse\x12V\n\x0bWatchStatus\x12!.lit.stream.v1.WatchStatusRequest\x1a\".lit.stream.v1.WatchStatusResponse0\x01\x12\x41\n\x04Logs\x12\x1a.lit.stream.v1.LogsRequest\x1a\x1b.lit.stream.v1.LogsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1alit/stream/v1/stream.proto\x12\rlit.stream.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9c\x02\n\rStreamSummary\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n\x04unit\x18\x03 \x01(\tR\x04unit\x12\x37\n\nload_state\x18\x04 \x01(\x0e\x32\x18.lit.stream.v1.LoadStateR\tloadState\x12=\n\x0c\x61\x63tive_state\x18\x05 \x01(\x0e\x32\x1a.lit.stream.v1.ActiveStateR\x0b\x61\x63tiveState\x12\x1b\n\tsub_state\x18\x06 \x01(\tR\x08subState\x12&\n\x0funit_file_state\x18\x07 \x01(\tR\runitFileState\x12\x12\n\x04host\x18\x08 \x01(\tR\x04host\"\xa1\x06\n\x0cStreamStatus\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n\x04unit\x18\x03 \x01(\tR\x04unit\x12\x37\n\nload_state\x18\x04 \x01(\x0e\x32\x18.lit.stream.v1.LoadStateR\tloadState\x12=\n\x0c\x61\x63tive_state\x18\x05 \x01(\x0e\x32\x1a.lit.stream.v1.ActiveStateR\x0b\x61\x63tiveState\x12\x1b\n\tsub_state\x18\x06 \x01(\tR\x08subState\x12\x34\n\x07started\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07started\x12\x1e\n\x08main_pid\x18\x08 \x01(\rH\x00R\x07mainPid\x88\x01\x01\x12\x19\n\x05tasks\x18\t \x01(\x04H\x01R\x05tasks\x88\x01\x01\x12&\n\x0cmemory_bytes\x18\n \x01(\x04H\x02R\x0bmemoryBytes\x88\x01\x01\x12=\n\x0cusage_source\x18\x0b \x01(\x0e\x32\x1a.lit.stream.v1.UsageSourceR\x0busageSource\x12#\n\rrestart_count\x18\x0c \x01(\rR\x0crestartCount\x12\x16\n\x06result\x18\r \x01(\tR\x06result\x12$\n\x0b\x65xit_status\x18\x0e \x01(\x05H\x03R\nexitStatus\x88\x01\x01\x12$\n\x0b\x65xit_signal\x18\x0f \x01(\x05H\x04R\nexitSignal\x88\x01\x01\x12#\n\rusage_partial\x18\x10 \x01(\x08R\x0cusagePartial\x12\x36\n\tusage_age\x18\x11 \x01(\x0b\x32\x19.google.protobuf.DurationR\x08usageAge\x12&\n\x0funit_file_state\x18\x12 \x01(\tR\runitFileState\x12\x12\n\x04host\x18\x13 \x01(\tR\x04hostB\x0b\n\t_main_pidB\x08\n\x06_tasksB\x0f\n\r_memory_bytesB\x0e\n\x0c_exit_statusB\x0e\n\x0c_exit_signal\"M\n\tHostError\x12\x12\n\x04host\x18\x01 \x01(\tR\x04host\x12\x12\n\x04\x63ode\x18\x02 \x01(\x05R\x04\x63ode\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\"\x86\x01\n\x12ListStreamsRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\x12\x17\n\x04host\x18\x04 \x01(\tH\x00R\x04host\x88\x01\x01\x42\x07\n\x05_host\"\xb0\x01\n\x13ListStreamsResponse\x12\x36\n\x07streams\x18\x01 \x03(\x0b\x32\x1c.lit.stream.v1.StreamSummaryR\x07streams\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x39\n\x0bhost_errors\x18\x03 \x03(\x0b\x32\x18.lit.stream.v1.HostErrorR\nhostErrors\"\x8b\x01\n\x0cStartRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x31\n\x06settle\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06settle\x12\x17\n\x04host\x18\x04 \x01(\tH\x00R\x04host\x88\x01\x01\x42\x07\n\x05_host\"\xe0\x01\n\rStartResponse\x12\x33\n\x06status\x18\x01 \x01(\x0e\x32\x1b.lit.stream.v1.ActionStatusR\x06status\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x1d\n\njob_result\x18\x03 \x01(\tR\tjobResult\x12\x34\n\x06stream\x18\x04 \x01(\x0b\x32\x1c.lit.stream.v1.StreamSummaryR\x06stream\x12+\n\x04logs\x18\x05 \x03(\x0b\x32\x17.lit.stream.v1.LogEntryR\x04logs\"W\n\x0bStopRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x17\n\x04host\x18\x03 \x01(\tH\x00R\x04host\x88\x01\x01\x42\x07\n\x05_host\"\xb2\x01\n\x0cStopResponse\x12\x33\n\x06status\x18\x01 \x01(\x0e\x32\x1b.lit.stream.v1.ActionStatusR\x06status\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x1d\n\njob_result\x18\x03 \x01(\tR\tjobResult\x12\x34\n\x06stream\x18\x04 \x01(\x0b\x32\x1c.lit.stream.v1.StreamSummaryR\x06stream\"\x8d\x01\n\x0eRestartRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x31\n\x06settle\x18\x03 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06settle\x12\x17\n\x04host\x18\x04 \x01(\tH\x00R\x04host\x88\x01\x01\x42\x07\n\x05_host\"\xe2\x01\n\x0fRestartResponse\x12\x33\n\x06status\x18\x01 \x01(\x0e\x32\x1b.lit.stream.v1.ActionStatusR\x06status\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x1d\n\njob_result\x18\x03 \x01(\tR\tjobResult\x12\x34\n\x06stream\x18\x04 \x01(\x0b\x32\x1c.lit.stream.v1.StreamSummaryR\x06stream\x12+\n\x04logs\x18\x05 \x03(\x0b\x32\x17.lit.stream.v1.LogEntryR\x04logs\"\xc2\x01\n\x10GetStatusRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12 \n\tlog_lines\x18\x03 \x01(\rH\x00R\x08logLines\x88\x01\x01\x12$\n\x0b\x66resh_usage\x18\x04 \x01(\x08H\x01R\nfreshUsage\x88\x01\x01\x12\x17\n\x04host\x18\x05 \x01(\tH\x02R\x04host\x88\x01\x01\x42\x0c\n\n_log_linesB\x0e\n\x0c_fresh_usageB\x07\n\x05_host\"\xa0\x01\n\x11GetStatusResponse\x12\x33\n\x06status\x18\x01 \x01(\x0b\x32\x1b.lit.stream.v1.StreamStatusR\x06status\x12+\n\x04logs\x18\x02 \x03(\x0b\x32\x17.lit.stream.v1.LogEntryR\x04logs\x12)\n\x10logs_unavailable\x18\x03 \x01(\tR\x0flogsUnavailable\"\x9a\x01\n\x12WatchStatusRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12(\n\rbatch_initial\x18\x03 \x01(\x08H\x00R\x0c\x62\x61tchInitial\x88\x01\x01\x12\x17\n\x04host\x18\x04 \x01(\tH\x01R\x04host\x88\x01\x01\x42\x10\n\x0e_batch_initialB\x07\n\x05_host\"\x9a\x02\n\x13WatchStatusResponse\x12\x31\n\x04kind\x18\x01 \x01(\x0e\x32\x1d.lit.stream.v1.WatchEventKindR\x04kind\x12\x33\n\x06status\x18\x02 \x01(\x0b\x32\x1b.lit.stream.v1.StreamStatusR\x06status\x12\x37\n\x08statuses\x18\x03 \x03(\x0b\x32\x1b.lit.stream.v1.StreamStatusR\x08statuses\x12)\n\x10initial_complete\x18\x04 \x01(\x08R\x0finitialComplete\x12\x37\n\nhost_error\x18\x05 \x01(\x0b\x32\x18.lit.stream.v1.HostErrorR\thostError\"\x98\x02\n\x08LogEntry\x12.\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12\x1a\n\x08priority\x18\x02 \x01(\rR\x08priority\x12\x15\n\x03pid\x18\x03 \x01(\rH\x00R\x03pid\x88\x01\x01\x12\x18\n\x07message\x18\x04 \x01(\tR\x07message\x12\x16\n\x06\x63ursor\x18\x05 \x01(\tR\x06\x63ursor\x12\x30\n\x06source\x18\x06 \x01(\x0e\x32\x18.lit.stream.v1.LogSourceR\x06source\x12\x12\n\x04host\x18\x07 \x01(\tR\x04host\x12)\n\x10suppressed_lines\x18\x08 \x01(\x04R\x0fsuppressedLinesB\x06\n\x04_pid\"\xf7\x01\n\x0bLogsRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\"\n\ntail_lines\x18\x03 \x01(\rH\x00R\ttailLines\x88\x01\x01\x12\x16\n\x06\x66ollow\x18\x04 \x01(\x08R\x06\x66ollow\x12\x30\n\x05since\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x05since\x12!\n\x0c\x61\x66ter_cursor\x18\x06 \x01(\tR\x0b\x61\x66terCursor\x12\x17\n\x04host\x18\x07 \x01(\tH\x01R\x04host\x88\x01\x01\x42\r\n\x0b_tail_linesB\x07\n\x05_host\"f\n\x0cLogsResponse\x12\x31\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x17.lit.stream.v1.LogEntryR\x07\x65ntries\x12#\n\rdropped_lines\x18\x02 \x01(\x04R\x0c\x64roppedLines\"\x80\x01\n\x0fListRunsRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x17\n\x04host\x18\x03 \x01(\tH\x00R\x04host\x88\x01\x01\x12\x19\n\x05limit\x18\x04 \x01(\rH\x01R\x05limit\x88\x01\x01\x42\x07\n\x05_hostB\x08\n\x06_limit\":\n\x10ListRunsResponse\x12&\n\x04runs\x18\x01 \x03(\x0b\x32\x12.lit.stream.v1.RunR\x04runs\"\xe3\x02\n\x03Run\x12#\n\rinvocation_id\x18\x01 \x01(\tR\x0cinvocationId\x12\x34\n\x07started\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07started\x12\x30\n\x05\x65nded\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x05\x65nded\x12\x16\n\x06result\x18\x04 \x01(\tR\x06result\x12\x1b\n\texit_code\x18\x05 \x01(\tR\x08\x65xitCode\x12$\n\x0b\x65xit_status\x18\x06 \x01(\x05H\x00R\nexitStatus\x88\x01\x01\x12\x18\n\x07restart\x18\x07 \x01(\rR\x07restart\x12\x36\n\nlast_lines\x18\x08 \x03(\x0b\x32\x17.lit.stream.v1.LogEntryR\tlastLines\x12\x12\n\x04host\x18\t \x01(\tR\x04hostB\x0e\n\x0c_exit_status\"\xab\x01\n\rEnableRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x17\n\x04host\x18\x03 \x01(\tH\x00R\x04host\x88\x01\x01\x12\x15\n\x03now\x18\x04 \x01(\x08H\x01R\x03now\x88\x01\x01\x12\x31\n\x06settle\x18\x05 \x01(\x0b\x32\x19.google.protobuf.DurationR\x06settleB\x07\n\x05_hostB\x06\n\x04_now\"\x9a\x02\n\x0e\x45nableResponse\x12\x33\n\x06status\x18\x01 \x01(\x0e\x32\x1b.lit.stream.v1.ActionStatusR\x06status\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x37\n\x07\x63hanges\x18\x03 \x03(\x0b\x32\x1d.lit.stream.v1.UnitFileChangeR\x07\x63hanges\x12\x1d\n\njob_result\x18\x04 \x01(\tR\tjobResult\x12\x34\n\x06stream\x18\x05 \x01(\x0b\x32\x1c.lit.stream.v1.StreamSummaryR\x06stream\x12+\n\x04logs\x18\x06 \x03(\x0b\x32\x17.lit.stream.v1.LogEntryR\x04logs\"y\n\x0e\x44isableRequest\x12\x12\n\x04team\x18\x01 \x01(\tR\x04team\x12\x12\n\x04name\x18\x02 \x01(\tR\x04name\x12\x17\n\x04host\x18\x03 \x01(\tH\x00R\x04host\x88\x01\x01\x12\x15\n\x03now\x18\x04 \x01(\x08H\x01R\x03now\x88\x01\x01\x42\x07\n\x05_hostB\x06\n\x04_now\"\xee\x01\n\x0f\x44isableResponse\x12\x33\n\x06status\x18\x01 \x01(\x0e\x32\x1b.lit.stream.v1.ActionStatusR\x06status\x12\x18\n\x07message\x18\x02 \x01(\tR\x07message\x12\x37\n\x07\x63hanges\x18\x03 \x03(\x0b\x32\x1d.lit.stream.v1.UnitFileChangeR\x07\x63hanges\x12\x1d\n\njob_result\x18\x04 \x01(\tR\tjobResult\x12\x34\n\x06stream\x18\x05 \x01(\x0b\x32\x1c.lit.stream.v1.StreamSummaryR\x06stream\"Z\n\x0eUnitFileChange\x12\x12\n\x04type\x18\x01 \x01(\tR\x04type\x12\x12\n\x04path\x18\x02 \x01(\tR\x04path\x12 \n\x0b\x64\x65stination\x18\x03 \x01(\tR\x0b\x64\x65stination*c\n\x0c\x41\x63tionStatus\x12\x1d\n\x19\x41\x43TION_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41\x43TION_STATUS_SUCCESS\x10\x01\x12\x19\n\x15\x41\x43TION_STATUS_FAILURE\x10\x02*n\n\tLogSource\x12\x1a\n\x16LOG_SOURCE_UNSPECIFIED\x10\x00\x12\x15\n\x11LOG_SOURCE_WORKER\x10\x01\x12\x16\n\x12LOG_SOURCE_SYSTEMD\x10\x02\x12\x16\n\x12LOG_SOURCE_JOURNAL\x10\x03*\xa1\x01\n\tLoadState\x12\x1a\n\x16LOAD_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11LOAD_STATE_LOADED\x10\x01\x12\x18\n\x14LOAD_STATE_NOT_FOUND\x10\x02\x12\x1a\n\x16LOAD_STATE_BAD_SETTING\x10\x03\x12\x14\n\x10LOAD_STATE_ERROR\x10\x04\x12\x15\n\x11LOAD_STATE_MASKED\x10\x05*\xee\x01\n\x0b\x41\x63tiveState\x12\x1c\n\x18\x41\x43TIVE_STATE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41\x43TIVE_STATE_ACTIVE\x10\x01\x12\x1a\n\x16\x41\x43TIVE_STATE_RELOADING\x10\x02\x12\x19\n\x15\x41\x43TIVE_STATE_INACTIVE\x10\x03\x12\x17\n\x13\x41\x43TIVE_STATE_FAILED\x10\x04\x12\x1b\n\x17\x41\x43TIVE_STATE_ACTIVATING\x10\x05\x12\x1d\n\x19\x41\x43TIVE_STATE_DEACTIVATING\x10\x06\x12\x1c\n\x18\x41\x43TIVE_STATE_MAINTENANCE\x10\x07*\x8c\x01\n\x0eWatchEventKind\x12 \n\x1cWATCH_EVENT_KIND_UNSPECIFIED\x10\x00\x12\x1c\n\x18WATCH_EVENT_KIND_INITIAL\x10\x01\x12\x1c\n\x18WATCH_EVENT_KIND_CHANGED\x10\x02\x12\x1c\n\x18WATCH_EVENT_KIND_REMOVED\x10\x03*^\n\x0bUsageSource\x12\x1c\n\x18USAGE_SOURCE_UNSPECIFIED\x10\x00\x12\x18\n\x14USAGE_SOURCE_SYSTEMD\x10\x01\x12\x17\n\x13USAGE_SOURCE_PROCFS\x10\x02\x32\xfd\x05\n\rStreamService\x12T\n\x0bListStreams\x12!.lit.stream.v1.ListStreamsRequest\x1a\".lit.stream.v1.ListStreamsResponse\x12\x42\n\x05Start\x12\x1b.lit.stream.v1.StartRequest\x1a\x1c.lit.stream.v1.StartResponse\x12?\n\x04Stop\x12\x1a.lit.stream.v1.StopRequest\x1a\x1b.lit.stream.v1.StopResponse\x12H\n\x07Restart\x12\x1d.lit.stream.v1.RestartRequest\x1a\x1e.lit.stream.v1.RestartResponse\x12N\n\tGetStatus\x12\x1f.lit.stream.v1.GetStatusRequest\x1a .lit.stream.v1.GetStatusResponse\x12V\n\x0bWatchStatus\x12!.lit.stream.v1.WatchStatusRequest\x1a\".lit.stream.v1.WatchStatusResponse0\x01\x12\x41\n\x04Logs\x12\x1a.lit.stream.v1.LogsRequest\x1a\x1b.lit.stream.v1.LogsResponse0\x01\x12K\n\x08ListRuns\x12\x1e.lit.stream.v1.ListRunsRequest\x1a\x1f.lit.stream.v1.ListRunsResponse\x12\x45\n\x06\x45nable\x12\x1c.lit.stream.v1.EnableRequest\x1a\x1d.lit.stream.v1.EnableResponse\x12H\n\x07\x44isable\x12\x1d.lit.stream.v1.DisableRequest\x1a\x1e.lit.stream.v1.DisableResponseb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lit.stream.v1.stream_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _ACTIONSTATUS._serialized_start=3315
-  _ACTIONSTATUS._serialized_end=3414
-  _LOGSOURCE._serialized_start=3416
-  _LOGSOURCE._serialized_end=3502
-  _LOADSTATE._serialized_start=3505
-  _LOADSTATE._serialized_end=3666
-  _ACTIVESTATE._serialized_start=3669
-  _ACTIVESTATE._serialized_end=3907
-  _WATCHEVENTKIND._serialized_start=3910
-  _WATCHEVENTKIND._serialized_end=4050
-  _USAGESOURCE._serialized_start=4052
-  _USAGESOURCE._serialized_end=4146
+  _ACTIONSTATUS._serialized_start=5511
+  _ACTIONSTATUS._serialized_end=5610
+  _LOGSOURCE._serialized_start=5612
+  _LOGSOURCE._serialized_end=5722
+  _LOADSTATE._serialized_start=5725
+  _LOADSTATE._serialized_end=5886
+  _ACTIVESTATE._serialized_start=5889
+  _ACTIVESTATE._serialized_end=6127
+  _WATCHEVENTKIND._serialized_start=6130
+  _WATCHEVENTKIND._serialized_end=6270
+  _USAGESOURCE._serialized_start=6272
+  _USAGESOURCE._serialized_end=6366
   _STREAMSUMMARY._serialized_start=111
-  _STREAMSUMMARY._serialized_end=335
-  _STREAMSTATUS._serialized_start=338
-  _STREAMSTATUS._serialized_end=1023
-  _LISTSTREAMSREQUEST._serialized_start=1025
-  _LISTSTREAMSREQUEST._serialized_end=1125
-  _LISTSTREAMSRESPONSE._serialized_start=1127
-  _LISTSTREAMSRESPONSE._serialized_end=1244
-  _STARTREQUEST._serialized_start=1246
-  _STARTREQUEST._serialized_end=1351
-  _STARTRESPONSE._serialized_start=1354
-  _STARTRESPONSE._serialized_end=1578
-  _STOPREQUEST._serialized_start=1580
-  _STOPREQUEST._serialized_end=1633
-  _STOPRESPONSE._serialized_start=1636
-  _STOPRESPONSE._serialized_end=1814
-  _RESTARTREQUEST._serialized_start=1816
-  _RESTARTREQUEST._serialized_end=1923
-  _RESTARTRESPONSE._serialized_start=1926
-  _RESTARTRESPONSE._serialized_end=2152
-  _GETSTATUSREQUEST._serialized_start=2154
-  _GETSTATUSREQUEST._serialized_end=2260
-  _GETSTATUSRESPONSE._serialized_start=2263
-  _GETSTATUSRESPONSE._serialized_end=2423
-  _WATCHSTATUSREQUEST._serialized_start=2425
-  _WATCHSTATUSREQUEST._serialized_end=2545
-  _WATCHSTATUSRESPONSE._serialized_start=2548
-  _WATCHSTATUSRESPONSE._serialized_end=2773
-  _LOGENTRY._serialized_start=2776
-  _LOGENTRY._serialized_end=2993
-  _LOGSREQUEST._serialized_start=2996
-  _LOGSREQUEST._serialized_end=3209
-  _LOGSRESPONSE._serialized_start=3211
-  _LOGSRESPONSE._serialized_end=3313
-  _STREAMSERVICE._serialized_start=4149
-  _STREAMSERVICE._serialized_end=4692
+  _STREAMSUMMARY._serialized_end=395
+  _STREAMSTATUS._serialized_start=398
+  _STREAMSTATUS._serialized_end=1199
+  _HOSTERROR._serialized_start=1201
+  _HOSTERROR._serialized_end=1278
+  _LISTSTREAMSREQUEST._serialized_start=1281
+  _LISTSTREAMSREQUEST._serialized_end=1415
+  _LISTSTREAMSRESPONSE._serialized_start=1418
+  _LISTSTREAMSRESPONSE._serialized_end=1594
+  _STARTREQUEST._serialized_start=1597
+  _STARTREQUEST._serialized_end=1736
+  _STARTRESPONSE._serialized_start=1739
+  _STARTRESPONSE._serialized_end=1963
+  _STOPREQUEST._serialized_start=1965
+  _STOPREQUEST._serialized_end=2052
+  _STOPRESPONSE._serialized_start=2055
+  _STOPRESPONSE._serialized_end=2233
+  _RESTARTREQUEST._serialized_start=2236
+  _RESTARTREQUEST._serialized_end=2377
+  _RESTARTRESPONSE._serialized_start=2380
+  _RESTARTRESPONSE._serialized_end=2606
+  _GETSTATUSREQUEST._serialized_start=2609
+  _GETSTATUSREQUEST._serialized_end=2803
+  _GETSTATUSRESPONSE._serialized_start=2806
+  _GETSTATUSRESPONSE._serialized_end=2966
+  _WATCHSTATUSREQUEST._serialized_start=2969
+  _WATCHSTATUSREQUEST._serialized_end=3123
+  _WATCHSTATUSRESPONSE._serialized_start=3126
+  _WATCHSTATUSRESPONSE._serialized_end=3408
+  _LOGENTRY._serialized_start=3411
+  _LOGENTRY._serialized_end=3691
+  _LOGSREQUEST._serialized_start=3694
+  _LOGSREQUEST._serialized_end=3941
+  _LOGSRESPONSE._serialized_start=3943
+  _LOGSRESPONSE._serialized_end=4045
+  _LISTRUNSREQUEST._serialized_start=4048
+  _LISTRUNSREQUEST._serialized_end=4176
+  _LISTRUNSRESPONSE._serialized_start=4178
+  _LISTRUNSRESPONSE._serialized_end=4236
+  _RUN._serialized_start=4239
+  _RUN._serialized_end=4594
+  _ENABLEREQUEST._serialized_start=4597
+  _ENABLEREQUEST._serialized_end=4768
+  _ENABLERESPONSE._serialized_start=4771
+  _ENABLERESPONSE._serialized_end=5053
+  _DISABLEREQUEST._serialized_start=5055
+  _DISABLEREQUEST._serialized_end=5176
+  _DISABLERESPONSE._serialized_start=5179
+  _DISABLERESPONSE._serialized_end=5417
+  _UNITFILECHANGE._serialized_start=5419
+  _UNITFILECHANGE._serialized_end=5509
+  _STREAMSERVICE._serialized_start=6369
+  _STREAMSERVICE._serialized_end=7134
 # @@protoc_insertion_point(module_scope)

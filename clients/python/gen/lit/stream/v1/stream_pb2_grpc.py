@@ -50,6 +50,21 @@ class StreamServiceStub(object):
                 request_serializer=lit_dot_stream_dot_v1_dot_stream__pb2.LogsRequest.SerializeToString,
                 response_deserializer=lit_dot_stream_dot_v1_dot_stream__pb2.LogsResponse.FromString,
                 )
+        self.ListRuns = channel.unary_unary(
+                '/lit.stream.v1.StreamService/ListRuns',
+                request_serializer=lit_dot_stream_dot_v1_dot_stream__pb2.ListRunsRequest.SerializeToString,
+                response_deserializer=lit_dot_stream_dot_v1_dot_stream__pb2.ListRunsResponse.FromString,
+                )
+        self.Enable = channel.unary_unary(
+                '/lit.stream.v1.StreamService/Enable',
+                request_serializer=lit_dot_stream_dot_v1_dot_stream__pb2.EnableRequest.SerializeToString,
+                response_deserializer=lit_dot_stream_dot_v1_dot_stream__pb2.EnableResponse.FromString,
+                )
+        self.Disable = channel.unary_unary(
+                '/lit.stream.v1.StreamService/Disable',
+                request_serializer=lit_dot_stream_dot_v1_dot_stream__pb2.DisableRequest.SerializeToString,
+                response_deserializer=lit_dot_stream_dot_v1_dot_stream__pb2.DisableResponse.FromString,
+                )
 
 
 class StreamServiceServicer(object):
@@ -131,6 +146,33 @@ class StreamServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListRuns(self, request, context):
+        """ListRuns lists the stream's recent runs, newest first, from the journal: when each started and
+        ended, how it ended (systemd's result, exit code or signal), whether it was an automatic
+        restart, and its own last log lines. Needs the logs role, as Logs does.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Enable(self, request, context):
+        """Enable makes the stream start at boot, as `systemctl enable` does: systemd's EnableUnitFiles on
+        the stream's unit, then a daemon reload. With `now`, it also starts the stream, answered as
+        Start is. Enabling an enabled stream succeeds and changes nothing. FAILED_PRECONDITION when the
+        unit file (or the team's template) has no [Install] section, or the stream is masked.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Disable(self, request, context):
+        """Disable undoes Enable (systemd's DisableUnitFiles, then a daemon reload); with `now`, it also
+        stops the stream, answered as Stop is. Disabling a disabled stream succeeds and changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StreamServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -168,6 +210,21 @@ def add_StreamServiceServicer_to_server(servicer, server):
                     servicer.Logs,
                     request_deserializer=lit_dot_stream_dot_v1_dot_stream__pb2.LogsRequest.FromString,
                     response_serializer=lit_dot_stream_dot_v1_dot_stream__pb2.LogsResponse.SerializeToString,
+            ),
+            'ListRuns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRuns,
+                    request_deserializer=lit_dot_stream_dot_v1_dot_stream__pb2.ListRunsRequest.FromString,
+                    response_serializer=lit_dot_stream_dot_v1_dot_stream__pb2.ListRunsResponse.SerializeToString,
+            ),
+            'Enable': grpc.unary_unary_rpc_method_handler(
+                    servicer.Enable,
+                    request_deserializer=lit_dot_stream_dot_v1_dot_stream__pb2.EnableRequest.FromString,
+                    response_serializer=lit_dot_stream_dot_v1_dot_stream__pb2.EnableResponse.SerializeToString,
+            ),
+            'Disable': grpc.unary_unary_rpc_method_handler(
+                    servicer.Disable,
+                    request_deserializer=lit_dot_stream_dot_v1_dot_stream__pb2.DisableRequest.FromString,
+                    response_serializer=lit_dot_stream_dot_v1_dot_stream__pb2.DisableResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -296,5 +353,56 @@ class StreamService(object):
         return grpc.experimental.unary_stream(request, target, '/lit.stream.v1.StreamService/Logs',
             lit_dot_stream_dot_v1_dot_stream__pb2.LogsRequest.SerializeToString,
             lit_dot_stream_dot_v1_dot_stream__pb2.LogsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListRuns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/lit.stream.v1.StreamService/ListRuns',
+            lit_dot_stream_dot_v1_dot_stream__pb2.ListRunsRequest.SerializeToString,
+            lit_dot_stream_dot_v1_dot_stream__pb2.ListRunsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Enable(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/lit.stream.v1.StreamService/Enable',
+            lit_dot_stream_dot_v1_dot_stream__pb2.EnableRequest.SerializeToString,
+            lit_dot_stream_dot_v1_dot_stream__pb2.EnableResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def Disable(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/lit.stream.v1.StreamService/Disable',
+            lit_dot_stream_dot_v1_dot_stream__pb2.DisableRequest.SerializeToString,
+            lit_dot_stream_dot_v1_dot_stream__pb2.DisableResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_ADDRESS } from '../../clients/typescript/src/connection.js';
 import { UnitNaming } from '../core/unitNaming.js';
-import { EmbeddedSystemd } from '../systemd/embeddedSystemd.js';
-import { parseConfig, USAGE } from './config.js';
+import { EmbeddedSystemd } from '../dev/embeddedSystemd.js';
+import { DEFAULT_LISTEN, parseConfig, USAGE } from './config.js';
 import { runDaemon } from './main.js';
 
 const REPO = resolve(fileURLToPath(import.meta.url), '../../../..');
@@ -51,8 +50,8 @@ Restart=on-failure
   const server = await runDaemon({ ...config, bus: sandbox.busAddress, journalDirectory: sandbox.journalDirectory }, () => sandbox.shutdown());
   const first = DEMO_STREAMS[0];
   const address = server.address;
-  // lit-streamctl (this clone's build) finds the client's default address by itself.
-  const ctl = address === DEFAULT_ADDRESS ? 'npx lit-streamctl' : `LIT_STREAM_ADDR=${address} npx lit-streamctl`;
+  // lit-streamctl (this clone's build) finds the default address by itself: the clients' is ours.
+  const ctl = address === DEFAULT_LISTEN ? 'npx lit-streamctl' : `LIT_STREAM_ADDR=${address} npx lit-streamctl`;
   process.stderr.write(`
 lit-streamd is serving an embedded systemd (${sandbox.busAddress})
 with team '${DEMO_TEAM}' and streams ${DEMO_STREAMS.map((s) => `'${s}'`).join(', ')} (each runs examples/ticker.mjs).

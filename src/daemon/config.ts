@@ -23,12 +23,16 @@ export interface DaemonConfig {
   readonly metricsListen?: string;
 }
 
+/** Where lit-streamd listens unless told otherwise; the clients' default address is the same
+ *  (clients/testdata/defaults.json holds both to it). */
+export const DEFAULT_LISTEN = '127.0.0.1:50051';
+
 export const USAGE = `Usage: lit-streamd [options]
 
 Serves lit.stream.v1.StreamService over gRPC, driving systemd over D-Bus.
 
 Options (each falls back to its environment variable, then to the default):
-  --listen HOST:PORT|unix:/PATH  address to serve on      LIT_STREAM_LISTEN       127.0.0.1:50051
+  --listen HOST:PORT|unix:/PATH  address to serve on      LIT_STREAM_LISTEN       ${DEFAULT_LISTEN}
   --bus system|session|ADDRESS   D-Bus bus of the systemd LIT_STREAM_BUS          system
                           manager to drive (ADDRESS e.g. unix:path=/run/user/1000/bus)
   --unit-prefix PREFIX    unit name prefix                LIT_STREAM_UNIT_PREFIX  ${DEFAULT_UNIT_PREFIX}
@@ -92,7 +96,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
   const fromEnv = (name: string) => (env[name] === '' ? undefined : env[name]);
   const flag = (value: boolean | undefined, name: string) =>
     value ?? ['1', 'true', 'yes', 'on'].includes((fromEnv(name) ?? '').toLowerCase());
-  const listen = values.listen ?? fromEnv('LIT_STREAM_LISTEN') ?? '127.0.0.1:50051';
+  const listen = values.listen ?? fromEnv('LIT_STREAM_LISTEN') ?? DEFAULT_LISTEN;
   checkListen(listen);
   const metricsListen = values['metrics-listen'] ?? fromEnv('LIT_STREAM_METRICS_LISTEN');
   if (metricsListen !== undefined) checkHostPort('--metrics-listen', metricsListen);

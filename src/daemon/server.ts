@@ -1,5 +1,6 @@
 import { Server } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { LocalBackend } from '../control/localBackend.js';
 import { StreamController } from '../control/streamController.js';
 import { StreamLogs } from '../control/streamLogs.js';
 import { StreamView } from '../control/streamView.js';
@@ -7,20 +8,20 @@ import type { JournalSource } from '../systemd/journalctl.js';
 import { JournalFollowers } from '../systemd/journalFollowers.js';
 import type { UnitNaming } from '../core/unitNaming.js';
 import { HealthService } from '../../gen/grpc/health/v1/health.js';
-import { type MetricsEndpoint, startMetricsEndpoint } from '../metrics/metricsEndpoint.js';
-import { GrpcMetrics } from '../metrics/grpcMetrics.js';
-import { processMetrics, ServerMetrics } from '../metrics/serverMetrics.js';
-import { streamMetrics } from '../metrics/streamMetrics.js';
+import { type MetricsEndpoint, startMetricsEndpoint } from '../rpc/metrics/metricsEndpoint.js';
+import { GrpcMetrics } from '../rpc/metrics/grpcMetrics.js';
+import { processMetrics, ServerMetrics } from '../rpc/metrics/serverMetrics.js';
+import { streamMetrics } from '../control/streamMetrics.js';
 import { SystemdLink } from '../systemd/systemdLink.js';
 import type { LivenessOptions } from '../systemd/systemdSession.js';
-import { AccessControl } from './accessControl.js';
-import { CallLimits, DEFAULT_CALL_LIMITS, HTTP2_LIMITS } from './callLimits.js';
-import { CallPipeline, type CallObserver } from './callPipeline.js';
-import { HEALTH_SERVICE, HealthStatus } from './health.js';
-import { REFLECTION_SERVICES, ReflectionIndex, reflectionService } from './reflection.js';
-import { STREAM_SERVICE, streamService } from './streamService.js';
-import { streamServiceDefinition } from './watchStatus.js';
-import { afterBind, checkExposure, isUnixSocket, prepareListen, serverCredentials, type TransportOptions } from './transport.js';
+import { AccessControl } from '../rpc/accessControl.js';
+import { CallLimits, DEFAULT_CALL_LIMITS, HTTP2_LIMITS } from '../rpc/callLimits.js';
+import { CallPipeline, type CallObserver } from '../rpc/callPipeline.js';
+import { HEALTH_SERVICE, HealthStatus } from '../rpc/health.js';
+import { REFLECTION_SERVICES, ReflectionIndex, reflectionService } from '../rpc/reflection.js';
+import { STREAM_SERVICE, streamService } from '../api/streamService.js';
+import { streamServiceDefinition } from '../api/watchStatus.js';
+import { afterBind, checkExposure, isUnixSocket, prepareListen, serverCredentials, type TransportOptions } from '../rpc/transport.js';
 
 export { STREAM_SERVICE };
 
@@ -126,7 +127,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const followers = new JournalFollowers(journal);
   const logs = new StreamLogs(journal, followers, options.naming, view);
   const controller = new StreamController(link, options.naming, view, { logs, settleMs: options.settleMs });
-  server.addService(streamServiceDefinition(), streamService(controller, view, logs, calls));
+  server.addService(streamServiceDefinition(), streamService(new LocalBackend(controller, view, logs), calls));
   server.addService(HealthService, health.service(calls));
   if (options.reflection ?? true) {
     const served = [STREAM_SERVICE, HEALTH_SERVICE, ...Object.values(REFLECTION_SERVICES).map((s) => s.name)];

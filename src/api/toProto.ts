@@ -1,6 +1,6 @@
 import type { LogLine } from '../core/logLine.js';
 import type { ActionResult, StreamStatus as CoreStatus, StreamSummary as CoreSummary } from '../core/status.js';
-import { activeStateToProto, loadStateToProto, usageSourceToProto } from '../core/stateNames.js';
+import { activeStateToProto, loadStateToProto, usageSourceToProto } from './stateNames.js';
 import {
   ActionStatus,
   type LogEntry,
@@ -18,6 +18,8 @@ export function summaryToProto(summary: CoreSummary): StreamSummary {
     loadState: loadStateToProto(summary.loadState),
     activeState: activeStateToProto(summary.activeState),
     subState: summary.subState,
+    unitFileState: summary.unitFileState ?? '',
+    host: summary.host ?? '',
   };
 }
 
@@ -56,5 +58,7 @@ export function logLineToProto(line: LogLine): LogEntry {
     message: line.message,
     cursor: line.cursor,
     source: line.source === 'worker' ? LogSource.LOG_SOURCE_WORKER : LogSource.LOG_SOURCE_SYSTEMD,
+    host: '',
+    suppressedLines: 0,
   };
 }

@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { CallObserver, CallType, MethodSpec, RefusalReason } from '../server/callPipeline.js';
+import type { CallObserver, CallType, MethodSpec, RefusalReason } from '../callPipeline.js';
 
 /**
  * gRPC status codes by the names Go's `codes.Code.String()` gives them, which is what

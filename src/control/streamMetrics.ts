@@ -1,12 +1,9 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import { activeStateWord } from '../core/stateNames.js';
-import { type KnownStream, type StreamView, toStatus } from '../control/streamView.js';
-import { ActiveState } from '../../gen/lit/stream/v1/stream.js';
+import { ACTIVE_STATES } from '../core/stateWords.js';
+import { type KnownStream, type StreamView, toStatus } from './streamView.js';
 
 /** systemd's ActiveState words the API knows, each one series of `lit_stream_state`. */
-export const STREAM_STATES: readonly string[] = Object.values(ActiveState)
-  .filter((value): value is ActiveState => typeof value === 'number' && value !== ActiveState.ACTIVE_STATE_UNSPECIFIED && value >= 0)
-  .map(activeStateWord);
+export const STREAM_STATES: readonly string[] = ACTIVE_STATES;
 
 /** Usage reads in flight during one scrape: systemd answers D-Bus on one thread. */
 const USAGE_CONCURRENCY = 8;

@@ -1,4 +1,4 @@
-import type { StreamView } from '../control/streamView.js';
+import type { StreamBackend } from '../core/backend.js';
 import { untilAborted } from '../core/abortable.js';
 import type { StreamStatus as CoreStatus } from '../core/status.js';
 import { parseStreamName, parseTeam } from '../core/streamRef.js';
@@ -8,7 +8,8 @@ import {
   type WatchStatusRequest,
   WatchStatusResponse,
 } from '../../gen/lit/stream/v1/stream.js';
-import type { ServerStreamingHandler } from './callPipeline.js';
+import type { CallContext, ServerStreamingHandler } from '../rpc/callPipeline.js';
+import { scopeOf } from './callScope.js';
 import { statusToProto } from './toProto.js';
 
 const KINDS = {
@@ -31,13 +32,14 @@ export interface WatchMessage {
  * pulls the next message only when the client has taken the last one, so a slow watcher's changes
  * wait in its CoalescingQueue: at most one message per stream, never unbounded memory.
  */
-export function watchStatus(view: StreamView): ServerStreamingHandler<WatchStatusRequest, WatchStatusResponse> {
-  return async function* (request, { signal }) {
+export function watchStatus(backend: StreamBackend): ServerStreamingHandler<WatchStatusRequest, WatchStatusResponse> {
+  return async function* (request, context) {
+    const { signal } = context;
     const team = parseTeam(request.team);
     const name = request.name === '' ? undefined : parseStreamName(request.name);
     const queue = new CoalescingQueue();
     // Held only until sent: a long-lived watch keeps nothing per stream beyond its queue.
-    let { initial, stop } = await openWatch(view, team, name, queue, signal);
+    let { initial, stop } = await openWatch(backend, team, name, queue, context);
     try {
       if (request.batchInitial) {
         // Changes meanwhile wait in the queue and follow the snapshot as CHANGED.
@@ -59,11 +61,11 @@ export function watchStatus(view: StreamView): ServerStreamingHandler<WatchStatu
   };
 }
 
-/** view.watch(), given up (and its listener removed) if the call ends first. */
-async function openWatch(view: StreamView, team: string, name: string | undefined, queue: CoalescingQueue, signal: AbortSignal) {
-  const opening = view.watch(team, name, (change) => queue.push(change));
+/** backend.watch(), given up (and its listener removed) if the call ends first. */
+async function openWatch(backend: StreamBackend, team: string, name: string | undefined, queue: CoalescingQueue, context: CallContext) {
+  const opening = backend.watch(team, name, (change) => queue.push(change), scopeOf(context));
   try {
-    return await untilAborted(opening, signal);
+    return await untilAborted(opening, context.signal);
   } catch (error) {
     // Gone before the view answered: stop the listener it will have added by then.
     opening.then((late) => late.stop(), () => undefined);

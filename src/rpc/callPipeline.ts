@@ -22,7 +22,7 @@ import { parseTeam } from '../core/streamRef.js';
 import { ActionStatus } from '../../gen/lit/stream/v1/stream.js';
 import type { AccessControl, Caller, CredentialSource } from './accessControl.js';
 import { CallLimits } from './callLimits.js';
-import { toGrpcStatus } from './grpcStatus.js';
+import { STATUS_NAMES, toGrpcStatus } from './grpcStatus.js';
 
 /**
  * Why a call's signal aborts when the call has ended: one error for every call, since nobody reads
@@ -95,10 +95,6 @@ export interface CallPipelineOptions {
   readonly observers?: readonly CallObserver[];
 }
 
-export const STATUS_NAMES = Object.fromEntries(Object.entries(status).map(([name, code]) => [code, name])) as Record<
-  number,
-  string
->;
 
 /** What the pipeline's calls share: collaborators, the open streams, whether it is closing. */
 interface Shared {

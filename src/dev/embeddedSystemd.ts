@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { BusConnection } from './busConnection.js';
-import { cgroupDirs, createCgroups, pidsIn, removeCgroups } from './cgroups.js';
-import { SystemdManager } from './manager.js';
+import { BusConnection } from '../systemd/busConnection.js';
+import { cgroupDirs, createCgroups, pidsIn, removeCgroups } from '../systemd/cgroups.js';
+import { SystemdManager } from '../systemd/manager.js';
 
 const SYSTEMD = '/usr/lib/systemd/systemd';
 /** The directory of this package (the one with package.json), from src/ and from dist/src/ alike. */

@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { Metadata } from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
-import type { AccessControl, Caller } from '../server/accessControl.js';
-import { checkExposure, type TransportOptions, type TransportWarnings } from '../server/transport.js';
+import type { AccessControl, Caller } from '../accessControl.js';
+import { checkExposure, type TransportOptions, type TransportWarnings } from '../transport.js';
 
 export interface MetricsEndpointOptions extends Omit<TransportOptions, 'listen' | 'accessControlled' | 'socketMode'> {
   /** `host:port` (port 0 picks a free one). */

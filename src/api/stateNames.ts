@@ -7,7 +7,7 @@ import {
   loadStateToJSON,
   UsageSource,
 } from '../../gen/lit/stream/v1/stream.js';
-import type { UsageSource as CoreUsageSource } from './status.js';
+import type { UsageSource as CoreUsageSource } from '../core/status.js';
 
 /**
  * systemd's state words ↔ the API's enums. The enum names are systemd's words upper-cased with

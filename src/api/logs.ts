@@ -1,0 +1,27 @@
+import type { StreamBackend } from '../core/backend.js';
+import { parseStreamRef } from '../core/streamRef.js';
+import type { LogsRequest, LogsResponse } from '../../gen/lit/stream/v1/stream.js';
+import type { ServerStreamingHandler } from '../rpc/callPipeline.js';
+import { scopeOf } from './callScope.js';
+import { logLineToProto } from './toProto.js';
+
+/**
+ * Logs: the stream's lines from the journal, in batches, then (with `follow`) new ones as they
+ * come. The call pipeline pulls the next batch only when the client has taken the last one.
+ */
+export function logs(backend: StreamBackend): ServerStreamingHandler<LogsRequest, LogsResponse> {
+  return async function* (request, context) {
+    const ref = parseStreamRef(request.team, request.name);
+    const batches = backend.logs(
+      ref,
+      {
+        tailLines: request.tailLines,
+        sinceUsec: request.since === undefined ? undefined : BigInt(request.since.getTime()) * 1000n,
+        afterCursor: request.afterCursor,
+        follow: request.follow,
+      },
+      scopeOf(context),
+    );
+    for await (const batch of batches) yield { entries: batch.lines.map(logLineToProto), droppedLines: batch.dropped };
+  };
+}

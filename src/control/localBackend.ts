@@ -1,0 +1,42 @@
+import type { ActionOptions, CallScope, LogsRequest, PageRequest, StatusOptions, StatusReport, StreamBackend, StreamListener, StreamWatch } from '../core/backend.js';
+import type { LogBatch } from '../core/logLine.js';
+import type { Page } from '../core/paging.js';
+import type { Action, ActionResult, StreamSummary } from '../core/status.js';
+import type { StreamRef } from '../core/streamRef.js';
+import type { StreamController } from './streamController.js';
+import type { StreamLogs } from './streamLogs.js';
+import type { StreamView } from './streamView.js';
+
+/**
+ * The streams of this host's systemd: reads from the live StreamView, actions through the
+ * StreamController, logs from the journal.
+ */
+export class LocalBackend implements StreamBackend {
+  constructor(
+    private readonly controller: StreamController,
+    private readonly view: StreamView,
+    private readonly streamLogs: StreamLogs,
+  ) {}
+
+  list(team: string, page: PageRequest): Promise<Page<StreamSummary>> {
+    return this.controller.list(team, page);
+  }
+
+  async status(ref: StreamRef, { logLines }: StatusOptions, call: CallScope): Promise<StatusReport> {
+    const status = await this.controller.status(ref);
+    const logs = await this.controller.recentLogs(ref, logLines, call.signal);
+    return { status, logs: logs.lines, logsUnavailable: logs.unavailable };
+  }
+
+  act(action: Action, ref: StreamRef, options: ActionOptions, call: CallScope): Promise<ActionResult> {
+    return this.controller[action](ref, { ...options, signal: call.signal, deadline: call.deadline });
+  }
+
+  watch(team: string, name: string | undefined, listener: StreamListener): Promise<StreamWatch> {
+    return this.view.watch(team, name, listener);
+  }
+
+  logs(ref: StreamRef, request: LogsRequest, call: CallScope): AsyncIterable<LogBatch> {
+    return this.streamLogs.read(ref, request, call.signal);
+  }
+}

@@ -1,0 +1,85 @@
+import type { LogBatch, LogLine } from './logLine.js';
+import type { Page } from './paging.js';
+import type { Action, ActionResult, StreamStatus, StreamSummary } from './status.js';
+import type { StreamRef } from './streamRef.js';
+import type { WaitLimits } from './waitWithin.js';
+
+/**
+ * What StreamService needs from whatever runs the streams: the local backend (src/control, one
+ * host's systemd) or the fleet's (src/fleet, many hosts' agents). The API handlers (src/api) are
+ * written against this and nothing else; every value is in the product's words, never gRPC's or
+ * systemd's. Inputs are validated before they get here (StreamRef, a parsed team).
+ */
+export interface StreamBackend {
+  /** The team's declared streams, by name, one page at a time. */
+  list(team: string, page: PageRequest, call: CallScope): Promise<Page<StreamSummary>>;
+  /** The stream's status, and its newest log lines when asked for. */
+  status(ref: StreamRef, options: StatusOptions, call: CallScope): Promise<StatusReport>;
+  /** Starts, stops or restarts the stream; the answer is what systemd did. */
+  act(action: Action, ref: StreamRef, options: ActionOptions, call: CallScope): Promise<ActionResult>;
+  /**
+   * Calls `listener` with each change of the team's streams (or of one) from now on; `initial` is
+   * their status when it began, taken so that no change falls between the two.
+   */
+  watch(team: string, name: string | undefined, listener: StreamListener, call: CallScope): Promise<StreamWatch>;
+  /** The stream's log lines as asked, oldest first; with `follow`, then each new one until `call.signal` aborts. */
+  logs(ref: StreamRef, request: LogsRequest, call: CallScope): AsyncIterable<LogBatch>;
+}
+
+/** The call a backend works for: its caller, deadline and cancellation. */
+export interface CallScope extends WaitLimits {
+  /** Who is calling (the access file's identity name), when known: a backend that forwards the call says so. */
+  readonly caller?: string;
+}
+
+export interface PageRequest {
+  /** 0: the default page size. */
+  readonly pageSize: number;
+  /** Empty for the first page. */
+  readonly pageToken: string;
+}
+
+export interface StatusOptions {
+  /** How many of the newest log lines of the stream's current run to include; 0: none. */
+  readonly logLines: number;
+}
+
+export interface StatusReport {
+  readonly status: StreamStatus;
+  readonly logs: readonly LogLine[];
+  /** Why `logs` is empty although lines were asked for (the journal cannot be read). */
+  readonly logsUnavailable?: string;
+}
+
+export interface ActionOptions {
+  /** How long a started worker must hold before a Start or Restart succeeds, ms; absent: the backend's default, 0: off. */
+  readonly settleMs?: number;
+}
+
+export type StreamChangeKind = 'changed' | 'removed';
+
+/** A change of a watched stream. The status carries no tasks and memory (not signalled). */
+export interface StreamChange {
+  readonly kind: StreamChangeKind;
+  readonly status: StreamStatus;
+}
+
+export type StreamListener = (change: StreamChange) => void;
+
+export interface StreamWatch {
+  readonly initial: StreamStatus[];
+  /** Stops the listener. */
+  stop(): void;
+}
+
+/** What a Logs call asks for. */
+export interface LogsRequest {
+  /** The newest this many lines (default 10, or up to MAX_TAIL_LINES when `since` is set); 0: none. */
+  readonly tailLines?: number;
+  /** No line older than this (µs since the epoch). */
+  readonly sinceUsec?: bigint;
+  /** Every line after this cursor instead of the newest ones (up to MAX_TAIL_LINES unless following). */
+  readonly afterCursor?: string;
+  /** Go on sending lines as they are written, until cancelled. */
+  readonly follow: boolean;
+}
