@@ -3,6 +3,7 @@ import type { LogBatch } from '../core/logLine.js';
 import type { Page } from '../core/paging.js';
 import type { Action, ActionResult, StreamSummary } from '../core/status.js';
 import type { StreamRef } from '../core/streamRef.js';
+import type { RunLines } from './runLines.js';
 import type { StreamController } from './streamController.js';
 import type { StreamLogs } from './streamLogs.js';
 import type { StreamView } from './streamView.js';
@@ -16,6 +17,7 @@ export class LocalBackend implements StreamBackend {
     private readonly controller: StreamController,
     private readonly view: StreamView,
     private readonly streamLogs: StreamLogs,
+    private readonly runLines: RunLines,
   ) {}
 
   list(team: string, page: PageRequest): Promise<Page<StreamSummary>> {
@@ -24,7 +26,7 @@ export class LocalBackend implements StreamBackend {
 
   async status(ref: StreamRef, { logLines }: StatusOptions, call: CallScope): Promise<StatusReport> {
     const status = await this.controller.status(ref);
-    const logs = await this.controller.recentLogs(ref, logLines, call.signal);
+    const logs = await this.runLines.ofCurrentRun(ref, logLines, call.signal);
     return { status, logs: logs.lines, logsUnavailable: logs.unavailable };
   }
 

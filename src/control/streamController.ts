@@ -2,20 +2,18 @@ import { EventEmitter } from 'node:events';
 import { basename } from 'node:path';
 import { canceledBeforeSent, formatSettle, type JobOutcome, judgeAction, judgeSettle, judgeSuperseded, withLogs } from '../core/actionResult.js';
 import { StreamMaskedError, StreamNotDeclaredError, StreamUndeclaredError } from '../core/errors.js';
-import type { LogLine } from '../core/logLine.js';
 import { type Page, paginate } from '../core/paging.js';
 import type { Action, ActionResult, StreamStatus, StreamSummary } from '../core/status.js';
 import { parseTeam, type StreamRef } from '../core/streamRef.js';
 import type { UnitNaming } from '../core/unitNaming.js';
 import { BusUnavailableError } from '../systemd/errors.js';
 import type { WaitOptions } from '../systemd/jobs.js';
-import { JournalUnavailableError } from '../systemd/journalctl.js';
 import { SERVICE_INTERFACE } from '../systemd/manager.js';
 import { hasProcesses, readServiceState, type ServiceState } from '../systemd/serviceState.js';
 import type { SystemdSession } from '../systemd/systemdSession.js';
 import { judgeDeclaration } from './declarations.js';
 import { awaitSettle, type Superseded, settleApplies } from './settleWindow.js';
-import type { StreamLogs } from './streamLogs.js';
+import type { RunLines } from './runLines.js';
 import { type StreamView, toStatus } from './streamView.js';
 import { CanceledByStopError, type JobSlot, UnitQueue } from './unitQueue.js';
 
@@ -36,25 +34,14 @@ export interface ActionOptions extends WaitOptions {
 }
 
 export interface ControllerOptions {
-  /** Where the streams' log lines come from; without it, no lines in answers. */
-  readonly logs?: StreamLogs;
+  /** Which log lines an answer carries (those of this start); without it, none. */
+  readonly lines?: RunLines;
   /** The settle window when a request names none, ms. Default 1000. */
   readonly settleMs?: number;
 }
 
 /** The settle window when neither the request nor the server names one (supervisord's startsecs). */
 export const DEFAULT_SETTLE_MS = 1_000;
-
-/** Log lines a Start or Restart answer carries: those of this start, the newest ten. */
-const ACTION_LOG_LINES = 10;
-
-/**
- * How long to wait, after a start failed, for systemd's own line about it (a notice or worse, e.g.
- * `Main process exited, code=exited, status=3/NOTIMPLEMENTED`) to reach the journal: systemd sends
- * it before it announces the state change we reacted to, but journald files it a moment later.
- */
-const FAILURE_LINES_WAIT_MS = 500;
-const FAILURE_LINES_POLL_MS = 25;
 
 const ENQUEUE: Record<Action, 'StartUnit' | 'StopUnit' | 'RestartUnit'> = {
   start: 'StartUnit',
@@ -83,7 +70,7 @@ export class StreamController {
    */
   private readonly sessionEnds = new WeakMap<SystemdSession, Set<(error: Error) => void>>();
 
-  private readonly logs: StreamLogs | undefined;
+  private readonly lines: RunLines | undefined;
   private readonly settleMs: number;
 
   constructor(
@@ -92,7 +79,7 @@ export class StreamController {
     private readonly view: StreamView,
     options: ControllerOptions = {},
   ) {
-    this.logs = options.logs;
+    this.lines = options.lines;
     this.settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
   }
 
@@ -123,26 +110,6 @@ export class StreamController {
 
   async status(ref: StreamRef): Promise<StreamStatus> {
     return this.view.status(ref);
-  }
-
-  /**
-   * The stream's newest `count` log lines since its unit last started (InactiveExitTimestamp), as
-   * `systemctl status` shows them. A journal that cannot be read gives no lines and says why.
-   * A unit systemd has not loaded is not asked about (reading it would make systemd load it, and
-   * announce it with UnitNew): it has no last run on record, as systemd would load it afresh
-   * (InactiveExitTimestamp 0), so its newest lines are the answer.
-   */
-  async recentLogs(ref: StreamRef, count: number, signal?: AbortSignal): Promise<{ lines: LogLine[]; unavailable?: string }> {
-    if (count <= 0) return { lines: [] };
-    if (!this.logs) return { lines: [], unavailable: 'this server reads no journal' };
-    const unit = (await this.view.declaration(ref)).unit;
-    const run = this.view.isLoaded(unit) ? lastRun(await this.systemd.session().manager.getUnitProperties(unit)) : {};
-    try {
-      return { lines: await this.logs.recent(ref, count, { ...run, signal }) };
-    } catch (error) {
-      if (!(error instanceof JournalUnavailableError)) throw error;
-      return { lines: [], unavailable: error.message };
-    }
   }
 
   private async act(action: Action, ref: StreamRef, options: ActionOptions): Promise<ActionResult> {
@@ -218,7 +185,8 @@ export class StreamController {
       }
     }
     if (judged.status === 'SUCCESS' && settleMs === 0) return judged;
-    return withLogs(judged, await this.linesOfThisStart(ref, sinceUsec, judged.status === 'FAILURE', options.signal));
+    const lines = (await this.lines?.ofThisStart(ref, sinceUsec, judged.status === 'FAILURE', options.signal)) ?? [];
+    return withLogs(judged, lines);
   }
 
   /** Calls `callback` when `session` ends (at once if it has); returns how to stop listening. */
@@ -240,28 +208,6 @@ export class StreamController {
     callbacks.add(callback);
     const mine = callbacks;
     return () => mine.delete(callback);
-  }
-
-  /**
-   * The stream's lines since `sinceUsec`. After a failure, first waits (briefly) for systemd's
-   * line about it, so the lines include how the worker ended. Lines are a bonus: a journal that
-   * cannot be read leaves them out rather than failing the action.
-   */
-  private async linesOfThisStart(ref: StreamRef, sinceUsec: bigint, failed: boolean, signal?: AbortSignal): Promise<LogLine[]> {
-    const logs = this.logs;
-    if (!logs) return [];
-    const read = () => logs.recent(ref, ACTION_LOG_LINES, { sinceUsec, signal }).catch(() => [] as LogLine[]);
-    let lines = await read();
-    if (!failed) return lines;
-    const saidWhy = () => lines.some((line) => line.source === 'systemd' && line.priority <= 5);
-    for (const giveUpAt = Date.now() + FAILURE_LINES_WAIT_MS; !saidWhy() && Date.now() < giveUpAt && !signal?.aborted; ) {
-      await new Promise((resolve) => setTimeout(resolve, FAILURE_LINES_POLL_MS));
-      lines = await read();
-    }
-    // journald may file systemd's line before the worker's last one when both reached it in the
-    // same turn of its loop (a worker that writes and exits at once): it files the other in that
-    // turn too, so one more read has it.
-    return saidWhy() ? read() : lines;
   }
 
   /**
@@ -371,27 +317,6 @@ interface JobDone {
 
 function summaryOf(ref: StreamRef, unit: string, state: ServiceState): StreamSummary {
   return { team: ref.team, name: ref.name, unit, loadState: state.LoadState, activeState: state.ActiveState, subState: state.SubState };
-}
-
-/** A worker's first lines may come before systemd records the unit's start; see lastRun. */
-const FORK_SLACK_USEC = 1_000_000n;
-
-/**
- * Where the unit's last run begins in the journal, as `systemctl status` means "since it last
- * started". systemd stamps InactiveExitTimestamp only after it has forked the main process, so the
- * worker's first lines can be stamped a moment earlier (we saw them 0.6 ms before it): reach back a
- * little, but never before the previous run ended (InactiveEnterTimestamp), and leave out systemd's
- * lines about another run (the unit's InvocationID, which its lines carry as USER_INVOCATION_ID).
- */
-function lastRun(props: Record<string, unknown>): { sinceUsec?: bigint; invocationId?: string } {
-  const usec = (value: unknown) => (typeof value === 'bigint' && value > 0n ? value : undefined);
-  const exit = usec(props.InactiveExitTimestamp);
-  const enter = usec(props.InactiveEnterTimestamp);
-  let sinceUsec = exit === undefined ? undefined : exit - FORK_SLACK_USEC;
-  if (sinceUsec !== undefined && enter !== undefined && enter <= exit! && enter > sinceUsec) sinceUsec = enter;
-  const id = props.InvocationID;
-  const invocationId = id instanceof Uint8Array && id.length === 16 ? Buffer.from(id).toString('hex') : undefined;
-  return { sinceUsec, invocationId };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { Server } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { LocalBackend } from '../control/localBackend.js';
+import { RunLines } from '../control/runLines.js';
 import { StreamController } from '../control/streamController.js';
 import { StreamLogs } from '../control/streamLogs.js';
 import { StreamView } from '../control/streamView.js';
@@ -126,8 +127,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const journal: JournalSource = { directory: options.journalDirectory, manager: options.bus === 'system' ? 'system' : 'user' };
   const followers = new JournalFollowers(journal);
   const logs = new StreamLogs(journal, followers, options.naming, view);
-  const controller = new StreamController(link, options.naming, view, { logs, settleMs: options.settleMs });
-  server.addService(streamServiceDefinition(), streamService(new LocalBackend(controller, view, logs), calls));
+  const runLines = new RunLines(logs, view, (unit) => link.session().manager.getUnitProperties(unit));
+  const controller = new StreamController(link, options.naming, view, { lines: runLines, settleMs: options.settleMs });
+  server.addService(streamServiceDefinition(), streamService(new LocalBackend(controller, view, logs, runLines), calls));
   server.addService(HealthService, health.service(calls));
   if (options.reflection ?? true) {
     const served = [STREAM_SERVICE, HEALTH_SERVICE, ...Object.values(REFLECTION_SERVICES).map((s) => s.name)];
