@@ -21,7 +21,7 @@ import { CallPipeline, type CallObserver } from '../rpc/callPipeline.js';
 import { HEALTH_SERVICE, HealthStatus } from '../rpc/health.js';
 import { REFLECTION_SERVICES, ReflectionIndex, reflectionService } from '../rpc/reflection.js';
 import { STREAM_SERVICE, streamService } from '../api/streamService.js';
-import { streamServiceDefinition } from '../api/watchStatus.js';
+import { streamServiceDefinition } from '../api/streamServiceDefinition.js';
 import { afterBind, checkExposure, isUnixSocket, prepareListen, serverCredentials, type TransportOptions } from '../rpc/transport.js';
 
 export { STREAM_SERVICE };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StreamStatus } from '../../src/core/status.js';
-import { CoalescingQueue, type WatchMessage } from '../../src/api/watchStatus.js';
+import { CoalescingQueue, type WatchMessage } from '../../src/api/coalescingQueue.js';
 
 function status(name: string, activeState: string): StreamStatus {
   return { team: 'contoso', name, unit: `lit-stream-contoso@${name}.service`, loadState: 'loaded', activeState, subState: '', usageSource: 'none', restartCount: 0, result: 'success' };
