@@ -1,10 +1,11 @@
+import { requiredRoleOf } from '../auth/index.js';
 import type { StreamBackend } from '../core/backend.js';
 import { parseSettle } from '../core/actionResult.js';
 import { UnimplementedError } from '../core/errors.js';
 import { MAX_TAIL_LINES } from '../core/logLine.js';
 import type { Action } from '../core/status.js';
 import { parseStreamRef, parseTeam } from '../core/streamRef.js';
-import type { StreamServiceServer } from '../../gen/lit/stream/v1/stream.js';
+import { ActionStatus, type StreamServiceServer } from '../../gen/lit/stream/v1/stream.js';
 import type { CallContext, CallPipeline, MethodSpec } from '../rpc/callPipeline.js';
 import { scopeOf } from './callScope.js';
 import { logs } from './logs.js';
@@ -13,8 +14,47 @@ import { watchStatus } from './watchStatus.js';
 
 export const STREAM_SERVICE = 'lit.stream.v1.StreamService';
 
-/** Every StreamService RPC is decided per team (src/auth/roles.ts says which role it needs). */
-const rpc = (method: string): MethodSpec => ({ service: STREAM_SERVICE, method, access: 'team' });
+/** What every StreamService request names: a team, and (but ListStreams) a stream. */
+interface StreamRequest {
+  readonly team: string;
+  readonly name?: string;
+}
+
+/**
+ * Every StreamService RPC is decided per team (src/auth/roles.ts says which role it needs); its
+ * log line names the team and stream; those that need more than `reader` change a stream and are
+ * audited with the outcome they answered.
+ */
+function rpc(method: string): MethodSpec<StreamRequest> {
+  return {
+    service: STREAM_SERVICE,
+    method,
+    access: 'team',
+    team: (request) => parseTeam(request.team),
+    fields: streamFields,
+    ...(requiredRoleOf(method) === 'reader' ? {} : { audit: { outcome: actionOutcome } }),
+  };
+}
+
+/**
+ * team and stream name of the request for the log line (as `stream`: pino's `name` is the logger's),
+ * cut short: they are untrusted input.
+ */
+function streamFields({ team, name }: StreamRequest): { team: string; stream?: string } {
+  return {
+    team: team.slice(0, 64),
+    ...(name ? { stream: name.slice(0, 64) } : {}),
+  };
+}
+
+/**
+ * SUCCESS or FAILURE, as the action reported it: every RPC that changes a stream (Start, Stop,
+ * Restart, Enable, Disable) answers an ActionStatus `status`.
+ */
+function actionOutcome(response: unknown): string {
+  const { status } = response as { status?: ActionStatus };
+  return status === ActionStatus.ACTION_STATUS_SUCCESS ? 'SUCCESS' : 'FAILURE';
+}
 
 /** Start and Restart name a settle time; Stop does not. */
 type ActionRequest = { team: string; name: string; settle?: { seconds: number; nanos: number } };

@@ -17,6 +17,8 @@ import { SystemdLink } from '../systemd/systemdLink.js';
 import type { LivenessOptions } from '../systemd/systemdSession.js';
 import { AccessControl } from '../rpc/accessControl.js';
 import { CallLimits, DEFAULT_CALL_LIMITS, HTTP2_LIMITS } from '../rpc/callLimits.js';
+import { AuditLog } from '../rpc/auditLog.js';
+import { CallLog } from '../rpc/callLog.js';
 import { CallPipeline, type CallObserver } from '../rpc/callPipeline.js';
 import { HEALTH_SERVICE, HealthStatus } from '../rpc/health.js';
 import { REFLECTION_SERVICES, ReflectionIndex, reflectionService } from '../rpc/reflection.js';
@@ -47,7 +49,7 @@ export interface ServerOptions extends Omit<TransportOptions, 'accessControlled'
   readonly maxStreamsPerIdentity?: number;
   /** Open streaming calls in all. Default 4096. */
   readonly maxStreams?: number;
-  /** Told of every call (e.g. metrics). */
+  /** Told of every call, besides the metrics, the log line and the audit line. */
   readonly callObservers?: readonly CallObserver[];
   /** Largest request accepted, in bytes. Default 4 MiB (grpc's default). */
   readonly maxMessageBytes?: number;
@@ -115,14 +117,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // (followers is made below; read only when scraped.)
   const metrics = new ServerMetrics({ link, openWatches: () => view.watcherCount, logFollowers: () => followers.processes });
   const calls = new CallPipeline({
-    log,
     access,
     limits: new CallLimits({
       maxCallsPerIdentity: options.maxCallsPerIdentity ?? DEFAULT_CALL_LIMITS.maxCallsPerIdentity,
       maxStreamsPerIdentity: options.maxStreamsPerIdentity ?? DEFAULT_CALL_LIMITS.maxStreamsPerIdentity,
       maxStreams: options.maxStreams ?? DEFAULT_CALL_LIMITS.maxStreams,
     }),
-    observers: [new GrpcMetrics(metrics.registry), ...(options.callObservers ?? [])],
+    observers: [new GrpcMetrics(metrics.registry), new CallLog(log), new AuditLog(log), ...(options.callObservers ?? [])],
   });
   const journal: JournalSource = { directory: options.journalDirectory, manager: options.bus === 'system' ? 'system' : 'user' };
   const followers = new JournalFollowers(journal);

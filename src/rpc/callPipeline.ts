@@ -6,8 +6,6 @@ import {
   status,
 } from '@grpc/grpc-js';
 import type { Writable } from 'node:stream';
-import type { Logger } from 'pino';
-import { requiredRoleOf } from '../auth/index.js';
 import { untilAborted } from '../core/abortable.js';
 import {
   CancelledError,
@@ -18,11 +16,9 @@ import {
   ServerShuttingDownError,
   UnauthenticatedError,
 } from '../core/errors.js';
-import { parseTeam } from '../core/streamRef.js';
-import { ActionStatus } from '../../gen/lit/stream/v1/stream.js';
 import type { AccessControl, Caller, CredentialSource } from './accessControl.js';
 import { CallLimits } from './callLimits.js';
-import { STATUS_NAMES, toGrpcStatus } from './grpcStatus.js';
+import { toGrpcStatus } from './grpcStatus.js';
 
 /**
  * Why a call's signal aborts when the call has ended: one error for every call, since nobody reads
@@ -32,7 +28,8 @@ const CALL_ENDED = new CancelledError('the call ended');
 
 /**
  * What a call must prove before its handler runs:
- * - `team`: an identity whose role on the request's `team` allows the method (StreamService);
+ * - `team`: an identity whose role on the team its spec reads from the request (`team(request)`)
+ *   allows the method;
  * - `identity`: any identity the access file knows (reflection: it describes the whole API);
  * - `open`: nothing (health, so probes work without credentials). Still counted against limits,
  *   per peer address.
@@ -40,14 +37,40 @@ const CALL_ENDED = new CancelledError('the call ended');
  */
 export type AccessRule = 'team' | 'identity' | 'open';
 
-export interface MethodSpec {
+/**
+ * What the pipeline knows of one RPC: its name, who may call it, and what its log and audit lines
+ * say. Made once per method (observers may key on the object). The pipeline itself knows no
+ * service: each service describes its methods here.
+ *
+ * Methods, not function properties: a spec for one request type is then usable where any request
+ * is (observers see `MethodSpec<unknown>`), as TypeScript checks method parameters bivariantly.
+ */
+export type MethodSpec<Req = unknown, Res = unknown> = MethodBasics<Req, Res> & (TeamAccess<Req> | OtherAccess);
+
+interface MethodBasics<Req, Res> {
   /** Full service name, e.g. `lit.stream.v1.StreamService`. */
   readonly service: string;
   /** The RPC's short name, e.g. `Start`: what roles.ts, logs and metrics call it. */
   readonly method: string;
-  readonly access: AccessRule;
   /** Log the call at debug level (health probes), not info. */
   readonly quiet?: boolean;
+  /**
+   * What the call's log (and audit) line says of its request, e.g. `{ team, stream }`. The request
+   * is untrusted input: cut what it copies short. Bidi streams have no single request: not called.
+   */
+  fields?(request: Req): Readonly<Record<string, string>>;
+  /** Calls that change something write an audit line; `outcome` names what a successful one did. */
+  readonly audit?: { outcome(response: Res): string };
+}
+
+interface TeamAccess<Req> {
+  readonly access: 'team';
+  /** The team the request is for, validated (throws InvalidArgumentError): what is authorized. */
+  team(request: Req): string;
+}
+
+interface OtherAccess {
+  readonly access: Exclude<AccessRule, 'team'>;
 }
 
 /** gRPC call types, as go-grpc-middleware's Prometheus provider labels them (`grpc_type`). */
@@ -76,29 +99,42 @@ export type BidiStreamingHandler<Req, Res> = (requests: AsyncIterable<Req>, cont
 /** Why a call was turned away before its handler ran. */
 export type RefusalReason = 'unauthenticated' | 'permission_denied' | 'invalid_argument' | 'limit' | 'shutting_down';
 
-/** Told of every call's life, e.g. by the Prometheus metrics. */
+/** How a call ended, as its observers are told. */
+export interface EndedCall {
+  readonly code: status;
+  /** The status message sent with a code other than OK. */
+  readonly details?: string;
+  readonly seconds: number;
+  /** The request of a unary or server-streaming call; undefined for bidi streams. */
+  readonly request: unknown;
+  /** A successful unary call's response. */
+  readonly response?: unknown;
+  /** Who called; undefined when the call was refused before it was known. */
+  readonly caller: Caller | undefined;
+  /** The server was already shutting down (closeStreams), so UNAVAILABLE is expected. */
+  readonly shuttingDown: boolean;
+}
+
+/** Told of every call's life: the Prometheus metrics, the log line, the audit line. */
 export interface CallObserver {
-  started(spec: MethodSpec, type: CallType): void;
+  started?(spec: MethodSpec, type: CallType): void;
   /** Each request message: the one of a unary or server-streaming call, each of a bidi stream. */
-  received(spec: MethodSpec, type: CallType): void;
+  received?(spec: MethodSpec, type: CallType): void;
   /** Each response message: a unary call's on success, each one a stream writes. */
-  sent(spec: MethodSpec, type: CallType): void;
-  handled(spec: MethodSpec, type: CallType, code: status, seconds: number): void;
+  sent?(spec: MethodSpec, type: CallType): void;
+  handled(spec: MethodSpec, type: CallType, call: EndedCall): void;
   /** The call was refused before its handler (it is `handled` too, with the refusal's code). */
   refused?(spec: MethodSpec, type: CallType, reason: RefusalReason): void;
 }
 
 export interface CallPipelineOptions {
-  readonly log: Logger;
   readonly access: AccessControl;
   readonly limits?: CallLimits;
   readonly observers?: readonly CallObserver[];
 }
 
-
 /** What the pipeline's calls share: collaborators, the open streams, whether it is closing. */
 interface Shared {
-  readonly log: Logger;
   readonly access: AccessControl;
   readonly limits: CallLimits;
   readonly observers: readonly CallObserver[];
@@ -119,17 +155,17 @@ interface AnyCall extends CredentialSource {
 /**
  * The one path every RPC takes, unary and streaming alike (as nice-grpc composes middleware around
  * handlers): authentication, the call limits, authorization, the caller's deadline and cancellation
- * as an AbortSignal, the one error-to-status mapping, one log line per call (method, team, stream,
- * identity, gRPC code, duration), an audit line for RPCs that change a stream, and the observers
- * (metrics). Streaming responses are written with backpressure. Open streams are tracked, so a
- * reload of the access file can end the ones it no longer allows and a shutdown can end them all.
+ * as an AbortSignal, the one error-to-status mapping, and the observers told of each call's life
+ * (metrics, the log line: callLog.ts, the audit line: auditLog.ts). What a method needs beyond that
+ * comes from its MethodSpec. Streaming responses are written with backpressure. Open streams are
+ * tracked, so a reload of the access file can end the ones it no longer allows and a shutdown can
+ * end them all.
  */
 export class CallPipeline {
   private readonly shared: Shared;
 
   constructor(options: CallPipelineOptions) {
     this.shared = {
-      log: options.log,
       access: options.access,
       limits: options.limits ?? new CallLimits(),
       observers: options.observers ?? [],
@@ -142,7 +178,7 @@ export class CallPipeline {
     return this.shared.limits;
   }
 
-  unary<Req, Res>(spec: MethodSpec, handler: UnaryHandler<Req, Res>): handleUnaryCall<Req, Res> {
+  unary<Req, Res>(spec: MethodSpec<NoInfer<Req>, NoInfer<Res>>, handler: UnaryHandler<Req, Res>): handleUnaryCall<Req, Res> {
     return (call, callback) => {
       const lifecycle = new Lifecycle(this.shared, spec, 'unary', call);
       lifecycle
@@ -165,14 +201,14 @@ export class CallPipeline {
     };
   }
 
-  serverStreaming<Req, Res>(spec: MethodSpec, handler: ServerStreamingHandler<Req, Res>): handleServerStreamingCall<Req, Res> {
+  serverStreaming<Req, Res>(spec: MethodSpec<NoInfer<Req>, NoInfer<Res>>, handler: ServerStreamingHandler<Req, Res>): handleServerStreamingCall<Req, Res> {
     return (call) => {
       const lifecycle = new Lifecycle(this.shared, spec, 'server_stream', call);
       void writeAll(lifecycle, call, (context) => handler(call.request, context));
     };
   }
 
-  bidiStreaming<Req, Res>(spec: MethodSpec, handler: BidiStreamingHandler<Req, Res>): handleBidiStreamingCall<Req, Res> {
+  bidiStreaming<Req, Res>(spec: MethodSpec<NoInfer<Req>, NoInfer<Res>>, handler: BidiStreamingHandler<Req, Res>): handleBidiStreamingCall<Req, Res> {
     return (call) => {
       const lifecycle = new Lifecycle(this.shared, spec, 'bidi_stream', call);
       const requests = lifecycle.received(call);
@@ -244,9 +280,9 @@ class Lifecycle {
   ) {
     const callDeadline = call.getDeadline();
     this.deadline = callDeadline instanceof Date ? callDeadline.getTime() : Number.isFinite(callDeadline) ? callDeadline : undefined;
-    this.notify((observer) => observer.started(spec, type));
+    this.notify((observer) => observer.started?.(spec, type));
     // grpc-js calls a unary or server-streaming handler once the request has arrived.
-    if (type !== 'bidi_stream') this.notify((observer) => observer.received(spec, type));
+    if (type !== 'bidi_stream') this.notify((observer) => observer.received?.(spec, type));
     // grpc-js cancels the call itself when the deadline passes, possibly before a timer of ours
     // fires: tell the two cases apart so the caller and the log see DEADLINE_EXCEEDED, not CANCELLED.
     call.on('cancelled', () =>
@@ -294,7 +330,7 @@ class Lifecycle {
     return {
       async *[Symbol.asyncIterator]() {
         for await (const request of requests) {
-          lifecycle.notify((observer) => observer.received(lifecycle.spec, lifecycle.type));
+          lifecycle.notify((observer) => observer.received?.(lifecycle.spec, lifecycle.type));
           yield request;
         }
       },
@@ -302,7 +338,7 @@ class Lifecycle {
   }
 
   sent(): void {
-    this.notify((observer) => observer.sent(this.spec, this.type));
+    this.notify((observer) => observer.sent?.(this.spec, this.type));
   }
 
   /** Ends the call's signal with `reason` (cancellation, revoked access, shutdown). */
@@ -326,24 +362,16 @@ class Lifecycle {
     this.release?.();
     this.shared.openStreams.delete(this);
     this.stop(CALL_ENDED);
-    const seconds = (performance.now() - this.startedAt) / 1000;
-    this.notify((observer) => observer.handled(this.spec, this.type, code, seconds));
-    const fields = {
-      method: this.spec.method,
-      ...identify(this.call.request ?? {}),
-      identity: this.caller?.label,
-      code: STATUS_NAMES[code],
-      durationMs: Math.round(seconds * 1_000_000) / 1000,
+    const ended: EndedCall = {
+      code,
+      details,
+      seconds: (performance.now() - this.startedAt) / 1000,
+      request: this.call.request,
+      response,
+      caller: this.caller,
+      shuttingDown: this.shared.closing !== undefined,
     };
-    const { log } = this.shared;
-    const line = details ? { ...fields, details } : fields;
-    // Failures on our side are warnings, except calls a shutdown ended: those are expected.
-    if (this.spec.quiet) log.debug(line, 'rpc');
-    else if (code === status.INTERNAL || (code === status.UNAVAILABLE && !this.shared.closing)) log.warn(line, 'rpc');
-    else log.info(line, 'rpc');
-    if (this.spec.access === 'team' && requiredRoleOf(this.spec.method) !== 'reader') {
-      log.info({ audit: true, ...fields, outcome: outcomeOf(code, response) }, 'audit');
-    }
+    this.notify((observer) => observer.handled(this.spec, this.type, ended));
   }
 
   /** Who is calling: an identity from the access file, or for `open` methods the peer. */
@@ -355,9 +383,7 @@ class Lifecycle {
 
   private authorize(caller: Caller): void {
     // `identity` needs nothing beyond authenticate(), which refuses unknown callers.
-    if (this.spec.access === 'team') {
-      this.shared.access.authorize(caller, parseTeam((this.call.request as { team: string }).team), this.spec.method);
-    }
+    if (this.spec.access === 'team') this.shared.access.authorize(caller, this.spec.team(this.call.request), this.spec.method);
   }
 
   private notify(tell: (observer: CallObserver) => void): void {
@@ -386,28 +412,6 @@ function drained(call: Writable): Promise<void> {
     call.on('drain', done);
     call.on('close', done);
   });
-}
-
-/** SUCCESS or FAILURE as the action reported it; REFUSED or ERROR when it never ran to the end. */
-function outcomeOf(code: status, response: unknown): string {
-  if (code === status.OK) {
-    const actionStatus = (response as { status?: number } | undefined)?.status;
-    return actionStatus === ActionStatus.ACTION_STATUS_SUCCESS ? 'SUCCESS' : 'FAILURE';
-  }
-  const refused = [status.UNAUTHENTICATED, status.PERMISSION_DENIED, status.INVALID_ARGUMENT, status.NOT_FOUND, status.FAILED_PRECONDITION, status.RESOURCE_EXHAUSTED];
-  return refused.includes(code) ? 'REFUSED' : 'ERROR';
-}
-
-/**
- * team and stream name of the request for the log line (as `stream`: pino's `name` is the logger's),
- * cut short: they are untrusted input.
- */
-export function identify(request: object): { team?: string; stream?: string } {
-  const { team, name } = request as { team?: unknown; name?: unknown };
-  return {
-    ...(typeof team === 'string' ? { team: team.slice(0, 64) } : {}),
-    ...(typeof name === 'string' && name !== '' ? { stream: name.slice(0, 64) } : {}),
-  };
 }
 
 /** `ipv4:127.0.0.1:5000` / `[::1]:5000` / `127.0.0.1:5000` → the host part. */

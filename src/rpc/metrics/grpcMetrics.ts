@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import type { CallObserver, CallType, MethodSpec, RefusalReason } from '../callPipeline.js';
+import type { CallObserver, CallType, EndedCall, MethodSpec, RefusalReason } from '../callPipeline.js';
 
 /**
  * gRPC status codes by the names Go's `codes.Code.String()` gives them, which is what
@@ -111,7 +111,7 @@ export class GrpcMetrics implements CallObserver {
     this.tally(spec, type).sent++;
   }
 
-  handled(spec: MethodSpec, type: CallType, code: status, seconds: number): void {
+  handled(spec: MethodSpec, type: CallType, { code, seconds }: EndedCall): void {
     const tally = this.tally(spec, type);
     tally.handled.set(code, (tally.handled.get(code) ?? 0) + 1);
     // go-grpc-middleware times streams too; here a stream's duration says how long a watcher
