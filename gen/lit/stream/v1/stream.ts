@@ -42,8 +42,12 @@ export const protobufFileName = "lit/stream/v1/stream.proto";
  *                        systemd cannot load or with a bad setting, RefuseManualStart=, or its
  *                        unit file was removed while it runs (it can still be stopped); or, for
  *                        Logs, the server cannot read the journal (the message says how to fix it).
- *   PERMISSION_DENIED    systemd refused the server access over D-Bus.
- *   RESOURCE_EXHAUSTED   a limit of systemd or of the bus was hit.
+ *   UNAUTHENTICATED      the caller showed no credential the server's access file knows.
+ *   PERMISSION_DENIED    the caller's role on the team does not allow the call (decided before
+ *                        systemd is asked, the same whether or not the stream exists), or systemd
+ *                        refused the server access over D-Bus.
+ *   RESOURCE_EXHAUSTED   a limit of the server (calls or streams per caller, message size), of
+ *                        systemd or of the bus was hit.
  *   UNAVAILABLE          the server has no working session with systemd right now (the bus or
  *                        systemd is down, restarting, not answering, or shutting down; calls
  *                        waiting on systemd when it went away end with this too), or the server is
@@ -52,11 +56,17 @@ export const protobufFileName = "lit/stream/v1/stream.proto";
  *                        period is told that job is still running in systemd; the message says which.
  *   DEADLINE_EXCEEDED    the caller's deadline passed before systemd finished (the job goes on),
  *                        or while it waited for an earlier action on the stream (nothing was sent).
+ *   CANCELLED            the caller cancelled the call; an action not yet sent to systemd is not
+ *                        sent, one already sent goes on in systemd.
+ *   UNIMPLEMENTED        the server does not offer this method.
  *
  * One systemd job at a time per stream: Start and Restart wait for the actions before them, in
  * arrival order, so each answer is about the caller's own job. Stop waits for no Start or Restart:
  * as `systemctl stop` does, it replaces a start or restart job still running, whose caller then
- * gets FAILURE with job_result `canceled`; Starts and Restarts waiting at that moment run after it.
+ * gets FAILURE with job_result `canceled`; the Starts and Restarts still waiting for their turn are
+ * canceled unsent (FAILURE, job_result `canceled`, the message says they never reached systemd),
+ * so that nothing asked for before a Stop starts the stream again after it. Stops wait for earlier
+ * Stops; whatever comes after a Stop waits for it.
  */
 
 /** Whether an action achieved what was asked. */
