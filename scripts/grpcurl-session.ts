@@ -1,8 +1,8 @@
 /**
- * Replays README.md's "A grpcurl session" and prints it as grpcurl would: each call as the grpcurl
+ * Replays docs/grpcurl.md's session and prints it as grpcurl would: each call as the grpcurl
  * command line that makes it, each answer in proto3's canonical JSON (what grpcurl prints: enum
  * names, int64 as strings, default values left out), errors as grpcurl's `ERROR: Code: … Message: …`.
- * grpcurl itself is not packaged in Debian 12, so the README's session is made with this, from
+ * grpcurl itself is not packaged in Debian 12, so that session is made with this, from
  * the repository alone:
  *
  *   npx tsx scripts/grpcurl-session.ts > session.txt
@@ -10,7 +10,7 @@
  * Requests and answers are encoded with the API's own descriptors (gen/descriptorSet.ts, as the
  * server's reflection serves them) through @bufbuild/protobuf's JSON mapping. It boots its own
  * embedded systemd with the demo's team (contoso: bitcoin runs examples/ticker.mjs) and the failing
- * stream the README declares by hand (litecoin), runs lit-streamd on a free port with the server's
+ * stream the session declares by hand (litecoin), runs lit-streamd on a free port with the server's
  * default settle window, and tears both down at the end. Times, pids and cursors differ from run to
  * run. (Not covered: `grpcurl list`, and the `cat` of litecoin's unit file, which is LITECOIN below.)
  */
@@ -26,7 +26,7 @@ import { startServer } from '../src/daemon/server.js';
 import { EmbeddedSystemd } from '../src/dev/embeddedSystemd.js';
 
 const REPO = resolve(fileURLToPath(import.meta.url), '../..');
-/** The address shown in the command lines: the README's (npm start's default), whatever port this run got. */
+/** The address shown in the command lines: the session's (npm start's default), whatever port this run got. */
 const SHOWN_ADDRESS = '127.0.0.1:50051';
 const STREAMS = 'lit.stream.v1.StreamService';
 /** Messages of the follow shown before it is cancelled ("^C"). */

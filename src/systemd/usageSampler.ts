@@ -16,7 +16,7 @@ export const USAGE_FRESHNESS_MS = 1_000;
  * at most 256 processes and 64 cgroups, 250 ms, and 1 file at a time. A unit with more (or
  * slower) processes gets figures marked partial: lower bounds over the processes read. Without
  * the bound, one stream with thousands of processes made every caller of every team wait for
- * seconds (README, "Tasks and memory"). Across all samples, reads of /proc in flight are capped
+ * seconds (docs/semantics.md, "Reads"). Across all samples, reads of /proc in flight are capped
  * until the kernel answers them (ProcfsReader), so reads that never end cannot take libuv's threads.
  */
 export const PROCFS_SAMPLE: ReadLimits & { readonly maxCgroups: number } = {

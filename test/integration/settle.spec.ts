@@ -15,7 +15,7 @@ const UNITS: Record<string, string | { link: string }> = {
     "[Service]\nType=exec\nExecStart=/bin/sh -c 'echo connecting; echo \"fatal: no upstream\" >&2; sleep 0.3; exit 3'\n",
   'lit-stream-contoso@loop.service':
     // It lives 100 ms after its line: journald cannot tell which unit a line came from once the
-    // process that wrote it is gone (see README, "Logs"), and this spec is about the restart.
+    // process that wrote it is gone (see docs/semantics.md, "Logs"), and this spec is about the restart.
     "[Service]\nType=exec\nExecStart=/bin/sh -c 'echo \"boom\"; sleep 0.1; exit 1'\nRestart=always\nRestartSec=100ms\n",
   'lit-stream-contoso@healthy.service': "[Service]\nType=exec\nExecStart=/bin/sh -c 'echo ready; exec sleep infinity'\n",
   'lit-stream-contoso@late.service': "[Service]\nType=exec\nExecStart=/bin/sh -c 'sleep 2; exit 3'\n",

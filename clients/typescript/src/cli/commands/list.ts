@@ -4,7 +4,7 @@ import { ExitCode } from '../exitCodes.js';
 import { mapLimited } from '../inOrder.js';
 import { countLine, statusJson, statusTable } from '../statusView.js';
 
-/** Well under the server's 64 unary calls in flight per caller (README, "Limits"). */
+/** Well under the server's 64 unary calls in flight per caller (docs/security.md, "Limits"). */
 const STATUS_CALLS_IN_FLIGHT = 16;
 
 /** `list TEAM`: the team's streams (ListStreams), each with its status (GetStatus), as a table. */
