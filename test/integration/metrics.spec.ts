@@ -1,5 +1,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, Metadata, status as grpcStatus } from '@grpc/grpc-js';
@@ -23,6 +24,22 @@ function valueOf(text: string, name: string, labels: Record<string, string> = {}
     if (Object.entries(labels).every(([key, value]) => have[key] === value)) return Number(match[3]);
   }
   return undefined;
+}
+
+/** The status line of the answer to a raw HTTP/1.1 request line (no client would send it). */
+function statusLineOf(address: string, requestLine: string): Promise<string> {
+  const at = address.lastIndexOf(':');
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(address.slice(at + 1)), address.slice(0, at), () =>
+      socket.end(`${requestLine}\r\nHost: metrics\r\nConnection: close\r\n\r\n`),
+    );
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')));
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(answer.split('\r\n')[0] ?? ''));
+  });
 }
 
 async function scrape(address: string): Promise<string> {
@@ -54,6 +71,11 @@ describe('Prometheus metrics on --metrics-listen', () => {
     expect(valueOf(text, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
     expect(await fetch(`http://${metrics}/other`).then((r) => r.status)).toBe(404);
     expect(await fetch(`http://${metrics}/metrics`, { method: 'POST' }).then((r) => r.status)).toBe(405);
+  });
+
+  it('answers a request target that is no URL with 400, and keeps serving', async () => {
+    expect(await statusLineOf(metrics, 'GET //[ HTTP/1.1')).toBe('HTTP/1.1 400 Bad Request');
+    expect(valueOf(await scrape(metrics), 'process_resident_memory_bytes')).toBeGreaterThan(0);
   });
 
   it('has one state series per ActiveState for each declared stream, 1 for the current one, and none for undeclared units', async () => {

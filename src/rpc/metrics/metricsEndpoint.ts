@@ -40,7 +40,13 @@ export interface MetricsEndpoint {
 export async function startMetricsEndpoint(options: MetricsEndpointOptions): Promise<MetricsEndpoint> {
   const { access } = options;
   checkExposure({ ...options, accessControlled: access.enabled }, options.log);
-  const handle = (request: IncomingMessage, response: ServerResponse) => void serve(options, request, response);
+  // serve() answers every request itself, errors included; should it still fail, that request's
+  // connection ends: a rejection nobody handles would end the whole process.
+  const handle = (request: IncomingMessage, response: ServerResponse) =>
+    void serve(options, request, response).catch((error: unknown) => {
+      options.log.warn({ err: (error as Error).message }, 'could not answer a metrics request');
+      response.destroy();
+    });
   const server: Server =
     options.tlsCert !== undefined && options.tlsKey !== undefined
       ? createHttpsServer(
@@ -77,7 +83,9 @@ async function serve(options: MetricsEndpointOptions, request: IncomingMessage, 
     response.writeHead(code, { 'content-type': 'text/plain; charset=utf-8', ...headers });
     response.end(request.method === 'HEAD' ? undefined : text);
   };
-  if (new URL(request.url ?? '/', 'http://metrics').pathname !== '/metrics') return reply(404, 'not found: metrics are at /metrics\n');
+  const path = pathOf(request);
+  if (path === undefined) return reply(400, 'bad request: the request target is not a path\n');
+  if (path !== '/metrics') return reply(404, 'not found: metrics are at /metrics\n');
   if (request.method !== 'GET' && request.method !== 'HEAD') return reply(405, 'GET /metrics\n', { allow: 'GET, HEAD' });
   let caller: Caller;
   try {
@@ -98,6 +106,18 @@ async function serve(options: MetricsEndpointOptions, request: IncomingMessage, 
     reply(200, text, { 'content-type': Registry.PROMETHEUS_CONTENT_TYPE });
   } catch (error) {
     reply(500, `could not collect metrics: ${(error as Error).message}\n`);
+  }
+}
+
+/**
+ * The path of a request's target; undefined when it is no URL (`//[`), which Node's HTTP parser
+ * lets through: that is the client's error (400), not ours.
+ */
+function pathOf(request: IncomingMessage): string | undefined {
+  try {
+    return new URL(request.url ?? '/', 'http://metrics').pathname;
+  } catch {
+    return undefined;
   }
 }
 
