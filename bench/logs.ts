@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Metadata, type ServiceError } from '@grpc/grpc-js';
+import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import type { LogsRequest, LogsResponse, StreamServiceClient } from '../gen/lit/stream/v1/stream.js';
 import type { EmbeddedSystemd } from '../src/dev/embeddedSystemd.js';
 import { CALL_TIMEOUT_MS } from './clients.js';
@@ -86,7 +86,7 @@ export async function measureLogs(options: LogsPhaseOptions): Promise<LogsResult
       for (const entry of response.entries) if (!got.has(entry.message)) got.set(entry.message, at);
     });
     call.on('error', (error: ServiceError) => {
-      if (error.code !== 1) got.set(`error: ${error.message}`, performance.now()); // 1: CANCELLED, ours
+      if (error.code !== status.CANCELLED) got.set(`error: ${error.message}`, performance.now()); // ours
     });
     return call;
   });
@@ -138,7 +138,7 @@ function tail(streams: StreamServiceClient, lines: number): Promise<string[]> {
 function declared(streams: StreamServiceClient): Promise<boolean> {
   return tail(streams, 0).then(
     () => true,
-    (error: ServiceError) => (error.code === 5 ? false : Promise.reject(error)), // 5: NOT_FOUND, not seen yet
+    (error: ServiceError) => (error.code === status.NOT_FOUND ? false : Promise.reject(error)), // not seen yet
   );
 }
 

@@ -112,7 +112,8 @@ interface Block {
 async function saturate(operation: Operation, concurrency: number, durationMs: number): Promise<Block> {
   const samples: number[] = [];
   let next = 0;
-  let failure: unknown;
+  // Boxed: whatever was thrown, undefined included, stops the callers and is thrown as it was.
+  let failure: { error: unknown } | undefined;
   const startedAt = performance.now();
   const end = startedAt + durationMs;
   const caller = async () => {
@@ -121,14 +122,14 @@ async function saturate(operation: Operation, concurrency: number, durationMs: n
       try {
         await operation(next++);
       } catch (error) {
-        failure ??= error;
+        failure ??= { error };
         return;
       }
       samples.push(performance.now() - started);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, caller));
-  if (failure !== undefined) throw failure;
+  if (failure !== undefined) throw failure.error;
   return { elapsedMs: performance.now() - startedAt, samples };
 }
 
@@ -150,19 +151,19 @@ export async function warmUp(operation: Operation, count: number, concurrency = 
 /** Runs `work` over `items` with at most `limit` in flight; the first error is thrown once all settle. */
 export async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  let failure: unknown;
+  let failure: { error: unknown } | undefined;
   const worker = async () => {
     while (failure === undefined && next < items.length) {
       const item = items[next++] as T;
       try {
         await work(item);
       } catch (error) {
-        failure ??= error;
+        failure ??= { error };
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure !== undefined) throw failure;
+  if (failure !== undefined) throw failure.error;
 }
 
 /** Rejects with `what` timed out after `ms`, unless `promise` settles first. */

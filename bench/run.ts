@@ -287,10 +287,14 @@ async function main(): Promise<number> {
     interrupt.abort();
     progress(`${why}: cleaning up`);
     const forced = setTimeout(() => process.exit(code), 20_000);
+    // allSettled never rejects, and the exit in `finally` always runs: nothing is left to reject.
     void Promise.allSettled([...teardowns].map((teardown) => teardown())).then(() => {
       clearTimeout(forced);
-      if (sizes.length) process.stdout.write(renderMarkdown(report(true)));
-      process.exit(code);
+      try {
+        if (sizes.length) process.stdout.write(renderMarkdown(report(true)));
+      } finally {
+        process.exit(code);
+      }
     });
   };
   process.on('SIGINT', () => abort('interrupted', 130));

@@ -340,7 +340,7 @@ async function compareWithSystemd(
           };
           watchers.forEach((view, i) => {
             const heard = view.get(name);
-            differ('activeState', heard ? activeStateWord(heard.activeState as never) : '(nothing)', truth.ActiveState, `watcher ${i}`);
+            differ('activeState', heard ? activeStateWord(heard.activeState) : '(nothing)', truth.ActiveState, `watcher ${i}`);
             differ('subState', heard?.subState ?? '(nothing)', truth.SubState, `watcher ${i}`);
           });
           const answer = await unary<GetStatusResponse>((md, o, cb) => clients.streams.getStatus({ team: TEAM, name }, md, o, cb), SOAK_DEADLINE_MS).then(

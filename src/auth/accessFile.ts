@@ -152,7 +152,7 @@ function locate(document: Document.Parsed, lines: LineCounter, path: FieldPath, 
 }
 
 function nodeAt(document: Document.Parsed, path: FieldPath, at: 'key' | 'value'): Node | undefined {
-  if (path.length === 0) return (document.contents ?? undefined) as Node | undefined;
+  if (path.length === 0) return (document.contents ?? undefined);
   if (at === 'key') {
     const parent = nodeAt(document, path.slice(0, -1), 'value');
     const key = path[path.length - 1];

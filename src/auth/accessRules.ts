@@ -130,7 +130,7 @@ function validateGrant(grant: unknown, path: FieldPath): Grant {
     throw new AccessRulesError(path, `expected admin or a mapping of team to role (reader, operator), got ${describe(grant)}`);
   }
   const teams = new Map<string, TeamRole>();
-  for (const [team, role] of Object.entries(grant)) {
+  for (const [team, role] of Object.entries(grant as Record<string, unknown>)) {
     try {
       parseTeam(team);
     } catch (error) {
@@ -233,5 +233,6 @@ function describe(value: unknown): string {
   if (value === null || value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  return `${typeof value} ${String(value)}`;
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${typeof value} ${String(value)}`;
+  return typeof value;
 }

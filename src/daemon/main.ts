@@ -25,20 +25,28 @@ export async function runDaemon(config: DaemonConfig, onStopped?: () => Promise<
     },
     'lit-streamd started',
   );
-  const stop = (signal: NodeJS.Signals) => {
+  const stop = async (signal: NodeJS.Signals) => {
     log.info({ signal }, 'shutting down: finishing in-flight calls');
-    void server
-      .shutdown()
-      .then(() => onStopped?.())
-      .then(() => {
-        log.info('stopped');
-        closeLog(stdoutLog).then(() => process.exit(0));
-      });
+    // The process ends here whatever happens: a shutdown that failed is logged and exits 1.
+    let code = 0;
+    try {
+      await server.shutdown();
+      await onStopped?.();
+      log.info('stopped');
+    } catch (error) {
+      log.error({ err: (error as Error).message }, 'could not stop cleanly');
+      code = 1;
+    } finally {
+      await closeLog(stdoutLog); // never rejects
+      process.exit(code);
+    }
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  // stop() handles its own failures (above) and never rejects.
+  process.once('SIGTERM', (signal) => void stop(signal));
+  process.once('SIGINT', (signal) => void stop(signal));
   // SIGHUP: re-read the access file; unary calls in flight are untouched, open streams it no
   // longer allows end (PERMISSION_DENIED or UNAUTHENTICATED).
+  // reloadAccess() logs a broken file and keeps the old one: it never rejects.
   process.on('SIGHUP', () => void server.reloadAccess());
   return server;
 }
@@ -82,7 +90,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       censor: '[redacted]',
     },
   };
-  return destination ? pino(options, destination as pino.DestinationStream) : pino(options);
+  return destination ? pino(options, destination) : pino(options);
 }
 
 export async function main(argv: readonly string[]): Promise<void> {

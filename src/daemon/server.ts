@@ -185,7 +185,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         clearTimeout(force);
         view.close();
         link.close();
-        void Promise.all([metricsEndpoint?.close(), followersClosed]).then(() => resolve());
+        // allSettled: the shutdown ends even if closing one of them failed.
+        void Promise.allSettled([metricsEndpoint?.close(), followersClosed]).then(() => resolve());
       });
     }));
 

@@ -236,7 +236,7 @@ export class CallPipeline {
 /**
  * Runs a streaming call: admits it, then writes what its handler yields, pulling the next answer
  * only once the client has taken the last one (backpressure), until the handler ends or the call's
- * signal aborts; then sends the status.
+ * signal aborts; then sends the status. Never rejects: every failure ends the call with its status.
  */
 async function writeAll(lifecycle: Lifecycle, call: Writable, open: (context: CallContext) => AsyncIterable<unknown>): Promise<void> {
   try {
@@ -326,11 +326,11 @@ class Lifecycle {
     // Not the stream's own iterator: leaving it early would destroy the call, and with it the
     // status still to be sent.
     const requests = call.iterator({ destroyOnReturn: false }) as AsyncIterable<Req>;
-    const lifecycle = this;
+    const received = () => this.notify((observer) => observer.received?.(this.spec, this.type));
     return {
       async *[Symbol.asyncIterator]() {
         for await (const request of requests) {
-          lifecycle.notify((observer) => observer.received?.(lifecycle.spec, lifecycle.type));
+          received();
           yield request;
         }
       },

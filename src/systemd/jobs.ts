@@ -1,8 +1,11 @@
 import { type WaitLimits, waitWithin } from '../core/waitWithin.js';
 import { BusUnavailableError } from './errors.js';
 
-/** systemd's job results (org.freedesktop.systemd1(5), "JobRemoved"). */
-export type JobResult = 'done' | 'canceled' | 'timeout' | 'failed' | 'dependency' | 'skipped' | string;
+/**
+ * systemd's job result (org.freedesktop.systemd1(5), "JobRemoved"): `done`, `canceled`, `timeout`,
+ * `failed`, `dependency` or `skipped`, or whatever a later systemd adds, passed on as it is.
+ */
+export type JobResult = string;
 
 export interface FinishedJob {
   readonly jobPath: string;

@@ -68,7 +68,7 @@ export function parseJournalJson(line: string, maxMessageBytes = MESSAGE_MAX_BYT
 export function decodeField(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (!Array.isArray(value) || value.length === 0) return undefined;
-  if (value.every((byte) => typeof byte === 'number')) return Buffer.from(value as number[]).toString('utf8');
+  if (value.every((byte) => typeof byte === 'number')) return Buffer.from(value).toString('utf8');
   return decodeField(value[value.length - 1]);
 }
 

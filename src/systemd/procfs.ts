@@ -146,6 +146,7 @@ export class ProcfsReader {
     const usage = readOne(`${this.root}/${pid}`);
     const read = { usage, startedAt: performance.now(), budgetMs };
     this.inFlight.set(pid, read);
+    // readOne() never rejects (a process gone is undefined), so neither does this.
     void usage.finally(() => {
       if (this.inFlight.get(pid) === read) this.inFlight.delete(pid);
       // Every waiting reading looks again (a few at most): none is woken for a slot it then

@@ -55,10 +55,10 @@ export function readServiceState(props: UnitProperties): ServiceState {
   const code = Number(props.ExecMainCode ?? 0);
   const status = Number(props.ExecMainStatus ?? 0);
   return {
-    LoadState: String(props.LoadState ?? ''),
-    ActiveState: String(props.ActiveState ?? ''),
-    SubState: String(props.SubState ?? ''),
-    Result: String(props.Result ?? ''),
+    LoadState: text(props.LoadState),
+    ActiveState: text(props.ActiveState),
+    SubState: text(props.SubState),
+    Result: text(props.Result),
     ActiveEnterTimestamp: usecToDate(props.ActiveEnterTimestamp),
     MainPID: positive(props.MainPID),
     TasksCurrent: knownCounter(props.TasksCurrent),
@@ -69,6 +69,11 @@ export function readServiceState(props: UnitProperties): ServiceState {
     ControlGroup: typeof props.ControlGroup === 'string' && props.ControlGroup !== '' ? props.ControlGroup : undefined,
     StateChangeTimestamp: usecToDate(props.StateChangeTimestamp),
   };
+}
+
+/** A string property (D-Bus type `s`); empty when systemd did not send it. */
+function text(value: unknown): string {
+  return typeof value === 'string' ? value : '';
 }
 
 /** Whether a unit in this ActiveState has (or is getting) processes; undefined: nothing known. */

@@ -131,6 +131,7 @@ export class SystemdLink extends EventEmitter {
     if (this.closed) return;
     const delay = this.nextDelayMs;
     this.nextDelayMs = Math.min(this.nextDelayMs * 2, this.maxMs);
+    // connect() catches its own failures and schedules the next try.
     this.retryTimer = setTimeout(() => void this.connect(), delay);
     this.retryTimer.unref();
   }

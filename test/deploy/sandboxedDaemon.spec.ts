@@ -78,7 +78,7 @@ describe('deploy/lit-streamd.service, run by a real systemd', () => {
 
   /** ListStreams for contoso with READER_TOKEN (or no token): the gRPC status code it ends with. */
   const listContoso = (withToken: boolean) =>
-    new Promise<number>((resolve) => {
+    new Promise<grpcStatus>((resolve) => {
       const metadata = new Metadata();
       if (withToken) metadata.set('authorization', `Bearer ${READER_TOKEN}`);
       client.listStreams({ team: 'contoso', pageSize: 0, pageToken: '' }, metadata, { deadline: Date.now() + 10_000 }, (error: ServiceError | null) =>

@@ -18,7 +18,7 @@ function launch(args: string[]): { child: ChildProcess; lines: Record<string, un
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Record<string, unknown>[] = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => lines.push(JSON.parse(line)));
+  createInterface({ input: child.stdout }).on('line', (line) => lines.push(JSON.parse(line)));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, lines, exited };
 }
@@ -71,7 +71,7 @@ describe('lit-streamd, the command', () => {
     const env = { ...process.env, LIT_STREAM_LISTEN: '127.0.0.1:0', LIT_STREAM_BUS: sandbox.busAddress, LIT_STREAM_UNIT_PREFIX: 'feeds-' };
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/daemon/cli.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const lines: Record<string, unknown>[] = [];
-    createInterface({ input: child.stdout! }).on('line', (line) => lines.push(JSON.parse(line)));
+    createInterface({ input: child.stdout }).on('line', (line) => lines.push(JSON.parse(line)));
     await waitFor(() => lines.some((line) => line.msg === 'lit-streamd started'), 15_000, 'the startup line');
     expect(lines.find((line) => line.msg === 'lit-streamd started')).toMatchObject({ bus: sandbox.busAddress, unitPrefix: 'feeds-' });
     const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -130,7 +130,7 @@ describe('lit-streamd, the command', () => {
   it('refuses a malformed command line with exit status 2 and the usage', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/daemon/cli.ts', '--listen', 'nonsense'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
-    child.stderr!.on('data', (chunk) => (stderr += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
     const code = await new Promise((resolve) => child.once('exit', resolve));
     expect(code).toBe(2);
     expect(stderr).toContain('is not HOST:PORT');

@@ -127,7 +127,7 @@ describe('the embedded systemd', () => {
 
   it('is cleaned up by its watchdog when the process that booted it is killed outright', async () => {
     const owner = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/bootAndHang.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const line = await new Promise<string>((resolve) => createInterface({ input: owner.stdout! }).once('line', resolve));
+    const line = await new Promise<string>((resolve) => createInterface({ input: owner.stdout }).once('line', resolve));
     const { root, cgroups, pid } = JSON.parse(line) as { root: string; cgroups: string[]; pid: number };
     const pids = await pidsIn(cgroups);
     expect(pids).toContain(pid);

@@ -224,7 +224,7 @@ describe('WatchStatus', () => {
   it('serves many watchers from one D-Bus subscription, and cleans up when they cancel', async () => {
     const rulesBefore = await serverMatchRules();
     const watchersBefore = h.server.view.watcherCount;
-    const clients = Array.from({ length: 4 }, (_, i) => new StreamServiceClient(h.address, credentials.createInsecure(), { 'grpc.channel_id': i } as object));
+    const clients = Array.from({ length: 4 }, (_, i) => new StreamServiceClient(h.address, credentials.createInsecure(), { 'grpc.channel_id': i }));
     const watches = Array.from({ length: 100 }, (_, i) => watch(contoso('bitcoin'), clients[i % clients.length]));
     await waitFor(() => watches.every((w) => w.messages.length >= 1), 5_000, 'every watcher to get its initial status');
     expect(h.server.view.watcherCount).toBe(watchersBefore + 100);

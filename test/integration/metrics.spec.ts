@@ -261,7 +261,7 @@ describe('where metrics may be served, and to whom', () => {
         new Promise<{ status: number; body: string }>((resolve, reject) => {
           const req = request({ host: '127.0.0.1', port, path: '/metrics', ca: certs.ca.cert, servername: 'localhost', headers, timeout: 10_000 }, (res) => {
             let body = '';
-            res.on('data', (chunk: Buffer) => (body += chunk));
+            res.on('data', (chunk: Buffer) => (body += chunk.toString()));
             res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
           });
           req.on('error', reject);

@@ -144,6 +144,7 @@ describe('systemd replaced while a session opens', () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     SystemdManager.prototype.Subscribe = async function (this: SystemdManager, ...args: Parameters<typeof subscribe>) {
       if (!held) {
+        // eslint-disable-next-line @typescript-eslint/no-this-alias -- which manager is held, not a closure's `self`
         held = this;
         reached();
         await gate;
@@ -222,7 +223,7 @@ describe('codes while the bus drops (issue 7 item 9)', () => {
   it('reads in flight when the bus daemon dies, and those that arrive before the server reconnects, answer UNAVAILABLE — never INTERNAL or NOT_FOUND', async () => {
     await rpc(h.client, h.client.start, contoso('bitcoin'));
     const before = currentSession(h);
-    const codes = new Map<number, number>();
+    const codes = new Map<status, number>();
     let stop = false;
     const reader = async (name: string) => {
       while (!stop) {

@@ -35,7 +35,7 @@ afterAll(async () => {
 function start(options: { listen: string; accessFile?: string; insecure?: boolean; tlsCert?: string; tlsKey?: string }) {
   const lines: Record<string, unknown>[] = [];
   const sink = { write: (line: string) => lines.push(JSON.parse(line)) };
-  const server = startServer({ bus: 'unix:path=/nonexistent', naming: new UnitNaming(), log: createLogger('info', sink as never), ...options });
+  const server = startServer({ bus: 'unix:path=/nonexistent', naming: new UnitNaming(), log: createLogger('info', sink), ...options });
   return { server, lines };
 }
 

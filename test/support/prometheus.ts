@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -177,7 +177,7 @@ export function promtoolCheckMetrics(text: string): Promise<{ code: number; outp
   return new Promise((resolve, reject) => {
     const child = execFile('promtool', ['check', 'metrics'], { timeout: 30_000 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      if (error && typeof error.code !== 'number') return reject(error);
+      if (error && typeof error.code !== 'number') return reject(new Error(`promtool could not run: ${error.message}`, { cause: error }));
       resolve({ code, output: `${stdout}${stderr}` });
     });
     child.stdin?.end(text);

@@ -25,7 +25,7 @@ export interface Run {
 export function streamctl(args: readonly string[], env: NodeJS.ProcessEnv, bin = STREAMCTL): Promise<Run> {
   return new Promise((done, fail) => {
     execFile(process.execPath, [bin, ...args], { env, timeout: 30_000 }, (error, stdout, stderr) => {
-      if (error && typeof error.code !== 'number') return fail(error);
+      if (error && typeof error.code !== 'number') return fail(new Error(`lit-streamctl could not run: ${error.message}`, { cause: error }));
       done({ code: error ? (error.code as number) : 0, stdout, stderr });
     });
   });
@@ -44,8 +44,8 @@ export function spawnStreamctl(args: readonly string[], env: NodeJS.ProcessEnv):
   const child = spawn(process.execPath, [STREAMCTL, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   let stderr = '';
-  createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));
-  child.stderr!.on('data', (chunk) => (stderr += String(chunk)));
+  createInterface({ input: child.stdout }).on('line', (line) => lines.push(line));
+  child.stderr.on('data', (chunk) => (stderr += String(chunk)));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, lines, stderr: () => stderr, exited };
 }

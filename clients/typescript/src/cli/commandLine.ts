@@ -80,7 +80,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
 
   const allowed = new Set([...COMMON, ...ARGUMENTS[command].options]);
   for (const token of tokens) {
-    if (token.kind === 'option' && !allowed.has(token.name as OptionName)) throw new UsageError(`'${command}' has no option ${token.rawName}`);
+    if (token.kind === 'option' && !allowed.has(token.name)) throw new UsageError(`'${command}' has no option ${token.rawName}`);
   }
   const { min, max } = ARGUMENTS[command];
   if (args.length < min) throw new UsageError(`'${command}' needs ${min === 1 && max === 1 ? 'an argument' : 'at least one argument'}`);
