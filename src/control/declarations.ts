@@ -1,6 +1,11 @@
 import { lstat, readlink } from 'node:fs/promises';
 import { basename } from 'node:path';
+import { StreamMaskedError, StreamNotDeclaredError, StreamUndeclaredError } from '../core/errors.js';
+import type { Action } from '../core/status.js';
+import type { StreamRef } from '../core/streamRef.js';
+import type { UnitNaming } from '../core/unitNaming.js';
 import type { UnitFile } from '../systemd/manager.js';
+import type { UnitReads } from './systemdPort.js';
 
 export type Declaration =
   | { readonly declared: true; readonly masked: boolean; readonly path: string }
@@ -28,4 +33,40 @@ export async function judgeDeclaration(file: UnitFile, template: string): Promis
   const target = await readlink(file.path).catch(() => '');
   if (basename(target) === template) return { declared: true, masked: false, path: file.path };
   return { declared: false, why: `${file.path} is a symlink to ${target || 'nothing'}, not to the team's template ${template}` };
+}
+
+/** Where a stream's declaration is proven: the live view first, then systemd's own file list. */
+export interface DeclarationSources {
+  readonly naming: UnitNaming;
+  /** Whether the view shows the stream (NOT_FOUND otherwise), and whether it shows it undeclared. */
+  readonly view: { declaration(ref: StreamRef): Promise<{ undeclared: boolean }> };
+  readonly systemd: Pick<UnitReads, 'listUnitFilesByPatterns'>;
+}
+
+/**
+ * The stream's unit name, once its unit file is proven to declare it (and, to start, unmasked).
+ * The view answers first, so systemd is never even asked about a stream it does not show;
+ * systemd's own file list then confirms it, as the view may trail a file change by a moment.
+ * A stream shown without a declaring file (removed while its unit runs) can only be stopped.
+ */
+export async function declaredUnit({ naming, view, systemd }: DeclarationSources, ref: StreamRef, action: Action): Promise<string> {
+  const unit = naming.unitOf(ref);
+  const shown = await view.declaration(ref);
+  // The pattern is the exact unit name: validation leaves no glob characters in it.
+  const files = await systemd.listUnitFilesByPatterns([unit]);
+  const file = files.find((candidate) => basename(candidate.path) === unit);
+  const subject = `stream '${ref.name}' of team '${ref.team}'`;
+  const declaration = file
+    ? await judgeDeclaration(file, naming.templateOf(ref.team))
+    : { declared: false as const, why: `there is no unit file ${unit} in systemd's unit search path` };
+  if (!declaration.declared) {
+    // It was declared until a moment ago (the view still shows it): stopping is always safe.
+    if (action === 'stop') return unit;
+    if (!shown.undeclared) throw new StreamNotDeclaredError(`${subject} is not declared: ${declaration.why}`);
+    throw new StreamUndeclaredError(`${subject} is no longer declared (${declaration.why}) but still runs: it can be stopped, not ${action}ed`);
+  }
+  if (declaration.masked && action !== 'stop') {
+    throw new StreamMaskedError(`${subject} is masked (${declaration.path}); unmask ${unit} before you ${action} it`);
+  }
+  return unit;
 }

@@ -1,8 +1,8 @@
 import type { ActionOptions, CallScope, LogsRequest, PageRequest, StatusOptions, StatusReport, StreamBackend, StreamListener, StreamWatch } from '../core/backend.js';
 import type { LogBatch } from '../core/logLine.js';
-import type { Page } from '../core/paging.js';
+import { type Page, paginate } from '../core/paging.js';
 import type { Action, ActionResult, StreamSummary } from '../core/status.js';
-import type { StreamRef } from '../core/streamRef.js';
+import { parseTeam, type StreamRef } from '../core/streamRef.js';
 import type { RunLines } from './runLines.js';
 import type { StreamController } from './streamController.js';
 import type { StreamLogs } from './streamLogs.js';
@@ -20,12 +20,14 @@ export class LocalBackend implements StreamBackend {
     private readonly runLines: RunLines,
   ) {}
 
-  list(team: string, page: PageRequest): Promise<Page<StreamSummary>> {
-    return this.controller.list(team, page);
+  /** The team's declared streams with their state, from memory (UNAVAILABLE without systemd). */
+  async list(team: string, page: PageRequest): Promise<Page<StreamSummary>> {
+    const parsed = parseTeam(team);
+    return paginate(parsed, await this.view.list(parsed), page.pageSize, page.pageToken);
   }
 
   async status(ref: StreamRef, { logLines }: StatusOptions, call: CallScope): Promise<StatusReport> {
-    const status = await this.controller.status(ref);
+    const status = await this.view.status(ref);
     const logs = await this.runLines.ofCurrentRun(ref, logLines, call.signal);
     return { status, logs: logs.lines, logsUnavailable: logs.unavailable };
   }

@@ -1,11 +1,27 @@
-import type { StreamListener, StreamWatch } from '../core/backend.js';
-import type { Action, StreamStatus } from '../core/status.js';
+import { formatSettle, judgeSettle, judgeSuperseded } from '../core/actionResult.js';
+import type { Action, ActionResult, StreamStatus } from '../core/status.js';
 import type { StreamRef } from '../core/streamRef.js';
 import { type WaitLimits, waitWithin } from '../core/waitWithin.js';
+import { BusUnavailableError } from '../systemd/errors.js';
+import { SERVICE_INTERFACE } from '../systemd/manager.js';
+import { hasProcesses, readServiceState, type ServiceState } from '../systemd/serviceState.js';
+import type { Superseded } from './laterActions.js';
+import { toStatus } from './streamView.js';
+import type { JobSession, UnitReads } from './systemdPort.js';
 
-/** Where the settle window learns of the stream's changes (StreamView: systemd's signals). */
+/** A stream followed: its status when following began (undefined if the view has none), and how to stop. */
+export interface Following {
+  readonly current: StreamStatus | undefined;
+  stop(): void;
+}
+
+/**
+ * Where the settle window learns of the stream's changes: StreamView.follow, systemd's signals
+ * through the live view. Its own hook, not a WatchStatus watcher: a window is no caller's watch,
+ * and is not counted as one (lit_stream_open_watches counts WatchStatus calls only).
+ */
 export interface StatusChanges {
-  watch(team: string, name: string | undefined, listener: StreamListener): Promise<StreamWatch>;
+  follow(ref: StreamRef, listener: (status: StreamStatus) => void): Promise<Following>;
 }
 
 /**
@@ -20,12 +36,6 @@ export function settleApplies(serviceType: string): boolean {
   return !READY_WHEN_JOB_DONE.has(serviceType);
 }
 
-/** What the window saw (SettleWatch.interrupted aborts with one of these or with an Error). */
-export interface Superseded {
-  /** A later Stop or Restart of the stream, sent to systemd while the window ran. */
-  readonly supersededBy: Action;
-}
-
 /** How a settle window ended. */
 export type SettleOutcome =
   | { readonly kind: 'held' }
@@ -38,8 +48,8 @@ export interface SettleWatch {
   readonly ref: StreamRef;
   readonly ms: number;
   /**
-   * NRestarts as this start counts from, known before its job was sent (StreamController's
-   * restartBaseline); undefined when not known, the first status seen in the window then standing
+   * NRestarts as this start counts from, known before its job was sent (restartBaseline);
+   * undefined when not known, the first status seen in the window then standing
    * in for it. Taken in the window instead, a restart while the job ran would be missed: systemd
    * holds a start job until its own pending restart is done, so the job can be `done` on a run that
    * systemd restarted.
@@ -56,7 +66,7 @@ export interface SettleWatch {
  * Waits `ms` after a start job finished `done` for the stream to keep running. `held` when it did;
  * at once, `ended` with the first status showing it did not: no longer active (exited, failed,
  * stopped) or restarted by systemd (SubState `auto-restart`, or NRestarts grew). Watches systemd's
- * own signals through the view; the caller's deadline and cancellation end the wait, and so does
+ * own signals through the view (StatusChanges); the caller's deadline and cancellation end the wait, and so does
  * `interrupted`.
  */
 export async function awaitSettle(changes: StatusChanges, watch: SettleWatch, limits: WaitLimits): Promise<SettleOutcome> {
@@ -82,10 +92,10 @@ export async function awaitSettle(changes: StatusChanges, watch: SettleWatch, li
         if (interrupted.aborted) return onInterrupt();
         interrupted.addEventListener('abort', onInterrupt, { once: true });
         timer = setTimeout(() => resolve({ kind: 'held' }), ms);
-        changes.watch(ref.team, ref.name, ({ status }) => check(status)).then(({ initial, stop }) => {
+        changes.follow(ref, check).then(({ current, stop }) => {
           if (done) return stop();
           stopWatching = stop;
-          for (const status of initial) check(status);
+          if (current) check(current);
         }, reject);
       },
       limits,
@@ -102,4 +112,69 @@ export async function awaitSettle(changes: StatusChanges, watch: SettleWatch, li
 function holds(status: StreamStatus, restartsBefore: number): boolean {
   const running = status.activeState === 'active' || status.activeState === 'reloading';
   return running && status.subState !== 'auto-restart' && status.restartCount <= restartsBefore;
+}
+
+/**
+ * NRestarts as a start or restart about to be sent will count the worker's restarts from, given
+ * what the view knows of the unit. systemd zeroes the counter when a unit starts after a stop that
+ * was not its own restart (service_enter_dead() sets flush_n_restarts, service_start() applies it):
+ * so 0 when the unit is inactive or failed, or for a Restart, which stops it first — unless systemd
+ * is about to restart it itself (SubState `auto-restart`: a stop from there does not flush, and a
+ * start waits for that restart). Otherwise (running, or starting or stopping already), systemd's
+ * current count, read on the session the job is sent on.
+ */
+export async function restartBaseline(action: 'start' | 'restart', unit: string, known: ServiceState | undefined, systemd: UnitReads): Promise<number> {
+  const autoRestart = known?.SubState === 'auto-restart';
+  const stopped = !hasProcesses(known?.ActiveState);
+  if (!autoRestart && (stopped || action === 'restart')) return 0;
+  return Number(await systemd.getUnitProperty(unit, SERVICE_INTERFACE, 'NRestarts'));
+}
+
+/** A start or restart job judged SUCCESS, as its settle window begins. */
+export interface StartedJob {
+  readonly result: ActionResult;
+  /** The session the job ran on: its signals tell the window what happens. */
+  readonly session: JobSession;
+  /** See SettleWatch.restartsBefore. */
+  readonly restartsBefore?: number;
+}
+
+/**
+ * The settle window of a start or restart whose job was judged SUCCESS, and its judgement: the
+ * job's result when the worker held (or the window does not apply to its service type), FAILURE
+ * saying how it ended when it did not (judgeSettle), the job's result saying what followed when a
+ * later action took the stream over (judgeSuperseded). The window runs outside the unit's queue,
+ * so a Stop is never held up by it. It also ends, in UNAVAILABLE, when the session the job ran on
+ * does: the signals it waits for are then lost (a new session's view starts afresh), and a status
+ * read after that would say nothing of what happened in between.
+ */
+export async function settleWindow(
+  systemd: UnitReads,
+  changes: StatusChanges,
+  window: { readonly action: 'start' | 'restart'; readonly ref: StreamRef; readonly unit: string; readonly ms: number; readonly interrupted: AbortController },
+  job: StartedJob,
+  limits: WaitLimits,
+): Promise<ActionResult> {
+  const { action, ref, unit, ms, interrupted } = window;
+  const lost = (error: Error) => {
+    const message = `the session with systemd ended within the ${formatSettle(ms)} settle window (${error.message}): systemd had started the stream; whether its worker holds is not known`;
+    if (!interrupted.signal.aborted) interrupted.abort(new BusUnavailableError(message));
+  };
+  const stopListening = job.session.onEnd(lost);
+  try {
+    const type = String(await systemd.getUnitProperty(unit, SERVICE_INTERFACE, 'Type'));
+    if (!settleApplies(type)) return job.result;
+    const { restartsBefore } = job;
+    const outcome = await awaitSettle(changes, { ref, ms, restartsBefore, interrupted: interrupted.signal }, limits);
+    if (outcome.kind === 'ended') {
+      // One round trip to systemd: its answer comes after every signal it sent before, so it
+      // tells where the unit came to rest (e.g. `failed` was on the way to `auto-restart`).
+      const after = readServiceState(await systemd.getUnitProperties(unit));
+      return judgeSettle(action, job.result, outcome.status, ms, toStatus(ref, unit, after), restartsBefore);
+    }
+    if (outcome.kind === 'superseded') return judgeSuperseded(action, job.result, outcome.by, outcome.afterMs, ms);
+    return job.result;
+  } finally {
+    stopListening();
+  }
 }

@@ -53,6 +53,8 @@ export class StreamView {
   private judged: Promise<void> = Promise.resolve();
   private warming = false;
   private readonly watchers = new EventEmitter();
+  /** Internal followers of one unit each (a Start's settle window), keyed by unit: not watchers. */
+  private readonly followers = new EventEmitter().setMaxListeners(0);
   /**
    * The current status object of each declared stream, built once per change and shared by every
    * watcher's INITIAL and CHANGED message, so the server encodes each stream state once, not once
@@ -206,9 +208,32 @@ export class StreamView {
     return { initial, stop: () => this.watchers.off(team, filtered) };
   }
 
-  /** How many watchers are listening (for tests and diagnostics). */
+  /** How many watchers are listening: WatchStatus calls open (lit_stream_open_watches). */
   get watcherCount(): number {
     return this.watchers.eventNames().reduce((sum, team) => sum + this.watchers.listenerCount(team), 0);
+  }
+
+  /**
+   * Calls `listener` with each status the stream's unit goes through from now on, for the
+   * server's own waits (a Start's settle window): a hook of its own, not a watcher, so nothing
+   * counts it as a WatchStatus call (watcherCount, lit_stream_open_watches) or dedupes it against
+   * what watchers were told. `current` is the stream's status, taken in the same turn as the
+   * listener is added (the unit read whole first if it never was), so no change falls between.
+   */
+  async follow(ref: StreamRef, listener: (status: StreamStatus) => void): Promise<{ current: StreamStatus | undefined; stop(): void }> {
+    await this.ready();
+    const unit = this.naming.unitOf(ref);
+    if (!this.declared.has(unit)) throw this.notDeclared(ref, unit);
+    await this.tracker.loadStatesKnown([unit]);
+    if (this.tracker.needsRead(unit)) await this.tracker.state(unit);
+    const current = this.currentStatus(unit);
+    this.followers.on(unit, listener);
+    return { current, stop: () => this.followers.off(unit, listener) };
+  }
+
+  /** How many internal followers (settle windows) are listening (for tests and diagnostics). */
+  get followerCount(): number {
+    return this.followers.eventNames().reduce((sum, unit) => sum + this.followers.listenerCount(unit), 0);
   }
 
   /**
@@ -324,12 +349,12 @@ export class StreamView {
   }
 
   private emitChange(kind: StreamChangeKind, unit: string, stream: DeclaredStream): void {
+    if (this.followers.listenerCount(unit) > 0) this.followers.emit(unit, this.statusToTell(unit, stream));
     if (this.watchers.listenerCount(stream.ref.team) === 0) {
       this.told.delete(unit);
       return;
     }
-    // A removed stream's unit may no longer be tracked: report it as systemd would an unknown unit.
-    const status = this.currentStatus(unit) ?? toStatus(stream.ref, unit, this.tracker.known(unit) ?? readServiceState({}), stream.masked);
+    const status = this.statusToTell(unit, stream);
     if (kind === 'removed') {
       this.told.delete(unit);
     } else {
@@ -338,6 +363,11 @@ export class StreamView {
       this.told.set(unit, status);
     }
     this.watchers.emit(stream.ref.team, { kind, status });
+  }
+
+  /** A changed stream's status; a removed stream's unit may no longer be tracked: then as systemd reports an unknown unit. */
+  private statusToTell(unit: string, stream: DeclaredStream): StreamStatus {
+    return this.currentStatus(unit) ?? toStatus(stream.ref, unit, this.tracker.known(unit) ?? readServiceState({}), stream.masked);
   }
 }
 

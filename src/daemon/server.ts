@@ -2,6 +2,7 @@ import { Server } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { LocalBackend } from '../control/localBackend.js';
 import { RunLines } from '../control/runLines.js';
+import { LinkPort } from '../control/systemdPort.js';
 import { StreamController } from '../control/streamController.js';
 import { StreamLogs } from '../control/streamLogs.js';
 import { StreamView } from '../control/streamView.js';
@@ -128,8 +129,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const journal: JournalSource = { directory: options.journalDirectory, manager: options.bus === 'system' ? 'system' : 'user' };
   const followers = new JournalFollowers(journal);
   const logs = new StreamLogs(journal, followers, options.naming, view);
-  const runLines = new RunLines(logs, view, (unit) => link.session().manager.getUnitProperties(unit));
-  const controller = new StreamController(link, options.naming, view, { lines: runLines, settleMs: options.settleMs });
+  const systemd = new LinkPort(link);
+  const runLines = new RunLines(logs, view, (unit) => systemd.getUnitProperties(unit));
+  const controller = new StreamController(systemd, options.naming, view, { lines: runLines, settleMs: options.settleMs });
   server.addService(streamServiceDefinition(), streamService(new LocalBackend(controller, view, logs, runLines), calls));
   server.addService(HealthService, health.service(calls));
   if (options.reflection ?? true) {

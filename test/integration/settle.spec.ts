@@ -37,7 +37,7 @@ for (const name of CROWD) UNITS[`lit-stream-contoso@${name}.service`] = { link: 
 let h: Harness;
 beforeAll(async () => {
   // The server's own default settle window (1 s), not the harness's 0.
-  h = await startHarness(UNITS, { settleMs: undefined });
+  h = await startHarness(UNITS, { settleMs: undefined, metricsListen: '127.0.0.1:0' });
 });
 afterAll(async () => {
   await h?.stop();
@@ -152,17 +152,42 @@ describe('Start and Restart wait until the worker holds (settle window)', () => 
 
 /**
  * Starts `steady` with a long window and resolves once its start job is done and the Start waits in
- * its window (the window watches the stream: the server's watcher count says when it began).
+ * its window (the window follows the stream: the view's follower count says when it began).
  */
 async function startInsideWindow(seconds = 30) {
-  // Nothing else in this file keeps a watch once its call has ended (the server may take a moment
-  // to see a call that gave up, e.g. on its deadline, end).
-  await waitFor(() => h.server.view.watcherCount === 0, 10_000, 'earlier settle windows to end');
+  // Nothing else in this file keeps a window open once its call has ended (the server may take a
+  // moment to see a call that gave up, e.g. on its deadline, end).
+  await waitFor(() => h.server.view.followerCount === 0, 10_000, 'earlier settle windows to end');
   const start = rpc(h.client, h.client.start, { ...stream('steady'), settle: { seconds, nanos: 0 } }, 60_000);
-  await waitFor(() => h.server.view.watcherCount === 1, 10_000, 'the Start to wait in its settle window');
+  await waitFor(() => h.server.view.followerCount === 1, 10_000, 'the Start to wait in its settle window');
   expect((await h.unitState('lit-stream-contoso@steady.service')).SubState).toBe('running');
   return { start };
 }
+
+/** The server's `lit_stream_open_watches` gauge, as Prometheus would scrape it. */
+async function openWatches(): Promise<number> {
+  const response = await fetch(`http://${h.server.metricsAddress}/metrics`, { signal: AbortSignal.timeout(10_000) });
+  const gauge = /^lit_stream_open_watches (\S+)$/m.exec(await response.text());
+  if (!gauge) throw new Error('no lit_stream_open_watches in /metrics');
+  return Number(gauge[1]);
+}
+
+describe('a settle window is no WatchStatus call', () => {
+  it('counts no open watch while a Start waits in its window, and one for a WatchStatus opened meanwhile', async () => {
+    const { start } = await startInsideWindow();
+    expect(await openWatches()).toBe(0);
+    const watch = h.client.watchStatus({ team: 'contoso', name: 'steady' });
+    watch.on('error', () => undefined);
+    await new Promise((resolve) => watch.once('data', resolve));
+    expect(await openWatches()).toBe(1);
+    watch.cancel();
+    await waitFor(async () => (await openWatches()) === 0, 5_000, 'the watch to close');
+    // Still in its window: the Start has not been answered.
+    expect(h.server.view.followerCount).toBe(1);
+    await rpc(h.client, h.client.stop, stream('steady'));
+    expect((await start).status).toBe(ActionStatus.ACTION_STATUS_SUCCESS);
+  });
+});
 
 describe('a Start whose settle window another action cuts short', () => {
   it('is not answered as a failed start when a Stop from another caller stops the stream inside it', async () => {
