@@ -39,22 +39,9 @@ export interface SystemdPort extends UnitReads {
   session(): JobSession;
 }
 
-/** The SystemdPort of a SystemdLink: each call goes to the link's current session. */
-export class LinkPort implements SystemdPort {
-  /** One JobSession per SystemdSession, so that however many windows wait, each session has one `closed` listener. */
-  private readonly sessions = new WeakMap<SystemdSession, LinkSession>();
-
-  constructor(private readonly link: SystemdLink) {}
-
-  session(): JobSession {
-    const session = this.link.session();
-    let port = this.sessions.get(session);
-    if (!port) {
-      port = new LinkSession(session);
-      this.sessions.set(session, port);
-    }
-    return port;
-  }
+/** A SystemdPort's reads, each made on the session current when it is asked. */
+export abstract class CurrentSessionReads implements SystemdPort {
+  abstract session(): JobSession;
 
   getUnitProperties(unit: string): Promise<UnitProperties> {
     return this.session().getUnitProperties(unit);
@@ -66,6 +53,26 @@ export class LinkPort implements SystemdPort {
 
   listUnitFilesByPatterns(patterns: string[]): Promise<UnitFile[]> {
     return this.session().listUnitFilesByPatterns(patterns);
+  }
+}
+
+/** The SystemdPort of a SystemdLink: each call goes to the link's current session. */
+export class LinkPort extends CurrentSessionReads {
+  /** One JobSession per SystemdSession, so that however many windows wait, each session has one `closed` listener. */
+  private readonly sessions = new WeakMap<SystemdSession, LinkSession>();
+
+  constructor(private readonly link: SystemdLink) {
+    super();
+  }
+
+  session(): JobSession {
+    const session = this.link.session();
+    let port = this.sessions.get(session);
+    if (!port) {
+      port = new LinkSession(session);
+      this.sessions.set(session, port);
+    }
+    return port;
   }
 }
 

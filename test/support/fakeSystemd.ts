@@ -1,6 +1,6 @@
 import type { ControlView } from '../../src/control/streamController.js';
 import { toStatus } from '../../src/control/streamView.js';
-import type { EnqueueMethod, JobSession, SystemdPort } from '../../src/control/systemdPort.js';
+import { CurrentSessionReads, type EnqueueMethod, type JobSession } from '../../src/control/systemdPort.js';
 import { StreamNotDeclaredError } from '../../src/core/errors.js';
 import type { StreamStatus } from '../../src/core/status.js';
 import type { StreamRef } from '../../src/core/streamRef.js';
@@ -54,7 +54,7 @@ const RUNNING = { LoadState: 'loaded', ActiveState: 'active', SubState: 'running
  *
  * Everything asked of it is recorded in `calls`, in order, so a spec can say what was not asked.
  */
-export class FakeSystemd implements SystemdPort, ControlView {
+export class FakeSystemd extends CurrentSessionReads implements ControlView {
   readonly naming = new UnitNaming();
   readonly calls: string[] = [];
   /** Every job sent, in order. */
@@ -144,18 +144,6 @@ export class FakeSystemd implements SystemdPort, ControlView {
   session(): JobSession {
     if (!this.current) throw new BusUnavailableError('systemd is unreachable: systemd left the bus');
     return this.current;
-  }
-
-  getUnitProperties(unit: string): Promise<UnitProperties> {
-    return this.session().getUnitProperties(unit);
-  }
-
-  getUnitProperty(unit: string, iface: string, name: string): Promise<unknown> {
-    return this.session().getUnitProperty(unit, iface, name);
-  }
-
-  listUnitFilesByPatterns(patterns: string[]): Promise<UnitFile[]> {
-    return this.session().listUnitFilesByPatterns(patterns);
   }
 
   // ----- ControlView
