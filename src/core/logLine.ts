@@ -20,7 +20,10 @@ export interface LogBatch {
   readonly lines: readonly LogLine[];
 }
 
-/** Most lines one Logs call sends before following, and most lines GetStatus and actions include. */
+/**
+ * Most lines one Logs call sends before following, and most lines GetStatus and actions include.
+ * This and DEFAULT_TAIL_LINES are what the clients document: clients/testdata/defaults.json.
+ */
 export const MAX_TAIL_LINES = 10_000;
 
 /** Lines sent when a caller asks for neither a count, a time nor a cursor (as `journalctl -n`). */

@@ -12,5 +12,12 @@ export function toGrpcStatus(error: unknown): StatusObject {
   return { code: status.INTERNAL, details: `internal error: ${err.message}`, metadata: new Metadata() };
 }
 
-/** `OK`, `NOT_FOUND`, … by code number: what logs and metrics call a status. */
-export const STATUS_NAMES = Object.fromEntries(Object.entries(status).map(([name, code]) => [code, name])) as Record<number, string>;
+/**
+ * `OK`, `NOT_FOUND`, … by code number: what logs and metrics call a status. From grpc-js's `status`
+ * enum, whose object maps names to numbers and numbers back to names: only the former are codes.
+ */
+export const STATUS_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
+  Object.entries(status)
+    .filter((entry): entry is [string, number] => typeof entry[1] === 'number')
+    .map(([name, code]) => [code, name]),
+);

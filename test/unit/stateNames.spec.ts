@@ -8,16 +8,25 @@ import {
   usageSourceToProto,
   usageSourceWord,
 } from '../../src/api/stateNames.js';
+import { ACTIVE_STATES, LOAD_STATES } from '../../src/core/stateWords.js';
+import type { UsageSource as CoreUsageSource } from '../../src/core/status.js';
+import { enumValueNames, pairs, states } from '../support/testdata.js';
 
-describe("systemd's state words and the API's enums", () => {
+/** The words of clients/testdata/states.json, without UNSPECIFIED's ''. */
+const words = (table: Readonly<Record<string, string>>) => Object.values(table).filter((word) => word !== '');
+
+describe("systemd's state words and the API's enums (clients/testdata/states.json, the clients' too)", () => {
   describe('load states', () => {
-    it.each<[string, string, LoadState]>([
-      ['loaded', 'LOAD_STATE_LOADED', LoadState.LOAD_STATE_LOADED],
-      ['not-found', 'LOAD_STATE_NOT_FOUND', LoadState.LOAD_STATE_NOT_FOUND],
-      ['bad-setting', 'LOAD_STATE_BAD_SETTING', LoadState.LOAD_STATE_BAD_SETTING],
-      ['error', 'LOAD_STATE_ERROR', LoadState.LOAD_STATE_ERROR],
-      ['masked', 'LOAD_STATE_MASKED', LoadState.LOAD_STATE_MASKED],
-    ])("maps '%s' to %s and back", (word, _name, state) => {
+    it('names every value of the proto enum, in its order, and nothing else', () => {
+      expect(Object.keys(states.loadStates)).toEqual(enumValueNames(LoadState));
+    });
+
+    it("are the server's words, in the API's order", () => {
+      expect(LOAD_STATES).toEqual(words(states.loadStates));
+    });
+
+    it.each(pairs(states.loadStates).filter(([, word]) => word !== ''))("maps %s to '%s' and back", (name, word) => {
+      const state = LoadState[name as keyof typeof LoadState];
       expect(loadStateToProto(word)).toBe(state);
       expect(loadStateWord(state)).toBe(word);
     });
@@ -38,15 +47,16 @@ describe("systemd's state words and the API's enums", () => {
   });
 
   describe('active states', () => {
-    it.each<[string, string, ActiveState]>([
-      ['active', 'ACTIVE_STATE_ACTIVE', ActiveState.ACTIVE_STATE_ACTIVE],
-      ['reloading', 'ACTIVE_STATE_RELOADING', ActiveState.ACTIVE_STATE_RELOADING],
-      ['inactive', 'ACTIVE_STATE_INACTIVE', ActiveState.ACTIVE_STATE_INACTIVE],
-      ['failed', 'ACTIVE_STATE_FAILED', ActiveState.ACTIVE_STATE_FAILED],
-      ['activating', 'ACTIVE_STATE_ACTIVATING', ActiveState.ACTIVE_STATE_ACTIVATING],
-      ['deactivating', 'ACTIVE_STATE_DEACTIVATING', ActiveState.ACTIVE_STATE_DEACTIVATING],
-      ['maintenance', 'ACTIVE_STATE_MAINTENANCE', ActiveState.ACTIVE_STATE_MAINTENANCE],
-    ])("maps '%s' to %s and back", (word, _name, state) => {
+    it('names every value of the proto enum, in its order, and nothing else', () => {
+      expect(Object.keys(states.activeStates)).toEqual(enumValueNames(ActiveState));
+    });
+
+    it("are the server's words, in the API's order (the metrics' state label too)", () => {
+      expect(ACTIVE_STATES).toEqual(words(states.activeStates));
+    });
+
+    it.each(pairs(states.activeStates).filter(([, word]) => word !== ''))("maps %s to '%s' and back", (name, word) => {
+      const state = ActiveState[name as keyof typeof ActiveState];
       expect(activeStateToProto(word)).toBe(state);
       expect(activeStateWord(state)).toBe(word);
     });
@@ -67,12 +77,13 @@ describe("systemd's state words and the API's enums", () => {
   });
 
   describe('usage sources', () => {
-    it.each<['systemd' | 'procfs' | 'none', string, UsageSource]>([
-      ['systemd', 'USAGE_SOURCE_SYSTEMD', UsageSource.USAGE_SOURCE_SYSTEMD],
-      ['procfs', 'USAGE_SOURCE_PROCFS', UsageSource.USAGE_SOURCE_PROCFS],
-      ['none', 'USAGE_SOURCE_UNSPECIFIED', UsageSource.USAGE_SOURCE_UNSPECIFIED],
-    ])("maps '%s' to %s and back", (word, _name, source) => {
-      expect(usageSourceToProto(word)).toBe(source);
+    it('names every value of the proto enum, in its order, and nothing else', () => {
+      expect(Object.keys(states.usageSources)).toEqual(enumValueNames(UsageSource));
+    });
+
+    it.each(pairs(states.usageSources))("maps %s to '%s' and back", (name, word) => {
+      const source = UsageSource[name as keyof typeof UsageSource];
+      expect(usageSourceToProto(word as CoreUsageSource)).toBe(source);
       expect(usageSourceWord(source)).toBe(word);
     });
 

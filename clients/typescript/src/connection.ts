@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { type ChannelCredentials, credentials as grpcCredentials, Metadata } from '@grpc/grpc-js';
 import { StreamServiceClient } from './gen/lit/stream/v1/stream.js';
 
+/** Where the client calls without an address or LIT_STREAM_ADDR: where lit-streamd listens by
+ *  default, as the Python client's DEFAULT_ADDRESS (clients/testdata/defaults.json holds the three). */
 export const DEFAULT_ADDRESS = '127.0.0.1:50051';
 
 /** TLS material as PEM. */

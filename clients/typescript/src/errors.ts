@@ -1,9 +1,15 @@
 import { type ServiceError, status } from '@grpc/grpc-js';
 
-const CODE_NAMES = Object.fromEntries(Object.entries(status).map(([name, code]) => [code, name])) as Record<
-  number,
-  string
->;
+/**
+ * `OK`, `NOT_FOUND`, … by code number, from grpc-js's `status` enum (whose object maps names to
+ * numbers and numbers back to names: only the former are codes); clients/testdata/statusCodes.json
+ * holds it, the server's and the Python client's names to the same table.
+ */
+const CODE_NAMES: Readonly<Record<number, string>> = Object.fromEntries(
+  Object.entries(status)
+    .filter((entry): entry is [string, number] => typeof entry[1] === 'number')
+    .map(([name, code]) => [code, name]),
+);
 
 /** A failed call: the gRPC status code (numeric and by name) and the server's explanation. */
 export class LitStreamError extends Error {

@@ -85,10 +85,16 @@ export interface ServiceStatus {
   readonly details: ServiceStatusDetails;
 }
 
-/** Default deadlines, the Python client's too (READ_TIMEOUT, ACTION_TIMEOUT in its _connection.py). */
-const READ_DEADLINE_MS = 10_000;
-/** start/stop/restart answer once systemd's job has finished (and the settle window has passed). */
-const ACTION_DEADLINE_MS = 120_000;
+/**
+ * Default deadline of a call that reads; the Python client's READ_TIMEOUT is the same
+ * (clients/testdata/defaults.json holds both to it).
+ */
+export const READ_DEADLINE_MS = 10_000;
+/**
+ * Default deadline of start/stop/restart, which answer once systemd's job has finished (and the
+ * settle window has passed); the Python client's ACTION_TIMEOUT is the same (defaults.json).
+ */
+export const ACTION_DEADLINE_MS = 120_000;
 
 type Unary<Req, Res> = (
   request: Req,

@@ -6,14 +6,18 @@ import { type StreamEvent, streamEvents } from './watch.js';
 import { type ActionOutcome, Service, type ServiceActionStatus, type ServiceStatus, toActionStatus, toServiceStatus } from './service.js';
 
 /**
+ * Log lines status() asks for, as `systemctl status` shows; the Python client's STATUS_LOG_LINES is
+ * the same (clients/testdata/defaults.json holds both to it).
+ */
+export const STATUS_LOG_LINES = 10;
+
+/**
  * A real-time data-streaming service worker, as in the Python SDK:
  *
  *     const stream = new Stream('contoso', 'bitcoin');
  *     await stream.start();   // { status: 'SUCCESS', message: 'Stream started successfully.' }
  *     await stream.status();  // { name: 'bitcoin', active: 'active', status: 'running', ... }
  */
-/** Log lines status() asks for, as `systemctl status` shows. */
-const STATUS_LOG_LINES = 10;
 
 export class Stream extends Service {
   /**

@@ -7,8 +7,11 @@ import { parseSince } from '../since.js';
 import { parseStreamName } from '../streamName.js';
 import { UsageError } from '../usageError.js';
 
-/** The server sends at most this many lines at once (LogsRequest.tail_lines); `-n all` asks for that. */
-const SERVER_TAIL_CAP = 10_000;
+/**
+ * The server sends at most this many lines at once (LogsRequest.tail_lines); `-n all` asks for that.
+ * clients/testdata/defaults.json holds it to the server's MAX_TAIL_LINES.
+ */
+export const SERVER_TAIL_CAP = 10_000;
 
 /**
  * `logs TEAM/NAME [-n N] [-f] [--since TIME]`, as `journalctl -u UNIT` prints a unit's lines: the

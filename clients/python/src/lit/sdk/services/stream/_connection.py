@@ -15,6 +15,8 @@ from typing import Dict, Optional, Tuple
 import grpc
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
+"""Where lit-streamd listens by default; clients/testdata/defaults.json holds this, the server's and
+the TypeScript client's defaults (timeouts too) to the same values."""
 READ_TIMEOUT = 10.0
 """Seconds a read (status, get_streams, logs without follow) may take by default; the TypeScript
 client's default (READ_DEADLINE_MS) is the same."""
