@@ -122,6 +122,37 @@ def test_a_failing_worker_answers_failure_with_systemds_reason() -> None:
     assert "exit status 1" in result["message"]
 
 
+def test_act_answers_with_systemds_job_result_and_the_lines_of_this_start() -> None:
+    crash = Stream("acme", "crash")
+    failed = crash.act("start")
+    assert (failed["status"], failed["job_result"]) == ("FAILURE", "failed")
+    assert "exit status 1" in failed["message"]
+    assert all(isinstance(line, LogLine) for line in failed["logs"])
+    systemd_said = "\n".join(line.message for line in failed["logs"] if line.source == "systemd")
+    assert re.search(r"Main process exited|Failed with result 'exit-code'", systemd_said), failed["logs"]
+    assert crash.act("stop") == {"status": "SUCCESS", "message": "Stream stopped successfully.", "job_result": "done", "logs": []}
+
+
+def test_act_answers_success_with_systemds_job_result(ethereum: Stream) -> None:
+    started = ethereum.act("start")
+    assert (started["status"], started["message"], started["job_result"]) == ("SUCCESS", "Stream started successfully.", "done")
+    assert sorted(started) == ["job_result", "logs", "message", "status"]
+    restarted = ethereum.act("restart")
+    assert (restarted["status"], restarted["job_result"]) == ("SUCCESS", "done")
+
+
+def test_start_stop_restart_keep_the_seed_sdks_two_keys_also_on_failure() -> None:
+    assert sorted(Stream("acme", "crash").start()) == ["message", "status"]
+    assert sorted(Stream("acme", "crash").stop()) == ["message", "status"]
+
+
+def test_act_refuses_an_unknown_action_without_asking_the_server(ethereum: Stream) -> None:
+    for action in ("Start", "reload", ""):
+        with pytest.raises(ValueError, match="unknown action"):
+            ethereum.act(action)  # type: ignore[arg-type]
+    assert ethereum.status()["active"] == "inactive"
+
+
 def test_an_undeclared_stream_raises_not_found_with_the_grpc_code() -> None:
     with pytest.raises(NotFoundError) as caught:
         Stream("contoso", "dogecoin").start()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import closing
 from datetime import datetime, timezone
-from typing import Any, Callable, Generator, Iterable, List, Literal, NamedTuple, Optional
+from typing import Any, Callable, Dict, Generator, Iterable, List, Literal, NamedTuple, Optional, Tuple
 
 from lit.stream.v1 import stream_pb2
 
@@ -25,7 +25,8 @@ class StreamEvent(NamedTuple):
 
 
 STATUS_LOG_LINES = 10
-"""Log lines status() asks for, as ``systemctl status`` shows."""
+"""Log lines status() asks for, as ``systemctl status`` shows; the TypeScript client's is the same
+(clients/testdata/defaults.json)."""
 
 
 class LogLine(NamedTuple):
@@ -53,6 +54,24 @@ class LogLine(NamedTuple):
     source: Literal["worker", "systemd", ""]
     cursor: str
     dropped_before: int = 0
+
+
+class ServiceActionOutcome(ServiceActionStatus):
+    """What ``Stream.act()`` answers: the SDK's ``{status, message}`` and all else the server said.
+
+    ``job_result`` is systemd's job result: ``'done'``, ``'canceled'``, ``'timeout'``, ``'failed'``,
+    ``'dependency'`` or ``'skipped'``; ``'canceled'`` too for a start that a stop cancelled before it
+    reached systemd (the message says so). ``logs`` holds, for a start or restart, the stream's
+    LogLines since this start began, oldest first: those a ``'FAILURE'`` is explained by, ending
+    with how the worker ended (none when the server reads no journal, or for a plain success it
+    did not wait on); for a stop, none (the server sends none with a stop).
+    """
+
+    job_result: str
+    logs: List[LogLine]
+
+
+Action = Literal["start", "stop", "restart"]
 
 
 class Stream(Service):
@@ -86,6 +105,39 @@ class Stream(Service):
         self.team = team
         self.name = name
 
+    def act(self, action: Action) -> ServiceActionOutcome:
+        """Starts, stops or restarts the stream, answering with all the server said.
+
+        For programs that want more than start(), stop() and restart() answer (the seed SDK's
+        ``{status, message}``): systemd's job result and, for a start or restart, the stream's log
+        lines since this start began, which explain a failure. Returns once systemd's job has
+        finished, as they do.
+
+        Args:
+            action: ``'start'``, ``'stop'`` or ``'restart'``.
+
+        Returns:
+            A ServiceActionOutcome: ``status``, ``message``, ``job_result`` and ``logs``.
+
+        Raises:
+            ValueError: For any other action (never taken for a restart); the server is not asked.
+
+        Examples:
+            >>> outcome = Stream("contoso", "bitcoin").act("restart")
+            >>> outcome["status"], outcome["job_result"]
+            ('SUCCESS', 'done')
+            >>> if outcome["status"] == "FAILURE":
+            ...     for line in outcome["logs"]:
+            ...         print(line.time, line.source, line.message)
+        """
+        if action not in _ACTIONS:
+            raise ValueError(f"act(): unknown action {action!r}: use 'start', 'stop' or 'restart'")
+        method_name, request_type = _ACTIONS[action]
+        response = self._call(getattr(self._stub, method_name), self._request(request_type), ACTION_TIMEOUT)
+        # A StopResponse has no logs field: a stop answers with none.
+        entries = response.logs if action != "stop" else []
+        return {**to_action_status(response), "job_result": response.job_result, "logs": [_log_line(entry) for entry in entries]}
+
     def start(self) -> ServiceActionStatus:
         """Starts the stream.
 
@@ -99,7 +151,7 @@ class Stream(Service):
             >>> stream.start()
             {'status': 'SUCCESS', 'message': 'Stream started successfully.'}
         """
-        return to_action_status(self._call(self._stub.Start, self._request(stream_pb2.StartRequest), ACTION_TIMEOUT))
+        return _sdk_shape(self.act("start"))
 
     def stop(self) -> ServiceActionStatus:
         """Stops the stream.
@@ -114,7 +166,7 @@ class Stream(Service):
             >>> stream.stop()
             {'status': 'SUCCESS', 'message': 'Stream stopped successfully.'}
         """
-        return to_action_status(self._call(self._stub.Stop, self._request(stream_pb2.StopRequest), ACTION_TIMEOUT))
+        return _sdk_shape(self.act("stop"))
 
     def restart(self) -> ServiceActionStatus:
         """Restarts the stream.
@@ -129,7 +181,7 @@ class Stream(Service):
             >>> stream.restart()
             {'status': 'SUCCESS', 'message': 'Stream restarted successfully.'}
         """
-        return to_action_status(self._call(self._stub.Restart, self._request(stream_pb2.RestartRequest), ACTION_TIMEOUT))
+        return _sdk_shape(self.act("restart"))
 
     def status(self) -> ServiceStatus:
         """Retrieves the status of the stream.
@@ -274,6 +326,18 @@ def watch_streams(team: str, connection: Optional[Connection] = None, timeout: O
     directory = Service(connection)
     request = stream_pb2.WatchStatusRequest(team=team, name="")
     return StreamingCall(_events(lambda: directory._stub.WatchStatus(request, timeout=timeout, metadata=directory._connection.metadata())))
+
+
+_ACTIONS: Dict[str, Tuple[str, Callable[..., Any]]] = {
+    "start": ("Start", stream_pb2.StartRequest),
+    "stop": ("Stop", stream_pb2.StopRequest),
+    "restart": ("Restart", stream_pb2.RestartRequest),
+}
+
+
+def _sdk_shape(outcome: ServiceActionOutcome) -> ServiceActionStatus:
+    """The seed SDK's ``{status, message}``, nothing more: what start(), stop() and restart() answer."""
+    return {"status": outcome["status"], "message": outcome["message"]}
 
 
 _KINDS: dict = {
