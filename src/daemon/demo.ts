@@ -24,8 +24,10 @@ async function demo(): Promise<void> {
     process.stdout.write(`${USAGE}  --embedded              run on an embedded systemd even if this host has one\n`);
     return;
   }
+  // Log lines for whoever watches the terminal; JSON when stdout is a pipe or a file.
+  const prettyLog = process.stdout.isTTY;
   if (!embedded) {
-    await runDaemon(config);
+    await runDaemon(config, { prettyLog });
     process.stderr.write(`\nServing this host's systemd on ${config.bus}. Declare a stream: see README.md.\n`);
     return;
   }
@@ -47,7 +49,10 @@ Restart=on-failure
   for (const name of DEMO_STREAMS) await sandbox.linkUnit(naming.unitOf({ team: DEMO_TEAM, name }), template);
   await sandbox.reload();
 
-  const server = await runDaemon({ ...config, bus: sandbox.busAddress, journalDirectory: sandbox.journalDirectory }, () => sandbox.shutdown());
+  const server = await runDaemon(
+    { ...config, bus: sandbox.busAddress, journalDirectory: sandbox.journalDirectory },
+    { prettyLog, onStopped: () => sandbox.shutdown() },
+  );
   const first = DEMO_STREAMS[0];
   const address = server.address;
   // lit-streamctl (this clone's build) finds the default address by itself: the clients' is ours.

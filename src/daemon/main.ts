@@ -2,15 +2,20 @@ import { type Logger, pino } from 'pino';
 import { UnitNaming } from '../core/unitNaming.js';
 import { describeBus } from '../systemd/busConnection.js';
 import { type DaemonConfig, parseConfig, USAGE, UsageError } from './config.js';
+import { stdoutLog } from './logOutput.js';
 import { type RunningServer, startServer } from './server.js';
 
-/** How long the last log lines may take to be written at exit. */
-const LOG_FLUSH_GRACE_MS = 2_000;
+export interface RunOptions {
+  /** Log lines for people (pino-pretty) instead of JSON: the demo on a terminal. */
+  readonly prettyLog?: boolean;
+  /** Run after the server has stopped, before the process exits (the demo's embedded systemd). */
+  readonly onStopped?: () => Promise<void>;
+}
 
 /** Starts lit-streamd with a config and stops it gracefully on SIGTERM or SIGINT. */
-export async function runDaemon(config: DaemonConfig, onStopped?: () => Promise<void>): Promise<RunningServer> {
-  const stdoutLog = stdoutDestination();
-  const log = createLogger(config.logLevel, stdoutLog);
+export async function runDaemon(config: DaemonConfig, { prettyLog, onStopped }: RunOptions = {}): Promise<RunningServer> {
+  const output = stdoutLog({ pretty: prettyLog });
+  const log = createLogger(config.logLevel, output.stream);
   const server = await startServer({ ...config, naming: new UnitNaming(config.unitPrefix), log });
   log.info(
     {
@@ -37,7 +42,7 @@ export async function runDaemon(config: DaemonConfig, onStopped?: () => Promise<
       log.error({ err: (error as Error).message }, 'could not stop cleanly');
       code = 1;
     } finally {
-      await closeLog(stdoutLog); // never rejects
+      await output.close(); // never rejects
       process.exit(code);
     }
   };
@@ -49,32 +54,6 @@ export async function runDaemon(config: DaemonConfig, onStopped?: () => Promise<
   // reloadAccess() logs a broken file and keeps the old one: it never rejects.
   process.on('SIGHUP', () => void server.reloadAccess());
   return server;
-}
-
-type StdoutLog = ReturnType<typeof pino.destination> & { gone?: boolean };
-
-/** pino's own asynchronous stdout destination, which remembers when stdout is gone. */
-function stdoutDestination(): StdoutLog {
-  const destination: StdoutLog = pino.destination({ dest: 1, sync: false });
-  // EPIPE: nobody reads stdout any more (`lit-streamd | head`); pino stops writing to it then.
-  destination.on('error', () => (destination.gone = true));
-  return destination;
-}
-
-/**
- * Writes out what is buffered and closes stdout, then resolves; at once if stdout is gone, and
- * within LOG_FLUSH_GRACE_MS whatever happens. Exiting without this runs pino's synchronous flush at
- * exit, which retries an EPIPE for ever (sonic-boom's flushSync retries every error), so a
- * SIGTERM never ended a server whose log reader had gone away.
- */
-function closeLog(destination: StdoutLog): Promise<void> {
-  return new Promise((resolve) => {
-    if (destination.gone) return resolve();
-    setTimeout(resolve, LOG_FLUSH_GRACE_MS).unref();
-    destination.once('close', () => resolve());
-    destination.once('error', () => resolve());
-    destination.end();
-  });
 }
 
 /**
