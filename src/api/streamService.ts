@@ -76,7 +76,8 @@ export function streamService(backend: StreamBackend, calls: CallPipeline): Stre
     restart: calls.unary(rpc('Restart'), action('restart')),
     getStatus: calls.unary(rpc('GetStatus'), async (request, context) => {
       const ref = parseStreamRef(request.team, request.name);
-      const report = await backend.status(ref, { logLines: Math.min(request.logLines ?? 0, MAX_TAIL_LINES) }, scopeOf(context));
+      const options = { logLines: Math.min(request.logLines ?? 0, MAX_TAIL_LINES), freshUsage: request.freshUsage ?? false };
+      const report = await backend.status(ref, options, scopeOf(context));
       return { status: statusToProto(report.status), logs: report.logs.map(logLineToProto), logsUnavailable: report.logsUnavailable ?? '' };
     }),
     watchStatus: calls.serverStreaming(rpc('WatchStatus'), watchStatus(backend)),

@@ -32,11 +32,18 @@ export function statusToProto(status: CoreStatus): StreamStatus {
     memoryBytes: status.memoryBytes,
     usageSource: usageSourceToProto(status.usageSource),
     usagePartial: status.usagePartial ?? false,
+    usageAge: status.usageAgeMs === undefined ? undefined : durationOf(status.usageAgeMs),
     restartCount: status.restartCount,
     result: status.result,
     exitStatus: status.exitStatus,
     exitSignal: status.exitSignal,
   };
+}
+
+/** A google.protobuf.Duration of `ms` milliseconds (≥ 0). */
+function durationOf(ms: number): { seconds: number; nanos: number } {
+  const seconds = Math.floor(ms / 1000);
+  return { seconds, nanos: Math.round((ms - seconds * 1000) * 1e6) };
 }
 
 /** Start, Stop and Restart responses share one shape. */

@@ -26,8 +26,8 @@ export class LocalBackend implements StreamBackend {
     return paginate(parsed, await this.view.list(parsed), page.pageSize, page.pageToken);
   }
 
-  async status(ref: StreamRef, { logLines }: StatusOptions, call: CallScope): Promise<StatusReport> {
-    const status = await this.view.status(ref);
+  async status(ref: StreamRef, { logLines, freshUsage }: StatusOptions, call: CallScope): Promise<StatusReport> {
+    const status = await this.view.status(ref, { freshUsage });
     const logs = await this.runLines.ofCurrentRun(ref, logLines, call.signal);
     return { status, logs: logs.lines, logsUnavailable: logs.unavailable };
   }

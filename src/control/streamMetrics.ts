@@ -5,7 +5,7 @@ import { type KnownStream, type StreamView, toStatus } from './streamView.js';
 /** systemd's ActiveState words the API knows, each one series of `lit_stream_state`. */
 export const STREAM_STATES: readonly string[] = ACTIVE_STATES;
 
-/** Usage reads in flight during one scrape: systemd answers D-Bus on one thread. */
+/** Usage reads in flight during one scrape (only streams the sampler has not reached read anything). */
 const USAGE_CONCURRENCY = 8;
 
 /**
@@ -18,9 +18,12 @@ const USAGE_CONCURRENCY = 8;
  * - `lit_stream_state{state}`: one series per ActiveState, 1 for the current one (as
  *   kube-state-metrics does for pod phases), so `lit_stream_state{state="failed"} == 1` alerts.
  * - `lit_stream_restarts_total`: systemd's NRestarts (automatic restarts under Restart=).
- * - `lit_stream_memory_bytes`, `lit_stream_tasks` `{source}`: as GetStatus samples them, `systemd`
+ * - `lit_stream_memory_bytes`, `lit_stream_tasks` `{source}`: as GetStatus serves them, `systemd`
  *   (cgroup accounting) or `procfs` (summed from /proc when accounting is off); running streams only.
  * - `lit_stream_state_age_seconds`: seconds since systemd's StateChangeTimestamp.
+ * - `lit_stream_usage_walks_total`, `lit_stream_usage_walk_cpu_seconds_total`: the background
+ *   usage sampler's walks and the server's CPU time while they ran (no labels: the sampler's cost,
+ *   not a team's); the rate of the second bounds the share of a core the sampler takes.
  */
 export async function streamMetrics(view: StreamView, readable: (team: string) => boolean, now = Date.now()): Promise<string> {
   const registry = new Registry();
@@ -56,6 +59,18 @@ export async function streamMetrics(view: StreamView, readable: (team: string) =
     registers: [registry],
   });
 
+  const { walks, walkCpuMs } = view.sampling;
+  new Counter({
+    name: 'lit_stream_usage_walks_total',
+    help: "Walks of the usage sampler over the running streams (it reads their tasks and memory in the background).",
+    registers: [registry],
+  }).inc(walks);
+  new Counter({
+    name: 'lit_stream_usage_walk_cpu_seconds_total',
+    help: "The server's CPU time while the usage sampler walked; its rate bounds the share of a core the sampler takes.",
+    registers: [registry],
+  }).inc(walkCpuMs / 1000);
+
   const streams = (await view.knownStreams())
     .filter((stream) => readable(stream.ref.team))
     .sort((a, b) => a.unit.localeCompare(b.unit));
@@ -69,7 +84,8 @@ export async function streamMetrics(view: StreamView, readable: (team: string) =
     if (stream.complete) restarts.inc(labels, status.restartCount);
     const changedAt = stream.state.StateChangeTimestamp;
     if (changedAt) age.set(labels, Math.max(0, (now - changedAt.getTime()) / 1000));
-    // The sampler itself answers "no usage" at once for a stream that runs nothing.
+    // The sampler answers at once from memory: "no usage" for a stream that runs nothing, else its
+    // last figures; only a stream started since its last walk is read now.
     sampled.push({ ...stream, state: stream.state });
   }
 
@@ -78,7 +94,7 @@ export async function streamMetrics(view: StreamView, readable: (team: string) =
     for (let stream = queue.shift(); stream; stream = queue.shift()) {
       // A sample that fails (the unit just went away, the bus dropped) leaves the stream without
       // usage series in this scrape; the state series above still stand.
-      const usage = await view.sampleUsage(stream.unit, stream.state).catch(() => undefined);
+      const usage = await view.usageOf(stream.unit, stream.state).catch(() => undefined);
       if (!usage || usage.usageSource === 'none') continue;
       const labels = { team: stream.ref.team, stream: stream.ref.name, source: usage.usageSource };
       if (usage.memoryBytes !== undefined) memory.set(labels, usage.memoryBytes);

@@ -5,10 +5,11 @@ import { StreamNotDeclaredError } from '../core/errors.js';
 import type { StreamStatus, StreamSummary } from '../core/status.js';
 import type { StreamRef } from '../core/streamRef.js';
 import type { UnitNaming } from '../core/unitNaming.js';
+import type { UnitProperties } from '../systemd/manager.js';
 import { hasStarted, readServiceState, type ServiceState } from '../systemd/serviceState.js';
 import type { SystemdLink } from '../systemd/systemdLink.js';
 import { UnitTracker, type UnitTrackerLogger } from '../systemd/unitTracker.js';
-import { type Usage, UsageSampler } from '../systemd/usageSampler.js';
+import { DEFAULT_SAMPLING, type SamplerStats, type SamplingOptions, type Usage, UsageSampler } from '../systemd/usageSampler.js';
 import { judgeDeclaration } from './declarations.js';
 
 /** Units read at once while warming up: enough to finish soon, few enough not to crowd out
@@ -20,6 +21,12 @@ interface DeclaredStream {
   readonly masked: boolean;
   /** Its unit file is gone (or no longer declares it) while its unit runs: shown, stoppable, until it stops. */
   readonly undeclared: boolean;
+}
+
+/** What a status read may ask for beyond what the view holds. */
+export interface StatusReadOptions {
+  /** Read the stream's tasks and memory now rather than serve the background sampler's. */
+  readonly freshUsage?: boolean;
 }
 
 /** A declared stream and what the view knows of its unit right now (for metrics). */
@@ -43,7 +50,8 @@ export interface KnownStream extends DeclaredStream {
  */
 export class StreamView {
   private readonly tracker: UnitTracker;
-  private readonly usage = new UsageSampler();
+  /** Tasks and memory of the running declared streams, read in the background (see status()). */
+  private readonly usage: UsageSampler;
   private declared = new Map<string, DeclaredStream>();
   /** Unit files of stream names that do not declare a stream, with why (for NOT_FOUND messages). */
   private rejected = new Map<string, string>();
@@ -51,7 +59,8 @@ export class StreamView {
   private readonly judging = new CoalescedTask(() => this.judgeOnce());
   /** The judgement readers wait for: the one asked for by the last change of files. */
   private judged: Promise<void> = Promise.resolve();
-  private warming = false;
+  /** Reads of the shown units not read whole on this session, in the background (see warmUp). */
+  private readonly warming = new CoalescedTask(() => this.warmUpOnce());
   private readonly watchers = new EventEmitter();
   /** Internal followers of one unit each (a Start's settle window), keyed by unit: not watchers. */
   private readonly followers = new EventEmitter().setMaxListeners(0);
@@ -74,18 +83,37 @@ export class StreamView {
     private readonly naming: UnitNaming,
     private readonly link: SystemdLink,
     log: UnitTrackerLogger,
+    sampling: SamplingOptions = DEFAULT_SAMPLING,
   ) {
     this.tracker = new UnitTracker({ pattern: naming.everyStreamPattern(), fileMatters: (name) => naming.declaresStreams(name) }, link, log);
+    // Only declared streams are ever sampled: the sampler walks what running() lists, and known()
+    // answers nothing for any other unit.
+    this.usage = new UsageSampler(
+      {
+        running: () => [...this.declared.keys()].filter((unit) => this.tracker.isRunning(unit)),
+        known: (unit) => (this.declared.has(unit) ? this.tracker.known(unit) : undefined),
+        controlGroup: (unit) => this.tracker.controlGroup(unit),
+        manager: () => (this.link.isUp ? this.link.session().manager : undefined),
+      },
+      sampling,
+    );
     this.tracker.on('files', () => this.judge());
     this.tracker.on('units', (units: string[]) => this.announce(units));
-    this.tracker.on('snapshot', (unit: string) => this.statuses.delete(unit));
-    this.tracker.on('resynced', () => void this.warmUp());
+    this.tracker.on('snapshot', (unit: string, properties: UnitProperties) => {
+      this.statuses.delete(unit);
+      if (this.declared.has(unit)) this.usage.learn(unit, properties);
+    });
+    this.tracker.on('resynced', () => {
+      void this.warmUp();
+      this.usage.start();
+    });
     // Every watcher listens here; fan-out is in-process, the D-Bus subscription stays one.
     this.watchers.setMaxListeners(0);
   }
 
-  /** Stops following systemd (shutdown). */
+  /** Stops following systemd and sampling (shutdown). */
   close(): void {
+    this.usage.close();
     this.tracker.close();
   }
 
@@ -111,8 +139,13 @@ export class StreamView {
     return { unit, masked: stream.masked, undeclared: stream.undeclared };
   }
 
-  /** The stream's full status: state from memory, tasks and memory sampled (USAGE_FRESHNESS_MS). */
-  async status(ref: StreamRef): Promise<StreamStatus> {
+  /**
+   * The stream's full status, from memory: its unit's state as signalled, its tasks and memory as
+   * the background sampler last read them, with their age. Only a unit not read whole on this
+   * session yet (one GetAll), the first read of an activation the sampler has not reached, and
+   * `freshUsage` ask systemd or /proc.
+   */
+  async status(ref: StreamRef, { freshUsage = false }: StatusReadOptions = {}): Promise<StreamStatus> {
     await this.ready();
     const unit = this.naming.unitOf(ref);
     const stream = this.declared.get(unit);
@@ -120,7 +153,7 @@ export class StreamView {
     await this.tracker.loadStatesKnown([unit]);
     const state = await this.tracker.state(unit);
     if (!state) throw this.notDeclared(ref, unit);
-    return { ...toStatus(ref, unit, state, stream.masked), ...(await this.usage.sample(this.link.session().manager, unit, state)) };
+    return withUsage(toStatus(ref, unit, state, stream.masked), await this.usage.usage(unit, state, { fresh: freshUsage }));
   }
 
   /** What the view knows of a unit right now, without asking systemd. */
@@ -166,9 +199,14 @@ export class StreamView {
     }));
   }
 
-  /** Tasks and memory of a unit in `state` (UsageSampler: reads shared within USAGE_FRESHNESS_MS). */
-  async sampleUsage(unit: string, state: ServiceState): Promise<Usage> {
-    return this.link.isUp ? this.usage.sample(this.link.session().manager, unit, state) : { usageSource: 'none' };
+  /** Tasks and memory of a unit in `state` as status() serves them (for metrics). */
+  usageOf(unit: string, state: ServiceState): Promise<Usage> {
+    return this.usage.usage(unit, state);
+  }
+
+  /** How the background sampler has been doing, and whether it is scheduled (for metrics and tests). */
+  get sampling(): SamplerStats & { readonly scheduled: boolean } {
+    return { ...this.usage.stats, scheduled: this.usage.scheduled };
   }
 
   /**
@@ -302,22 +340,23 @@ export class StreamView {
   /**
    * Reads every shown stream's unit that systemd has loaded but that was not read whole on this
    * session, a few at a time in the background, so the first status request for it is served from
-   * memory too. Only shown streams: systemd is never asked about anything else.
+   * memory too: after each new session and change of files. (A unit systemd loads afresh later — a
+   * stream started after systemd had unloaded it — is read whole by its first status, once: read
+   * here, the GetAll would run alongside every Start of such a stream.) Only shown streams: systemd is
+   * never asked about anything else.
    */
-  private async warmUp(): Promise<void> {
-    if (this.warming) return;
-    this.warming = true;
-    try {
-      const pending = [...this.declared.keys()].filter((unit) => !this.tracker.isComplete(unit));
-      const next = async (): Promise<void> => {
-        for (let unit = pending.shift(); unit !== undefined && this.link.isUp; unit = pending.shift()) {
-          if (this.declared.has(unit)) await this.tracker.state(unit).catch(() => undefined);
-        }
-      };
-      await Promise.all(Array.from({ length: WARM_UP_CONCURRENCY }, next));
-    } finally {
-      this.warming = false;
-    }
+  private warmUp(): Promise<void> {
+    return this.warming.request().catch(() => undefined);
+  }
+
+  private async warmUpOnce(): Promise<void> {
+    const pending = [...this.declared.keys()].filter((unit) => this.tracker.needsRead(unit));
+    const next = async (): Promise<void> => {
+      for (let unit = pending.shift(); unit !== undefined && this.link.isUp; unit = pending.shift()) {
+        if (this.declared.has(unit)) await this.tracker.state(unit).catch(() => undefined);
+      }
+    };
+    await Promise.all(Array.from({ length: WARM_UP_CONCURRENCY }, next));
   }
 
   private currentStatus(unit: string): StreamStatus | undefined {
@@ -391,6 +430,11 @@ function summarize(ref: StreamRef, unit: string, state: ServiceState | undefined
     activeState: state?.ActiveState || 'inactive',
     subState: state?.SubState || 'dead',
   };
+}
+
+/** A status with the sampler's figures, and how old they are now. */
+export function withUsage(status: StreamStatus, { sampledAt, ...usage }: Usage, now = performance.now()): StreamStatus {
+  return { ...status, ...usage, usageAgeMs: sampledAt === undefined || usage.usageSource === 'none' ? undefined : Math.max(0, now - sampledAt) };
 }
 
 /** A stream's status from systemd's properties, without tasks and memory. */

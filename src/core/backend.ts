@@ -42,6 +42,8 @@ export interface PageRequest {
 export interface StatusOptions {
   /** How many of the newest log lines of the stream's current run to include; 0: none. */
   readonly logLines: number;
+  /** Measure tasks and memory now rather than serve the last figures (which say how old they are). */
+  readonly freshUsage?: boolean;
 }
 
 export interface StatusReport {

@@ -29,6 +29,8 @@ export interface StreamStatus extends StreamSummary {
   readonly usageSource: UsageSource;
   /** `tasks` and `memoryBytes` cover only some of the unit's processes: lower bounds. */
   readonly usagePartial?: boolean;
+  /** How old `tasks` and `memoryBytes` are, ms; absent when there are no figures. */
+  readonly usageAgeMs?: number;
   readonly restartCount: number;
   readonly result: string;
   readonly exitStatus?: number;

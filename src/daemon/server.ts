@@ -16,6 +16,7 @@ import { processMetrics, ServerMetrics } from '../rpc/metrics/serverMetrics.js';
 import { streamMetrics } from '../control/streamMetrics.js';
 import { SystemdLink } from '../systemd/systemdLink.js';
 import type { LivenessOptions } from '../systemd/systemdSession.js';
+import type { SamplingOptions } from '../systemd/usageSampler.js';
 import { AccessControl } from '../rpc/accessControl.js';
 import { CallLimits, DEFAULT_CALL_LIMITS, HTTP2_LIMITS } from '../rpc/callLimits.js';
 import { AuditLog } from '../rpc/auditLog.js';
@@ -66,6 +67,8 @@ export interface ServerOptions extends Omit<TransportOptions, 'accessControlled'
   readonly metricsListen?: string;
   /** How systemd's liveness is probed (ping interval, how long it may not answer). */
   readonly systemdLiveness?: LivenessOptions;
+  /** How often running streams' tasks and memory are read, within what share of time (DEFAULT_SAMPLING). */
+  readonly usageSampling?: SamplingOptions;
 }
 
 export interface RunningServer {
@@ -107,7 +110,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const health = new HealthStatus([STREAM_SERVICE]);
   link.on('up', () => health.setAll(true));
   link.on('down', () => health.setAll(false));
-  const view = new StreamView(options.naming, link, log);
+  const view = new StreamView(options.naming, link, log, options.usageSampling);
 
   const maxMessageBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
   const server = new Server({

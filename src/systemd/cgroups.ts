@@ -16,13 +16,16 @@ export function cgroupDirs(name: string): string[] {
   return dirs;
 }
 
+/** Where trackingCgroupDir() looks, found once: a host's cgroup layout does not change while it runs. */
+let trackingRoot: string | undefined;
+
 /**
  * The directory of a unit's cgroup (systemd's ControlGroup property) in the hierarchy systemd
  * tracks processes in: the unified one on a pure cgroup2 host, the named `systemd` one otherwise.
  */
 export function trackingCgroupDir(controlGroup: string): string {
-  const root = existsSync(join(ROOT, 'cgroup.controllers')) ? ROOT : join(ROOT, 'systemd');
-  return join(root, controlGroup);
+  trackingRoot ??= existsSync(join(ROOT, 'cgroup.controllers')) ? ROOT : join(ROOT, 'systemd');
+  return join(trackingRoot, controlGroup);
 }
 
 /**

@@ -103,7 +103,8 @@ export interface UnitTrackerLogger {
  * dropped with the session, and everything is read again on the next one.
  *
  * Events: `units` (unit names whose tracked values changed, batched per event-loop turn), `files`
- * (the set of tracked units or their files changed), `snapshot` (a unit's values were read whole)
+ * (the set of tracked units or their files changed), `snapshot` (a unit's values were read whole:
+ * the unit name and systemd's answer)
  * and `resynced` (the first resynchronisation of a session is done).
  */
 export class UnitTracker extends EventEmitter {
@@ -191,7 +192,8 @@ export class UnitTracker extends EventEmitter {
 
   /**
    * The unit's full state: from memory, or from one GetAll shared by concurrent callers when systemd
-   * has it loaded and it was not read whole on this session. Never loads a unit.
+   * has it loaded and it was not read whole on this session. Never loads a unit. Its ControlGroup
+   * may be unknown (undefined) for an activation begun since: see controlGroup().
    */
   async state(unit: string): Promise<ServiceState | undefined> {
     const entry = this.entries.get(unit);
@@ -199,15 +201,26 @@ export class UnitTracker extends EventEmitter {
     // (Not loaded and not complete only before a new session's first resynchronisation: what is
     // known stands until it says more.)
     if (!entry.complete && entry.loaded) await this.refresh(unit, entry);
-    else if (this.isRunning(unit) && entry.values.get('ControlGroup') === UNKNOWN) await this.refreshControlGroup(unit, entry);
     return readServiceState(Object.fromEntries(entry.values));
   }
 
   /** Whether state(unit) would ask systemd first; when not, known(unit) is the same answer. */
   needsRead(unit: string): boolean {
     const entry = this.entries.get(unit);
-    if (!entry) return false;
-    return (!entry.complete && entry.loaded) || (this.isRunning(unit) && entry.values.get('ControlGroup') === UNKNOWN);
+    return entry !== undefined && !entry.complete && entry.loaded;
+  }
+
+  /**
+   * The cgroup of the unit's current activation, while it runs: from memory, or one Get when it
+   * started since its cgroup was last read (systemd does not announce ControlGroup). Only the usage
+   * sampler needs it, so a status read never waits for it.
+   */
+  async controlGroup(unit: string): Promise<string | undefined> {
+    const entry = this.entries.get(unit);
+    if (!entry || !running(entry)) return undefined;
+    if (entry.values.get('ControlGroup') === UNKNOWN) await this.refreshControlGroup(unit, entry);
+    const value = entry.values.get('ControlGroup');
+    return typeof value === 'string' && value !== '' ? value : undefined;
   }
 
   /** Whether the unit has been read whole on this session (an unloaded unit always is). */
@@ -390,7 +403,7 @@ export class UnitTracker extends EventEmitter {
     const wasRunning = running(entry);
     for (const [name, value] of Object.entries(properties)) if (TRACKED_SET.has(name)) set(name, value);
     // systemd does not announce ControlGroup; a unit gets its cgroup as it starts. A value read
-    // before this activation is void: read it again when needed (state()).
+    // before this activation is void: read it again when needed (controlGroup()).
     if (!wasRunning && running(entry) && !('ControlGroup' in properties)) set('ControlGroup', UNKNOWN);
     if (changed) this.markDirty(unit);
   }
@@ -409,7 +422,9 @@ export class UnitTracker extends EventEmitter {
       this.setLoaded(unit, entry, true, sequence);
       this.apply(unit, entry, properties, sequence);
       entry.complete = true;
-      this.emit('snapshot', unit);
+      // With systemd's own answer: it also carries what the tracker does not keep (TasksCurrent,
+      // MemoryCurrent), as of this reading.
+      this.emit('snapshot', unit, properties);
     });
     entry.refreshing = refreshing;
     void refreshing.catch(() => undefined).finally(() => {

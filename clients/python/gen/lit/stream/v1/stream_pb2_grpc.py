@@ -115,7 +115,9 @@ class StreamServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def GetStatus(self, request, context):
-        """GetStatus reports what `systemctl status` shows for the stream's unit.
+        """GetStatus reports what `systemctl status` shows for the stream's unit, from memory: the unit's
+        state as systemd last signalled it, its tasks and memory as last read in the background
+        (`usage_age` says how long ago; `fresh_usage` reads them now).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -502,10 +502,12 @@ export interface StreamStatus {
    */
   usagePartial: boolean;
   /**
-   * How old `tasks` and `memory_bytes` are when this answer was made: the server measures running
-   * streams in the background and serves the last figures (GetStatusRequest.fresh_usage measures
-   * now). Absent when there are no figures, and zero when systemd's accounting gives them as they
-   * are.
+   * How old `tasks` and `memory_bytes` are when this answer was made. systemd does not announce
+   * them, so the server reads every running stream's in the background — every 2 s by default, less
+   * often when a walk over all of them would take more than 5 % of the time — and GetStatus serves
+   * the last reading (GetStatusRequest.fresh_usage reads now). The first status of a stream started
+   * since the last walk is read at once. Absent when there are no figures (the stream runs nothing,
+   * or the message is from WatchStatus).
    */
   usageAge?:
     | Duration
@@ -687,8 +689,10 @@ export interface GetStatusRequest {
     | number
     | undefined;
   /**
-   * Measure `tasks` and `memory_bytes` now rather than serve the background sample (usage_age):
-   * it costs a read of systemd or /proc.
+   * Read `tasks` and `memory_bytes` now rather than serve the background reading (see
+   * StreamStatus.usage_age): it costs a read of the stream's processes in /proc (or of systemd's
+   * accounting), bounded as usage_partial says. Concurrent requests for one stream share one read.
+   * The default, false, answers from memory.
    */
   freshUsage?:
     | boolean
@@ -4771,7 +4775,11 @@ export const StreamServiceService = {
     responseSerialize: (value: RestartResponse): Buffer => Buffer.from(RestartResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RestartResponse => RestartResponse.decode(value),
   },
-  /** GetStatus reports what `systemctl status` shows for the stream's unit. */
+  /**
+   * GetStatus reports what `systemctl status` shows for the stream's unit, from memory: the unit's
+   * state as systemd last signalled it, its tasks and memory as last read in the background
+   * (`usage_age` says how long ago; `fresh_usage` reads them now).
+   */
   getStatus: {
     path: "/lit.stream.v1.StreamService/GetStatus" as const,
     requestStream: false as const,
@@ -4890,7 +4898,11 @@ export interface StreamServiceServer extends UntypedServiceImplementation {
    * stream's earlier actions first; a Stop cancels it (job_result `canceled`).
    */
   restart: handleUnaryCall<RestartRequest, RestartResponse>;
-  /** GetStatus reports what `systemctl status` shows for the stream's unit. */
+  /**
+   * GetStatus reports what `systemctl status` shows for the stream's unit, from memory: the unit's
+   * state as systemd last signalled it, its tasks and memory as last read in the background
+   * (`usage_age` says how long ago; `fresh_usage` reads them now).
+   */
   getStatus: handleUnaryCall<GetStatusRequest, GetStatusResponse>;
   /**
    * WatchStatus streams status changes: first the current status of each matching stream (kind
@@ -5014,7 +5026,11 @@ export interface StreamServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RestartResponse) => void,
   ): ClientUnaryCall;
-  /** GetStatus reports what `systemctl status` shows for the stream's unit. */
+  /**
+   * GetStatus reports what `systemctl status` shows for the stream's unit, from memory: the unit's
+   * state as systemd last signalled it, its tasks and memory as last read in the background
+   * (`usage_age` says how long ago; `fresh_usage` reads them now).
+   */
   getStatus(
     request: GetStatusRequest,
     callback: (error: ServiceError | null, response: GetStatusResponse) => void,
