@@ -1,6 +1,7 @@
 import { type Dirent, existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readSmallFile } from './smallFile.js';
 
 const ROOT = '/sys/fs/cgroup';
 
@@ -42,7 +43,7 @@ export async function pidsInTree(dir: string, maxCgroups: number): Promise<{ pid
     let procs: string;
     let entries: Dirent[];
     try {
-      procs = await readFile(join(path, 'cgroup.procs'), 'utf8');
+      procs = await readSmallFile(join(path, 'cgroup.procs'));
       entries = await readdir(path, { withFileTypes: true });
     } catch {
       continue; // removed meanwhile

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readSmallFile } from './smallFile.js';
 
 export interface ProcessUsage {
   /** Threads across the processes (what the pids cgroup controller counts as tasks). */
@@ -175,9 +175,9 @@ function defaultMaxReads(): number {
 /** One process's threads and memory; undefined when it is gone. Never rejects. */
 async function readOne(dir: string): Promise<ProcessUsage | undefined> {
   try {
-    const status = await readFile(`${dir}/status`, 'utf8');
+    const status = await readSmallFile(`${dir}/status`);
     const threads = kibField(status, 'Threads') ?? 1;
-    const pssKib = kibField(await readFile(`${dir}/smaps_rollup`, 'utf8').catch(() => ''), 'Pss');
+    const pssKib = kibField(await readSmallFile(`${dir}/smaps_rollup`).catch(() => ''), 'Pss');
     const kib = pssKib ?? kibField(status, 'VmRSS') ?? 0;
     return { tasks: threads, memoryBytes: kib * 1024 };
   } catch {
