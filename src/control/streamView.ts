@@ -55,7 +55,8 @@ export class StreamView {
   private declared = new Map<string, DeclaredStream>();
   /** Unit files of stream names that do not declare a stream, with why (for NOT_FOUND messages). */
   private rejected = new Map<string, string>();
-  private byTeam = new Map<string, string[]>();
+  /** Each team's declared streams, by name, with their units (in the same order). */
+  private byTeam = new Map<string, { readonly names: readonly string[]; readonly units: readonly string[] }>();
   private readonly judging = new CoalescedTask(() => this.judgeOnce());
   /** The judgement readers wait for: the one asked for by the last change of files. */
   private judged: Promise<void> = Promise.resolve();
@@ -78,6 +79,13 @@ export class StreamView {
    * watchers of a thousand streams a million entries.
    */
   private readonly told = new Map<string, StreamStatus | 'mixed'>();
+  /**
+   * Each team's current statuses, as one array shared by the watchers that open while none of them
+   * changes: a thousand watchers of a thousand streams would otherwise each look up a thousand.
+   */
+  private readonly snapshots = new Map<string, readonly StreamStatus[]>();
+  /** Per team, the snapshot whose statuses `told` already reflects (see watch()). */
+  private readonly toldSnapshots = new Map<string, readonly StreamStatus[]>();
 
   constructor(
     private readonly naming: UnitNaming,
@@ -100,7 +108,7 @@ export class StreamView {
     this.tracker.on('files', () => this.judge());
     this.tracker.on('units', (units: string[]) => this.announce(units));
     this.tracker.on('snapshot', (unit: string, properties: UnitProperties) => {
-      this.statuses.delete(unit);
+      this.forgetStatus(unit);
       if (this.declared.has(unit)) this.usage.learn(unit, properties);
     });
     this.tracker.on('resynced', () => {
@@ -120,9 +128,10 @@ export class StreamView {
   /** The team's declared streams, by name, with their state as last signalled. */
   async list(team: string): Promise<StreamSummary[]> {
     await this.ready();
-    await this.tracker.loadStatesKnown((this.byTeam.get(team) ?? []).map((name) => this.naming.unitOf({ team, name })));
-    return (this.byTeam.get(team) ?? []).map((name) => {
-      const unit = this.naming.unitOf({ team, name });
+    const { names, units } = this.byTeam.get(team) ?? NO_STREAMS;
+    await this.tracker.loadStatesKnown(units);
+    return names.map((name, i) => {
+      const unit = units[i]!;
       return summarize({ team, name }, unit, this.tracker.known(unit), this.declared.get(unit)?.masked ?? false);
     });
   }
@@ -219,25 +228,27 @@ export class StreamView {
     if (name !== undefined && !this.declared.has(this.naming.unitOf({ team, name }))) {
       throw this.notDeclared({ team, name }, this.naming.unitOf({ team, name }));
     }
-    const names = name === undefined ? (this.byTeam.get(team) ?? []) : [name];
+    const units = name === undefined ? (this.byTeam.get(team) ?? NO_STREAMS).units : [this.naming.unitOf({ team, name })];
     // Complete every snapshot first (GetAll for units not read yet), then take them all at once.
     // Only units that need a read are awaited: a thousand watchers of a thousand streams would
     // otherwise build a million states just to learn they were all known.
-    const units = names.map((n) => this.naming.unitOf({ team, name: n }));
     await this.tracker.loadStatesKnown(units);
-    await Promise.all(units.filter((unit) => this.tracker.needsRead(unit)).map((unit) => this.tracker.state(unit)));
-    const initial = names.flatMap((n) => {
-      const status = this.currentStatus(this.naming.unitOf({ team, name: n }));
-      return status ? [status] : [];
-    });
+    const unread = units.filter((unit) => this.tracker.needsRead(unit));
+    if (unread.length > 0) await Promise.all(unread.map((unit) => this.tracker.state(unit)));
+    const initial = name === undefined ? this.teamSnapshot(team, units) : this.snapshotOf(units);
     // A change that leaves the status as it was (a tracked value that is not part of it, such as
     // the cgroup, or values read again) is none: emitChange() drops it when every watcher was told
-    // the same status, so note what this one is told.
+    // the same status, so note what this one is told — unless `told` already reflects this very
+    // snapshot (the watchers before this one got it, and nothing changed since).
     const alone = this.watchers.listenerCount(team) === 0;
-    for (const status of initial) {
-      const was = this.told.get(status.unit);
-      if (alone) this.told.set(status.unit, status);
-      else if (was !== status && (was === undefined || was === 'mixed' || !sameStatus(was, status))) this.told.set(status.unit, 'mixed');
+    if (alone || name !== undefined || this.toldSnapshots.get(team) !== initial) {
+      for (const status of initial) {
+        const was = this.told.get(status.unit);
+        if (alone) this.told.set(status.unit, status);
+        else if (was !== status && (was === undefined || was === 'mixed' || !sameStatus(was, status))) this.told.set(status.unit, 'mixed');
+      }
+      if (name === undefined) this.toldSnapshots.set(team, initial);
+      else this.toldSnapshots.delete(team);
     }
     const filtered: StreamListener = (change) => {
       if (name === undefined || change.status.name === name) listener(change);
@@ -331,10 +342,43 @@ export class StreamView {
   private setDeclared(declared: Map<string, DeclaredStream>): void {
     this.declared = declared;
     this.statuses.clear();
-    const byTeam = new Map<string, string[]>();
-    for (const { ref } of declared.values()) byTeam.set(ref.team, [...(byTeam.get(ref.team) ?? []), ref.name]);
-    for (const names of byTeam.values()) names.sort();
+    this.snapshots.clear();
+    this.toldSnapshots.clear();
+    const names = new Map<string, string[]>();
+    for (const { ref } of declared.values()) {
+      const team = names.get(ref.team);
+      if (team) team.push(ref.name);
+      else names.set(ref.team, [ref.name]);
+    }
+    const byTeam = new Map<string, { names: string[]; units: string[] }>();
+    for (const [team, list] of names) {
+      list.sort();
+      byTeam.set(team, { names: list, units: list.map((name) => this.naming.unitOf({ team, name })) });
+    }
     this.byTeam = byTeam;
+  }
+
+  /** The team's current statuses (its units are `units`), shared until one of them changes. */
+  private teamSnapshot(team: string, units: readonly string[]): readonly StreamStatus[] {
+    const cached = this.snapshots.get(team);
+    if (cached) return cached;
+    const snapshot = this.snapshotOf(units);
+    this.snapshots.set(team, snapshot);
+    return snapshot;
+  }
+
+  private snapshotOf(units: readonly string[]): StreamStatus[] {
+    return units.flatMap((unit) => {
+      const status = this.currentStatus(unit);
+      return status ? [status] : [];
+    });
+  }
+
+  /** A unit's status is no longer current: built again when next needed. */
+  private forgetStatus(unit: string): void {
+    this.statuses.delete(unit);
+    const team = this.declared.get(unit)?.ref.team;
+    if (team !== undefined) this.snapshots.delete(team);
   }
 
   /**
@@ -382,7 +426,7 @@ export class StreamView {
         this.emitChange('removed', unit, stream);
         continue;
       }
-      this.statuses.delete(unit);
+      this.forgetStatus(unit);
       this.emitChange('changed', unit, stream);
     }
   }
@@ -409,6 +453,8 @@ export class StreamView {
     return this.currentStatus(unit) ?? toStatus(stream.ref, unit, this.tracker.known(unit) ?? readServiceState({}), stream.masked);
   }
 }
+
+const NO_STREAMS = { names: [] as readonly string[], units: [] as readonly string[] };
 
 /** Two statuses that say the same (both without tasks and memory, which are not signalled). */
 function sameStatus(a: StreamStatus, b: StreamStatus): boolean {

@@ -69,7 +69,7 @@ export interface StreamChange {
 export type StreamListener = (change: StreamChange) => void;
 
 export interface StreamWatch {
-  readonly initial: StreamStatus[];
+  readonly initial: readonly StreamStatus[];
   /** Stops the listener. */
   stop(): void;
 }

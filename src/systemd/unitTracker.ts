@@ -124,6 +124,8 @@ export class UnitTracker extends EventEmitter {
   private readonly dirty = new Set<string>();
   /** Changed units held back from `units` until their load state is known (see `summarize`). */
   private readonly held = new Set<string>();
+  /** Summaries being read now (see summarize): with none, every load state is known. */
+  private summaries = 0;
   private flushScheduled = false;
   private fileWatchers: FSWatcher[] = [];
   /** Until the current session's watches on the unit directories are in place (see sync). */
@@ -460,9 +462,11 @@ export class UnitTracker extends EventEmitter {
    * never be shown active with no load state.
    */
   private summarize(unit: string, entry: Entry): void {
+    this.summaries++;
     const summarizing = this.readSummary(unit, entry)
       .catch(() => undefined)
       .finally(() => {
+        this.summaries--;
         if (entry.summarizing !== summarizing) return;
         entry.summarizing = undefined;
         if (this.held.delete(unit)) this.markDirty(unit);
@@ -472,6 +476,7 @@ export class UnitTracker extends EventEmitter {
 
   /** Resolves once the load state of each of these units is known (see `summarize`). */
   async loadStatesKnown(units: Iterable<string>): Promise<void> {
+    if (this.summaries === 0) return;
     const pending: Promise<void>[] = [];
     for (const unit of units) {
       const summarizing = this.entries.get(unit)?.summarizing;
