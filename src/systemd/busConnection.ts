@@ -14,6 +14,11 @@ export interface CallSpec {
   readonly body?: unknown[];
   /** Reply timeout; the D-Bus reference implementation's default is 25 s. */
   readonly timeoutMs?: number;
+  /**
+   * The peer may spend seconds of work on this call (see oldestSlowCall): a call answered behind it
+   * waits that long too. Only for calls known to, so a frozen peer is still noticed soon otherwise.
+   */
+  readonly slow?: boolean;
 }
 
 export interface Signal {
@@ -53,7 +58,8 @@ const BUS_DRIVER = { destination: 'org.freedesktop.DBus', path: '/org/freedeskto
  * Events: `signal` (Signal) for every signal received, `closed` (Error) once.
  */
 export class BusConnection extends EventEmitter {
-  private readonly pending = new Set<(error: Error) => void>();
+  /** Calls awaiting their reply: how to abandon each, and for a slow call where it went and when it was sent. */
+  private readonly pending = new Map<(error: Error) => void, { readonly destination: string; readonly sentAt: number } | undefined>();
   private readonly replySequences = new Map<number, number>();
   private received = 0;
   private closedWith: Error | undefined;
@@ -147,7 +153,7 @@ export class BusConnection extends EventEmitter {
         () => abandon(new SystemdCallError(spec.member, DBusErrorNames.noReply, `no reply within ${timeoutMs} ms`)),
         timeoutMs,
       );
-      this.pending.add(abandon);
+      this.pending.set(abandon, spec.slow ? { destination: spec.destination ?? '', sentAt: Date.now() } : undefined);
       let sent: Promise<dbus.Message | null>;
       try {
         sent = this.bus.call(message); // assigns message.serial
@@ -205,13 +211,25 @@ export class BusConnection extends EventEmitter {
     await this.call({ destination, path: '/', interface: 'org.freedesktop.DBus.Peer', member: 'Ping', timeoutMs });
   }
 
+  /**
+   * When the oldest slow call (CallSpec.slow) still awaiting its reply from one of `destinations` was
+   * sent (Date.now()), or undefined when none is.
+   */
+  oldestSlowCall(destinations: readonly string[]): number | undefined {
+    let oldest: number | undefined;
+    for (const call of this.pending.values()) {
+      if (call && destinations.includes(call.destination) && (oldest === undefined || call.sentAt < oldest)) oldest = call.sentAt;
+    }
+    return oldest;
+  }
+
   /** Closes the connection for real (its socket is destroyed); pending calls fail at once. */
   close(reason: Error = new Error('closed by lit-streamd')): void {
     if (this.closedWith) return;
     this.closedWith = reason;
     destroyBus(this.bus);
     const unavailable = new BusUnavailableError(`D-Bus connection lost: ${reason.message}`);
-    for (const abandon of [...this.pending]) abandon(unavailable);
+    for (const abandon of [...this.pending.keys()]) abandon(unavailable);
     this.emit('closed', reason);
   }
 }

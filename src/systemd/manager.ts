@@ -63,7 +63,9 @@ export class SystemdManager {
    * `indirect` or `static`). An empty `states` list means every state.
    */
   async ListUnitFilesByPatterns(states: string[], patterns: string[]): Promise<UnitFile[]> {
-    const [files] = (await this.callManager('ListUnitFilesByPatterns', 'asas', [states, patterns])) as [
+    // systemd reads every unit directory for each matching file's state: seconds for thousands.
+    const call = { ...this.managerCall('ListUnitFilesByPatterns', 'asas', [states, patterns]), slow: true };
+    const [files] = (await this.connection.call(call)) as [
       [string, string][],
     ];
     return files.map(([path, state]) => ({ path, state }));

@@ -188,13 +188,21 @@ export class SystemdSession extends EventEmitter {
   /**
    * Every wait on systemd has an end: if a ping goes unanswered for longer than systemd may take,
    * it is frozen or gone, and the session ends — failing the calls and job waits pending on it.
+   *
+   * systemd answers one message at a time, in order: a ping sent while a call of ours was still
+   * unanswered waits behind it, and one call takes systemd seconds of work (ListUnitFilesByPatterns
+   * works out each matching file's state by reading every unit directory: quadratic in the unit
+   * files, 5 s for 1,000 of them on a loaded 2-core machine). While it is outstanding systemd is
+   * busy, not frozen: the call's own reply timeout bounds that wait instead.
    */
   private checkLiveness(): void {
     if (this.closedWith || !this.owner) return;
     const now = Date.now();
     if (this.pingSentAt !== undefined) {
       const allowance = this.reloading ? RELOAD_ALLOWANCE_MS : this.liveness.timeoutMs;
-      if (now - this.pingSentAt > allowance) {
+      const busySince = this.connection.oldestSlowCall([SYSTEMD_BUS_NAME, this.owner]);
+      const busy = busySince !== undefined && busySince < this.pingSentAt;
+      if (now - this.pingSentAt > allowance && !busy) {
         this.close(new BusUnavailableError(`systemd did not answer for ${Math.round((now - this.pingSentAt) / 1000)} s`));
       }
       return;
