@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 /** The measurements a run can make; `--phases` picks some of them. */
-export const PHASES = ['check', 'getstatus', 'list', 'dbus', 'systemctl', 'startstop', 'logs', 'watch'] as const;
+export const PHASES = ['idle', 'check', 'getstatus', 'list', 'dbus', 'systemctl', 'startstop', 'logs', 'watch'] as const;
 export type Phase = (typeof PHASES)[number];
 
 export interface BenchOptions {
@@ -21,8 +21,8 @@ export interface BenchOptions {
   /** WatchStatus watchers, spread over `watchChannels` HTTP/2 connections. */
   readonly watchers: number;
   readonly watchChannels: number;
-  /** Watchers opened at a time (each batch waits for its snapshots); 0: all at once (the default). */
-  readonly watchBatch: number;
+  /** Processes of their own the watchers run in (never the bench's). */
+  readonly watchProcesses: number;
   /** How watchers ask for their snapshot: `batched` (batch_initial) or `single` (a message per stream). */
   readonly watchSnapshot: 'batched' | 'single';
   /** For every watcher to have its snapshot. */
@@ -32,6 +32,8 @@ export interface BenchOptions {
   readonly watchRounds: number;
   /** Logs followers of one stream in the logs phase. */
   readonly logFollowers: number;
+  /** How long the idle phase watches the server do nothing but its background work. */
+  readonly idleMs: number;
   /** How many StartUnit jobs the fixture keeps in flight while it starts half the streams. */
   readonly startConcurrency: number;
   readonly phases: ReadonlySet<Phase>;
@@ -55,7 +57,7 @@ export const USAGE = `Usage: npm run bench -- [options]
 Benchmarks lit-streamd against an embedded systemd with N declared streams (half running) and writes
 bench/results/latest.{json,md}. Every option falls back to the environment variable shown.
 
-  --sizes LIST            stream counts, one run each        BENCH_SIZES            10,100,1000
+  --sizes LIST            stream counts, one run each        BENCH_SIZES            10,100,1000,3000
   --duration SECONDS      per concurrent measurement         BENCH_DURATION         3
   --concurrency N         calls in flight                    BENCH_CONCURRENCY      64
   --seq-count N           max calls per sequential run       BENCH_SEQ_COUNT        2000
@@ -63,11 +65,12 @@ bench/results/latest.{json,md}. Every option falls back to the environment varia
   --systemctl-runs N      systemctl show runs                BENCH_SYSTEMCTL_RUNS   100
   --watchers N            WatchStatus watchers               BENCH_WATCHERS         1000
   --watch-channels N      HTTP/2 connections they share      BENCH_WATCH_CHANNELS   8
-  --watch-batch N         open watchers N at a time          BENCH_WATCH_BATCH      0 (all at once)
+  --watch-processes N     processes the watchers run in      BENCH_WATCH_PROCESSES  2
   --watch-snapshot FORM   batched (batch_initial) or single  BENCH_WATCH_SNAPSHOT   batched
   --watch-timeout SECONDS for all watchers' snapshots        BENCH_WATCH_TIMEOUT    60
   --watch-rounds N        changes (and log lines) timed      BENCH_WATCH_ROUNDS     20
   --log-followers N       Logs followers of one stream       BENCH_LOG_FOLLOWERS    100
+  --idle SECONDS          the idle phase (sampler's cost)    BENCH_IDLE             10
   --start-concurrency N   StartUnit jobs in flight (fixture) BENCH_START_CONCURRENCY 32
   --phases LIST           ${PHASES.join(',')}   BENCH_PHASES  all
   --server-entry FILE     lit-streamd entry                  BENCH_SERVER_ENTRY     src/daemon/cli.ts
@@ -75,7 +78,7 @@ bench/results/latest.{json,md}. Every option falls back to the environment varia
                           e.g. --server-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"
                           (profiles are written when the server exits, after each size)
   --out DIR               where results go                   BENCH_OUT              bench/results
-  --timeout SECONDS       abort the whole run after          BENCH_TIMEOUT          900 (soak: its length + 600)
+  --timeout SECONDS       abort the whole run after          BENCH_TIMEOUT          1800 (soak: its length + 600)
   --soak MINUTES          instead: the soak, MINUTES of mixed load after a warm-up, its footprint at
                           start/middle/end; writes soak.{json,md}  BENCH_SOAK  (not run)
   --soak-streams N        declared streams in the soak       BENCH_SOAK_STREAMS     100
@@ -101,9 +104,10 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, re
         'systemctl-runs': { type: 'string' },
         watchers: { type: 'string' },
         'watch-channels': { type: 'string' },
+        'watch-processes': { type: 'string' },
+        idle: { type: 'string' },
         'watch-rounds': { type: 'string' },
         'log-followers': { type: 'string' },
-        'watch-batch': { type: 'string' },
         'watch-snapshot': { type: 'string' },
         'watch-timeout': { type: 'string' },
         'start-concurrency': { type: 'string' },
@@ -149,7 +153,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, re
     return text === '' ? resolve(repoRoot, fallback) : resolve(process.cwd(), text);
   };
 
-  const [sizesSource, sizesText] = pick('sizes', 'BENCH_SIZES', '10,100,1000');
+  const [sizesSource, sizesText] = pick('sizes', 'BENCH_SIZES', '10,100,1000,3000');
   const sizes = sizesText.split(',').map((part) => Number(part.trim()));
   // Names are s0000…s9999 and half of them run: at least 4 streams (2 running, 2 stopped).
   if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n < 4 || n > 10_000)) {
@@ -184,17 +188,18 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, re
     systemctlRuns: int('systemctl-runs', 'BENCH_SYSTEMCTL_RUNS', 100),
     watchers: int('watchers', 'BENCH_WATCHERS', 1000),
     watchChannels: int('watch-channels', 'BENCH_WATCH_CHANNELS', 8),
-    watchBatch: int('watch-batch', 'BENCH_WATCH_BATCH', 0, 0),
+    watchProcesses: int('watch-processes', 'BENCH_WATCH_PROCESSES', 2),
     watchSnapshot: snapshotText,
     watchTimeoutMs: seconds('watch-timeout', 'BENCH_WATCH_TIMEOUT', 60),
     watchRounds: int('watch-rounds', 'BENCH_WATCH_ROUNDS', 20),
     logFollowers: int('log-followers', 'BENCH_LOG_FOLLOWERS', 100),
+    idleMs: seconds('idle', 'BENCH_IDLE', 10),
     startConcurrency: int('start-concurrency', 'BENCH_START_CONCURRENCY', 32),
     phases,
     serverEntry: path('server-entry', 'BENCH_SERVER_ENTRY', 'src/daemon/cli.ts'),
     serverNodeArgs: pick('server-node-args', 'BENCH_SERVER_NODE_ARGS', '')[1].split(/\s+/).filter(Boolean),
     outDir: path('out', 'BENCH_OUT', 'bench/results'),
-    totalTimeoutMs: seconds('timeout', 'BENCH_TIMEOUT', soakMinutes === undefined ? 900 : soakMinutes * 60 + 600),
+    totalTimeoutMs: seconds('timeout', 'BENCH_TIMEOUT', soakMinutes === undefined ? 1800 : soakMinutes * 60 + 600),
     soakMinutes,
     soakStreams: int('soak-streams', 'BENCH_SOAK_STREAMS', 100, 4),
     soakBusRestartMs: seconds('soak-bus-restart', 'BENCH_SOAK_BUS_RESTART', 60),

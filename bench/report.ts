@@ -8,6 +8,7 @@ import type { BenchOptions, Phase } from './options.js';
 import type { Memory } from './server.js';
 import type { LogsResult } from './logs.js';
 import type { WatchResult } from './watch.js';
+import type { IdleResult } from './idle.js';
 
 export interface MachineInfo {
   readonly date: string;
@@ -28,6 +29,12 @@ export interface ServerInfo {
   readonly startupMs: number;
   /** Right after it started serving. */
   memoryIdle?: Memory;
+  /** From serving until two walks of its usage sampler were done (its warm-up reads over). */
+  settleMs?: number;
+  /** Once settled (after the idle phase), before any call: what N streams cost it. */
+  memorySettled?: Memory;
+  /** V8's heap in use then (nodejs_heap_size_used_bytes, garbage not yet collected included). */
+  heapSettledBytes?: number;
   /** Before the watch phase (after the other phases), before any watcher. */
   memoryBeforeWatch?: Memory;
   /** VmRSS/VmHWM at the end, before SIGTERM. */
@@ -43,6 +50,8 @@ export interface SizeResult {
   wallMs: number;
   fixture?: FixtureTimings;
   server?: ServerInfo;
+  /** The server at rest: what its background work (the usage sampler) costs. */
+  idle?: IdleResult;
   check?: SeqAndLoad;
   getStatus?: SeqAndLoad;
   list?: LatencyStats;
@@ -61,6 +70,8 @@ export interface BenchReport {
   readonly options: Omit<BenchOptions, 'phases'> & { readonly phases: readonly Phase[] };
   readonly sizes: readonly SizeResult[];
   readonly targets: readonly TargetRow[];
+  /** How each figure grows from the largest size but one to the largest (e.g. 1000 → 3000). */
+  readonly growth?: GrowthTable;
   readonly wallMs: number;
   /** True when the run was cut short (SIGINT, total timeout). */
   readonly interrupted: boolean;
@@ -177,7 +188,7 @@ const TARGETS: readonly TargetSpec[] = [
     id: 'watch-snapshots-1000x1000',
     phases: ['watch'],
     target: 'Every one of 1000 watchers has its snapshot of 1000 streams within 2 s',
-    appliesTo: ({ size }, { watchers }) => size >= 1000 && watchers >= 1000,
+    appliesTo: ({ size }, { watchers }) => size === 1000 && watchers >= 1000,
     evaluate: ({ watch }) => {
       if (!watch) return NOT_MEASURED;
       if (!watch.available) return { verdict: 'not available' };
@@ -190,7 +201,7 @@ const TARGETS: readonly TargetSpec[] = [
     phases: ['watch'],
     // Issue 11's bound (issue 4 had asked for 100 MB).
     target: 'Server RSS ≤ 200 MB with 1000 streams and 1000 watchers (peak VmHWM)',
-    appliesTo: ({ size }, { watchers }) => size >= 1000 && watchers >= 1000,
+    appliesTo: ({ size }, { watchers }) => size === 1000 && watchers >= 1000,
     evaluate: ({ size, watch, server, errors }, options) => {
       if (watch?.available) {
         const { rssBytes, peakBytes } = watch.whileConnected;
@@ -203,6 +214,18 @@ const TARGETS: readonly TargetSpec[] = [
       }
       const display = peak === undefined ? undefined : `${mb(peak)} peak${watch ? ' without watchers' : ''}`;
       return { verdict: watch ? 'not available' : 'not measured', display };
+    },
+  },
+  {
+    id: 'sampler-cpu',
+    phases: ['idle'],
+    target: 'Usage sampler ≤ 5% of a core (server CPU at rest, half the streams running)',
+    evaluate: ({ idle, running }) => {
+      if (!idle) return NOT_MEASURED;
+      const share = idle.cpu.serverMs / idle.cpu.wallMs;
+      const walkEvery = idle.walks > 0 ? `a walk every ${seconds(idle.cpu.wallMs / idle.walks)}` : 'no walk';
+      const display = `${percent(share)} (${running} running; ${walkEvery}, ${percent(idle.walkCpuMs / idle.cpu.wallMs)} of a core while walking)`;
+      return { value: share * 100, display, met: share <= 0.05 };
     },
   },
 ];
@@ -227,6 +250,105 @@ export function evaluateTargets(sizes: readonly SizeResult[], options: ReportOpt
       return { size: result.size, value: outcome.value, display: outcome.display, verdict };
     }),
   }));
+}
+
+/** One figure at two sizes and how much it grew. */
+export interface GrowthRow {
+  readonly figure: string;
+  readonly from?: number;
+  readonly to?: number;
+  readonly unit: string;
+}
+
+export interface GrowthTable {
+  readonly fromSize: number;
+  readonly toSize: number;
+  readonly rows: readonly GrowthRow[];
+}
+
+const GROWTH_FIGURES: ReadonlyArray<{ figure: string; unit: string; of: (r: SizeResult) => number | undefined }> = [
+  { figure: 'Health/Check p50 (sequential)', unit: 'ms', of: (r) => r.check?.sequential.p50 },
+  { figure: 'GetStatus p50 (sequential)', unit: 'ms', of: (r) => r.getStatus?.sequential.p50 },
+  { figure: 'GetStatus p99 (sequential)', unit: 'ms', of: (r) => r.getStatus?.sequential.p99 },
+  { figure: 'GetStatus throughput (64 in flight)', unit: '/s', of: (r) => r.getStatus?.concurrent.perSecond },
+  { figure: 'ListStreams p50 (page of 1000)', unit: 'ms', of: (r) => r.list?.p50 },
+  { figure: 'D-Bus GetAll ×2 p50', unit: 'ms', of: (r) => r.dbus?.sequential.p50 },
+  { figure: '`systemctl --user show` p50', unit: 'ms', of: (r) => r.systemctl?.p50 },
+  { figure: 'Start p50', unit: 'ms', of: (r) => r.startStop?.start.p50 },
+  { figure: 'Start answered − JobRemoved p99', unit: 'ms', of: (r) => r.startStop?.startAfterJobRemoved.p99 },
+  { figure: 'Change → all watchers p50', unit: 'ms', of: (r) => (r.watch?.available ? r.watch.allChanged.p50 : undefined) },
+  { figure: 'Change → all watchers p99', unit: 'ms', of: (r) => (r.watch?.available ? r.watch.allChanged.p99 : undefined) },
+  { figure: 'Snapshots to all watchers', unit: 'ms', of: (r) => (r.watch?.available ? r.watch.readyMs : undefined) },
+  { figure: 'Server settle time after start (warm-up)', unit: 'ms', of: (r) => r.server?.settleMs },
+  { figure: 'Server RSS settled, no calls', unit: 'MB', of: (r) => bytesToMb(r.server?.memorySettled?.rssBytes) },
+  { figure: 'Server RSS with the watchers', unit: 'MB', of: (r) => bytesToMb(r.watch?.available ? r.watch.whileConnected.rssBytes : undefined) },
+  { figure: 'Server peak RSS (VmHWM)', unit: 'MB', of: (r) => bytesToMb(r.server?.memoryEnd?.peakBytes) },
+  { figure: 'Server CPU at rest (usage sampler)', unit: '% of a core', of: (r) => (r.idle ? (r.idle.cpu.serverMs / r.idle.cpu.wallMs) * 100 : undefined) },
+  { figure: "Usage sampler's walk (the server's CPU each)", unit: 'ms', of: (r) => (r.idle?.walks ? r.idle.walkCpuMs / r.idle.walks : undefined) },
+];
+
+function bytesToMb(bytes: number | undefined): number | undefined {
+  return bytes === undefined ? undefined : bytes / MB;
+}
+
+/** How each figure grows from the largest size but one to the largest; undefined with fewer than two sizes. */
+export function growthOf(sizes: readonly SizeResult[]): GrowthTable | undefined {
+  const sorted = [...sizes].sort((a, b) => a.size - b.size);
+  const to = sorted.at(-1);
+  const from = sorted.at(-2);
+  if (!from || !to) return undefined;
+  return {
+    fromSize: from.size,
+    toSize: to.size,
+    rows: GROWTH_FIGURES.map(({ figure, unit, of }) => ({ figure, unit, from: of(from), to: of(to) })),
+  };
+}
+
+function renderGrowth(growth: GrowthTable): string[] {
+  const lines = [`## Growth from N = ${growth.fromSize} to N = ${growth.toSize} (${(growth.toSize / growth.fromSize).toFixed(1)}× the streams)`, ''];
+  lines.push(`| Figure | N = ${growth.fromSize} | N = ${growth.toSize} | Ratio |`, '| --- | ---: | ---: | ---: |');
+  const show = (value: number | undefined, unit: string) => (value === undefined || !Number.isFinite(value) ? '–' : `${value < 10 ? value.toFixed(2) : value.toFixed(0)} ${unit}`);
+  for (const row of growth.rows) {
+    const ratio = row.from !== undefined && row.to !== undefined && row.from > 0 ? `${(row.to / row.from).toFixed(2)}×` : '–';
+    lines.push(`| ${row.figure} | ${show(row.from, row.unit)} | ${show(row.to, row.unit)} | ${ratio} |`);
+  }
+  return lines;
+}
+
+/**
+ * What a stream and a watcher cost the server: the settled RSS (and V8 heap) between consecutive
+ * sizes over the streams added, and per size the RSS with every watcher connected over the RSS
+ * before the watch phase, per watcher.
+ */
+function renderMemory(sizes: readonly SizeResult[]): string[] {
+  const lines = ['## Memory per stream and per watcher', ''];
+  const sorted = [...sizes].sort((a, b) => a.size - b.size);
+  lines.push('| | RSS settled | V8 heap settled | per stream added (RSS / heap) | RSS with watchers − before | per watcher |', '| --- | ---: | ---: | ---: | ---: | ---: |');
+  sorted.forEach((r, i) => {
+    const previous = sorted[i - 1];
+    const rss = r.server?.memorySettled?.rssBytes;
+    const heap = r.server?.heapSettledBytes;
+    const before = previous?.server?.memorySettled?.rssBytes;
+    const heapBefore = previous?.server?.heapSettledBytes;
+    const added = previous ? r.size - previous.size : 0;
+    const perStream =
+      previous && rss !== undefined && before !== undefined
+        ? `${kb((rss - before) / added)} / ${heap !== undefined && heapBefore !== undefined ? kb((heap - heapBefore) / added) : '–'} (${previous.size} → ${r.size})`
+        : '';
+    const watch = r.watch?.available ? r.watch : undefined;
+    const beforeWatch = r.server?.memoryBeforeWatch?.rssBytes;
+    const watchersDelta = watch && beforeWatch !== undefined ? watch.whileConnected.rssBytes - beforeWatch : undefined;
+    lines.push(
+      `| N = ${r.size} | ${rss === undefined ? '–' : mb(rss)} | ${heap === undefined ? '–' : mb(heap)} | ${perStream} | ` +
+        `${watchersDelta === undefined ? '–' : mb(watchersDelta)} | ${watchersDelta === undefined || !watch ? '–' : kb(watchersDelta / watch.watchers)} |`,
+    );
+  });
+  lines.push(
+    '',
+    'RSS and heap include garbage V8 has not collected yet, so these are estimates (a few MB of noise); per stream: ' +
+      'the difference between two sizes over the streams added (half of them running).',
+  );
+  return lines;
 }
 
 export function renderMarkdown(report: BenchReport): string {
@@ -261,6 +383,8 @@ export function renderMarkdown(report: BenchReport): string {
   }
   lines.push('');
   lines.push('n/a: the target is stated for another size; the value is shown for comparison.');
+  if (report.growth) lines.push('', ...renderGrowth(report.growth));
+  if (report.sizes.length > 0) lines.push('', ...renderMemory(report.sizes));
   return `${lines.join('\n')}\n`;
 }
 
@@ -312,7 +436,10 @@ function renderSize(r: SizeResult, concurrency: number): string[] {
 
   const phases = Object.entries(r.cpu);
   if (phases.length > 0) {
-    lines.push('CPU spent per phase (share of one core; "bench" includes its systemctl subprocesses; "others" is the rest of the machine — high means noisy numbers):', '');
+    lines.push(
+      'CPU spent per phase (share of one core; "bench" includes its subprocesses: systemctl, the watcher processes; "others" is the rest of the machine — high means noisy numbers; "idle" is the server at rest, no call made):',
+      '',
+    );
     lines.push('| Phase | Wall | lit-streamd | systemd | dbus-daemon | bench | others |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const [name, cpu] of phases) {
       const share = (msUsed: number) => `${seconds(msUsed)} (${((msUsed / cpu.wallMs) * 100).toFixed(0)}%)`;
@@ -327,7 +454,8 @@ function renderSize(r: SizeResult, concurrency: number): string[] {
   const server = r.server;
   if (server) {
     const memory: string[] = [];
-    if (server.memoryIdle) memory.push(`idle ${mb(server.memoryIdle.rssBytes)}`);
+    if (server.memoryIdle) memory.push(`on serving ${mb(server.memoryIdle.rssBytes)}`);
+    if (server.memorySettled) memory.push(`settled ${mb(server.memorySettled.rssBytes)}`);
     if (server.memoryBeforeWatch) memory.push(`before the watch phase ${mb(server.memoryBeforeWatch.rssBytes)}`);
     if (r.watch?.available) memory.push(`with ${r.watch.watchers} watchers ${mb(r.watch.whileConnected.rssBytes)}`);
     if (server.memoryEnd) memory.push(`peak (VmHWM) ${mb(server.memoryEnd.peakBytes)}`);
@@ -338,10 +466,11 @@ function renderSize(r: SizeResult, concurrency: number): string[] {
     setup.push(`systemd boot ${seconds(r.fixture.bootMs)}`, `declare + reload ${seconds(r.fixture.declareMs)}`, `start ${r.running} ${seconds(r.fixture.startMs)}`);
   }
   if (server) setup.push(`server up ${seconds(server.startupMs)}`);
+  if (server?.settleMs !== undefined) setup.push(`settled (two walks of the usage sampler) ${seconds(server.settleMs)} later`);
   if (r.watch?.available) {
     const w = r.watch;
     const how =
-      (w.batch >= w.watchers ? 'all opened at once' : `opened ${w.batch} at a time`) +
+      `all opened at once in ${w.processes} watcher process${w.processes === 1 ? '' : 'es'} of their own` +
       `, ${w.batchInitial ? 'batched snapshots (batch_initial)' : 'one message per stream'}, ${w.snapshotMessages.toLocaleString('en-US')} messages`;
     setup.push(
       `${w.watchers} watchers' snapshots ${seconds(w.readyMs)} (${how}; server had ${w.serverConnections} connections; ` +
@@ -389,6 +518,14 @@ function rate(perSecond: number): string {
 
 function mb(bytes: number): string {
   return `${(bytes / MB).toFixed(1)} MB`;
+}
+
+function kb(bytes: number): string {
+  return `${(bytes / 1000).toFixed(1)} kB`;
+}
+
+function percent(share: number): string {
+  return `${(share * 100).toFixed(1)}%`;
 }
 
 function seconds(milliseconds: number): string {

@@ -13,12 +13,14 @@ import { type Clients, openClients } from './clients.js';
 import { CpuMeter } from './cpu.js';
 import { bootFixture, type Fixture } from './fixture.js';
 import { type BenchOptions, parseOptions, type Phase, USAGE, UsageError } from './options.js';
-import { type BenchReport, evaluateTargets, type MachineInfo, renderMarkdown, type SizeResult, writeResults } from './report.js';
+import { type BenchReport, evaluateTargets, growthOf, type MachineInfo, renderMarkdown, type SizeResult, writeResults } from './report.js';
 import { checkOperation, getStatusOperation, measureList, measureStartStop, seqAndLoad } from './rpcs.js';
 import { type ServerProcess, startServer } from './server.js';
 import { renderSoak, runSoak, writeSoak } from './soak.js';
 import { measureLogs } from './logs.js';
 import { measureWatch } from './watch.js';
+import { awaitSettled, measureIdle, scrapeGauges } from './idle.js';
+import { freePort } from '../test/support/freePort.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const run = promisify(execFile);
@@ -76,7 +78,7 @@ async function runSize(size: number, options: BenchOptions): Promise<SizeResult>
     name: Phase,
     label: string,
     measure: () => Promise<T>,
-    { cpuKey = name, needsServer = true }: { cpuKey?: string; needsServer?: boolean } = {},
+    { cpuKey = name, needsServer = true, metered = true }: { cpuKey?: string; needsServer?: boolean; metered?: boolean } = {},
   ): Promise<T | undefined> => {
     if (!options.phases.has(name) || interrupt.signal.aborted) return undefined;
     const gone = needsServer ? serverGone() : undefined;
@@ -86,7 +88,7 @@ async function runSize(size: number, options: BenchOptions): Promise<SizeResult>
     }
     progress(`N=${size}: ${label}`);
     try {
-      if (!meter) return await measure();
+      if (!meter || !metered) return await measure();
       return await meter.measure(measure, (cpu) => (result.cpu[cpuKey] = cpu));
     } catch (error) {
       if (interrupt.signal.aborted) return undefined;
@@ -110,10 +112,11 @@ async function runSize(size: number, options: BenchOptions): Promise<SizeResult>
     });
     result.fixture = fixture.timings;
     progress(`N=${size}: starting lit-streamd`);
+    const metricsAddress = `127.0.0.1:${await freePort()}`;
     server = await startServer({
       entry: options.serverEntry,
       nodeArgs: options.serverNodeArgs,
-      extraArgs: ['--journal-directory', fixture.sandbox.journalDirectory],
+      extraArgs: ['--journal-directory', fixture.sandbox.journalDirectory, '--metrics-listen', metricsAddress],
       bus: fixture.sandbox.busAddress,
       cwd: REPO_ROOT,
     });
@@ -121,6 +124,18 @@ async function runSize(size: number, options: BenchOptions): Promise<SizeResult>
     result.server = { pid: server.pid, startupMs: server.startupMs, memoryIdle: await server.memory() };
     clients = openClients(server.address, 'unary');
     meter = await CpuMeter.create(server.pid, fixture.sandbox.pid, fixture.sandbox.cgroups);
+
+    // Every phase measures the server settled: its warm-up reads done, the sampler walking.
+    progress(`N=${size}: waiting for lit-streamd to settle (two walks of its usage sampler)`);
+    const settleMs = await awaitSettled(metricsAddress);
+    result.server.settleMs = settleMs;
+    result.idle = await phase('idle', `idle for ${options.idleMs / 1000} s: the usage sampler's cost`, () =>
+      measureIdle(metricsAddress, meter!, options.idleMs, settleMs),
+      { metered: false },
+    );
+    if (result.idle) result.cpu.idle = result.idle.cpu;
+    result.server.memorySettled = await memory();
+    result.server.heapSettledBytes = (await scrapeGauges(metricsAddress).catch(() => undefined))?.heapUsedBytes;
 
     const loops = { durationMs: options.durationMs, concurrency: options.concurrency, seqCount: options.seqCount };
     const { running, stopped } = fixture;
@@ -188,7 +203,7 @@ async function runSize(size: number, options: BenchOptions): Promise<SizeResult>
           bus: fixture!.bus,
           watchers: options.watchers,
           channels: options.watchChannels,
-          batch: options.watchBatch,
+          processes: options.watchProcesses,
           batchInitial: options.watchSnapshot === 'batched',
           readyTimeoutMs: options.watchTimeoutMs,
           rounds: options.watchRounds,
@@ -277,6 +292,7 @@ async function main(): Promise<number> {
     options: { ...options, phases: [...options.phases] },
     sizes,
     targets: evaluateTargets(sizes, options),
+    growth: growthOf(sizes),
     wallMs: performance.now() - runStarted,
     interrupted,
   });

@@ -1,12 +1,16 @@
-import { type Channel, type ClientReadableStream, credentials, status as GrpcStatus } from '@grpc/grpc-js';
-import { performance } from 'node:perf_hooks';
-import { ActiveState, StreamServiceClient, WatchEventKind, type WatchStatusResponse } from '../gen/lit/stream/v1/stream.js';
+import { type ChildProcess, fork } from 'node:child_process';
+import { credentials, status as GrpcStatus } from '@grpc/grpc-js';
+import { fileURLToPath } from 'node:url';
+import { ActiveState, StreamServiceClient } from '../gen/lit/stream/v1/stream.js';
 import type { BusConnection, Signal } from '../src/systemd/busConnection.js';
 import type { SystemdManager } from '../src/systemd/manager.js';
 import { unitObjectPath } from '../src/systemd/unitObjectPath.js';
-import { acceptedConnections, isServiceError, openChannel } from './clients.js';
+import { acceptedConnections, isServiceError } from './clients.js';
 import { TEAM, type JobSignals, unitOf } from './fixture.js';
 import { type LatencyStats, summarize, withTimeout } from './measure.js';
+import { type FromWatchers, hrtimeMs, type ToWatchers } from './watcherProtocol.js';
+
+const WATCHER_PROCESS = fileURLToPath(new URL('./watcherProcess.ts', import.meta.url));
 
 export interface WatchOptions {
   readonly address: string;
@@ -21,8 +25,8 @@ export interface WatchOptions {
   readonly bus: BusConnection;
   readonly watchers: number;
   readonly channels: number;
-  /** Open watchers this many at a time, each batch waiting for its snapshots; 0 or absent: all at once. */
-  readonly batch?: number;
+  /** Processes the watchers are spread over (each its own Node, outside the bench process). */
+  readonly processes: number;
   /** Ask for the initial statuses in batches (`batch_initial`) rather than one message each. */
   readonly batchInitial: boolean;
   readonly rounds: number;
@@ -37,8 +41,8 @@ export type WatchResult<T> =
       readonly available: true;
       readonly watchers: number;
       readonly channels: number;
-      /** How many watchers were opened at once. */
-      readonly batch: number;
+      /** Processes the watchers ran in (not the bench's). */
+      readonly processes: number;
       /** Whether the watchers asked for batched initial statuses. */
       readonly batchInitial: boolean;
       /** Messages the watchers received until every one had its snapshot (all watchers together). */
@@ -74,119 +78,110 @@ export type WatchResult<T> =
       readonly whileConnected: T;
     };
 
-interface Round {
-  readonly name: string;
-  /** The stream's ActiveState before the change: a CHANGED still saying this is not the change. */
-  readonly from: ActiveState;
-  readonly settledStates: readonly ActiveState[];
-  readonly firstAt: Float64Array;
-  readonly settledAt: Float64Array;
-  settled: number;
-  /** When the bench saw systemd's first PropertiesChanged for the unit in this round. */
-  signalAt: number;
-  done: () => void;
+/** One watcher process, and its messages as they come. */
+class WatcherProcess {
+  private readonly waiting: Array<{ match: (m: FromWatchers) => boolean; resolve: (m: FromWatchers) => void }> = [];
+  readonly exited: Promise<void>;
+  failure: Error | undefined;
+  private onFailure: ((error: Error) => void) | undefined;
+
+  constructor(readonly child: ChildProcess) {
+    child.on('message', (message: FromWatchers) => {
+      if (message.type === 'failed') return this.fail(new Error(message.reason));
+      const index = this.waiting.findIndex((w) => w.match(message));
+      if (index >= 0) this.waiting.splice(index, 1)[0]!.resolve(message);
+    });
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    child.once('exit', (code, signal) => this.fail(new Error(`a watcher process exited (${signal ?? `code ${code}`})`)));
+  }
+
+  /** Rejects when the process fails or exits before `close()`. */
+  failed(): Promise<never> {
+    return new Promise((_, reject) => {
+      if (this.failure) reject(this.failure);
+      else this.onFailure = reject;
+    });
+  }
+
+  next<K extends FromWatchers['type']>(type: K, r?: number): Promise<Extract<FromWatchers, { type: K }>> {
+    return new Promise((resolve) =>
+      this.waiting.push({
+        match: (m) => m.type === type && (r === undefined || (m as { r?: number }).r === r),
+        resolve: resolve as (m: FromWatchers) => void,
+      }),
+    );
+  }
+
+  send(message: ToWatchers): void {
+    if (this.child.connected) this.child.send(message);
+  }
+
+  /** Ends the process: asks it to close its calls, kills it if it has not gone within 5 s. */
+  async close(): Promise<void> {
+    this.onFailure = undefined;
+    this.failure ??= new Error('closed');
+    this.send({ type: 'close' });
+    const gone = await Promise.race([this.exited.then(() => true), delay(5_000).then(() => false)]);
+    if (!gone) {
+      this.child.kill('SIGKILL');
+      await this.exited;
+    }
+  }
+
+  private fail(error: Error): void {
+    if (this.failure) return;
+    this.failure = error;
+    this.onFailure?.(error);
+  }
 }
 
 /**
- * Watch fan-out: W watchers of the whole team over C channels (separate HTTP/2 connections); once
- * each has its snapshot, the bench changes one stream directly over D-Bus (not through the server)
- * and times how long until all watchers heard of it. Answers `available: false` when the server
- * does not implement WatchStatus (UNIMPLEMENTED).
+ * Watch fan-out: W watchers of the whole team over C channels (separate HTTP/2 connections), run in
+ * P processes of their own (bench/watcherProcess.ts), which read of each message only what they
+ * need: so the figures are the server's, not the bench decoding a million statuses on the cores the
+ * server needs. Once each watcher has its snapshot, the bench changes one stream directly over
+ * D-Bus (not through the server) and times how long until all watchers heard of it, on the
+ * machine's monotonic clock all processes share. Answers `available: false` when the server does
+ * not implement WatchStatus (UNIMPLEMENTED).
  */
 export async function measureWatch<T>(options: WatchOptions, whileConnected: () => Promise<T>): Promise<WatchResult<T>> {
   const { address, streams, watchers: count, rounds } = options;
-  const size = streams.length;
-  const batch = options.batch ? Math.min(count, options.batch) : count;
-  const channels: Channel[] = [];
-  const clients: StreamServiceClient[] = [];
-  for (let i = 0; i < Math.max(1, Math.min(options.channels, count)); i++) {
-    const channel = openChannel(address, `watch-${i}`);
-    channels.push(channel);
-    clients.push(new StreamServiceClient(address, credentials.createInsecure(), { channelOverride: channel }));
-  }
-  const calls: ClientReadableStream<WatchStatusResponse>[] = [];
-  let closing = false;
+  const unavailable = await probe(address);
+  if (unavailable) return { available: false, reason: unavailable };
+
+  const processCount = Math.max(1, Math.min(options.processes, count));
+  const processes: WatcherProcess[] = [];
   let stopListening = () => {};
   try {
-    const unavailable = await probe(clients[0] as StreamServiceClient);
-    if (unavailable) return { available: false, reason: unavailable };
-
-    // Any watcher failing or ending ends the measurement.
-    let fail!: (error: Error) => void;
-    const failed = new Promise<never>((_, reject) => (fail = reject));
-    failed.catch(() => undefined);
-
-    // A watcher is ready once it has a message (INITIAL, or CHANGED coalesced over it) for every
-    // stream; `seen` is one byte per (watcher, stream), streams indexed by their number.
-    const index = new Map(streams.map((name, i) => [name, i]));
-    const seen = new Uint8Array(count * size);
-    const distinct = new Uint32Array(count);
-    let initialReplacedByChanged = 0;
-    let ready = 0;
-    let onReady: (() => void) | undefined;
-    let round: Round | undefined;
-
-    let snapshotMessages = 0;
-    const see = (watcher: number, name: string, kind: WatchEventKind) => {
-      const slot = watcher * size + (index.get(name) ?? -1);
-      if (slot >= watcher * size && seen[slot] === 0) {
-        seen[slot] = 1;
-        if (kind !== WatchEventKind.WATCH_EVENT_KIND_INITIAL) initialReplacedByChanged++;
-        if (++distinct[watcher]! === size) {
-          ready++;
-          onReady?.();
-        }
-      }
-    };
-    const onMessage = (watcher: number, message: WatchStatusResponse) => {
-      const name = message.status?.name ?? '';
-      if (distinct[watcher]! < size) {
-        snapshotMessages++;
-        if (message.status) see(watcher, name, message.kind);
-        for (const status of message.statuses) see(watcher, status.name, message.kind);
-      }
-      if (message.kind !== WatchEventKind.WATCH_EVENT_KIND_CHANGED || !round || name !== round.name) return;
-      const now = performance.now();
-      const state = message.status!.activeState;
-      if (Number.isNaN(round.firstAt[watcher]) && state !== round.from) round.firstAt[watcher] = now;
-      if (Number.isNaN(round.settledAt[watcher]) && round.settledStates.includes(state)) {
-        round.settledAt[watcher] = now;
-        if (++round.settled === count) round.done();
-      }
-    };
-
-    const opened = performance.now();
-    const deadline = opened + options.readyTimeoutMs;
-    while (calls.length < count) {
-      const target = Math.min(count, calls.length + batch);
-      for (let i = calls.length; i < target; i++) {
-        const call = (clients[i % clients.length] as StreamServiceClient).watchStatus({ team: TEAM, name: '', batchInitial: options.batchInitial });
-        call.on('data', (message: WatchStatusResponse) => onMessage(i, message));
-        call.on('error', (error) => {
-          if (!closing) fail(new Error(`watcher ${i}: ${error.message}`));
-        });
-        call.on('end', () => {
-          if (!closing) fail(new Error(`watcher ${i}: the server ended the stream`));
-        });
-        calls.push(call);
-      }
-      try {
-        const batchReady = new Promise<void>((resolve) => {
-          onReady = () => ready >= target && resolve();
-          onReady();
-        });
-        await withTimeout(Promise.race([batchReady, failed]), Math.max(1, deadline - performance.now()), `${count} watchers getting a snapshot of ${size} streams each`);
-      } catch (error) {
-        const got = Array.from(distinct.subarray(0, calls.length));
-        (error as Error).message +=
-          ` (${ready}/${calls.length} opened watchers ready after ${((performance.now() - opened) / 1000).toFixed(1)} s; ` +
-          `streams seen per watcher: min ${Math.min(...got)}, max ${Math.max(...got)})`;
-        throw error;
-      } finally {
-        onReady = undefined;
-      }
+    for (let p = 0; p < processCount; p++) {
+      processes.push(new WatcherProcess(fork(WATCHER_PROCESS, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })));
     }
-    const readyMs = performance.now() - opened;
+    const failed = Promise.race(processes.map((p) => p.failed()));
+    failed.catch(() => undefined);
+    const within = <R>(promise: Promise<R>, ms: number, what: string) => withTimeout(Promise.race([promise, failed]), ms, what);
+    await within(Promise.all(processes.map((p) => p.next('started'))), 30_000, 'watcher processes starting');
+
+    // Watchers and connections shared out as evenly as they go.
+    const share = (total: number, p: number) => Math.floor(((p + 1) * total) / processCount) - Math.floor((p * total) / processCount);
+    const ready = processes.map((p) => p.next('ready'));
+    const opened = hrtimeMs();
+    let first = 0;
+    processes.forEach((process, p) => {
+      const watchers = share(count, p);
+      process.send({
+        type: 'open',
+        address,
+        team: TEAM,
+        first,
+        count: watchers,
+        channels: Math.max(1, share(options.channels, p)),
+        size: streams.length,
+        batchInitial: options.batchInitial,
+      });
+      first += watchers;
+    });
+    const readies = await within(Promise.all(ready), options.readyTimeoutMs, `${count} watchers getting a snapshot of ${streams.length} streams each`);
+    const readyMs = Math.max(...readies.map((r) => r.at)) - opened;
     const serverConnections = await acceptedConnections(options.port);
 
     const unit = unitOf(options.triggerStream);
@@ -194,11 +189,14 @@ export async function measureWatch<T>(options: WatchOptions, whileConnected: () 
     await options.bus.addMatch(
       `type='signal',sender='org.freedesktop.systemd1',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',path='${path}'`,
     );
+    let signalAt = Number.NaN;
     const onSignal = (signal: Signal) => {
-      if (round && Number.isNaN(round.signalAt) && signal.path === path && signal.member === 'PropertiesChanged') round.signalAt = performance.now();
+      if (Number.isNaN(signalAt) && signal.path === path && signal.member === 'PropertiesChanged') signalAt = hrtimeMs();
     };
     options.bus.on('signal', onSignal);
     stopListening = () => options.bus.removeListener('signal', onSignal);
+    // JobSignals stamps with performance.now(); both clocks are monotonic, so they differ by a constant.
+    const toHrtime = hrtimeMs() - performance.now();
 
     const allChanged: number[] = [];
     const afterSignal: number[] = [];
@@ -207,55 +205,45 @@ export async function measureWatch<T>(options: WatchOptions, whileConnected: () 
     const afterJob: number[] = [];
     for (let r = 0; r < rounds; r++) {
       const starting = r % 2 === 0; // the stream starts out stopped
-      let done!: () => void;
-      const settled = new Promise<void>((resolve) => (done = resolve));
-      const current: Round = {
+      const round = {
+        type: 'round' as const,
+        r,
         name: options.triggerStream,
         from: starting ? ActiveState.ACTIVE_STATE_INACTIVE : ActiveState.ACTIVE_STATE_ACTIVE,
         settledStates: starting ? [ActiveState.ACTIVE_STATE_ACTIVE] : [ActiveState.ACTIVE_STATE_INACTIVE, ActiveState.ACTIVE_STATE_FAILED],
-        firstAt: new Float64Array(count).fill(Number.NaN),
-        settledAt: new Float64Array(count).fill(Number.NaN),
-        settled: 0,
-        signalAt: Number.NaN,
-        done,
       };
-      round = current;
-      const t0 = performance.now();
-      const job = options.jobs.run(unit, () =>
-        starting ? options.manager.StartUnit(unit, 'replace') : options.manager.StopUnit(unit, 'replace'),
-      );
-      const [finished] = await withTimeout(
-        Promise.all([job, Promise.race([settled, failed])]),
+      const armed = processes.map((p) => p.next('armed', r));
+      for (const process of processes) process.send(round);
+      await within(Promise.all(armed), 10_000, `round ${r + 1}: watcher processes ready to time it`);
+      const done = processes.map((p) => p.next('round-done', r));
+      signalAt = Number.NaN;
+      const t0 = hrtimeMs();
+      const job = options.jobs.run(unit, () => (starting ? options.manager.StartUnit(unit, 'replace') : options.manager.StopUnit(unit, 'replace')));
+      const [finished, results] = await within(
+        Promise.all([job, Promise.all(done)]),
         options.roundTimeoutMs ?? 10_000,
-        `round ${r + 1}: all ${count} watchers hearing that ${options.triggerStream} ${starting ? 'started' : 'stopped'} (${current.settled} did)`,
+        `round ${r + 1}: all ${count} watchers hearing that ${options.triggerStream} ${starting ? 'started' : 'stopped'}`,
       );
-      round = undefined;
-      let firstMin = Infinity;
-      let firstMax = -Infinity;
-      let settledMax = -Infinity;
-      for (let i = 0; i < count; i++) {
-        firstMin = Math.min(firstMin, current.firstAt[i]!);
-        firstMax = Math.max(firstMax, current.firstAt[i]!);
-        settledMax = Math.max(settledMax, current.settledAt[i]!);
-      }
-      firstChanged.push(firstMin - t0);
+      const firstMax = Math.max(...results.map((x) => x.firstMax));
+      const settledMax = Math.max(...results.map((x) => x.settledMax));
+      firstChanged.push(Math.min(...results.map((x) => x.firstMin)) - t0);
       allChanged.push(firstMax - t0);
-      afterSignal.push(firstMax - current.signalAt);
+      afterSignal.push(firstMax - signalAt);
       allSettled.push(settledMax - t0);
-      afterJob.push(settledMax - finished.at);
+      afterJob.push(settledMax - (finished.at + toHrtime));
     }
 
     const measured = await whileConnected();
     return {
       available: true,
       watchers: count,
-      channels: clients.length,
-      batch,
+      channels: options.channels,
+      processes: processCount,
       batchInitial: options.batchInitial,
-      snapshotMessages,
+      snapshotMessages: readies.reduce((sum, r) => sum + r.messages, 0),
       serverConnections,
       readyMs,
-      initialReplacedByChanged,
+      initialReplacedByChanged: readies.reduce((sum, r) => sum + r.replaced, 0),
       rounds,
       allChanged: summarize(allChanged),
       allChangedAfterSignal: summarize(afterSignal),
@@ -265,11 +253,9 @@ export async function measureWatch<T>(options: WatchOptions, whileConnected: () 
       whileConnected: measured,
     };
   } finally {
-    closing = true;
     stopListening();
-    for (const call of calls) call.cancel();
-    for (const client of clients) client.close();
-    for (const channel of channels) channel.close();
+    // Waited for (reaped), so their CPU time is the bench's (cutime) in the phase's accounting.
+    await Promise.all(processes.map((p) => p.close()));
   }
 }
 
@@ -277,7 +263,8 @@ export async function measureWatch<T>(options: WatchOptions, whileConnected: () 
  * One watcher first: the error UNIMPLEMENTED means the server has no WatchStatus (answers why),
  * a first message means it has (answers undefined).
  */
-async function probe(client: StreamServiceClient): Promise<string | undefined> {
+async function probe(address: string): Promise<string | undefined> {
+  const client = new StreamServiceClient(address, credentials.createInsecure());
   const call = client.watchStatus({ team: TEAM, name: '' });
   try {
     return await withTimeout(
@@ -296,5 +283,10 @@ async function probe(client: StreamServiceClient): Promise<string | undefined> {
     call.removeAllListeners();
     call.on('error', () => undefined);
     call.cancel();
+    client.close();
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
