@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ClientReadableStream } from '@grpc/grpc-js';
 import dbus from 'dbus-next';
 import { activeStateWord } from '../../src/api/stateNames.js';
 import { BusConnection, destroyBus } from '../../src/systemd/busConnection.js';
@@ -8,6 +9,7 @@ import { pidsIn } from '../../src/systemd/cgroups.js';
 import type { EmbeddedSystemd } from '../../src/dev/embeddedSystemd.js';
 import { SERVICE_INTERFACE, SystemdManager } from '../../src/systemd/manager.js';
 import type { SystemdSession } from '../../src/systemd/systemdSession.js';
+import type { WatchStatusResponse } from '../../gen/lit/stream/v1/stream.js';
 import { type Harness, rpc, waitFor } from './harness.js';
 
 /**
@@ -211,7 +213,30 @@ export async function systemdSays(sandbox: EmbeddedSystemd, team: string, names:
   }
 }
 
-/** The streams where the server's ListStreams or GetStatus differs from systemd, described. */
+/**
+ * The streams where ListStreams differs from systemd (active and sub state), described. ListStreams
+ * answers from the server's live view and never makes it ask systemd anything, so this sees the
+ * view as it stands: the probe to judge convergence by (see differencesFromSystemd).
+ */
+export async function listedDifferences(h: Harness, team: string, names: readonly string[]): Promise<string[]> {
+  const truth = await systemdSays(h.sandbox, team, names);
+  const { streams } = await rpc(h.client, h.client.listStreams, { team, pageSize: 0, pageToken: '' });
+  return names.flatMap((name) => {
+    const want = truth.get(name)!;
+    const wanted = `${want.activeState}/${want.subState}`;
+    const listed = streams.find((s) => s.name === name);
+    const got = listed ? `${activeStateWord(listed.activeState)}/${listed.subState}` : 'missing';
+    return got === wanted ? [] : [`${name}: systemd ${wanted}; ListStreams ${got}`];
+  });
+}
+
+/**
+ * The streams where ListStreams or GetStatus differs from systemd, described. GetStatus re-reads a
+ * unit the view has not read whole on its current session, so it repairs what it inspects: polled
+ * until it agrees, it would hide a view that never resynchronised (and the repaired values reach
+ * open watches too). Judge convergence by `converged` (ListStreams and open watches) first; this
+ * then checks that GetStatus agrees as well.
+ */
 export async function differencesFromSystemd(h: Harness, team: string, names: readonly string[]): Promise<string[]> {
   const truth = await systemdSays(h.sandbox, team, names);
   const { streams } = await rpc(h.client, h.client.listStreams, { team, pageSize: 0, pageToken: '' });
@@ -231,6 +256,67 @@ export async function differencesFromSystemd(h: Harness, team: string, names: re
     }
   }
   return differences;
+}
+
+/** A team watch opened through the server, and what it has said so far. */
+export interface TeamWatch {
+  readonly call: ClientReadableStream<WatchStatusResponse>;
+  readonly messages: WatchStatusResponse[];
+  /** The last status it reported for each stream, as `active/sub pid`. */
+  lastSeen(): Map<string, string>;
+  /** The streams where its last word differs from systemd (state and main pid), described. */
+  differences(names: readonly string[]): Promise<string[]>;
+}
+
+/**
+ * Opens a watch of the team's streams. Open it before the fault a spec inspects: opening one makes
+ * the server read every unit it has not read whole on its session, which would repair the view.
+ */
+export function watchTeam(h: Harness, team: string): TeamWatch {
+  const call: ClientReadableStream<WatchStatusResponse> = h.client.watchStatus({ team, name: '' });
+  const messages: WatchStatusResponse[] = [];
+  call.on('data', (message: WatchStatusResponse) => messages.push(message));
+  call.on('error', () => undefined);
+  const lastSeen = () => {
+    const seen = new Map<string, string>();
+    for (const { status: s } of messages) seen.set(s!.name, `${activeStateWord(s!.activeState)}/${s!.subState} ${s!.mainPid}`);
+    return seen;
+  };
+  return {
+    call,
+    messages,
+    lastSeen,
+    async differences(names) {
+      const truth = await systemdSays(h.sandbox, team, names);
+      const seen = lastSeen();
+      return names.flatMap((name) => {
+        const want = truth.get(name)!;
+        const wanted = `${want.activeState}/${want.subState} ${want.mainPid}`;
+        return seen.get(name) === wanted ? [] : [`${name}: systemd ${wanted}, watch ${seen.get(name)}`];
+      });
+    },
+  };
+}
+
+/**
+ * Waits until the server's view matches systemd for these streams, judged without letting the
+ * server ask systemd anything — ListStreams and, when given, watches opened before the fault —
+ * then resolves with where GetStatus (which may re-read units) still differs: [] when all agree.
+ * UNAVAILABLE (still reconnecting) counts as not there yet.
+ */
+export async function converged(h: Harness, team: string, names: readonly string[], watches: readonly TeamWatch[] = [], timeoutMs = 2_000): Promise<string[]> {
+  let last: string[] = [];
+  const differences = async () => {
+    const listed = await listedDifferences(h, team, names).catch((error: Error) => [error.message]);
+    const watched = (await Promise.all(watches.map((w) => w.differences(names)))).flat();
+    return (last = [...listed, ...watched]);
+  };
+  try {
+    await waitFor(async () => (await differences()).length === 0, timeoutMs, 'ListStreams and the watches to match systemd');
+  } catch (error) {
+    throw new Error(`${(error as Error).message}: ${last.join('; ')}`);
+  }
+  return differencesFromSystemd(h, team, names);
 }
 
 /** Where caughtUp() pings systemd: a path nothing else calls (sd-bus answers Peer.Ping on any). */

@@ -1,12 +1,12 @@
 import type { EventEmitter } from 'node:events';
-import { type ClientReadableStream, status } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { activeStateWord } from '../../src/api/stateNames.js';
-import { ActionStatus, ActiveState, type WatchStatusResponse, WatchEventKind } from '../../gen/lit/stream/v1/stream.js';
+import { ActionStatus, ActiveState, WatchEventKind } from '../../gen/lit/stream/v1/stream.js';
 import { SystemdManager } from '../../src/systemd/manager.js';
 import {
   allowBusRestarts,
   busConnectionsOf,
+  converged,
   currentSession,
   differencesFromSystemd,
   killBusDaemon,
@@ -15,6 +15,8 @@ import {
   reexecuteSystemd,
   restartBusWithMatchRuleLimit,
   systemdSays,
+  type TeamWatch,
+  watchTeam,
 } from './faults.js';
 import { FIXTURE_UNITS, type Harness, rpc, rpcError, startHarness, waitFor } from './harness.js';
 
@@ -40,36 +42,11 @@ afterAll(async () => {
 
 const contoso = (name: string) => ({ team: 'contoso', name });
 
-/** Collects a team watch's messages. */
-function watchTeam(team: string) {
-  const call: ClientReadableStream<WatchStatusResponse> = h.client.watchStatus({ team, name: '' });
-  const messages: WatchStatusResponse[] = [];
-  call.on('data', (message: WatchStatusResponse) => messages.push(message));
-  call.on('error', () => undefined);
-  return { call, messages };
-}
-
-/** The last status the watch reported for each stream, as `active/sub pid`. */
-function lastSeen(messages: WatchStatusResponse[]): Map<string, string> {
-  const seen = new Map<string, string>();
-  for (const { status: s } of messages) seen.set(s!.name, `${activeStateWord(s!.activeState)}/${s!.subState} ${s!.mainPid}`);
-  return seen;
-}
-
-/** Reads that differ from systemd; UNAVAILABLE (still reconnecting) counts as not there yet. */
-async function readsDiffer(): Promise<string[]> {
-  return differencesFromSystemd(h, 'contoso', STREAMS).catch((error: Error) => [error.message]);
-}
-
-async function watchDifferences(messages: WatchStatusResponse[]): Promise<string[]> {
-  const truth = await systemdSays(h.sandbox, 'contoso', STREAMS);
-  const seen = lastSeen(messages);
-  return STREAMS.flatMap((name) => {
-    const want = truth.get(name)!;
-    const wanted = `${want.activeState}/${want.subState} ${want.mainPid}`;
-    return seen.get(name) === wanted ? [] : [`${name}: systemd ${wanted}, watch ${seen.get(name)}`];
-  });
-}
+/**
+ * Whether the server's view matches systemd, judged first by what cannot repair it (ListStreams,
+ * and watches opened before the fault), then GetStatus too: [] once all agree.
+ */
+const convergedWith = (...watches: TeamWatch[]) => converged(h, 'contoso', STREAMS, watches);
 
 describe('after the bus daemon is killed and socket-activated again', () => {
   it('a Stop after a few hundred messages on the old connection answers with what systemd did, and reads agree', async () => {
@@ -94,18 +71,19 @@ describe('after the bus daemon is killed and socket-activated again', () => {
     await rpc(h.client, h.client.start, contoso('bitcoin'));
     await rpc(h.client, h.client.start, contoso('ethereum'));
     for (let i = 0; i < 20; i++) await rpc(h.client, h.client.restart, contoso('ethereum'));
-    const watch = watchTeam('contoso');
-    await waitFor(() => STREAMS.every((name) => lastSeen(watch.messages).has(name)), 5_000, 'the initial statuses');
+    const watch = watchTeam(h, 'contoso');
+    await waitFor(() => STREAMS.every((name) => watch.lastSeen().has(name)), 5_000, 'the initial statuses');
     const { status: eth } = await rpc(h.client, h.client.getStatus, contoso('ethereum'));
 
     const before = currentSession(h);
-    // Behind the server's back while it has no connection: a worker dies, another stream stops.
+    // Behind the server's back while it has no connection: a worker dies (the bus is down, so
+    // nothing can tell the server), then another stream stops.
     await killBusDaemon(h.sandbox, () => void process.kill(eth!.mainPid!, 'SIGKILL'));
     await h.sandbox.withManager((m) => m.StopUnit('lit-stream-contoso@bitcoin.service', 'replace'));
     await reconnected(h, before);
 
-    await waitFor(async () => (await readsDiffer()).length === 0, 2_000, 'reads to match systemd');
-    await waitFor(async () => (await watchDifferences(watch.messages)).length === 0, 2_000, 'the watch to match systemd');
+    // ListStreams and the open watch first: a GetStatus would re-read the units it inspects.
+    expect(await convergedWith(watch)).toEqual([]);
     expect((await systemdSays(h.sandbox, 'contoso', ['ethereum'])).get('ethereum')?.activeState).toBe('failed');
     expect(watch.messages.every((m) => m.kind !== WatchEventKind.WATCH_EVENT_KIND_REMOVED)).toBe(true);
     watch.call.cancel();
@@ -117,15 +95,14 @@ describe('after systemd is replaced on the bus (daemon-reexec: a new owner of or
   it('reads and watches match what the new instance does', async () => {
     await rpc(h.client, h.client.start, contoso('bitcoin'));
     for (let i = 0; i < 20; i++) await rpc(h.client, h.client.restart, contoso('bitcoin'));
-    const watch = watchTeam('contoso');
-    await waitFor(() => STREAMS.every((name) => lastSeen(watch.messages).has(name)), 5_000, 'the initial statuses');
+    const watch = watchTeam(h, 'contoso');
+    await waitFor(() => STREAMS.every((name) => watch.lastSeen().has(name)), 5_000, 'the initial statuses');
     await reexecuteSystemd(h.sandbox);
 
     // Changes by the new systemd instance, not through the server.
     await h.sandbox.withManager((m) => m.StopUnit('lit-stream-contoso@bitcoin.service', 'replace'));
     await h.sandbox.withManager((m) => m.StartUnit('lit-stream-contoso@ethereum.service', 'replace'));
-    await waitFor(async () => (await readsDiffer()).length === 0, 2_000, 'reads to match systemd');
-    await waitFor(async () => (await watchDifferences(watch.messages)).length === 0, 2_000, 'the watch to match systemd');
+    expect(await convergedWith(watch)).toEqual([]);
     watch.call.cancel();
     expect((await rpc(h.client, h.client.stop, contoso('ethereum'))).status).toBe(ActionStatus.ACTION_STATUS_SUCCESS);
   });
@@ -170,7 +147,7 @@ describe('systemd replaced while a session opens', () => {
       expect(subscribes.map((m) => m.destination)).toEqual([systemdNow]);
       // And its signals reach the view: a change made by the new instance, not through the server.
       await h.sandbox.withManager((m) => m.StartUnit('lit-stream-contoso@ethereum.service', 'replace'));
-      await waitFor(async () => (await readsDiffer()).length === 0, 2_000, 'reads to match systemd');
+      expect(await convergedWith()).toEqual([]);
       await rpc(h.client, h.client.stop, contoso('ethereum'));
     } finally {
       SystemdManager.prototype.Subscribe = subscribe;
@@ -191,7 +168,7 @@ describe('no connection leaks (issue 7 item 10)', () => {
     }
     // The bus daemon's own count (the test process is the server's process).
     expect(await busConnectionsOf(h.sandbox, process.pid)).toEqual([currentSession(h)!.connection.uniqueName]);
-    expect(await readsDiffer()).toEqual([]);
+    expect(await convergedWith()).toEqual([]);
   });
 });
 
@@ -214,7 +191,7 @@ describe('a session is up only once all of it is in place (issue 7 item 10)', ()
     await reconnected(h, before);
     // Every rule is in place: a change made with systemctl reaches the view.
     await h.sandbox.withManager((m) => m.StartUnit('lit-stream-contoso@ethereum.service', 'replace'));
-    await waitFor(async () => (await readsDiffer()).length === 0, 2_000, 'reads to match systemd');
+    expect(await convergedWith()).toEqual([]);
     await rpc(h.client, h.client.stop, contoso('ethereum'));
   });
 });

@@ -2,7 +2,7 @@ import { credentials, status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HealthCheckResponse_ServingStatus as Serving, HealthClient } from '../../gen/grpc/health/v1/health.js';
 import { ActionStatus } from '../../gen/lit/stream/v1/stream.js';
-import { busConnectionsOf, busDaemonPid, currentSession, differencesFromSystemd, reconnected } from './faults.js';
+import { busConnectionsOf, busDaemonPid, converged, currentSession, reconnected, watchTeam } from './faults.js';
 import { FIXTURE_UNITS, type Harness, rpc, rpcError, startHarness, waitFor } from './harness.js';
 
 /**
@@ -77,10 +77,16 @@ describe('systemd killed during a Start', () => {
  * callers see while it is frozen and after it runs again.
  */
 async function frozenDuringAStart(h: Harness, pid: number): Promise<void> {
+  await rpc(h.client, h.client.start, { team: 'contoso', name: 'bitcoin' });
+  const worker = (await h.unitState('lit-stream-contoso@bitcoin.service')).MainPID!;
+  const watch = watchTeam(h, 'contoso');
+  await waitFor(() => watch.lastSeen().has('slow') && watch.lastSeen().has('bitcoin'), 5_000, 'the initial statuses');
   const { starting } = await startSlowWithoutDeadline(h);
   const before = currentSession(h);
   process.kill(pid, 'SIGSTOP');
   resume = () => process.kill(pid, 'SIGCONT');
+  // Behind the server's back while nothing can reach it: a worker dies.
+  process.kill(worker, 'SIGKILL');
 
   expect(await within(LIVENESS.timeoutMs + 3_000, starting)).toMatchObject({ code: status.UNAVAILABLE });
   expect(await serving()).toBe(Serving.NOT_SERVING);
@@ -90,7 +96,10 @@ async function frozenDuringAStart(h: Harness, pid: number): Promise<void> {
   resume = undefined;
   await reconnected(h, before, 15_000);
   expect(await serving()).toBe(Serving.SERVING);
-  await waitFor(async () => (await differencesFromSystemd(h, 'contoso', ['bitcoin', 'slow']).catch((e: Error) => [e.message])).length === 0, 2_000, 'reads to match systemd');
+  // The worker's death, and the slow start going on in systemd. ListStreams and the watch first: a GetStatus would
+  // re-read the units it inspects.
+  expect(await converged(h, 'contoso', ['bitcoin', 'slow'], [watch])).toEqual([]);
+  watch.call.cancel();
   expect(await busConnectionsOf(h.sandbox, process.pid)).toEqual([currentSession(h)!.connection.uniqueName]);
   expect((await rpc(h.client, h.client.stop, { team: 'contoso', name: 'slow' })).status).toBe(ActionStatus.ACTION_STATUS_SUCCESS);
 }
