@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionStatus, ActiveState } from '../../gen/lit/stream/v1/stream.js';
+import { activeStateWord } from '../../src/api/stateNames.js';
+import { systemdSays } from './faults.js';
 import { FIXTURE_UNITS, type Harness, rpc, startHarness } from './harness.js';
 
 const WORKERS = Array.from({ length: 10 }, (_, i) => `w${i}`);
@@ -53,6 +55,9 @@ describe('many calls at once', () => {
       expect(results.every((r) => r.status === ActionStatus.ACTION_STATUS_SUCCESS)).toBe(true);
       const expected = round % 2 === 0 ? ActiveState.ACTIVE_STATE_INACTIVE : ActiveState.ACTIVE_STATE_ACTIVE;
       expect(results.every((r) => r.stream?.activeState === expected)).toBe(true);
+      // Where systemd has them, asked directly (not through the server).
+      const systemd = await systemdSays(h.sandbox, 'contoso', WORKERS);
+      expect(WORKERS.filter((name) => systemd.get(name)?.activeState !== activeStateWord(expected))).toEqual([]);
     }
   });
 });

@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionStatus, ActiveState, LoadState, UsageSource } from '../../gen/lit/stream/v1/stream.js';
-import { type Harness, rpc, rpcError, startHarness } from './harness.js';
+import { type Harness, rpc, rpcError, startHarness, waitFor } from './harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -120,6 +120,14 @@ describe("the caller's deadline", () => {
     // The server itself noticed and logged the deadline, and keeps serving.
     const { status: s } = await rpc(h.client, h.client.getStatus, slow);
     expect(s!.activeState).toBe(ActiveState.ACTIVE_STATE_ACTIVATING);
+    // The job goes on in systemd without its caller: its 2 s ExecStartPre, then the worker runs.
+    const running = async () => {
+      const systemd = await h.unitState('lit-stream-contoso@slow.service');
+      const { streams } = await rpc(h.client, h.client.listStreams, { team: 'contoso', pageSize: 0, pageToken: '' });
+      const listed = streams.find((stream) => stream.name === 'slow');
+      return systemd.ActiveState === 'active' && systemd.SubState === 'running' && listed?.activeState === ActiveState.ACTIVE_STATE_ACTIVE;
+    };
+    await waitFor(running, 10_000, 'the start job to complete in systemd, and the server to show it');
     const stopped = await rpc(h.client, h.client.stop, slow);
     expect(stopped.status).toBe(ActionStatus.ACTION_STATUS_SUCCESS);
   });
