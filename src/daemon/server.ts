@@ -182,17 +182,28 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // Actions not yet sent to systemd never will be; those whose job runs get the grace period,
       // then their callers are told it is still running in systemd, and a moment to hear it.
       controller.closeActions();
-      let force = setTimeout(() => {
-        controller.abandonActions();
-        force = setTimeout(() => server.forceShutdown(), ANSWER_FLUSH_MS);
-      }, graceMs);
-      server.tryShutdown(() => {
+      let finished = false;
+      const finish = () => {
+        if (finished) return;
+        finished = true;
         clearTimeout(force);
         view.close();
         link.close();
         // allSettled: the shutdown ends even if closing one of them failed.
         void Promise.allSettled([metricsEndpoint?.close(), followersClosed]).then(() => resolve());
-      });
+      };
+      let force = setTimeout(() => {
+        controller.abandonActions();
+        force = setTimeout(() => {
+          server.forceShutdown();
+          // grpc-js may never call tryShutdown's callback, even after forceShutdown, for a
+          // connection whose socket is gone but whose HTTP/2 session never closed — e.g. a TLS
+          // client that knocked on a plaintext port (grpc/grpc-node#1458): shutdown must not
+          // wait for it.
+          finish();
+        }, ANSWER_FLUSH_MS);
+      }, graceMs);
+      server.tryShutdown(finish);
     }));
 
   const reloadAccess = async () => {

@@ -3,8 +3,9 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { credentials, status } from '@grpc/grpc-js';
+import { type ChannelCredentials, credentials, Metadata, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HealthClient } from '../../gen/grpc/health/v1/health.js';
 import { hashToken } from '../../src/auth/index.js';
 import { closeSharedClients, Stream } from '../../clients/typescript/src/index.js';
 import { UnitNaming } from '../../src/core/unitNaming.js';
@@ -39,6 +40,17 @@ function start(options: { listen: string; accessFile?: string; insecure?: boolea
   return { server, lines };
 }
 
+/**
+ * A health check (open to anyone) at `address`: 'answered' when the server answered it, whatever it
+ * said (these servers have no systemd), else the code the call failed with.
+ */
+function healthCheck(address: string, channel: ChannelCredentials): Promise<'answered' | status> {
+  const client = new HealthClient(address, channel);
+  return new Promise<'answered' | status>((resolve) => {
+    client.check({ service: '' }, new Metadata(), { deadline: Date.now() + 10_000 }, (error) => resolve(error ? error.code : 'answered'));
+  }).finally(() => client.close());
+}
+
 describe('where the server agrees to listen', () => {
   it('refuses a non-loopback address without an access file', async () => {
     await expect(start({ listen: '0.0.0.0:0' }).server).rejects.toThrow(/without an access file/);
@@ -55,8 +67,28 @@ describe('where the server agrees to listen', () => {
   });
 
   it('serves TLS off loopback with an access file', async () => {
-    const { server } = start({ listen: '0.0.0.0:0', accessFile, tlsCert: join(dir, 'server.pem'), tlsKey: join(dir, 'server.key') });
-    await (await server).shutdown();
+    const running = await start({ listen: '0.0.0.0:0', accessFile, tlsCert: join(dir, 'server.pem'), tlsKey: join(dir, 'server.key') }).server;
+    const port = running.address.slice(running.address.lastIndexOf(':') + 1);
+    try {
+      // A client that trusts the CA gets an answer over TLS; a plaintext one gets none.
+      expect(await healthCheck(`127.0.0.1:${port}`, credentials.createSsl(certs.ca.cert))).toBe('answered');
+      expect(await healthCheck(`127.0.0.1:${port}`, credentials.createInsecure())).toBe(status.UNAVAILABLE);
+    } finally {
+      await running.shutdown();
+    }
+  });
+});
+
+describe('shutdown', () => {
+  it('ends after its grace period even when a TLS client knocked on its plaintext port', async () => {
+    const running = await start({ listen: '127.0.0.1:0' }).server;
+    // The handshake fails; the server is left with a connection whose socket is gone but whose
+    // HTTP/2 session never closed, which grpc-js's tryShutdown waits for for ever.
+    expect(await healthCheck(running.address, credentials.createSsl(certs.ca.cert))).toBe(status.UNAVAILABLE);
+    let ended = false;
+    const shutdown = running.shutdown(200).then(() => (ended = true));
+    await waitFor(() => ended, 10_000, 'the shutdown to end');
+    await shutdown;
   });
 });
 
@@ -92,8 +124,12 @@ describe('a unix socket', () => {
     await waitFor(() => stat(stale).then(() => true, () => false), 10_000, 'the socket file');
     crashed.kill('SIGKILL');
     await new Promise((resolve) => crashed.once('exit', resolve));
-    const { server } = start({ listen: `unix:${stale}` });
-    await (await server).shutdown();
+    const running = await start({ listen: `unix:${stale}` }).server;
+    try {
+      expect(await healthCheck(`unix:${stale}`, credentials.createInsecure())).toBe('answered');
+    } finally {
+      await running.shutdown();
+    }
   });
 });
 
