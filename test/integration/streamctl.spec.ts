@@ -49,8 +49,15 @@ afterAll(async () => {
 
 const unit = (name: string) => `lit-stream-contoso@${name}.service`;
 /**
- * Runs lit-streamctl until what it prints passes `ok`, and returns that run: journald files the
- * lines it is sent asynchronously, so a line systemd has written may not be readable yet.
+ * systemd's lines on why the crash stream's start failed: a failed start's answer waits for the
+ * first (a notice), and has whichever of them journald had filed by then.
+ */
+const SYSTEMD_REASON = /Main process exited, code=exited, status=1\/FAILURE|Failed with result 'exit-code'/;
+/**
+ * Runs a read (status, logs) until what it prints passes `ok`, and returns that run: journald files
+ * the lines it is sent asynchronously, so a line systemd has written may not be readable yet. Never
+ * for an action: each run would be another action, and an answer that only sometimes carries what
+ * is expected would pass.
  */
 async function runUntil(args: string[], ok: (run: Run) => boolean): Promise<Run> {
   let run = await streamctl(args, env);
@@ -215,25 +222,25 @@ describe('start | stop | restart TEAM/NAME…', () => {
 
   it('a failing start exits 1 with systemd\'s reason and the log lines on stderr; the others still answer', async () => {
     await action('stop', 'bitcoin');
-    // Each try is another failed start, until systemd's last line about it was readable in time.
-    const { code, stdout, stderr } = await runUntil(['start', 'contoso/crash', 'contoso/bitcoin'], (run) => run.stderr.includes("Failed with result 'exit-code'"));
+    // One start, once: the answer itself carries systemd's reason (the server waits for it).
+    const { code, stdout, stderr } = await streamctl(['start', 'contoso/crash', 'contoso/bitcoin'], env);
     expect(code).toBe(1);
     expect(stdout).toBe('contoso/bitcoin: Stream started successfully.\n');
     const [reason, ...excerpt] = stderr.trimEnd().split('\n');
     expect(reason).toMatch(/^contoso\/crash: .*exit status 1/);
-    expect(excerpt).toContainEqual(expect.stringMatching(/^ {2}\w{3} \d\d \d\d:\d\d:\d\d systemd\[\d+\]: .*Failed with result 'exit-code'/));
+    expect(excerpt).toContainEqual(expect.stringMatching(new RegExp(`^ {2}\\w{3} \\d\\d \\d\\d:\\d\\d:\\d\\d systemd\\[\\d+\\]: .*(?:${SYSTEMD_REASON.source})`)));
     expect(await activeState('crash')).toBe('failed');
   });
 
   it('-o json: one answer per line, SUCCESS or FAILURE, with the message', async () => {
-    const { code, stdout } = await runUntil(['start', '-o', 'json', 'contoso/crash', 'contoso/bitcoin'], (run) => run.stdout.includes("Failed with result 'exit-code'"));
+    const { code, stdout } = await streamctl(['start', '-o', 'json', 'contoso/crash', 'contoso/bitcoin'], env);
     expect(code).toBe(1);
     const answers = stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(answers).toEqual([
       { team: 'contoso', name: 'crash', action: 'start', status: 'FAILURE', message: expect.stringContaining('exit status 1'), logs: expect.any(Array) },
       { team: 'contoso', name: 'bitcoin', action: 'start', status: 'SUCCESS', message: 'Stream started successfully.' },
     ]);
-    expect(answers[0]!.logs).toContainEqual(expect.objectContaining({ kind: 'line', source: 'systemd', message: expect.stringContaining("Failed with result 'exit-code'") }));
+    expect(answers[0]!.logs).toContainEqual(expect.objectContaining({ kind: 'line', source: 'systemd', message: expect.stringMatching(SYSTEMD_REASON) }));
   });
 
   it('exits 5 for no such stream (as systemctl start does), 1 for a masked one', async () => {
