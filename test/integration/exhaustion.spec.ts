@@ -200,6 +200,7 @@ describe('reflection', () => {
     // HTTP/2 flow control stops the answers at its window. The server reads a request only once
     // its last answer went out, so it stops reading too: what it holds is bounded by its buffers.
     const session = connect(`http://${h.address}`);
+    await once(session, 'connect');
     const stream = session.request({
       ':method': 'POST',
       ':path': '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
@@ -211,16 +212,37 @@ describe('reflection', () => {
       const request = reflection.ServerReflectionRequest.encode({ host: 'h'.repeat(15_000), listServices: '' }).finish();
       const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), request]);
       frame.writeUInt32BE(request.length, 1);
+      /** One PING round trip: the server's HTTP/2 layer has processed every frame sent before it. */
+      const pingRoundTrip = () => new Promise<void>((resolve, reject) => session.ping((error) => (error ? reject(error) : resolve())));
+      /**
+       * Whether a write the stream holds back stays held back: the server neither takes it (drain)
+       * nor any part of it across two round trips — after the first, any room it made in its
+       * flow-control window has reached the client; by the second, the client has used it.
+       * Judged by the server's HTTP/2 answers, not by time: a loaded machine only makes it slower.
+       */
+      const heldBack = async (): Promise<boolean> => {
+        let drained = false;
+        const onDrain = () => (drained = true);
+        stream.once('drain', onDrain);
+        try {
+          for (;;) {
+            const pending = stream.writableLength;
+            await pingRoundTrip();
+            await pingRoundTrip();
+            if (drained) return false;
+            if (stream.writableLength >= pending) return true;
+          }
+        } finally {
+          stream.off('drain', onDrain);
+        }
+      };
       let written = 0;
       let pushedBack = false;
-      // Writes until the server stops taking requests: a write that does not drain within 3 s.
-      // Without backpressure the server would read and answer all 4,000 (60 MB of answers).
+      // Writes until the server stops taking requests. Without backpressure the server would read
+      // and answer all 4,000 (60 MB of answers).
       while (written < 4_000 && !pushedBack) {
         written++;
-        if (!stream.write(frame)) {
-          const drained = await Promise.race([once(stream, 'drain').then(() => true), new Promise((r) => setTimeout(r, 3_000, false))]);
-          pushedBack = !drained;
-        }
+        if (!stream.write(frame)) pushedBack = await heldBack();
       }
       expect(pushedBack).toBe(true);
       expect(counts.sent).toBeLessThan(100); // a window's worth, not what was sent
