@@ -1,16 +1,20 @@
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionStatus } from '../../gen/lit/stream/v1/stream.js';
+import type dbus from 'dbus-next';
+import { unitNameOfObjectPath } from '../../src/systemd/unitObjectPath.js';
+import { currentSession, monitorBus } from './faults.js';
 import { FIXTURE_UNITS, type Harness, rpc, rpcError, startHarness } from './harness.js';
+
+const EXTRA_UNITS = {
+  // systemd loads it with LoadState bad-setting: a service needs an ExecStart=.
+  'lit-stream-contoso@unfinished.service': '[Service]\nType=simple\n',
+  'lit-stream-contoso@manualonly.service': '[Unit]\nRefuseManualStart=yes\n[Service]\nExecStart=/bin/sleep infinity\n',
+};
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({
-    ...FIXTURE_UNITS,
-    // systemd loads it with LoadState bad-setting: a service needs an ExecStart=.
-    'lit-stream-contoso@unfinished.service': '[Service]\nType=simple\n',
-    'lit-stream-contoso@manualonly.service': '[Unit]\nRefuseManualStart=yes\n[Service]\nExecStart=/bin/sleep infinity\n',
-  });
+  h = await startHarness({ ...FIXTURE_UNITS, ...EXTRA_UNITS });
 });
 afterAll(async () => {
   await h?.stop();
@@ -28,7 +32,32 @@ async function loadedUnits(pattern: string) {
   return h.sandbox.withManager((manager) => manager.ListUnitsByPatterns([], [pattern]));
 }
 
+/**
+ * Every unit name and glob in the calls a monitor saw on the bus: object paths of units, and the
+ * arguments of systemd's methods that name units (a unit name, or a list of globs).
+ */
+function unitsNamedIn(messages: readonly dbus.Message[]): Set<string> {
+  const named = new Set<string>();
+  const collect = (value: unknown): void => {
+    if (typeof value === 'string' && value.endsWith('.service')) named.add(value);
+    else if (Array.isArray(value)) value.forEach(collect);
+  };
+  for (const message of messages) {
+    const unit = unitNameOfObjectPath(message.path ?? '');
+    if (unit !== undefined) named.add(unit);
+    if (message.interface === 'org.freedesktop.systemd1.Manager') collect(message.body);
+  }
+  return named;
+}
+
 describe('bad input gets INVALID_ARGUMENT, and systemd is never asked', () => {
+  // Every call the server makes on the bus while these specs run; the last one checks them.
+  let monitor: Awaited<ReturnType<typeof monitorBus>>;
+  beforeAll(async () => {
+    monitor = await monitorBus(h.sandbox, [`type='method_call',sender='${currentSession(h)!.connection.uniqueName}'`]);
+  });
+  afterAll(() => monitor?.stop());
+
   const badTeams = ['', 'Contoso', '-contoso', 'contoso-', 'con toso', 'contoso@x', '*', 'a'.repeat(33), 'con/toso', 'cöntoso'];
   const badNames = ['', 'bit.coin', 'bit@coin', '*', 'bit?', '[a]', '%i', 'x.service', '../etc', 'a\\b', 'a b', 'a\nb', 'a\u0000b', 'b'.repeat(65), 'x'.repeat(1_000_000)];
 
@@ -62,9 +91,14 @@ describe('bad input gets INVALID_ARGUMENT, and systemd is never asked', () => {
     ).toBe(status.INVALID_ARGUMENT);
   });
 
-  it('never loaded a unit for any of that input', async () => {
-    const units = await loadedUnits('*');
-    expect(units.filter((unit) => !/^lit-stream-[a-z-]+@[a-z]+\.service$/.test(unit.name) && unit.name.startsWith('lit-stream'))).toEqual([]);
+  it('asked systemd about no unit of that input, and had it load none', async () => {
+    await monitor.caughtUp();
+    // Only the fixtures' units, and the glob the view lists every stream unit with: none of the
+    // teams and names above (`lit-stream--contoso@bitcoin.service` is not contoso's).
+    const fixtures = new Set([...Object.keys(FIXTURE_UNITS), ...Object.keys(EXTRA_UNITS), 'lit-stream-*@*.service']);
+    expect([...unitsNamedIn(monitor.messages)].filter((name) => !fixtures.has(name))).toEqual([]);
+    const loaded = (await loadedUnits('lit-stream-*')).map((unit) => unit.name);
+    expect(loaded.filter((name) => !fixtures.has(name))).toEqual([]);
   });
 });
 
