@@ -3,13 +3,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { credentials, status } from '@grpc/grpc-js';
+import { connectivityState, credentials, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/auth/index.js';
 import { callMetadata } from '../../clients/typescript/src/index.js';
 import { EmbeddedSystemd } from '../../src/dev/embeddedSystemd.js';
 import { readServiceState } from '../../src/systemd/serviceState.js';
-import { ActionStatus, StreamServiceClient } from '../../gen/lit/stream/v1/stream.js';
+import { ActionStatus, StreamServiceClient, type WatchStatusResponse } from '../../gen/lit/stream/v1/stream.js';
 import { FIXTURE_UNITS, rpc, rpcError, waitFor } from './harness.js';
 
 /** The lit-streamd command line, run from source as `npx lit-streamd` runs the built copy. */
@@ -99,16 +99,45 @@ describe('lit-streamd, the command', () => {
       );
     expect(await statusAs('first-token')).toBe(status.OK);
     expect(await statusAs('second-token')).toBe(status.UNAUTHENTICATED);
+    // What a dropped connection would show: the channel leaving READY (grpc-js reconnects without
+    // telling its calls), and a stream open across the reloads ending.
+    const channel = client.getChannel();
+    expect(channel.getConnectivityState(false)).toBe(connectivityState.READY);
+    const left: connectivityState[] = [];
+    let watching = true;
+    const onChange = () => {
+      if (!watching) return;
+      const now = channel.getConnectivityState(false);
+      left.push(now);
+      channel.watchConnectivityState(now, Infinity, onChange);
+    };
+    channel.watchConnectivityState(connectivityState.READY, Infinity, onChange);
+    const watch = client.watchStatus({ team: 'contoso', name: 'bitcoin' }, callMetadata({ token: 'first-token' }));
+    const watched: WatchStatusResponse[] = [];
+    let watchEnded: unknown;
+    watch.on('data', (message: WatchStatusResponse) => watched.push(message));
+    watch.on('error', (error) => (watchEnded = error));
+    watch.on('end', () => (watchEnded = 'end'));
+    await waitFor(() => watched.length === 1, 5_000, 'the watch to begin');
 
     await writeFile(accessFile, grant({ first: 'first-token', second: 'second-token' }));
     daemon.child.kill('SIGHUP');
     await waitFor(() => daemon.lines.some((line) => line.msg === 'access file reloaded'), 5_000, 'the reload');
-    expect(await statusAs('second-token')).toBe(status.OK); // same client, same connection
+    expect(await statusAs('second-token')).toBe(status.OK);
 
     await writeFile(accessFile, '{ "tokens": [ broken');
     daemon.child.kill('SIGHUP');
     await waitFor(() => daemon.lines.some((line) => line.msg === 'access file rejected; the previous one stays in force'), 5_000, 'the rejection');
     expect(await statusAs('second-token')).toBe(status.OK);
+
+    // The stream opened before the reloads still delivers: a change made now reaches it.
+    await sandbox.withManager((m) => m.StartUnit('lit-stream-contoso@bitcoin.service', 'replace'));
+    await waitFor(() => watched.length > 1 || watchEnded !== undefined, 5_000, 'the change to reach the watch');
+    expect(watchEnded).toBeUndefined();
+    expect(left).toEqual([]); // one connection throughout
+    watching = false;
+    watch.cancel();
+    await sandbox.withManager((m) => m.StopUnit('lit-stream-contoso@bitcoin.service', 'replace'));
 
     client.close();
     daemon.child.kill('SIGTERM');
