@@ -2,6 +2,7 @@ import { type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActionStatus, ActiveState, LogSource } from '../../gen/lit/stream/v1/stream.js';
 import { currentSession, killBusDaemon, reconnected, reexecuteSystemd } from './faults.js';
+import { SystemdManager } from '../../src/systemd/manager.js';
 import { type Harness, rpc, rpcError, startHarness, waitFor } from './harness.js';
 
 /**
@@ -45,11 +46,32 @@ afterAll(async () => {
 
 const stream = (name: string) => ({ team: 'contoso', name });
 
+/**
+ * Runs `action` with the settle window of `name`'s unit held from beginning until systemd says the
+ * unit has failed: the window's first step, reading the unit's Type=, waits for it (a delay of our
+ * own call; systemd and the worker are real). The window then begins with the worker already
+ * dead, and the status it starts with is the one that tells.
+ */
+async function windowBeginningAfterItFailed<T>(name: string, action: () => Promise<T>): Promise<T> {
+  const unit = `lit-stream-contoso@${name}.service`;
+  const read = SystemdManager.prototype.getUnitProperty;
+  SystemdManager.prototype.getUnitProperty = async function (this: SystemdManager, ...args: Parameters<typeof read>) {
+    if (args[0] === unit && args[2] === 'Type') await waitFor(async () => (await h.unitState(unit)).ActiveState === 'failed', 10_000, `${unit} to fail`);
+    return read.apply(this, args);
+  };
+  try {
+    return await action();
+  } finally {
+    SystemdManager.prototype.getUnitProperty = read;
+  }
+}
+
 describe('Start and Restart wait until the worker holds (settle window)', () => {
   it('reports a worker that exits at once (ExecStart=/bin/false) as a failed start, with the reason', async () => {
-    const response = await rpc(h.client, h.client.start, stream('false'));
+    // The window begins once the worker is dead: it judges the status it starts with.
+    const response = await windowBeginningAfterItFailed('false', () => rpc(h.client, h.client.start, stream('false')));
     expect(response.status).toBe(ActionStatus.ACTION_STATUS_FAILURE);
-    // Usually the job is done while the process still runs and the window sees it exit; on a busy
+    // Usually the job is done while the process still runs and the window sees it dead; on a busy
     // machine it may have exited before systemd reported the job. Either way systemd's reason.
     expect(response.message).toMatch(/^Stream failed to start: (main process exited with status 1 within 1 s|.*exit status 1)/);
     expect(response.stream?.activeState).toBe(ActiveState.ACTIVE_STATE_FAILED);
@@ -64,6 +86,14 @@ describe('Start and Restart wait until the worker holds (settle window)', () => 
     const worker = response.logs.filter((line) => line.source === LogSource.LOG_SOURCE_WORKER).map((line) => line.message);
     expect(worker).toEqual(['connecting', 'fatal: no upstream']);
     // Answered when the worker died, not when the window would have ended (generous margin: 2 cores).
+    expect(Date.now() - startedAt).toBeLessThan(5_000);
+  });
+
+  it('reports a worker that died before the window began as a failed start, at once, quoting its last line', async () => {
+    const startedAt = Date.now();
+    const response = await windowBeginningAfterItFailed('dies', () => rpc(h.client, h.client.start, stream('dies')));
+    expect(response.status).toBe(ActionStatus.ACTION_STATUS_FAILURE);
+    expect(response.message).toBe('Stream failed to start: main process exited with status 3 within 1 s — last log: "fatal: no upstream"');
     expect(Date.now() - startedAt).toBeLessThan(5_000);
   });
 
