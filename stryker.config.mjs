@@ -20,8 +20,15 @@ export default {
     'src/core/**/*.ts',
     'src/auth/**/*.ts',
     'src/systemd/journalEntry.ts',
-    // The controller's rules, each with unit specs against fakes.
+    // The controller's rules, with unit specs against a fake systemd (test/unit/fakeSystemd.ts):
+    // declaring, the queue, the job, the settle window and restart baseline, later actions, the
+    // lines of a run. (The judge is src/core/actionResult.ts.)
+    'src/control/streamController.ts',
+    'src/control/declarations.ts',
     'src/control/unitQueue.ts',
+    'src/control/actionJob.ts',
+    'src/control/settleWindow.ts',
+    'src/control/laterActions.ts',
     'src/control/runLines.ts',
     // The clients' formatting.
     'clients/typescript/src/format.ts',
