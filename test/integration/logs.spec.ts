@@ -137,13 +137,29 @@ describe('Logs: a stream\'s lines from the journal', () => {
     await say('resume 4', 'resume 5');
     await waitFor(async () => worker(await readAll({ tailLines: 1 }))[0]?.message === 'resume 5', 10_000, 'resume 5');
     expect(worker(await readAll({ afterCursor: last!.cursor })).map((entry) => entry.message)).toEqual(['resume 4', 'resume 5']);
-    // Resuming and following: the lines after the cursor, then each new one, none twice.
+    // Resuming and following while the stream writes all the time: lines are written before the
+    // call, while the server joins the shared follower and reads the backlog, and after it hands
+    // over to the follower. Each must come once, in order, none missing.
+    let written = 5;
+    let writing = true;
+    const writer = (async () => {
+      while (writing) {
+        await say(`resume ${++written}`);
+        await new Promise((resolve) => setTimeout(resolve, 2)); // paces the writer, waits for nothing
+      }
+    })();
     const follower = follow({ afterCursor: last!.cursor });
+    const numbers = () => follower.messages().filter((message) => message.startsWith('resume ')).map((message) => Number(message.slice(7)));
     try {
-      await waitFor(() => follower.messages().includes('resume 5'), 5_000, 'the backlog after the cursor');
-      await say('resume 6');
-      await waitFor(() => follower.messages().includes('resume 6'), 5_000, 'the new line');
-      expect(follower.messages().filter((message) => message.startsWith('resume'))).toEqual(['resume 4', 'resume 5', 'resume 6']);
+      const openedAt = written;
+      await waitFor(() => numbers().filter((n) => n > openedAt).length >= 50, 20_000, 'fifty lines written after the call began');
+    } finally {
+      writing = false;
+      await writer;
+    }
+    try {
+      await waitFor(() => numbers().includes(written), 10_000, 'the last line written');
+      expect(numbers()).toEqual(Array.from({ length: written - 3 }, (_, i) => i + 4));
     } finally {
       follower.call.cancel();
     }
@@ -182,7 +198,8 @@ describe('Logs: a stream\'s lines from the journal', () => {
 
   it('ends its journalctl when the one follower cancels, and the call ends CANCELLED', async () => {
     const follower = follow();
-    await waitFor(() => journalctls() === 1, 10_000, 'the follower to start');
+    // The follower's journalctl --follow itself, not the one-entry read that comes before it.
+    await waitFor(() => h.server.journalFollowers.processes === 1 && journalctls() === 1, 10_000, 'the follower to start');
     follower.call.cancel();
     await waitFor(() => journalctls() === 0, 10_000, 'journalctl to end');
     await waitFor(() => follower.error !== undefined, 5_000, 'the call to end');
