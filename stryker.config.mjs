@@ -14,7 +14,8 @@ export default {
   testRunner: 'vitest',
   vitest: { configFile: 'vitest.unit.config.ts', related: true },
   checkers: ['typescript'],
-  tsconfigFile: 'tsconfig.json',
+  // The project that type-checks the clients' sources too (tsconfig.json reaches only the CLI's entry).
+  tsconfigFile: 'tsconfig.check.json',
   coverageAnalysis: 'perTest',
   mutate: [
     'src/core/**/*.ts',
