@@ -1,35 +1,42 @@
 import { untilAborted } from '../core/abortable.js';
-import type { StreamChangeKind } from '../core/backend.js';
+import type { HostError, StreamChangeKind, WatchEvent } from '../core/backend.js';
 import type { StreamStatus } from '../core/status.js';
 
 /** What a watcher is sent of one stream: its status, as first seen (INITIAL) or since. */
 export type WatchMessageKind = 'initial' | StreamChangeKind;
 
-export interface WatchMessage {
-  readonly kind: WatchMessageKind;
-  readonly status: StreamStatus;
-}
+/** What a watcher is sent: a stream's status of some kind, or a host of the fleet it lost. */
+export type WatchMessage =
+  | { readonly kind: WatchMessageKind; readonly status: StreamStatus }
+  | { readonly kind: 'hostLost'; readonly hostError: HostError };
 
 /**
- * The messages a watcher has not taken yet, at most one per stream: a newer status of a stream
- * replaces the one waiting, so a watcher that reads slower than changes come gets each stream's
- * latest status rather than every intermediate one. A stream's first message keeps the kind
- * INITIAL even when a change overtook it. Coalescing is documented in the proto (WatchStatus).
+ * The messages a watcher has not taken yet, at most one per stream (a stream is its host and name)
+ * and one per lost host: a newer status of a stream replaces the one waiting, so a watcher that
+ * reads slower than changes come gets each stream's latest status rather than every intermediate
+ * one. A stream's first message keeps the kind INITIAL even when a change overtook it. A lost host
+ * drops what waits of its streams (no longer current) for the one message saying so; its streams
+ * come again once it answers. Coalescing is documented in the proto (WatchStatus).
  */
 export class CoalescingQueue {
-  private readonly pending = new Map<string, { kind: WatchMessageKind; status: StreamStatus }>();
+  private readonly pending = new Map<string, WatchMessage>();
   private wake: (() => void) | undefined;
 
-  push({ kind, status }: WatchMessage): void {
-    const name = status.name;
-    const waiting = this.pending.get(name);
-    if (waiting && kind === 'initial') {
-      // The snapshot was taken before a change already waiting here: that change is newer.
-      waiting.kind = 'initial';
+  push(event: WatchEvent | WatchMessage): void {
+    if (event.kind === 'hostLost') {
+      const host = event.hostError.host;
+      for (const [key, waiting] of this.pending) if (waiting.kind !== 'hostLost' && waiting.status.host === host) this.pending.delete(key);
+      this.requeue(`lost ${host}`, event);
     } else {
-      // Delete, then set: the Map's order is the order of each stream's latest change.
-      this.pending.delete(name);
-      this.pending.set(name, { kind: waiting?.kind === 'initial' && kind === 'changed' ? 'initial' : kind, status });
+      const { kind, status } = event;
+      const key = `${status.host ?? ''}/${status.name}`;
+      const waiting = this.pending.get(key);
+      if (waiting && waiting.kind !== 'hostLost' && kind === 'initial') {
+        // The snapshot was taken before a change already waiting here: that change is newer.
+        this.pending.set(key, { kind: 'initial', status: waiting.status });
+      } else {
+        this.requeue(key, { kind: waiting?.kind === 'initial' && kind === 'changed' ? 'initial' : kind, status });
+      }
     }
     this.wake?.();
   }
@@ -40,13 +47,19 @@ export class CoalescingQueue {
       await untilAborted(new Promise<void>((resolve) => (this.wake = resolve)), signal);
       this.wake = undefined;
     }
-    const [name, message] = this.pending.entries().next().value as [string, WatchMessage];
-    this.pending.delete(name);
+    const [key, message] = this.pending.entries().next().value as [string, WatchMessage];
+    this.pending.delete(key);
     return message;
   }
 
   /** Messages waiting (for tests and diagnostics). */
   get held(): number {
     return this.pending.size;
+  }
+
+  /** Delete, then set: the Map's order is the order of each key's latest message. */
+  private requeue(key: string, message: WatchMessage): void {
+    this.pending.delete(key);
+    this.pending.set(key, message);
   }
 }

@@ -1,4 +1,5 @@
 import type { StreamBackend } from '../core/backend.js';
+import { parseHostChoice } from '../core/hostName.js';
 import { parseStreamRef } from '../core/streamRef.js';
 import type { LogsRequest, LogsResponse } from '../../gen/lit/stream/v1/stream.js';
 import type { ServerStreamingHandler } from '../rpc/callPipeline.js';
@@ -19,9 +20,13 @@ export function logs(backend: StreamBackend): ServerStreamingHandler<LogsRequest
         sinceUsec: request.since === undefined ? undefined : BigInt(request.since.getTime()) * 1000n,
         afterCursor: request.afterCursor,
         follow: request.follow,
+        host: parseHostChoice(request.host),
       },
       scopeOf(context),
     );
-    for await (const batch of batches) yield { entries: batch.lines.map(logLineToProto), droppedLines: batch.dropped };
+    const host = backend.host ?? '';
+    for await (const batch of batches) {
+      yield { entries: batch.lines.map((line) => logLineToProto(line, host)), droppedLines: batch.dropped };
+    }
   };
 }

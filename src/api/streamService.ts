@@ -4,12 +4,13 @@ import { parseSettle } from '../core/actionResult.js';
 import { UnimplementedError } from '../core/errors.js';
 import { MAX_TAIL_LINES } from '../core/logLine.js';
 import type { Action } from '../core/status.js';
+import { parseHostChoice } from '../core/hostName.js';
 import { parseStreamRef, parseTeam } from '../core/streamRef.js';
 import { ActionStatus, type StreamServiceServer } from '../../gen/lit/stream/v1/stream.js';
 import type { CallContext, CallPipeline, MethodSpec } from '../rpc/callPipeline.js';
 import { scopeOf } from './callScope.js';
 import { logs } from './logs.js';
-import { actionToProto, logLineToProto, statusToProto, summaryToProto } from './toProto.js';
+import { actionToProto, hostErrorToProto, logLineToProto, statusToProto, summaryToProto } from './toProto.js';
 import { watchStatus } from './watchStatus.js';
 
 export const STREAM_SERVICE = 'lit.stream.v1.StreamService';
@@ -57,28 +58,41 @@ function actionOutcome(response: unknown): string {
 }
 
 /** Start and Restart name a settle time; Stop does not. */
-type ActionRequest = { team: string; name: string; settle?: { seconds: number; nanos: number } };
+type ActionRequest = { team: string; name: string; settle?: { seconds: number; nanos: number }; host?: string };
 
 /**
  * lit.stream.v1.StreamService over any StreamBackend: each handler validates its request, calls
  * the backend and maps the answer to proto.
  */
 export function streamService(backend: StreamBackend, calls: CallPipeline): StreamServiceServer {
-  const action = (name: Action) => async (request: ActionRequest, context: CallContext) =>
-    actionToProto(await backend.act(name, parseStreamRef(request.team, request.name), { settleMs: parseSettle(request.settle) }, scopeOf(context)));
+  const host = backend.host ?? '';
+  const action = (name: Action) => async (request: ActionRequest, context: CallContext) => {
+    const ref = parseStreamRef(request.team, request.name);
+    const result = await backend.act(name, ref, { settleMs: parseSettle(request.settle), host: parseHostChoice(request.host) }, scopeOf(context));
+    return actionToProto(result, host);
+  };
   return {
     listStreams: calls.unary(rpc('ListStreams'), async (request, context) => {
-      const page = await backend.list(parseTeam(request.team), request, scopeOf(context));
-      return { streams: page.items.map(summaryToProto), nextPageToken: page.nextPageToken, hostErrors: [] };
+      const page = await backend.list(parseTeam(request.team), { ...request, host: parseHostChoice(request.host) }, scopeOf(context));
+      return {
+        streams: page.items.map((summary) => summaryToProto(summary, host)),
+        nextPageToken: page.nextPageToken,
+        hostErrors: (page.hostErrors ?? []).map(hostErrorToProto),
+      };
     }),
     start: calls.unary(rpc('Start'), action('start')),
     stop: calls.unary(rpc('Stop'), action('stop')),
     restart: calls.unary(rpc('Restart'), action('restart')),
     getStatus: calls.unary(rpc('GetStatus'), async (request, context) => {
       const ref = parseStreamRef(request.team, request.name);
-      const options = { logLines: Math.min(request.logLines ?? 0, MAX_TAIL_LINES), freshUsage: request.freshUsage ?? false };
+      const options = { logLines: Math.min(request.logLines ?? 0, MAX_TAIL_LINES), freshUsage: request.freshUsage ?? false, host: parseHostChoice(request.host) };
       const report = await backend.status(ref, options, scopeOf(context));
-      return { status: statusToProto(report.status), logs: report.logs.map(logLineToProto), logsUnavailable: report.logsUnavailable ?? '' };
+      const statusHost = report.status.host ?? host;
+      return {
+        status: statusToProto(report.status, host),
+        logs: report.logs.map((line) => logLineToProto(line, statusHost)),
+        logsUnavailable: report.logsUnavailable ?? '',
+      };
     }),
     watchStatus: calls.serverStreaming(rpc('WatchStatus'), watchStatus(backend)),
     logs: calls.serverStreaming(rpc('Logs'), logs(backend)),

@@ -1,8 +1,11 @@
+import { status } from '@grpc/grpc-js';
+import type { HostError as CoreHostError } from '../core/backend.js';
 import type { LogLine } from '../core/logLine.js';
 import type { ActionResult, StreamStatus as CoreStatus, StreamSummary as CoreSummary } from '../core/status.js';
 import { activeStateToProto, loadStateToProto, usageSourceToProto } from './stateNames.js';
 import {
   ActionStatus,
+  type HostError,
   type LogEntry,
   LogSource,
   type StartResponse,
@@ -10,7 +13,11 @@ import {
   type StreamSummary,
 } from '../../gen/lit/stream/v1/stream.js';
 
-export function summaryToProto(summary: CoreSummary): StreamSummary {
+/**
+ * Each mapping takes `host`, the host of a backend that serves one (StreamBackend.host), for values
+ * that do not name their own.
+ */
+export function summaryToProto(summary: CoreSummary, host = ''): StreamSummary {
   return {
     team: summary.team,
     name: summary.name,
@@ -19,13 +26,13 @@ export function summaryToProto(summary: CoreSummary): StreamSummary {
     activeState: activeStateToProto(summary.activeState),
     subState: summary.subState,
     unitFileState: summary.unitFileState ?? '',
-    host: summary.host ?? '',
+    host: summary.host ?? host,
   };
 }
 
-export function statusToProto(status: CoreStatus): StreamStatus {
+export function statusToProto(status: CoreStatus, host = ''): StreamStatus {
   return {
-    ...summaryToProto(status),
+    ...summaryToProto(status, host),
     started: status.started,
     mainPid: status.mainPid,
     tasks: status.tasks,
@@ -47,17 +54,17 @@ function durationOf(ms: number): { seconds: number; nanos: number } {
 }
 
 /** Start, Stop and Restart responses share one shape. */
-export function actionToProto(result: ActionResult): StartResponse {
+export function actionToProto(result: ActionResult, host = ''): StartResponse {
   return {
     status: result.status === 'SUCCESS' ? ActionStatus.ACTION_STATUS_SUCCESS : ActionStatus.ACTION_STATUS_FAILURE,
     message: result.message,
     jobResult: result.jobResult,
-    stream: summaryToProto(result.stream),
-    logs: (result.logs ?? []).map(logLineToProto),
+    stream: summaryToProto(result.stream, host),
+    logs: (result.logs ?? []).map((line) => logLineToProto(line, result.stream.host ?? host)),
   };
 }
 
-export function logLineToProto(line: LogLine): LogEntry {
+export function logLineToProto(line: LogLine, host = ''): LogEntry {
   return {
     time: new Date(Number(line.timeUsec / 1000n)),
     priority: line.priority,
@@ -65,7 +72,11 @@ export function logLineToProto(line: LogLine): LogEntry {
     message: line.message,
     cursor: line.cursor,
     source: line.source === 'worker' ? LogSource.LOG_SOURCE_WORKER : LogSource.LOG_SOURCE_SYSTEMD,
-    host: '',
+    host: line.host ?? host,
     suppressedLines: 0,
   };
+}
+
+export function hostErrorToProto(error: CoreHostError): HostError {
+  return { host: error.host, code: status[error.code], message: error.message };
 }

@@ -1,11 +1,12 @@
 import type { StreamBackend } from '../core/backend.js';
 import { untilAborted } from '../core/abortable.js';
+import { parseHostChoice } from '../core/hostName.js';
 import { parseStreamName, parseTeam } from '../core/streamRef.js';
 import type { WatchStatusRequest, WatchStatusResponse } from '../../gen/lit/stream/v1/stream.js';
 import type { CallContext, ServerStreamingHandler } from '../rpc/callPipeline.js';
 import { scopeOf } from './callScope.js';
 import { CoalescingQueue } from './coalescingQueue.js';
-import { encodeBatch, encodeStatus } from './watchEncoding.js';
+import { encodeBatch, encodeHostLost, encodeStatus } from './watchEncoding.js';
 
 /**
  * WatchStatus: the initial status of each matching stream (in batches of INITIAL_BATCH when the
@@ -19,23 +20,24 @@ export function watchStatus(backend: StreamBackend): ServerStreamingHandler<Watc
     const { signal } = context;
     const team = parseTeam(request.team);
     const name = request.name === '' ? undefined : parseStreamName(request.name);
+    const host = backend.host ?? '';
     const queue = new CoalescingQueue();
     // Held only until sent: a long-lived watch keeps nothing per stream beyond its queue.
-    let { initial, stop } = await openWatch(backend, team, name, queue, context);
+    let { initial, stop } = await openWatch(backend, team, { name, host: parseHostChoice(request.host) }, queue, context);
     try {
       if (request.batchInitial) {
         // Changes meanwhile wait in the queue and follow the snapshot as CHANGED.
         for (let from = 0; from === 0 || from < initial.length; from += INITIAL_BATCH) {
           const last = from + INITIAL_BATCH >= initial.length;
-          yield encodeBatch(initial.slice(from, from + INITIAL_BATCH), last);
+          yield encodeBatch(initial.slice(from, from + INITIAL_BATCH), last, host);
         }
       } else {
         for (const status of initial) queue.push({ kind: 'initial', status });
       }
       initial = [];
       for (;;) {
-        const { kind, status } = await queue.next(signal);
-        yield encodeStatus(kind, status);
+        const message = await queue.next(signal);
+        yield message.kind === 'hostLost' ? encodeHostLost(message.hostError) : encodeStatus(message.kind, message.status, host);
       }
     } finally {
       stop();
@@ -44,8 +46,8 @@ export function watchStatus(backend: StreamBackend): ServerStreamingHandler<Watc
 }
 
 /** backend.watch(), given up (and its listener removed) if the call ends first. */
-async function openWatch(backend: StreamBackend, team: string, name: string | undefined, queue: CoalescingQueue, context: CallContext) {
-  const opening = backend.watch(team, name, (change) => queue.push(change), scopeOf(context));
+async function openWatch(backend: StreamBackend, team: string, options: { name?: string; host?: string }, queue: CoalescingQueue, context: CallContext) {
+  const opening = backend.watch(team, options, (event) => queue.push(event), scopeOf(context));
   try {
     return await untilAborted(opening, context.signal);
   } catch (error) {

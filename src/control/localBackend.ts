@@ -1,7 +1,21 @@
-import type { ActionOptions, CallScope, LogsRequest, PageRequest, StatusOptions, StatusReport, StreamBackend, StreamListener, StreamWatch } from '../core/backend.js';
+import type {
+  ActionOptions,
+  CallScope,
+  LogsRequest,
+  OnHost,
+  PageRequest,
+  StatusOptions,
+  StatusReport,
+  StreamBackend,
+  StreamPage,
+  StreamWatch,
+  WatchListener,
+  WatchOptions,
+} from '../core/backend.js';
+import { NotFoundError } from '../core/errors.js';
 import type { LogBatch } from '../core/logLine.js';
-import { type Page, paginate } from '../core/paging.js';
-import type { Action, ActionResult, StreamSummary } from '../core/status.js';
+import { paginate } from '../core/paging.js';
+import type { Action, ActionResult } from '../core/status.js';
 import { parseTeam, type StreamRef } from '../core/streamRef.js';
 import type { RunLines } from './runLines.js';
 import type { StreamController } from './streamController.js';
@@ -10,7 +24,8 @@ import type { StreamView } from './streamView.js';
 
 /**
  * The streams of this host's systemd: reads from the live StreamView, actions through the
- * StreamController, logs from the journal.
+ * StreamController, logs from the journal. `host` is this host's name (`--host-name`): every
+ * answer is this host's, and a call that names another host is NOT_FOUND.
  */
 export class LocalBackend implements StreamBackend {
   constructor(
@@ -18,29 +33,42 @@ export class LocalBackend implements StreamBackend {
     private readonly view: StreamView,
     private readonly streamLogs: StreamLogs,
     private readonly runLines: RunLines,
+    readonly host: string,
   ) {}
 
   /** The team's declared streams with their state, from memory (UNAVAILABLE without systemd). */
-  async list(team: string, page: PageRequest): Promise<Page<StreamSummary>> {
+  async list(team: string, page: PageRequest): Promise<StreamPage> {
+    this.onThisHost(page);
     const parsed = parseTeam(team);
     return paginate(parsed, await this.view.list(parsed), page.pageSize, page.pageToken);
   }
 
-  async status(ref: StreamRef, { logLines, freshUsage }: StatusOptions, call: CallScope): Promise<StatusReport> {
-    const status = await this.view.status(ref, { freshUsage });
-    const logs = await this.runLines.ofCurrentRun(ref, logLines, call.signal);
+  async status(ref: StreamRef, options: StatusOptions, call: CallScope): Promise<StatusReport> {
+    this.onThisHost(options);
+    const status = await this.view.status(ref, { freshUsage: options.freshUsage });
+    const logs = await this.runLines.ofCurrentRun(ref, options.logLines, call.signal);
     return { status, logs: logs.lines, logsUnavailable: logs.unavailable };
   }
 
-  act(action: Action, ref: StreamRef, options: ActionOptions, call: CallScope): Promise<ActionResult> {
-    return this.controller[action](ref, { ...options, signal: call.signal, deadline: call.deadline });
+  async act(action: Action, ref: StreamRef, options: ActionOptions, call: CallScope): Promise<ActionResult> {
+    this.onThisHost(options);
+    return this.controller[action](ref, { settleMs: options.settleMs, signal: call.signal, deadline: call.deadline });
   }
 
-  watch(team: string, name: string | undefined, listener: StreamListener): Promise<StreamWatch> {
-    return this.view.watch(team, name, listener);
+  async watch(team: string, options: WatchOptions, listener: WatchListener): Promise<StreamWatch> {
+    this.onThisHost(options);
+    return this.view.watch(team, options.name, listener);
   }
 
-  logs(ref: StreamRef, request: LogsRequest, call: CallScope): AsyncIterable<LogBatch> {
-    return this.streamLogs.read(ref, request, call.signal);
+  async *logs(ref: StreamRef, request: LogsRequest, call: CallScope): AsyncIterable<LogBatch> {
+    this.onThisHost(request);
+    yield* this.streamLogs.read(ref, request, call.signal);
+  }
+
+  /** A call for another host is not for this server: NOT_FOUND, naming both. */
+  private onThisHost({ host }: OnHost): void {
+    if (host !== undefined && host !== '' && host !== this.host) {
+      throw new NotFoundError(`host '${host}' is not served here: this server is host '${this.host}'`);
+    }
   }
 }

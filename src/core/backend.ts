@@ -1,3 +1,4 @@
+import type { FailureCode } from './errors.js';
 import type { LogBatch, LogLine } from './logLine.js';
 import type { Page } from './paging.js';
 import type { Action, ActionResult, StreamStatus, StreamSummary } from './status.js';
@@ -11,8 +12,14 @@ import type { WaitLimits } from './waitWithin.js';
  * systemd's. Inputs are validated before they get here (StreamRef, a parsed team).
  */
 export interface StreamBackend {
-  /** The team's declared streams, by name, one page at a time. */
-  list(team: string, page: PageRequest, call: CallScope): Promise<Page<StreamSummary>>;
+  /**
+   * The host whose streams these are, when the backend serves one (the local backend: the
+   * server's `--host-name`): every value it answers is that host's. Absent for a backend of several
+   * hosts (the fleet's), whose values each name their own `host`.
+   */
+  readonly host?: string;
+  /** The team's declared streams, by name (then host), one page at a time. */
+  list(team: string, page: PageRequest, call: CallScope): Promise<StreamPage>;
   /** The stream's status, and its newest log lines when asked for. */
   status(ref: StreamRef, options: StatusOptions, call: CallScope): Promise<StatusReport>;
   /** Starts, stops or restarts the stream; the answer is what systemd did. */
@@ -21,7 +28,7 @@ export interface StreamBackend {
    * Calls `listener` with each change of the team's streams (or of one) from now on; `initial` is
    * their status when it began, taken so that no change falls between the two.
    */
-  watch(team: string, name: string | undefined, listener: StreamListener, call: CallScope): Promise<StreamWatch>;
+  watch(team: string, options: WatchOptions, listener: WatchListener, call: CallScope): Promise<StreamWatch>;
   /** The stream's log lines as asked, oldest first; with `follow`, then each new one until `call.signal` aborts. */
   logs(ref: StreamRef, request: LogsRequest, call: CallScope): AsyncIterable<LogBatch>;
 }
@@ -32,14 +39,41 @@ export interface CallScope extends WaitLimits {
   readonly caller?: string;
 }
 
-export interface PageRequest {
+/**
+ * Which host a call is about: the one the caller named, or (absent or empty) whichever serves the
+ * stream — for a list or a watch, every host the backend serves. A backend that serves one host
+ * answers NOT_FOUND for any other.
+ */
+export interface OnHost {
+  readonly host?: string;
+}
+
+export interface PageRequest extends OnHost {
   /** 0: the default page size. */
   readonly pageSize: number;
   /** Empty for the first page. */
   readonly pageToken: string;
 }
 
-export interface StatusOptions {
+/** A page of a team's streams, and the hosts whose streams it lacks. */
+export interface StreamPage extends Page<StreamSummary> {
+  /** Hosts that did not answer, or answered with an error: their streams are missing. */
+  readonly hostErrors?: readonly HostError[];
+}
+
+/**
+ * One host of several that did not answer, or answered with an error, within a call that asked
+ * them all: its part of the answer is missing, the rest is complete.
+ */
+export interface HostError {
+  /** The host's name (or the discovery entry that failed to name hosts). */
+  readonly host: string;
+  /** What it answered, or DEADLINE_EXCEEDED / UNAVAILABLE when it did not. */
+  readonly code: FailureCode;
+  readonly message: string;
+}
+
+export interface StatusOptions extends OnHost {
   /** How many of the newest log lines of the stream's current run to include; 0: none. */
   readonly logLines: number;
   /** Measure tasks and memory now rather than serve the last figures (which say how old they are). */
@@ -53,7 +87,7 @@ export interface StatusReport {
   readonly logsUnavailable?: string;
 }
 
-export interface ActionOptions {
+export interface ActionOptions extends OnHost {
   /** How long a started worker must hold before a Start or Restart succeeds, ms; absent: the backend's default, 0: off. */
   readonly settleMs?: number;
 }
@@ -68,6 +102,22 @@ export interface StreamChange {
 
 export type StreamListener = (change: StreamChange) => void;
 
+/** A host stopped answering a watch: what was said of its streams is no longer current. */
+export interface HostLost {
+  readonly kind: 'hostLost';
+  readonly hostError: HostError;
+}
+
+/** What a watcher is told: a stream's change, or (of a fleet) a host it no longer hears from. */
+export type WatchEvent = StreamChange | HostLost;
+
+export type WatchListener = (event: WatchEvent) => void;
+
+export interface WatchOptions extends OnHost {
+  /** One stream; absent: every stream of the team, including ones declared later. */
+  readonly name?: string;
+}
+
 export interface StreamWatch {
   readonly initial: readonly StreamStatus[];
   /** Stops the listener. */
@@ -75,7 +125,7 @@ export interface StreamWatch {
 }
 
 /** What a Logs call asks for. */
-export interface LogsRequest {
+export interface LogsRequest extends OnHost {
   /** The newest this many lines (default 10, or up to MAX_TAIL_LINES when `since` is set); 0: none. */
   readonly tailLines?: number;
   /** No line older than this (µs since the epoch). */

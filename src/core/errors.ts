@@ -5,9 +5,15 @@
  * journal) extend Failure with their own reasons, so the layers above never import them.
  */
 
-/** Canonical status names (grpc.io, "Status codes and their use in gRPC"). */
+/** Canonical status names (grpc.io, "Status codes and their use in gRPC"), every one but OK:
+ *  a fleet relays whatever its hosts answered. */
 export type FailureCode =
   | 'CANCELLED'
+  | 'UNKNOWN'
+  | 'ALREADY_EXISTS'
+  | 'ABORTED'
+  | 'OUT_OF_RANGE'
+  | 'DATA_LOSS'
   | 'INVALID_ARGUMENT'
   | 'DEADLINE_EXCEEDED'
   | 'NOT_FOUND'

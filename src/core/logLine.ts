@@ -12,6 +12,8 @@ export interface LogLine {
   /** Where the line is in the journal: pass it back to continue right after it. */
   readonly cursor: string;
   readonly source: LogSource;
+  /** The host whose journal it is from; absent from a backend that serves one host. */
+  readonly host?: string;
 }
 
 /** Lines for a reader, after `dropped` lines it was too slow to take. */

@@ -1,4 +1,6 @@
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { isValidHostName } from '../core/hostName.js';
 import { MAX_SETTLE_MS } from '../core/actionResult.js';
 import { DEFAULT_UNIT_PREFIX } from '../core/unitNaming.js';
 
@@ -21,6 +23,8 @@ export interface DaemonConfig {
   readonly journalDirectory?: string;
   readonly settleMs: number;
   readonly metricsListen?: string;
+  /** This host's name in answers (`host`); a request naming another host is NOT_FOUND. */
+  readonly hostName: string;
 }
 
 /** Where lit-streamd listens unless told otherwise; the clients' default address is the same
@@ -51,6 +55,7 @@ Options (each falls back to its environment variable, then to the default):
   --settle-ms N           how long a started worker must LIT_STREAM_SETTLE_MS    1000
                           hold before Start succeeds (0: off)
   --metrics-listen HOST:PORT  serve Prometheus metrics at /metrics LIT_STREAM_METRICS_LISTEN  off
+  --host-name NAME        this host's name in answers     LIT_STREAM_HOST_NAME    the machine's host name
   --no-reflection         do not serve gRPC reflection    LIT_STREAM_REFLECTION=off
   --log-level LEVEL       pino level                      LIT_STREAM_LOG_LEVEL    info
   -h, --help              show this help
@@ -79,6 +84,7 @@ const FLAGS = {
   'journal-directory': { type: 'string' },
   'settle-ms': { type: 'string' },
   'metrics-listen': { type: 'string' },
+  'host-name': { type: 'string' },
   'no-reflection': { type: 'boolean' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -119,7 +125,17 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
     journalDirectory: values['journal-directory'] ?? fromEnv('LIT_STREAM_JOURNAL_DIR'),
     settleMs: settle(values['settle-ms'] ?? fromEnv('LIT_STREAM_SETTLE_MS') ?? '1000'),
     metricsListen,
+    hostName: hostNameOf(values['host-name'] ?? fromEnv('LIT_STREAM_HOST_NAME')),
   };
+}
+
+function hostNameOf(given: string | undefined): string {
+  const name = given ?? hostname();
+  if (!isValidHostName(name)) {
+    const from = given === undefined ? `the machine's host name ${JSON.stringify(name)}` : `--host-name ${JSON.stringify(name)}`;
+    throw new UsageError(`${from} is not a host name (1-255 of A-Z, a-z, 0-9, '.', '_', '-', ':', '[', ']'): give --host-name`);
+  }
+  return name;
 }
 
 function checkListen(listen: string): void {

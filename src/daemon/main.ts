@@ -27,6 +27,7 @@ export async function runDaemon(config: DaemonConfig, { prettyLog, onStopped }: 
       tls: config.tlsCert !== undefined,
       mtls: config.clientCa !== undefined,
       accessFile: config.accessFile ?? null,
+      hostName: config.hostName,
     },
     'lit-streamd started',
   );

@@ -1,4 +1,5 @@
 import { Server } from '@grpc/grpc-js';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { LocalBackend } from '../control/localBackend.js';
 import { RunLines } from '../control/runLines.js';
@@ -69,6 +70,8 @@ export interface ServerOptions extends Omit<TransportOptions, 'accessControlled'
   readonly systemdLiveness?: LivenessOptions;
   /** How often running streams' tasks and memory are read, within what share of time (DEFAULT_SAMPLING). */
   readonly usageSampling?: SamplingOptions;
+  /** This host's name in answers (`host`). Default: the machine's host name. */
+  readonly hostName?: string;
 }
 
 export interface RunningServer {
@@ -135,7 +138,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const systemd = new LinkPort(link);
   const runLines = new RunLines(logs, view, (unit) => systemd.getUnitProperties(unit));
   const controller = new StreamController(systemd, options.naming, view, { lines: runLines, settleMs: options.settleMs });
-  server.addService(streamServiceDefinition(), streamService(new LocalBackend(controller, view, logs, runLines), calls));
+  server.addService(streamServiceDefinition(), streamService(new LocalBackend(controller, view, logs, runLines, options.hostName ?? hostname()), calls));
   server.addService(HealthService, health.service(calls));
   if (options.reflection ?? true) {
     const served = [STREAM_SERVICE, HEALTH_SERVICE, ...Object.values(REFLECTION_SERVICES).map((s) => s.name)];

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { StreamStatus } from '../../src/core/status.js';
 import { CoalescingQueue, type WatchMessage } from '../../src/api/coalescingQueue.js';
 
-function status(name: string, activeState: string): StreamStatus {
-  return { team: 'contoso', name, unit: `lit-stream-contoso@${name}.service`, loadState: 'loaded', activeState, subState: '', usageSource: 'none', restartCount: 0, result: 'success' };
+function status(name: string, activeState: string, host?: string): StreamStatus {
+  return { team: 'contoso', name, unit: `lit-stream-contoso@${name}.service`, loadState: 'loaded', activeState, subState: '', usageSource: 'none', restartCount: 0, result: 'success', host };
 }
 
 /** Takes everything waiting, as a watcher that finally reads would. */
@@ -11,7 +11,9 @@ async function drain(queue: CoalescingQueue): Promise<string[]> {
   const taken: WatchMessage[] = [];
   const signal = new AbortController().signal;
   while (queue.held > 0) taken.push(await queue.next(signal));
-  return taken.map((m) => `${m.kind} ${m.status.name}:${m.status.activeState}`);
+  return taken.map((m) =>
+    m.kind === 'hostLost' ? `lost ${m.hostError.host}` : `${m.kind} ${m.status.host ? `${m.status.host}/` : ''}${m.status.name}:${m.status.activeState}`,
+  );
 }
 
 describe("a watcher's queue of messages not yet taken", () => {
@@ -60,5 +62,29 @@ describe("a watcher's queue of messages not yet taken", () => {
     const parked = queue.next(abort.signal);
     abort.abort(new Error('the caller cancelled'));
     await expect(parked).rejects.toThrow('the caller cancelled');
+  });
+
+  it('keeps a stream of the same name on two hosts apart', async () => {
+    const queue = new CoalescingQueue();
+    queue.push({ kind: 'changed', status: status('a', 'active', 'feed-1') });
+    queue.push({ kind: 'changed', status: status('a', 'failed', 'feed-2') });
+    queue.push({ kind: 'changed', status: status('a', 'inactive', 'feed-1') });
+    expect(await drain(queue)).toEqual(['changed feed-2/a:failed', 'changed feed-1/a:inactive']);
+  });
+
+  it("drops what waits of a lost host's streams for the one message saying it is lost", async () => {
+    const queue = new CoalescingQueue();
+    queue.push({ kind: 'changed', status: status('a', 'active', 'feed-1') });
+    queue.push({ kind: 'initial', status: status('b', 'active', 'feed-2') });
+    queue.push({ kind: 'hostLost', hostError: { host: 'feed-1', code: 'UNAVAILABLE', message: 'gone' } });
+    queue.push({ kind: 'hostLost', hostError: { host: 'feed-1', code: 'UNAVAILABLE', message: 'still gone' } });
+    expect(await drain(queue)).toEqual(['initial feed-2/b:active', 'lost feed-1']);
+  });
+
+  it("sends a lost host's streams again once they come after its loss", async () => {
+    const queue = new CoalescingQueue();
+    queue.push({ kind: 'hostLost', hostError: { host: 'feed-1', code: 'UNAVAILABLE', message: 'gone' } });
+    queue.push({ kind: 'changed', status: status('a', 'active', 'feed-1') });
+    expect(await drain(queue)).toEqual(['lost feed-1', 'changed feed-1/a:active']);
   });
 });

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { parseConfig, UsageError, type DaemonConfig } from '../../src/daemon/config.js';
 
@@ -27,7 +28,16 @@ describe('lit-streamd configuration', () => {
       maxMessageBytes: 4 * 1024 * 1024,
       journalDirectory: undefined,
       settleMs: 1000,
+      hostName: hostname(),
     });
+  });
+
+  it("names this host by --host-name or LIT_STREAM_HOST_NAME, else the machine's host name, and rejects what is not a host name", () => {
+    expect(config(['--host-name', 'feed-1']).hostName).toBe('feed-1');
+    expect(config([], { LIT_STREAM_HOST_NAME: 'feed-2.feeds.example' }).hostName).toBe('feed-2.feeds.example');
+    expect(config([], { LIT_STREAM_HOST_NAME: '' }).hostName).toBe(hostname());
+    expect(() => config(['--host-name', 'feed 1'])).toThrow(/--host-name "feed 1" is not a host name/);
+    expect(() => config(['--host-name', 'a/b'])).toThrow(UsageError);
   });
 
   it('reads where the journal is and the settle time from flags and the environment', () => {

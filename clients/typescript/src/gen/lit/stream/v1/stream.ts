@@ -37,7 +37,8 @@ export const protobufFileName = "lit/stream/v1/stream.proto";
  *
  * Errors use the canonical gRPC codes:
  *   INVALID_ARGUMENT     `team` or `name` is malformed, or `page_token` is not one we issued.
- *   NOT_FOUND            the stream is not declared.
+ *   NOT_FOUND            the stream is not declared, or the request's `host` is not one this server
+ *                        serves (an agent serves its own `--host-name`, a gateway its fleet's hosts).
  *   FAILED_PRECONDITION  the stream's unit cannot be started as it stands: masked, a unit file
  *                        systemd cannot load or with a bad setting, RefuseManualStart=, or its
  *                        unit file was removed while it runs (it can still be stopped); or, for
@@ -432,8 +433,9 @@ export interface StreamSummary {
    */
   unitFileState: string;
   /**
-   * The host the stream runs on: the agent's `--host-name`, or the name the fleet gateway knows
-   * it by. Empty from a server that does not say.
+   * The host the stream runs on: the agent's `--host-name` (default: the machine's host name), or
+   * the name the fleet gateway knows it by (its fleet file's `name`, or the discovered name), which
+   * need not be the same. Empty from a server that does not say.
    */
   host: string;
 }
@@ -542,7 +544,10 @@ export interface ListStreamsRequest {
   pageSize: number;
   /** `next_page_token` of the previous response, to continue after it; empty for the first page. */
   pageToken: string;
-  /** Only the streams of this host (see StreamSummary.host); empty: every host the server serves. */
+  /**
+   * Only the streams of this host (see StreamSummary.host); empty: every host the server serves.
+   * NOT_FOUND when the server does not serve it.
+   */
   host?: string | undefined;
 }
 
@@ -572,7 +577,11 @@ export interface StartRequest {
   settle?:
     | Duration
     | undefined;
-  /** The host whose stream this is; empty: the one host that declares it. */
+  /**
+   * The host whose stream this is; empty: the one host that declares it. An agent answers
+   * NOT_FOUND, naming both, when this is not its own `--host-name`; a fleet gateway sends the call
+   * to that host (NOT_FOUND when it is not in the fleet).
+   */
   host?: string | undefined;
 }
 
@@ -610,7 +619,11 @@ export interface StopRequest {
   team: string;
   /** The stream: 1-64 of [A-Za-z0-9_-]. */
   name: string;
-  /** The host whose stream this is; empty: the one host that declares it. */
+  /**
+   * The host whose stream this is; empty: the one host that declares it. An agent answers
+   * NOT_FOUND, naming both, when this is not its own `--host-name`; a fleet gateway sends the call
+   * to that host (NOT_FOUND when it is not in the fleet).
+   */
   host?: string | undefined;
 }
 
@@ -643,7 +656,11 @@ export interface RestartRequest {
   settle?:
     | Duration
     | undefined;
-  /** The host whose stream this is; empty: the one host that declares it. */
+  /**
+   * The host whose stream this is; empty: the one host that declares it. An agent answers
+   * NOT_FOUND, naming both, when this is not its own `--host-name`; a fleet gateway sends the call
+   * to that host (NOT_FOUND when it is not in the fleet).
+   */
   host?: string | undefined;
 }
 
@@ -697,7 +714,11 @@ export interface GetStatusRequest {
   freshUsage?:
     | boolean
     | undefined;
-  /** The host whose stream this is; empty: the one host that declares it. */
+  /**
+   * The host whose stream this is; empty: the one host that declares it. An agent answers
+   * NOT_FOUND, naming both, when this is not its own `--host-name`; a fleet gateway sends the call
+   * to that host (NOT_FOUND when it is not in the fleet).
+   */
   host?: string | undefined;
 }
 
@@ -737,7 +758,10 @@ export interface WatchStatusRequest {
   batchInitial?:
     | boolean
     | undefined;
-  /** Only this host's streams; empty: every host the server serves. */
+  /**
+   * Only this host's streams; empty: every host the server serves. NOT_FOUND when the server does
+   * not serve it.
+   */
   host?: string | undefined;
 }
 
@@ -827,7 +851,11 @@ export interface LogsRequest {
    * ended. The lines after it come oldest first, none skipped or repeated.
    */
   afterCursor: string;
-  /** The host whose stream this is; empty: the one host that declares it. */
+  /**
+   * The host whose stream this is; empty: the one host that declares it. An agent answers
+   * NOT_FOUND, naming both, when this is not its own `--host-name`; a fleet gateway sends the call
+   * to that host (NOT_FOUND when it is not in the fleet).
+   */
   host?: string | undefined;
 }
 
@@ -850,7 +878,11 @@ export interface ListRunsRequest {
   team: string;
   /** The stream: 1-64 of [A-Za-z0-9_-]. */
   name: string;
-  /** The host whose stream this is; empty: the one host that declares it. */
+  /**
+   * The host whose stream this is; empty: the one host that declares it. An agent answers
+   * NOT_FOUND, naming both, when this is not its own `--host-name`; a fleet gateway sends the call
+   * to that host (NOT_FOUND when it is not in the fleet).
+   */
   host?:
     | string
     | undefined;
@@ -904,7 +936,11 @@ export interface EnableRequest {
   team: string;
   /** The stream: 1-64 of [A-Za-z0-9_-]. */
   name: string;
-  /** The host whose stream this is; empty: the one host that declares it. */
+  /**
+   * The host whose stream this is; empty: the one host that declares it. An agent answers
+   * NOT_FOUND, naming both, when this is not its own `--host-name`; a fleet gateway sends the call
+   * to that host (NOT_FOUND when it is not in the fleet).
+   */
   host?:
     | string
     | undefined;
@@ -940,7 +976,11 @@ export interface DisableRequest {
   team: string;
   /** The stream: 1-64 of [A-Za-z0-9_-]. */
   name: string;
-  /** The host whose stream this is; empty: the one host that declares it. */
+  /**
+   * The host whose stream this is; empty: the one host that declares it. An agent answers
+   * NOT_FOUND, naming both, when this is not its own `--host-name`; a fleet gateway sends the call
+   * to that host (NOT_FOUND when it is not in the fleet).
+   */
   host?:
     | string
     | undefined;
