@@ -33,6 +33,13 @@ export interface StreamBackend {
   logs(ref: StreamRef, request: LogsRequest, call: CallScope): AsyncIterable<LogBatch>;
 }
 
+/**
+ * The gRPC metadata key by which a fleet gateway names the caller it forwards a call for: the
+ * caller's identity name in the gateway's access file. Agents take it only from an identity that
+ * holds the `gateway` role, and refuse it from anyone else.
+ */
+export const ON_BEHALF_OF_METADATA = 'lit-stream-on-behalf-of';
+
 /** The call a backend works for: its caller, deadline and cancellation. */
 export interface CallScope extends WaitLimits {
   /** Who is calling (the access file's identity name), when known: a backend that forwards the call says so. */

@@ -10,3 +10,6 @@ export const ACTIVE_STATES = ['active', 'reloading', 'inactive', 'failed', 'acti
 
 export type LoadStateWord = (typeof LOAD_STATES)[number];
 export type ActiveStateWord = (typeof ACTIVE_STATES)[number];
+
+/** Where a status's tasks and memory came from (status.ts UsageSource), in the API's enum order. */
+export const USAGE_SOURCES = ['none', 'systemd', 'procfs'] as const;

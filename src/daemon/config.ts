@@ -25,6 +25,8 @@ export interface DaemonConfig {
   readonly metricsListen?: string;
   /** This host's name in answers (`host`); a request naming another host is NOT_FOUND. */
   readonly hostName: string;
+  /** Gateway mode: the fleet file of the agents to serve, instead of a systemd of our own. */
+  readonly fleetFile?: string;
 }
 
 /** Where lit-streamd listens unless told otherwise; the clients' default address is the same
@@ -56,11 +58,14 @@ Options (each falls back to its environment variable, then to the default):
                           hold before Start succeeds (0: off)
   --metrics-listen HOST:PORT  serve Prometheus metrics at /metrics LIT_STREAM_METRICS_LISTEN  off
   --host-name NAME        this host's name in answers     LIT_STREAM_HOST_NAME    the machine's host name
+  --fleet FILE            gateway mode: serve the agents  LIT_STREAM_FLEET        off
+                          the fleet file names (no systemd of its own; --bus, --unit-prefix,
+                          --journal-directory, --settle-ms and --host-name do not apply)
   --no-reflection         do not serve gRPC reflection    LIT_STREAM_REFLECTION=off
   --log-level LEVEL       pino level                      LIT_STREAM_LOG_LEVEL    info
   -h, --help              show this help
 
-Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads the access file.
+Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads the access file (and the fleet file).
 `;
 
 export class UsageError extends Error {
@@ -85,6 +90,7 @@ const FLAGS = {
   'settle-ms': { type: 'string' },
   'metrics-listen': { type: 'string' },
   'host-name': { type: 'string' },
+  fleet: { type: 'string' },
   'no-reflection': { type: 'boolean' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -105,6 +111,12 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
   const listen = values.listen ?? fromEnv('LIT_STREAM_LISTEN') ?? DEFAULT_LISTEN;
   checkListen(listen);
   const metricsListen = values['metrics-listen'] ?? fromEnv('LIT_STREAM_METRICS_LISTEN');
+  const fleetFile = values.fleet ?? fromEnv('LIT_STREAM_FLEET');
+  if (fleetFile !== undefined) {
+    // A gateway drives no systemd: a flag about one is a mistake worth saying, not ignoring.
+    const local = (['bus', 'unit-prefix', 'journal-directory', 'settle-ms', 'host-name'] as const).find((flag) => values[flag] !== undefined);
+    if (local) throw new UsageError(`--${local} does not apply with --fleet: a gateway drives no systemd of its own, its agents do`);
+  }
   if (metricsListen !== undefined) checkHostPort('--metrics-listen', metricsListen);
   return {
     listen,
@@ -126,6 +138,7 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
     settleMs: settle(values['settle-ms'] ?? fromEnv('LIT_STREAM_SETTLE_MS') ?? '1000'),
     metricsListen,
     hostName: hostNameOf(values['host-name'] ?? fromEnv('LIT_STREAM_HOST_NAME')),
+    ...(fleetFile !== undefined ? { fleetFile } : {}),
   };
 }
 

@@ -2,7 +2,8 @@ import { type Logger, pino } from 'pino';
 import { UnitNaming } from '../core/unitNaming.js';
 import { describeBus } from '../systemd/busConnection.js';
 import { type DaemonConfig, parseConfig, USAGE, UsageError } from './config.js';
-import { stdoutLog } from './logOutput.js';
+import { type RunningGateway, startGateway } from './gateway.js';
+import { type LogOutput, stdoutLog } from './logOutput.js';
 import { type RunningServer, startServer } from './server.js';
 
 export interface RunOptions {
@@ -13,9 +14,10 @@ export interface RunOptions {
 }
 
 /** Starts lit-streamd with a config and stops it gracefully on SIGTERM or SIGINT. */
-export async function runDaemon(config: DaemonConfig, { prettyLog, onStopped }: RunOptions = {}): Promise<RunningServer> {
+export async function runDaemon(config: DaemonConfig, { prettyLog, onStopped }: RunOptions = {}): Promise<RunningServer | RunningGateway> {
   const output = stdoutLog({ pretty: prettyLog });
   const log = createLogger(config.logLevel, output.stream);
+  if (config.fleetFile !== undefined) return runGateway({ ...config, fleetFile: config.fleetFile }, log, output);
   const server = await startServer({ ...config, naming: new UnitNaming(config.unitPrefix), log });
   log.info(
     {
@@ -31,6 +33,38 @@ export async function runDaemon(config: DaemonConfig, { prettyLog, onStopped }: 
     },
     'lit-streamd started',
   );
+  stopOnSignals(server, log, output, onStopped);
+  // SIGHUP: re-read the access file; unary calls in flight are untouched, open streams it no
+  // longer allows end (PERMISSION_DENIED or UNAUTHENTICATED).
+  // reloadAccess() logs a broken file and keeps the old one: it never rejects.
+  process.on('SIGHUP', () => void server.reloadAccess());
+  return server;
+}
+
+/** lit-streamd --fleet: the gateway over the fleet file's agents. */
+async function runGateway(config: DaemonConfig & { fleetFile: string }, log: Logger, output: LogOutput): Promise<RunningGateway> {
+  const gateway = await startGateway({ ...config, log });
+  log.info(
+    {
+      listen: gateway.address,
+      metrics: gateway.metricsAddress ?? null,
+      fleetFile: config.fleetFile,
+      hosts: gateway.membership.hosts.map((agent) => agent.host),
+      tls: config.tlsCert !== undefined,
+      mtls: config.clientCa !== undefined,
+      accessFile: config.accessFile ?? null,
+    },
+    'lit-streamd started as a fleet gateway',
+  );
+  stopOnSignals(gateway, log, output);
+  // SIGHUP: re-read the access file and the fleet file; either, if broken, is refused and the
+  // previous one stays in force. reload() logs what it refuses: it never rejects.
+  process.on('SIGHUP', () => void gateway.reload());
+  return gateway;
+}
+
+/** SIGTERM or SIGINT: a graceful shutdown, then exit once the log is written out. */
+function stopOnSignals(server: { shutdown(): Promise<void> }, log: Logger, output: LogOutput, onStopped?: () => Promise<void>): void {
   const stop = async (signal: NodeJS.Signals) => {
     log.info({ signal }, 'shutting down: finishing in-flight calls');
     // The process ends here whatever happens: a shutdown that failed is logged and exits 1.
@@ -50,11 +84,6 @@ export async function runDaemon(config: DaemonConfig, { prettyLog, onStopped }: 
   // stop() handles its own failures (above) and never rejects.
   process.once('SIGTERM', (signal) => void stop(signal));
   process.once('SIGINT', (signal) => void stop(signal));
-  // SIGHUP: re-read the access file; unary calls in flight are untouched, open streams it no
-  // longer allows end (PERMISSION_DENIED or UNAUTHENTICATED).
-  // reloadAccess() logs a broken file and keeps the old one: it never rejects.
-  process.on('SIGHUP', () => void server.reloadAccess());
-  return server;
 }
 
 /**

@@ -1,4 +1,3 @@
-import { Server } from '@grpc/grpc-js';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { LocalBackend } from '../control/localBackend.js';
@@ -10,24 +9,16 @@ import { StreamView } from '../control/streamView.js';
 import type { JournalSource } from '../systemd/journalctl.js';
 import { JournalFollowers } from '../systemd/journalFollowers.js';
 import type { UnitNaming } from '../core/unitNaming.js';
-import { HealthService } from '../../gen/grpc/health/v1/health.js';
-import { type MetricsEndpoint, startMetricsEndpoint } from '../rpc/metrics/metricsEndpoint.js';
-import { GrpcMetrics } from '../rpc/metrics/grpcMetrics.js';
 import { processMetrics, ServerMetrics } from '../rpc/metrics/serverMetrics.js';
 import { streamMetrics } from '../control/streamMetrics.js';
 import { SystemdLink } from '../systemd/systemdLink.js';
 import type { LivenessOptions } from '../systemd/systemdSession.js';
 import type { SamplingOptions } from '../systemd/usageSampler.js';
-import { AccessControl } from '../rpc/accessControl.js';
-import { CallLimits, DEFAULT_CALL_LIMITS, HTTP2_LIMITS } from '../rpc/callLimits.js';
-import { AuditLog } from '../rpc/auditLog.js';
-import { CallLog } from '../rpc/callLog.js';
-import { CallPipeline, type CallObserver } from '../rpc/callPipeline.js';
-import { HEALTH_SERVICE, HealthStatus } from '../rpc/health.js';
-import { REFLECTION_SERVICES, ReflectionIndex, reflectionService } from '../rpc/reflection.js';
-import { STREAM_SERVICE, streamService } from '../api/streamService.js';
-import { streamServiceDefinition } from '../api/streamServiceDefinition.js';
-import { afterBind, checkExposure, isUnixSocket, prepareListen, serverCredentials, type TransportOptions } from '../rpc/transport.js';
+import type { AccessControl } from '../rpc/accessControl.js';
+import type { CallPipeline } from '../rpc/callPipeline.js';
+import { HealthStatus } from '../rpc/health.js';
+import { STREAM_SERVICE } from '../api/streamService.js';
+import { type RpcOptions, RpcServer } from './rpcServer.js';
 
 export { STREAM_SERVICE };
 
@@ -35,27 +26,10 @@ export { STREAM_SERVICE };
  *  receive that answer before the connections are cut. */
 const ANSWER_FLUSH_MS = 500;
 
-export interface ServerOptions extends Omit<TransportOptions, 'accessControlled'> {
-  /** `host:port` (port 0 picks a free one) or `unix:/path`. */
-  readonly listen: string;
+export interface ServerOptions extends RpcOptions {
   /** `system`, `session` or a D-Bus address. */
   readonly bus: string;
   readonly naming: UnitNaming;
-  readonly log: Logger;
-  /** Serve gRPC server reflection (v1 and v1alpha). Default true. */
-  readonly reflection?: boolean;
-  /** Access file (JSON or YAML) of identities and roles; without one, loopback/unix only. */
-  readonly accessFile?: string;
-  /** Concurrent unary calls per identity. Default 64. */
-  readonly maxCallsPerIdentity?: number;
-  /** Open streaming calls per identity. Default 1024. */
-  readonly maxStreamsPerIdentity?: number;
-  /** Open streaming calls in all. Default 4096. */
-  readonly maxStreams?: number;
-  /** Told of every call, besides the metrics, the log line and the audit line. */
-  readonly callObservers?: readonly CallObserver[];
-  /** Largest request accepted, in bytes. Default 4 MiB (grpc's default). */
-  readonly maxMessageBytes?: number;
   /**
    * Where the streams' journal is: a directory of journal files (the embedded systemd's), or the
    * system journal when absent. Units of the system manager (`bus` system) are matched as system
@@ -64,8 +38,6 @@ export interface ServerOptions extends Omit<TransportOptions, 'accessControlled'
   readonly journalDirectory?: string;
   /** How long a started worker must hold before Start/Restart succeed, ms (0: off). Default 1000. */
   readonly settleMs?: number;
-  /** `host:port` to serve Prometheus metrics on (GET /metrics); none when undefined. */
-  readonly metricsListen?: string;
   /** How systemd's liveness is probed (ping interval, how long it may not answer). */
   readonly systemdLiveness?: LivenessOptions;
   /** How often running streams' tasks and memory are read, within what share of time (DEFAULT_SAMPLING). */
@@ -102,75 +74,33 @@ export interface RunningServer {
  */
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { log } = options;
-  const access = new AccessControl(options.accessFile, log);
-  await access.load();
-  const transport = { ...options, accessControlled: access.enabled };
-  checkExposure(transport, log);
-  const credentials = await serverCredentials(transport);
   // The link is the one owner of the session with systemd; health, the view and the controller
-  // ask it and are told when the session is replaced.
+  // ask it and are told when the session is replaced. (It connects only at link.start().)
   const link = new SystemdLink(options.bus, log, { liveness: options.systemdLiveness });
+  // (view and followers are made below; read only when scraped.)
+  const metrics = new ServerMetrics({ link, openWatches: () => view.watcherCount, logFollowers: () => followers.processes });
+  const rpc = await RpcServer.prepare(options, metrics.registry);
+  const { server, calls, access } = rpc;
   const health = new HealthStatus([STREAM_SERVICE]);
   link.on('up', () => health.setAll(true));
   link.on('down', () => health.setAll(false));
   const view = new StreamView(options.naming, link, log, options.usageSampling);
 
-  const maxMessageBytes = options.maxMessageBytes ?? 4 * 1024 * 1024;
-  const server = new Server({
-    'grpc.max_receive_message_length': maxMessageBytes,
-    'grpc.max_send_message_length': Math.max(maxMessageBytes, 16 * 1024 * 1024),
-    ...HTTP2_LIMITS,
-  });
-  // (followers is made below; read only when scraped.)
-  const metrics = new ServerMetrics({ link, openWatches: () => view.watcherCount, logFollowers: () => followers.processes });
-  const calls = new CallPipeline({
-    access,
-    limits: new CallLimits({
-      maxCallsPerIdentity: options.maxCallsPerIdentity ?? DEFAULT_CALL_LIMITS.maxCallsPerIdentity,
-      maxStreamsPerIdentity: options.maxStreamsPerIdentity ?? DEFAULT_CALL_LIMITS.maxStreamsPerIdentity,
-      maxStreams: options.maxStreams ?? DEFAULT_CALL_LIMITS.maxStreams,
-    }),
-    observers: [new GrpcMetrics(metrics.registry), new CallLog(log), new AuditLog(log), ...(options.callObservers ?? [])],
-  });
   const journal: JournalSource = { directory: options.journalDirectory, manager: options.bus === 'system' ? 'system' : 'user' };
   const followers = new JournalFollowers(journal);
   const logs = new StreamLogs(journal, followers, options.naming, view);
   const systemd = new LinkPort(link);
   const runLines = new RunLines(logs, view, (unit) => systemd.getUnitProperties(unit));
   const controller = new StreamController(systemd, options.naming, view, { lines: runLines, settleMs: options.settleMs });
-  server.addService(streamServiceDefinition(), streamService(new LocalBackend(controller, view, logs, runLines, options.hostName ?? hostname()), calls));
-  server.addService(HealthService, health.service(calls));
-  if (options.reflection ?? true) {
-    const served = [STREAM_SERVICE, HEALTH_SERVICE, ...Object.values(REFLECTION_SERVICES).map((s) => s.name)];
-    const index = new ReflectionIndex(served);
-    for (const { name, definition } of Object.values(REFLECTION_SERVICES)) {
-      server.addService(definition, reflectionService(index, calls, name));
-    }
-  }
+  rpc.serve(new LocalBackend(controller, view, logs, runLines, options.hostName ?? hostname()), health);
 
-  let metricsEndpoint: MetricsEndpoint | undefined;
-  if (options.metricsListen !== undefined) {
-    metricsEndpoint = await startMetricsEndpoint({
-      ...options,
-      listen: options.metricsListen,
-      access,
-      log,
-      render: async (readable) =>
-        (await processMetrics().metrics()) + (await metrics.registry.metrics()) + (await streamMetrics(view, readable)),
-    });
-  }
-
-  await prepareListen(options.listen);
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(options.listen, credentials, (error, boundPort) =>
-      error ? reject(new Error(`cannot listen on ${options.listen}: ${error.message}`)) : resolve(boundPort),
-    ),
-  ).catch(async (error: unknown) => {
+  const metricsEndpoint = await rpc.startMetrics(
+    async (readable: (team: string) => boolean) => (await processMetrics().metrics()) + (await metrics.registry.metrics()) + (await streamMetrics(view, readable)),
+  );
+  const address = await rpc.bind().catch(async (error: unknown) => {
     await metricsEndpoint?.close();
     throw error;
   });
-  await afterBind(transport);
-  const address = isUnixSocket(options.listen) ? options.listen : `${options.listen.slice(0, options.listen.lastIndexOf(':'))}:${port}`;
   await link.start();
 
   let stopping: Promise<void> | undefined;
@@ -209,11 +139,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       server.tryShutdown(finish);
     }));
 
-  const reloadAccess = async () => {
-    const reloaded = await access.reload();
-    if (reloaded) calls.recheckAccess();
-    return reloaded;
+  return {
+    address,
+    link,
+    health,
+    view,
+    controller,
+    access,
+    calls,
+    journalFollowers: followers,
+    reloadAccess: () => rpc.reloadAccess(),
+    metricsAddress: metricsEndpoint?.address,
+    shutdown,
   };
-
-  return { address, link, health, view, controller, access, calls, journalFollowers: followers, reloadAccess, metricsAddress: metricsEndpoint?.address, shutdown };
 }

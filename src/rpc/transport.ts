@@ -1,6 +1,9 @@
 import { chmod, lstat, readFile, unlink } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { experimental, ServerCredentials } from '@grpc/grpc-js';
+import { isLoopback, isUnixSocket } from '../core/address.js';
+
+export { isLoopback, isUnixSocket };
 
 export interface TransportOptions {
   /** `host:port`, or `unix:/path` for a unix socket. */
@@ -109,18 +112,10 @@ export async function afterBind(options: TransportOptions): Promise<void> {
   if (isUnixSocket(options.listen)) await chmod(socketPath(options.listen), options.socketMode ?? 0o660);
 }
 
-export function isUnixSocket(listen: string): boolean {
-  return listen.startsWith('unix:');
-}
-
 function socketPath(listen: string): string {
   return listen.replace(/^unix:(\/\/)?/, '');
 }
 
-export function isLoopback(listen: string): boolean {
-  const host = listen.slice(0, listen.lastIndexOf(':')).replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
 
 type Provider = Parameters<typeof experimental.createCertificateProviderServerCredentials>[0];
 

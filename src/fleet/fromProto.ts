@@ -1,0 +1,73 @@
+import { ACTIVE_STATES, LOAD_STATES, USAGE_SOURCES } from '../core/stateWords.js';
+import type { LogLine } from '../core/logLine.js';
+import type { ActionResult, StreamStatus, StreamSummary } from '../core/status.js';
+import {
+  ActionStatus,
+  LogSource,
+  type LogEntry,
+  type StartResponse,
+  type StreamStatus as ProtoStatus,
+  type StreamSummary as ProtoSummary,
+} from '../../gen/lit/stream/v1/stream.js';
+
+/**
+ * An agent's answers in the product's words, each naming `host`: the gateway's name for the agent,
+ * whatever the agent calls itself (its `--host-name` matters only to its direct callers). The
+ * enums are in the order of core/stateWords.ts's word lists (enum value = index + 1).
+ */
+
+export function summaryFromProto(summary: ProtoSummary, host: string): StreamSummary {
+  return {
+    team: summary.team,
+    name: summary.name,
+    unit: summary.unit,
+    loadState: LOAD_STATES[summary.loadState - 1] ?? '',
+    activeState: ACTIVE_STATES[summary.activeState - 1] ?? '',
+    subState: summary.subState,
+    ...(summary.unitFileState ? { unitFileState: summary.unitFileState } : {}),
+    host,
+  };
+}
+
+export function statusFromProto(status: ProtoStatus, host: string): StreamStatus {
+  return {
+    ...summaryFromProto(status, host),
+    started: status.started,
+    mainPid: status.mainPid,
+    tasks: status.tasks,
+    memoryBytes: status.memoryBytes,
+    usageSource: USAGE_SOURCES.at(Math.max(0, status.usageSource)) ?? 'none',
+    ...(status.usagePartial ? { usagePartial: true } : {}),
+    restartCount: status.restartCount,
+    result: status.result,
+    exitStatus: status.exitStatus,
+    exitSignal: status.exitSignal,
+  };
+}
+
+export function logLineFromProto(entry: LogEntry, host: string): LogLine {
+  return {
+    timeUsec: BigInt(entry.time?.getTime() ?? 0) * 1000n,
+    priority: entry.priority,
+    pid: entry.pid,
+    message: entry.message,
+    cursor: entry.cursor,
+    source: entry.source === LogSource.LOG_SOURCE_SYSTEMD ? 'systemd' : 'worker',
+    host,
+  };
+}
+
+/** A Start, Stop or Restart answer (Stop's has no log lines). */
+export function actionFromProto(response: Omit<StartResponse, 'logs'> & { logs?: LogEntry[] }, host: string): ActionResult {
+  return {
+    status: response.status === ActionStatus.ACTION_STATUS_SUCCESS ? 'SUCCESS' : 'FAILURE',
+    message: response.message,
+    jobResult: response.jobResult,
+    stream: response.stream ? summaryFromProto(response.stream, host) : missingStream(host),
+    logs: (response.logs ?? []).map((entry) => logLineFromProto(entry, host)),
+  };
+}
+
+function missingStream(host: string): StreamSummary {
+  return { team: '', name: '', unit: '', loadState: '', activeState: '', subState: '', host };
+}

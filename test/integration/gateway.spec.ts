@@ -1,0 +1,138 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { credentials, status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway, type RunningGateway } from '../../src/daemon/gateway.js';
+import { createLogger } from '../../src/daemon/main.js';
+import { HealthCheckResponse_ServingStatus, HealthClient } from '../../gen/grpc/health/v1/health.js';
+import { ActiveState, StreamServiceClient, type WatchStatusResponse } from '../../gen/lit/stream/v1/stream.js';
+import { type Harness, rpc, rpcError, startHarness, waitFor } from './harness.js';
+
+/**
+ * The gateway over two agents on loopback (each a real lit-streamd on its own embedded systemd):
+ * feed-1 declares `bitcoin` and `shared`, feed-2 `ethereum` and `shared`. The agents call
+ * themselves something else (--host-name): answers carry the gateway's names. The multi-host
+ * suite (test/fleet) runs the same on hosts in network namespaces, with mTLS, DNS and faults.
+ */
+const TEMPLATE = { 'lit-stream-contoso@.service': '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n' };
+const FEED_1 = { ...TEMPLATE, 'lit-stream-contoso@bitcoin.service': { link: 'lit-stream-contoso@.service' }, 'lit-stream-contoso@shared.service': { link: 'lit-stream-contoso@.service' } };
+const FEED_2 = { ...TEMPLATE, 'lit-stream-contoso@ethereum.service': { link: 'lit-stream-contoso@.service' }, 'lit-stream-contoso@shared.service': { link: 'lit-stream-contoso@.service' } };
+
+let feed1: Harness;
+let feed2: Harness;
+let gateway: RunningGateway;
+let client: StreamServiceClient;
+let dir: string;
+
+beforeAll(async () => {
+  [feed1, feed2] = await Promise.all([startHarness(FEED_1, { hostName: 'agent-one' }), startHarness(FEED_2, { hostName: 'agent-two' })]);
+  dir = await mkdtemp(join(tmpdir(), 'lit-stream-gateway-'));
+  const fleetFile = join(dir, 'fleet.yaml');
+  await writeFile(fleetFile, `hosts:\n  - name: feed-1\n    address: ${feed1.address}\n  - name: feed-2\n    address: ${feed2.address}\ndeadline: 1s\n`);
+  const log = createLogger('warn', new Writable({ write: (_chunk, _encoding, done) => done() }));
+  gateway = await startGateway({ listen: '127.0.0.1:0', log, fleetFile });
+  client = new StreamServiceClient(gateway.address, credentials.createInsecure());
+});
+
+afterAll(async () => {
+  client?.close();
+  await gateway?.shutdown(2_000);
+  await Promise.all([feed1?.stop(), feed2?.stop()]);
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const list = (request: { pageSize?: number; pageToken?: string; host?: string } = {}) =>
+  rpc(client, client.listStreams, { team: 'contoso', pageSize: 0, pageToken: '', ...request });
+
+describe('a fleet gateway over two agents', () => {
+  it("lists every host's streams by name then host, each named as the fleet file names its host", async () => {
+    const { streams, hostErrors } = await list();
+    expect(streams.map((s) => `${s.name}@${s.host}`)).toEqual(['bitcoin@feed-1', 'ethereum@feed-2', 'shared@feed-1', 'shared@feed-2']);
+    expect(hostErrors).toEqual([]);
+    expect((await list({ host: 'feed-2' })).streams.map((s) => s.name)).toEqual(['ethereum', 'shared']);
+  });
+
+  it('pages over the merged list without repeats or gaps', async () => {
+    const seen: string[] = [];
+    let pageToken = '';
+    do {
+      const page = await list({ pageSize: 1, pageToken });
+      seen.push(...page.streams.map((s) => `${s.name}@${s.host}`));
+      pageToken = page.nextPageToken;
+    } while (pageToken !== '');
+    expect(seen).toEqual(['bitcoin@feed-1', 'ethereum@feed-2', 'shared@feed-1', 'shared@feed-2']);
+  });
+
+  it('sends a call without host to the one host that declares the stream, and one with host to that host', async () => {
+    const started = await rpc(client, client.start, { team: 'contoso', name: 'ethereum' });
+    expect(started.stream).toMatchObject({ host: 'feed-2', activeState: ActiveState.ACTIVE_STATE_ACTIVE });
+    expect((await feed2.unitState('lit-stream-contoso@ethereum.service')).ActiveState).toBe('active');
+    const { status: shared } = await rpc(client, client.getStatus, { team: 'contoso', name: 'shared', host: 'feed-1', logLines: 0 });
+    expect(shared?.host).toBe('feed-1');
+    await rpc(client, client.stop, { team: 'contoso', name: 'ethereum' });
+    expect((await feed2.unitState('lit-stream-contoso@ethereum.service')).ActiveState).not.toBe('active');
+  });
+
+  it('answers FAILED_PRECONDITION naming both hosts for a stream on two, NOT_FOUND for one on none or a host not in the fleet', async () => {
+    const ambiguous = await rpcError(client, client.getStatus, { team: 'contoso', name: 'shared' });
+    expect(ambiguous.code).toBe(status.FAILED_PRECONDITION);
+    expect(ambiguous.details).toContain('feed-1, feed-2');
+    expect((await rpcError(client, client.getStatus, { team: 'contoso', name: 'dogecoin' })).code).toBe(status.NOT_FOUND);
+    const stranger = await rpcError(client, client.getStatus, { team: 'contoso', name: 'bitcoin', host: 'feed-9' });
+    expect(stranger.code).toBe(status.NOT_FOUND);
+    expect(stranger.details).toContain("host 'feed-9' is not in the fleet");
+  });
+
+  it("relays a host's own error with its code, the host named", async () => {
+    const error = await rpcError(client, client.getStatus, { team: 'contoso', name: 'dogecoin', host: 'feed-1' });
+    expect(error.code).toBe(status.NOT_FOUND);
+    expect(error.details).toMatch(/^host 'feed-1': /);
+  });
+
+  it('watches every host through one upstream watch per host and team, each change naming its host', async () => {
+    const call = client.watchStatus({ team: 'contoso', name: '', batchInitial: true });
+    const messages: WatchStatusResponse[] = [];
+    call.on('data', (message: WatchStatusResponse) => messages.push(message));
+    call.on('error', () => undefined);
+    try {
+      await waitFor(() => messages.some((m) => m.initialComplete), 10_000, 'the snapshot');
+      expect(messages.flatMap((m) => m.statuses).map((s) => `${s.name}@${s.host}`)).toEqual(['bitcoin@feed-1', 'ethereum@feed-2', 'shared@feed-1', 'shared@feed-2']);
+      await rpc(feed1.client, feed1.client.start, { team: 'contoso', name: 'shared' });
+      await waitFor(
+        () => messages.some((m) => m.status?.name === 'shared' && m.status.host === 'feed-1' && m.status.activeState === ActiveState.ACTIVE_STATE_ACTIVE),
+        10_000,
+        'the change on feed-1',
+      );
+      expect(messages.some((m) => m.status?.name === 'shared' && m.status.host === 'feed-2')).toBe(false);
+    } finally {
+      call.cancel();
+    }
+  });
+});
+
+describe('a fleet gateway when a host goes away', () => {
+  it('answers with the hosts that answer, the others in host_errors; UNAVAILABLE for a stream only they may have; NOT_SERVING once none answers', async () => {
+    const health = new HealthClient(gateway.address, credentials.createInsecure());
+    const check = () =>
+      new Promise<number>((resolve, reject) => health.check({ service: '' }, (error, response) => (error ? reject(error) : resolve(response.status))));
+    try {
+      await waitFor(async () => (await check()) === HealthCheckResponse_ServingStatus.SERVING, 10_000, 'the gateway SERVING');
+      await feed2.stop();
+      const { streams, hostErrors } = await list();
+      expect(streams.map((s) => `${s.name}@${s.host}`)).toEqual(['bitcoin@feed-1', 'shared@feed-1']);
+      expect(hostErrors).toEqual([expect.objectContaining({ host: 'feed-2', code: status.UNAVAILABLE })]);
+      const maybe = await rpcError(client, client.getStatus, { team: 'contoso', name: 'ethereum' });
+      expect(maybe.code).toBe(status.UNAVAILABLE);
+      expect(maybe.details).toContain('feed-2');
+      // The one host that declares `shared` among those that answered.
+      expect((await rpc(client, client.getStatus, { team: 'contoso', name: 'shared' })).status?.host).toBe('feed-1');
+      expect(await check()).toBe(HealthCheckResponse_ServingStatus.SERVING);
+      await feed1.stop();
+      await waitFor(async () => (await check()) === HealthCheckResponse_ServingStatus.NOT_SERVING, 10_000, 'the gateway NOT_SERVING');
+    } finally {
+      health.close();
+    }
+  });
+});
