@@ -10,7 +10,7 @@ import type { TeamRole } from './roles.js';
 export interface AccessRules {
   readonly tokens: readonly TokenRule[];
   readonly certificates: readonly CertificateRule[];
-  /** Identity → `admin` (every team) or team → role. */
+  /** Identity → `admin` (every team), `gateway` (acts for the callers it names) or team → role. */
   readonly grants: ReadonlyMap<string, Grant>;
 }
 
@@ -29,7 +29,12 @@ export interface CertificateRule {
   readonly subject: string;
 }
 
-export type Grant = 'admin' | ReadonlyMap<string, TeamRole>;
+/**
+ * `admin`: every role on every team. `gateway`: a fleet gateway, which may act only for the caller
+ * it names in `lit-stream-on-behalf-of` (that caller's grants then decide), never by itself. Both
+ * are held server-wide, not per team.
+ */
+export type Grant = 'admin' | 'gateway' | ReadonlyMap<string, TeamRole>;
 
 /** A path into the access file, e.g. ['grants', 'ingest-bot', 'contoso']. */
 export type FieldPath = readonly (string | number)[];
@@ -51,6 +56,10 @@ export class AccessRulesError extends Error {
  * with every call, so it is kept to characters that need no quoting.
  */
 const IDENTITY = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export function isIdentityName(name: string): boolean {
+  return IDENTITY.test(name);
+}
 const SHA256_HEX = /^[0-9a-fA-F]{64}$/;
 /** A certificate subject: no whitespace at its ends, no control characters (SAN/CN values). */
 const SUBJECT = /^[^\s\u0000-\u001f\u007f](?:[^\u0000-\u001f\u007f]{0,1022}[^\s\u0000-\u001f\u007f])?$/;
@@ -122,12 +131,12 @@ function validateGrants(value: unknown): ReadonlyMap<string, Grant> {
 }
 
 function validateGrant(grant: unknown, path: FieldPath): Grant {
-  if (grant === 'admin') return 'admin';
+  if (grant === 'admin' || grant === 'gateway') return grant;
   if (grant === 'reader' || grant === 'operator') {
     throw new AccessRulesError(path, `${grant} is held per team: write { <team>: ${grant} }; only admin is granted for every team at once`);
   }
   if (typeof grant === 'string' || grant === null || typeof grant !== 'object' || Array.isArray(grant)) {
-    throw new AccessRulesError(path, `expected admin or a mapping of team to role (reader, operator), got ${describe(grant)}`);
+    throw new AccessRulesError(path, `expected admin, gateway or a mapping of team to role (reader, operator), got ${describe(grant)}`);
   }
   const teams = new Map<string, TeamRole>();
   for (const [team, role] of Object.entries(grant as Record<string, unknown>)) {
@@ -136,8 +145,8 @@ function validateGrant(grant: unknown, path: FieldPath): Grant {
     } catch (error) {
       throw new AccessRulesError([...path, team], (error as Error).message, 'key');
     }
-    if (role === 'admin') {
-      throw new AccessRulesError([...path, team], 'admin is granted for every team, not per team: write the identity as `<name>: admin`');
+    if (role === 'admin' || role === 'gateway') {
+      throw new AccessRulesError([...path, team], `${role} is granted for every team, not per team: write the identity as \`<name>: ${role}\``);
     }
     if (role !== 'reader' && role !== 'operator') {
       throw new AccessRulesError([...path, team], `unknown role ${describe(role)}: use reader or operator`);

@@ -3,4 +3,4 @@ export { AccessFileError, loadAccessFile, parseAccessPolicy, formatOfPath, type 
 export { AccessPolicy, type Decision, type Identity, type PeerCertificateLike } from './policy.js';
 export { REQUIRED_ROLE, ROLES, requiredRoleOf, roleSatisfies, type Role, type TeamRole } from './roles.js';
 export { bearerTokenOf, hashToken } from './tokens.js';
-export type { AccessRules, CertificateRule, Grant, TokenRule } from './accessRules.js';
+export { isIdentityName, type AccessRules, type CertificateRule, type Grant, type TokenRule } from './accessRules.js';

@@ -7,7 +7,8 @@ import { findTokenOwner, storedToken, type StoredToken } from './tokens.js';
 /** Who is calling, as the access file names them, and which credential showed it. */
 export interface Identity {
   readonly name: string;
-  readonly via: 'token' | 'certificate';
+  /** `gateway`: named by a fleet gateway, which proved itself with a token or certificate. */
+  readonly via: 'token' | 'certificate' | 'gateway';
 }
 
 /**
@@ -70,11 +71,16 @@ export class AccessPolicy {
     return name === undefined ? undefined : Object.freeze({ name, via: 'certificate' as const });
   }
 
-  /** The role an identity holds for a team, if any. */
+  /** The role an identity holds for a team, if any (a gateway holds none of its own). */
   roleOf(identity: Identity, team: string): Role | undefined {
     const grant = this.#grants.get(identity.name);
-    if (grant === undefined) return undefined;
+    if (grant === undefined || grant === 'gateway') return undefined;
     return grant === 'admin' ? 'admin' : grant.get(team);
+  }
+
+  /** Whether the identity is a fleet gateway: it may act only for the callers it names. */
+  isGateway(identity: Identity): boolean {
+    return this.#grants.get(identity.name) === 'gateway';
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { Metadata } from '@grpc/grpc-js';
-import { AccessPolicy, bearerTokenOf, type Identity, loadAccessFile, type PeerCertificateLike } from '../auth/index.js';
+import { AccessPolicy, bearerTokenOf, isIdentityName, type Identity, loadAccessFile, type PeerCertificateLike } from '../auth/index.js';
+import { ON_BEHALF_OF_METADATA } from '../core/backend.js';
 import { PermissionDeniedError, UnauthenticatedError } from '../core/errors.js';
 
 /** Who is calling, for decisions and the audit log. */
@@ -8,6 +9,8 @@ export interface Caller {
   readonly identity: Identity | undefined;
   /** For logs: `dashboard` (token or certificate), or `anonymous`. Never a secret. */
   readonly label: string;
+  /** The fleet gateway that forwarded the call for `identity` (its own identity's name). */
+  readonly gateway?: string;
 }
 
 export interface AccessLogger {
@@ -71,18 +74,46 @@ export class AccessControl {
     if (!this.enabled) return ANONYMOUS;
     const policy = this.policy;
     if (!policy) throw new UnauthenticatedError('the access file is not loaded');
+    return this.actingFor(policy, this.credentialed(policy, call), call);
+  }
+
+  /** Who the credentials name. */
+  private credentialed(policy: AccessPolicy, call: CredentialSource): Identity {
     const header = call.metadata.get('authorization')[0];
     if (header !== undefined) {
       const token = bearerTokenOf(String(header));
       const identity = token === undefined ? undefined : policy.identifyToken(token);
       if (!identity) throw new UnauthenticatedError("the 'authorization' metadata is not a bearer token this server knows");
-      return { identity, label: identity.name };
+      return identity;
     }
     const identity = policy.identifyCertificate(call.getAuthContext?.().sslPeerCertificate);
     if (!identity) {
       throw new UnauthenticatedError("no credentials: send 'authorization: Bearer <token>' or a client certificate the server trusts");
     }
-    return { identity, label: identity.name };
+    return identity;
+  }
+
+  /**
+   * The caller the call is decided for. An identity holding the `gateway` role acts only for the
+   * caller it names in `lit-stream-on-behalf-of` (their grants decide; the audit names both); any
+   * other identity that sends that header is refused, as is a gateway that names nobody. Every
+   * refusal is an audit line.
+   */
+  private actingFor(policy: AccessPolicy, identity: Identity, call: CredentialSource): Caller {
+    const named = call.metadata.get(ON_BEHALF_OF_METADATA);
+    const onBehalfOf = named.length === 1 ? String(named[0]) : undefined;
+    const gateway = policy.isGateway(identity);
+    if (!gateway && named.length === 0) return { identity, label: identity.name };
+    const refuse = (reason: string): never => {
+      this.log.info({ audit: true, identity: identity.name, onBehalfOf: onBehalfOf?.slice(0, 64) ?? null, outcome: 'REFUSED', reason }, 'audit');
+      throw new PermissionDeniedError(reason);
+    };
+    if (!gateway) return refuse(`${identity.name} may not send '${ON_BEHALF_OF_METADATA}': only an identity holding the gateway role acts for others`);
+    if (onBehalfOf === undefined) {
+      return refuse(`${identity.name} holds the gateway role: it acts only for the one caller it names in '${ON_BEHALF_OF_METADATA}'`);
+    }
+    if (!isIdentityName(onBehalfOf)) return refuse(`'${ON_BEHALF_OF_METADATA}' from ${identity.name} is not an identity name`);
+    return { identity: Object.freeze({ name: onBehalfOf, via: 'gateway' as const }), label: onBehalfOf, gateway: identity.name };
   }
 
   /**

@@ -9,6 +9,8 @@ export function callFields(spec: MethodSpec, call: EndedCall): Record<string, un
     method: spec.method,
     ...(call.request !== undefined ? spec.fields?.(call.request) : undefined),
     identity: call.caller?.label,
+    // A call a fleet gateway forwarded: the caller above, and the gateway that vouched for it.
+    ...(call.caller?.gateway ? { gateway: call.caller.gateway } : {}),
     code: STATUS_NAMES[call.code],
     durationMs: Math.round(call.seconds * 1_000_000) / 1000,
   };

@@ -190,7 +190,7 @@ describe('the access file', () => {
       ['a team with "@"', yaml('grants:', '  ingest-bot: { "contoso@x": reader }'), 'yaml', '2:17: grants.ingest-bot["contoso@x"]: team "contoso@x" is invalid'],
       ['admin for one team', yaml('grants:', '  ops: { contoso: admin }'), 'yaml', '2:19: grants.ops.contoso: admin is granted for every team, not per team'],
       ['reader for every team', yaml('grants:', '  dashboard: reader'), 'yaml', '2:14: grants.dashboard: reader is held per team: write { <team>: reader }'],
-      ['an identity without a grant', yaml('grants:', '  ops:'), 'yaml', '2:7: grants.ops: expected admin or a mapping of team to role (reader, operator), got nothing'],
+      ['an identity without a grant', yaml('grants:', '  ops:'), 'yaml', '2:7: grants.ops: expected admin, gateway or a mapping of team to role (reader, operator), got nothing'],
       ['an invalid identity in grants', yaml('grants:', '  -ops: admin'), 'yaml', '2:3: grants.-ops: identity name "-ops" is invalid'],
       // YAML itself
       ['a YAML syntax error', yaml('grants:', '  dashboard: { contoso: reader', 'tokens: []'), 'yaml', '3:1: invalid YAML'],
