@@ -32,6 +32,8 @@ test_packages=(
   python3-setuptools # the Python client's build backend (PEP 621 pyproject.toml)
   python3-venv       # the Python client spec installs it into a virtualenv, as users would
   locales            # localedef's de_DE: the Python client's timestamps are checked under a German LC_TIME
+  iproute2           # ip netns / ip link: the multi-host suite (test/fleet) puts each host in a network namespace
+  dnsmasq-base       # dnsmasq: the multi-host suite's DNS server, for the gateway's SRV discovery
 )
 
 case "$purpose" in

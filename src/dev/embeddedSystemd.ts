@@ -104,6 +104,12 @@ export interface EmbeddedSystemdOptions {
    * cloned under /tmp can run its examples and fixtures.
    */
   readonly visiblePaths?: readonly string[];
+  /**
+   * A command the sandbox is launched through, e.g. `nsenter --net=/run/netns/feed-1` to make it a
+   * host of its own network namespace (its workers then live on that network). It must exec what
+   * follows it, as nsenter does, so the manager's process stays the one this class watches.
+   */
+  readonly launchPrefix?: readonly string[];
 }
 
 /**
@@ -191,7 +197,8 @@ export class EmbeddedSystemd {
     const procs = (dirs: readonly string[]) => dirs.map((dir) => join(dir, 'cgroup.procs')).join(':');
     const visible = [root, ...(options.visiblePaths ?? [PACKAGE_ROOT])];
     const launchArgs = [join(root, 'journal'), procs(journaldCgroups), procs(managerCgroups), ...visible];
-    const child = spawn('unshare', ['-m', '--propagation', 'private', '/bin/sh', '-c', LAUNCH, 'launch', ...launchArgs], {
+    const [command, ...prefixArgs] = [...(options.launchPrefix ?? []), 'unshare'];
+    const child = spawn(command!, [...prefixArgs, '-m', '--propagation', 'private', '/bin/sh', '-c', LAUNCH, 'launch', ...launchArgs], {
       env,
       stdio: ['ignore', logFd, logFd],
       detached: true, // systemd gets our signals from shutdown(), not the terminal's

@@ -21,7 +21,7 @@ export interface KeyPair {
 
 export interface TestCertificates {
   readonly ca: KeyPair;
-  /** For 127.0.0.1, ::1 and localhost; extendedKeyUsage serverAuth. */
+  /** For 127.0.0.1, ::1 and localhost (or `serverAltNames`); extendedKeyUsage serverAuth. */
   readonly server: KeyPair;
   /** CN and SAN DNS `clientSubject`, signed by `ca`; extendedKeyUsage clientAuth. */
   readonly client: KeyPair;
@@ -40,6 +40,8 @@ export interface CertificateOptions {
    * email, IP); values may hold commas. Default `DNS:<clientSubject>`.
    */
   readonly clientAltNames?: readonly string[];
+  /** The server certificate's subjectAltName entries; default localhost, 127.0.0.1 and ::1. */
+  readonly serverAltNames?: readonly string[];
 }
 
 const run = promisify(execFile);
@@ -55,7 +57,7 @@ export async function generateTestCertificates(options: CertificateOptions = {})
       openssl.certificateAuthority('rogue-ca', 'lit-stream rogue CA'),
     ]);
     const [server, client, rogueClient] = await Promise.all([
-      openssl.leaf('server', 'ca', 'localhost', 'serverAuth', ['DNS:localhost', 'IP:127.0.0.1', 'IP:::1']),
+      openssl.leaf('server', 'ca', 'localhost', 'serverAuth', options.serverAltNames ?? ['DNS:localhost', 'IP:127.0.0.1', 'IP:::1']),
       openssl.leaf('client', 'ca', clientSubject, 'clientAuth', clientAltNames),
       openssl.leaf('rogue-client', 'rogue-ca', clientSubject, 'clientAuth', clientAltNames),
     ]);

@@ -42,11 +42,14 @@ export const protobufFileName = "lit/stream/v1/stream.proto";
  *   FAILED_PRECONDITION  the stream's unit cannot be started as it stands: masked, a unit file
  *                        systemd cannot load or with a bad setting, RefuseManualStart=, or its
  *                        unit file was removed while it runs (it can still be stopped); or, for
- *                        Logs, the server cannot read the journal (the message says how to fix it).
+ *                        Logs, the server cannot read the journal (the message says how to fix it);
+ *                        or, at a fleet gateway, the stream is declared on several hosts and the
+ *                        request names none (`host`; the message names them).
  *   UNAUTHENTICATED      the caller showed no credential the server's access file knows.
  *   PERMISSION_DENIED    the caller's role on the team does not allow the call (decided before
  *                        systemd is asked, the same whether or not the stream exists), or systemd
- *                        refused the server access over D-Bus.
+ *                        refused the server access over D-Bus; or, at an agent, a caller that is no
+ *                        fleet gateway sent `lit-stream-on-behalf-of`, or a gateway named no caller.
  *   RESOURCE_EXHAUSTED   a limit of the server (calls or streams per caller, message size), of
  *                        systemd or of the bus was hit.
  *   UNAVAILABLE          the server has no working session with systemd right now (the bus or
@@ -55,11 +58,16 @@ export const protobufFileName = "lit/stream/v1/stream.proto";
  *                        shutting down; retry with backoff. At shutdown an action still waiting for
  *                        its turn is not sent to systemd, and one whose job outlasts the grace
  *                        period is told that job is still running in systemd; the message says which.
+ *                        At a fleet gateway also: the stream is not declared on the hosts that
+ *                        answered, and some did not (it may be on one of them; the message names them).
  *   DEADLINE_EXCEEDED    the caller's deadline passed before systemd finished (the job goes on),
  *                        or while it waited for an earlier action on the stream (nothing was sent).
  *   CANCELLED            the caller cancelled the call; an action not yet sent to systemd is not
  *                        sent, one already sent goes on in systemd.
  *   UNIMPLEMENTED        the server does not offer this method.
+ *
+ * A fleet gateway (`lit-streamd --fleet`) answers for many hosts' agents: an error of one host comes
+ * back with that host's own code, its message starting with `host '<name>': `.
  *
  * One systemd job at a time per stream: Start and Restart wait for the actions before them, in
  * arrival order, so each answer is about the caller's own job. Stop waits for no Start or Restart:
@@ -527,7 +535,10 @@ export interface StreamStatus {
 export interface HostError {
   /** The host's name in the fleet, or the discovery entry that failed. */
   host: string;
-  /** The gRPC status code it answered with (or DEADLINE_EXCEEDED / UNAVAILABLE when it did not). */
+  /**
+   * The gRPC status code it answered with; DEADLINE_EXCEEDED when it did not answer within the
+   * fleet's per-host deadline; UNAVAILABLE when it could not be reached, or a discovery failed.
+   */
   code: number;
   /** What it said, or why it could not be asked. */
   message: string;
@@ -553,13 +564,18 @@ export interface ListStreamsRequest {
 
 /** A page of a team's streams. */
 export interface ListStreamsResponse {
-  /** The team's declared streams, ordered by name. */
+  /**
+   * The team's declared streams, ordered by name, then host: only from hosts that answered this
+   * call (none is shown from memory).
+   */
   streams: StreamSummary[];
   /** Pass as `page_token` to get the next page; empty on the last page. */
   nextPageToken: string;
   /**
-   * Hosts that did not answer (fleet gateway): their streams are missing from `streams`. Empty
-   * when every host answered.
+   * Hosts that did not answer, or answered with an error (fleet gateway): their streams are missing
+   * from `streams`. Also each discovery entry whose last resolution failed (`host` is the entry,
+   * e.g. `srv:_lit-stream._tcp.feeds.example`; the hosts it found before are still asked). Empty
+   * when every host answered, and always from an agent. Sorted by host.
    */
   hostErrors: HostError[];
 }
@@ -784,8 +800,11 @@ export interface WatchStatusResponse {
    */
   initialComplete: boolean;
   /**
-   * Set (and nothing else but `kind` UNSPECIFIED) when a host of the fleet stopped answering: its
-   * streams' statuses are no longer current. When it answers again, its streams come as CHANGED.
+   * Set (and nothing else but `kind` UNSPECIFIED) when a host of the fleet stopped answering, or
+   * had not answered when the watch began: its streams' statuses are no longer current (a watcher
+   * should stop showing them as running). When it answers again, each of its streams comes as
+   * CHANGED, and each it no longer declares as REMOVED. A host that leaves the fleet (its discovery
+   * no longer lists it) is no error: its streams come as REMOVED.
    */
   hostError?: HostError | undefined;
 }
@@ -4754,7 +4773,12 @@ export const UnitFileChange: MessageFns<UnitFileChange> = {
 /** StreamService starts, stops and inspects a team's streams. */
 export type StreamServiceService = typeof StreamServiceService;
 export const StreamServiceService = {
-  /** ListStreams lists a team's declared streams with their current state, ordered by name. */
+  /**
+   * ListStreams lists a team's declared streams with their current state, ordered by name. A fleet
+   * gateway asks every host at once, each within the fleet's per-host deadline, and lists a stream
+   * once per host that declares it (by name, then host); hosts that did not answer are in
+   * `host_errors`, never a failed call.
+   */
   listStreams: {
     path: "/lit.stream.v1.StreamService/ListStreams" as const,
     requestStream: false as const,
@@ -4837,7 +4861,10 @@ export const StreamServiceService = {
    * stream. Across a reconnect to systemd the watch goes on, with a CHANGED for each stream that
    * changed meanwhile. A watcher that reads slower than changes come gets the latest status of
    * each stream instead of every intermediate one. Messages carry no `tasks`, `memory_bytes` or
-   * `usage_source`: those are measured, not signalled (use GetStatus).
+   * `usage_source`: those are measured, not signalled (use GetStatus). Through a fleet gateway the
+   * snapshot comes from every host that answered within the per-host deadline, each host that did
+   * not follows as a `host_error`, then each host's changes in order; a host that goes away is a
+   * `host_error`, and when it is back each of its streams comes again as CHANGED.
    */
   watchStatus: {
     path: "/lit.stream.v1.StreamService/WatchStatus" as const,
@@ -4909,7 +4936,12 @@ export const StreamServiceService = {
 } as const;
 
 export interface StreamServiceServer extends UntypedServiceImplementation {
-  /** ListStreams lists a team's declared streams with their current state, ordered by name. */
+  /**
+   * ListStreams lists a team's declared streams with their current state, ordered by name. A fleet
+   * gateway asks every host at once, each within the fleet's per-host deadline, and lists a stream
+   * once per host that declares it (by name, then host); hosts that did not answer are in
+   * `host_errors`, never a failed call.
+   */
   listStreams: handleUnaryCall<ListStreamsRequest, ListStreamsResponse>;
   /**
    * Start starts a stream and returns once systemd's start job has finished and the worker has
@@ -4952,7 +4984,10 @@ export interface StreamServiceServer extends UntypedServiceImplementation {
    * stream. Across a reconnect to systemd the watch goes on, with a CHANGED for each stream that
    * changed meanwhile. A watcher that reads slower than changes come gets the latest status of
    * each stream instead of every intermediate one. Messages carry no `tasks`, `memory_bytes` or
-   * `usage_source`: those are measured, not signalled (use GetStatus).
+   * `usage_source`: those are measured, not signalled (use GetStatus). Through a fleet gateway the
+   * snapshot comes from every host that answered within the per-host deadline, each host that did
+   * not follows as a `host_error`, then each host's changes in order; a host that goes away is a
+   * `host_error`, and when it is back each of its streams comes again as CHANGED.
    */
   watchStatus: handleServerStreamingCall<WatchStatusRequest, WatchStatusResponse>;
   /**
@@ -4984,7 +5019,12 @@ export interface StreamServiceServer extends UntypedServiceImplementation {
 }
 
 export interface StreamServiceClient extends Client {
-  /** ListStreams lists a team's declared streams with their current state, ordered by name. */
+  /**
+   * ListStreams lists a team's declared streams with their current state, ordered by name. A fleet
+   * gateway asks every host at once, each within the fleet's per-host deadline, and lists a stream
+   * once per host that declares it (by name, then host); hosts that did not answer are in
+   * `host_errors`, never a failed call.
+   */
   listStreams(
     request: ListStreamsRequest,
     callback: (error: ServiceError | null, response: ListStreamsResponse) => void,
@@ -5094,7 +5134,10 @@ export interface StreamServiceClient extends Client {
    * stream. Across a reconnect to systemd the watch goes on, with a CHANGED for each stream that
    * changed meanwhile. A watcher that reads slower than changes come gets the latest status of
    * each stream instead of every intermediate one. Messages carry no `tasks`, `memory_bytes` or
-   * `usage_source`: those are measured, not signalled (use GetStatus).
+   * `usage_source`: those are measured, not signalled (use GetStatus). Through a fleet gateway the
+   * snapshot comes from every host that answered within the per-host deadline, each host that did
+   * not follows as a `host_error`, then each host's changes in order; a host that goes away is a
+   * `host_error`, and when it is back each of its streams comes again as CHANGED.
    */
   watchStatus(request: WatchStatusRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchStatusResponse>;
   watchStatus(

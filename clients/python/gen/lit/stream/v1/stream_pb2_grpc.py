@@ -72,7 +72,10 @@ class StreamServiceServicer(object):
     """
 
     def ListStreams(self, request, context):
-        """ListStreams lists a team's declared streams with their current state, ordered by name.
+        """ListStreams lists a team's declared streams with their current state, ordered by name. A fleet
+        gateway asks every host at once, each within the fleet's per-host deadline, and lists a stream
+        once per host that declares it (by name, then host); hosts that did not answer are in
+        `host_errors`, never a failed call.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -131,7 +134,10 @@ class StreamServiceServicer(object):
         stream. Across a reconnect to systemd the watch goes on, with a CHANGED for each stream that
         changed meanwhile. A watcher that reads slower than changes come gets the latest status of
         each stream instead of every intermediate one. Messages carry no `tasks`, `memory_bytes` or
-        `usage_source`: those are measured, not signalled (use GetStatus).
+        `usage_source`: those are measured, not signalled (use GetStatus). Through a fleet gateway the
+        snapshot comes from every host that answered within the per-host deadline, each host that did
+        not follows as a `host_error`, then each host's changes in order; a host that goes away is a
+        `host_error`, and when it is back each of its streams comes again as CHANGED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
