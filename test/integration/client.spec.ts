@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   closeSharedClients,
   getStreams,
+  listStreams,
   GrpcStatus,
   LitStreamError,
   type LogsOptions,
@@ -72,6 +73,18 @@ describe('Stream, as in the Python SDK', () => {
   it('prints as Stream(team=..., name=...)', () => {
     expect(String(stream())).toBe("Stream(team='contoso', name='bitcoin')");
     expect(inspect(stream())).toBe("Stream(team='contoso', name='bitcoin')");
+  });
+
+  it('prints the host only when it names one, and asks that host alone', async () => {
+    const elsewhere = new Stream('contoso', 'bitcoin', { host: 'feed-2' });
+    expect(String(elsewhere)).toBe("Stream(team='contoso', name='bitcoin', host='feed-2')");
+    // This lit-streamd is another host: NOT_FOUND, naming both.
+    const error = await elsewhere.status().catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: GrpcStatus.NOT_FOUND, details: expect.stringContaining("'feed-2'") });
+    // Its own host, as the server names it, is answered.
+    const { details } = await stream().status({ logLines: 0 });
+    expect(details.host).toBeTruthy();
+    expect((await new Stream('contoso', 'bitcoin', { host: details.host }).status({ logLines: 0 })).name).toBe('bitcoin');
   });
 
   it('fails with a typed error carrying the gRPC code', async () => {
@@ -228,6 +241,15 @@ describe('getStreams, as in the Python SDK', () => {
 
   it('returns an empty list for a team without streams', async () => {
     expect(await getStreams('acme')).toEqual([]);
+  });
+
+  it('lists with no hosts to report from a single lit-streamd; one named host keeps its name on each stream', async () => {
+    const all = await listStreams('contoso');
+    expect(all.hostErrors).toEqual([]);
+    expect(all.streams.every((each) => each.host === undefined)).toBe(true);
+    const { details } = await new Stream('contoso', 'bitcoin').status({ logLines: 0 });
+    const mine = await listStreams('contoso', { host: details.host });
+    expect(mine.streams.map(String)[0]).toBe(`Stream(team='contoso', name='bitcoin', host='${details.host}')`);
   });
 });
 

@@ -303,6 +303,16 @@ def test_streams_print_compare_and_hash_by_team_and_name() -> None:
     assert len({Stream("contoso", "bitcoin"), Stream("contoso", "bitcoin")}) == 1
 
 
+def test_a_stream_of_a_named_host_prints_it_and_is_asked_of_that_host_only() -> None:
+    elsewhere = Stream("contoso", "bitcoin", host="feed-2")
+    assert repr(elsewhere) == "Stream(team='contoso', name='bitcoin', host='feed-2')"
+    assert elsewhere != Stream("contoso", "bitcoin")
+    # This lit-streamd is another host: it answers NOT_FOUND, naming both, and touches nothing.
+    with pytest.raises(NotFoundError) as caught:
+        elsewhere.status()
+    assert "'feed-2'" in str(caught.value)
+
+
 def test_logs_reads_the_workers_lines_from_the_journal_and_continues_after_a_cursor() -> None:
     chatty = Stream("acme", "chatty")
     assert chatty.restart()["status"] == "SUCCESS"

@@ -3,8 +3,8 @@
  * the Python SDK it replaces over the generated gRPC client, which is exported too for programs that
  * want every field.
  */
-export { Stream } from './stream.js';
-export { getStreams, watchStreams } from './getStreams.js';
+export { Stream, type StreamOptions } from './stream.js';
+export { type FleetHostError, getStreams, listStreams, type StreamList, watchStreams } from './getStreams.js';
 export type { StreamEvent } from './watch.js';
 export type { DroppedLines, LogLine, LogsOptions } from './logs.js';
 export { type ActionOutcome, Service, type ServiceActionStatus, type ServiceStatus, type ServiceStatusDetails } from './service.js';

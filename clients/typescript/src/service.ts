@@ -38,6 +38,8 @@ export interface ActionOutcome extends ServiceActionStatus {
  */
 export interface ServiceStatusDetails {
   readonly team: string;
+  /** The host the stream runs on, when the server says (an agent's `--host-name`, a fleet gateway's name for it). */
+  readonly host?: string;
   readonly unit: string;
   /** `loaded`, `not-found`, `bad-setting`, `error`, `masked`; `` when systemd has not loaded it. */
   readonly loadState: string;
@@ -137,6 +139,7 @@ export function toActionStatus(response: Pick<StartResponse, 'status' | 'message
 export function toServiceStatus(status: StreamStatus, timeZone?: string): ServiceStatus {
   const details: ServiceStatusDetails = {
     team: status.team,
+    ...(status.host ? { host: status.host } : {}),
     unit: status.unit,
     loadState: loadStateWord(status.loadState),
     activeState: activeStateWord(status.activeState),

@@ -19,17 +19,31 @@ export const STATUS_LOG_LINES = 10;
  *     await stream.status();  // { name: 'bitcoin', active: 'active', status: 'running', ... }
  */
 
+/** Where to reach lit-streamd, and (through a fleet gateway) which host's stream this is. */
+export interface StreamOptions extends ConnectionOptions {
+  /**
+   * The host whose stream this is; absent: the one host that declares it (through a fleet
+   * gateway), or the agent's own. Streams from getStreams() carry the host the server named.
+   */
+  readonly host?: string;
+}
+
 export class Stream extends Service {
+  /** The host the stream runs on, when known (a gateway's answers, an agent's `--host-name`). */
+  readonly host?: string;
+
   /**
    * @param team The name of the team that owns the Stream.
    * @param name The name of the Stream.
+   * @param options Where to reach lit-streamd; `host` names the host whose stream this is.
    */
   constructor(
     readonly team: string,
     readonly name: string,
-    options: ConnectionOptions = {},
+    { host, ...connection }: StreamOptions = {},
   ) {
-    super(options);
+    super(connection);
+    if (host) this.host = host;
   }
 
   /** Starts the stream; resolves once systemd has finished starting it. */
@@ -120,15 +134,15 @@ export class Stream extends Service {
   }
 
   override toString(): string {
-    return `Stream(team='${this.team}', name='${this.name}')`;
+    return `Stream(team='${this.team}', name='${this.name}'${this.host ? `, host='${this.host}'` : ''})`;
   }
 
   [inspect.custom](): string {
     return this.toString();
   }
 
-  private ref(): { team: string; name: string } {
-    return { team: this.team, name: this.name };
+  private ref(): { team: string; name: string; host?: string } {
+    return this.host ? { team: this.team, name: this.name, host: this.host } : { team: this.team, name: this.name };
   }
 }
 

@@ -13,6 +13,7 @@ const OPTIONS = {
   ca: { type: 'string' },
   cert: { type: 'string' },
   key: { type: 'string' },
+  host: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
   lines: { type: 'string', short: 'n' },
@@ -26,7 +27,7 @@ export const COMMANDS = ['list', 'status', 'start', 'stop', 'restart', 'logs', '
 export type CommandName = (typeof COMMANDS)[number];
 
 /** Options every command takes. */
-const COMMON: readonly OptionName[] = ['output', 'addr', 'token', 'ca', 'cert', 'key', 'help'];
+const COMMON: readonly OptionName[] = ['output', 'addr', 'token', 'ca', 'cert', 'key', 'host', 'help'];
 
 /** What each command takes beyond the common options, and how many arguments. */
 const ARGUMENTS: Record<CommandName, { readonly min: number; readonly max: number; readonly options: readonly OptionName[] }> = {
@@ -48,6 +49,8 @@ export interface CommandLine {
   readonly help: boolean;
   readonly version: boolean;
   readonly connection: { readonly addr?: string; readonly token?: string; readonly ca?: string; readonly cert?: string; readonly key?: string };
+  /** `--host`: the host of a fleet whose streams are meant. */
+  readonly host?: string;
   /** `logs`: -n, -f, --since as given. */
   readonly logs: { readonly lines?: string; readonly follow: boolean; readonly since?: string };
 }
@@ -73,6 +76,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     help: values.help === true,
     version: values.version === true,
     connection: { addr: values.addr, token: values.token, ca: values.ca, cert: values.cert, key: values.key },
+    ...(values.host ? { host: values.host } : {}),
     logs: { lines: values.lines, follow: values.follow === true, since: values.since },
   };
   if (!command || line.help) return line;

@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { ChannelState, type ConnectionOptions, DEFAULT_ADDRESS, GrpcStatus, type LitStreamError, streamServiceClient, type TlsOptions } from '../index.js';
+import { ChannelState, type ConnectionOptions, DEFAULT_ADDRESS, GrpcStatus, type LitStreamError, Stream, streamServiceClient, type TlsOptions } from '../index.js';
 import type { CommandLine } from './commandLine.js';
 import { type Io, type Paint, painter } from './terminal.js';
 
 /** What a command works with: where to connect, how to print, and the one way to report a failed call. */
 export class Context {
   readonly connection: ConnectionOptions;
+  /** `--host`: through a fleet gateway, the host whose streams are meant. */
+  readonly host?: string;
   readonly json: boolean;
   readonly paintOut: Paint;
   readonly paintErr: Paint;
@@ -17,10 +19,16 @@ export class Context {
     line: CommandLine,
   ) {
     this.connection = connectionOptions(line.connection, io.env);
+    if (line.host) this.host = line.host;
     this.address = line.connection.addr ?? (io.env.LIT_STREAM_ADDR || DEFAULT_ADDRESS);
     this.json = line.output === 'json';
     this.paintOut = painter(io.stdout, io.env);
     this.paintErr = painter(io.stderr, io.env);
+  }
+
+  /** A stream as the command line names it: on `--host` when given. */
+  stream(team: string, name: string): Stream {
+    return new Stream(team, name, { ...this.connection, ...(this.host ? { host: this.host } : {}) });
   }
 
   /** Whether the connection to lit-streamd is up: false when it never answered (see exitCodeForError). */

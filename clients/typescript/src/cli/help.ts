@@ -11,6 +11,8 @@ const CONNECTION = `Connection options (every command):
                          any TLS option turns TLS on (default: $LIT_STREAM_CA)
       --cert FILE        client certificate (PEM), for mTLS (default: $LIT_STREAM_CERT)
       --key FILE         its private key (PEM) (default: $LIT_STREAM_KEY)
+      --host HOST        through a fleet gateway: the streams of this host only (a stream
+                         declared on several hosts needs it); default: whichever declares it
   -o, --output FORMAT    text (default) or json: one JSON object per line
   -h, --help             this help`;
 
@@ -21,7 +23,9 @@ const EXIT_STATUS = `Exit status (as systemctl's):
   3   status: a stream is not running
   4   status, logs: no such stream
   5   start, stop, restart: no such stream
-  69  lit-streamd cannot be reached (or cannot reach systemd)
+  69  lit-streamd cannot be reached (or cannot reach systemd); list: no stream was
+      listed and some host of the fleet did not answer (when some were listed: 0,
+      and a warning names the hosts that did not answer)
   77  not authenticated, or not allowed
 With several streams, the code of the first one that did not succeed, in the order named.`;
 

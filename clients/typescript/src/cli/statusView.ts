@@ -1,4 +1,4 @@
-import type { ServiceStatus, StreamEvent } from '../index.js';
+import type { FleetHostError, ServiceStatus, StreamEvent } from '../index.js';
 import { formatLastExit } from './lastExit.js';
 import { formatLogLine } from './logView.js';
 import { type Cell, type CellStyle, type Column, layoutTable } from './table.js';
@@ -73,9 +73,10 @@ const LIST_COLUMNS: Column[] = [
 
 /**
  * The streams as a table, as `systemctl list-units` shows units (a failed one marked ● in red).
- * `withUsage: false` leaves MEMORY out (a watch has no usage figures).
+ * `withUsage: false` leaves MEMORY out (a watch has no usage figures); `withHost` adds a HOST column
+ * after NAME (a fleet's streams).
  */
-export function statusTable(statuses: readonly ServiceStatus[], now: Date, paint: Paint, withUsage = true): string[] {
+export function statusTable(statuses: readonly ServiceStatus[], now: Date, paint: Paint, withUsage = true, withHost = false): string[] {
   const columns = withUsage ? LIST_COLUMNS : LIST_COLUMNS.slice(0, -1);
   const rows = statuses.map((s) => {
     const d = s.details;
@@ -92,7 +93,26 @@ export function statusTable(statuses: readonly ServiceStatus[], now: Date, paint
     ];
     return withUsage ? row : row.slice(0, -1);
   });
-  return layoutTable(columns, rows, paint);
+  if (!withHost) return layoutTable(columns, rows, paint);
+  const hostAfterName = <T>(cells: readonly T[], host: T) => [...cells.slice(0, 2), host, ...cells.slice(2)];
+  return layoutTable(
+    hostAfterName(columns, { header: 'HOST' }),
+    rows.map((row, index) => hostAfterName(row, { text: statuses[index]!.details.host ?? '-' })),
+    paint,
+  );
+}
+
+/**
+ * Whether statuses are a fleet's: they name more than one host. (A single lit-streamd names its
+ * own host too; its table is shown as it always was.)
+ */
+export function namesSeveralHosts(statuses: readonly ServiceStatus[]): boolean {
+  return new Set(statuses.map((status) => status.details.host)).size > 1;
+}
+
+/** The hosts of a fleet that did not answer, one line each, for under a table. */
+export function hostErrorLines(hostErrors: readonly FleetHostError[]): string[] {
+  return hostErrors.map(({ host, error }) => `  ${host}: ${error.codeName}: ${error.details.replace(/\s*\n\s*/g, ' ')}`);
 }
 
 /** `1 stream listed.`, `2 streams listed.` */

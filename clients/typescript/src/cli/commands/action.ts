@@ -32,7 +32,7 @@ export async function action(context: Context, verb: Action, args: readonly stri
   try {
     const results = await inOrder(
       names.map((name) => async () => {
-        const stream = new Stream(name.team, name.name, context.connection);
+        const stream = context.stream(name.team, name.name);
         const result = await outcome(stream.act(verb));
         pending.delete(formatStreamName(name));
         return 'value' in result ? { value: await withStopLines(stream, result.value) } : result;

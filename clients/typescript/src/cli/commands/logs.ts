@@ -1,4 +1,3 @@
-import { Stream } from '../../index.js';
 import type { CommandLine } from '../commandLine.js';
 import type { Context } from '../context.js';
 import { ExitCode } from '../exitCodes.js';
@@ -21,7 +20,7 @@ export async function logs(context: Context, [argument]: readonly string[], opti
   const name = parseStreamName(argument!);
   const tail = parseLineCount(options.lines);
   const since = options.since === undefined ? undefined : parseSince(options.since);
-  const lines = new Stream(name.team, name.name, context.connection).logs({ tail, follow: options.follow, since });
+  const lines = context.stream(name.team, name.name).logs({ tail, follow: options.follow, since });
 
   const interrupted = () => process.exit(ExitCode.SUCCESS);
   process.once('SIGINT', interrupted);

@@ -1,4 +1,3 @@
-import { Stream } from '../../index.js';
 import type { Context } from '../context.js';
 import { ExitCode, exitCodeForError, firstFailure } from '../exitCodes.js';
 import { inOrder } from '../inOrder.js';
@@ -11,7 +10,7 @@ export async function status(context: Context, args: readonly string[]): Promise
   const names = args.map(parseStreamName);
   let blocks = 0;
   const results = await inOrder(
-    names.map((name) => () => outcome(new Stream(name.team, name.name, context.connection).status())),
+    names.map((name) => () => outcome(context.stream(name.team, name.name).status())),
     (result, index) => {
       if ('error' in result) return context.reportError(formatStreamName(names[index]!), result.error);
       if (context.json) return context.outJson(statusJson(result.value));

@@ -1,7 +1,7 @@
 import { type ServiceStatus, watchStreams } from '../../index.js';
 import type { Context } from '../context.js';
 import { ExitCode } from '../exitCodes.js';
-import { countLine, eventLine, statusJson, statusTable } from '../statusView.js';
+import { countLine, eventLine, namesSeveralHosts, statusJson, statusTable } from '../statusView.js';
 import { LiveRegion } from '../terminal.js';
 
 /** Changes that arrive together (a watch's first snapshot, a restart's few states) are drawn once. */
@@ -15,7 +15,7 @@ const REFRESH_MS = 1_000;
  * event. Runs until Ctrl-C (exit 0) or until the server ends the watch (its error, and exit code).
  */
 export async function watch(context: Context, [team]: readonly string[]): Promise<ExitCode> {
-  const events = watchStreams(team!, context.connection);
+  const events = watchStreams(team!, { ...context.connection, ...(context.host ? { host: context.host } : {}) });
   const live = !context.json && context.io.stdout.isTTY ? new LiveTable(context, team!) : undefined;
   const interrupted = () => {
     live?.close();
@@ -27,7 +27,7 @@ export async function watch(context: Context, [team]: readonly string[]): Promis
     live?.redraw();
     for await (const event of events) {
       if (context.json) context.outJson({ kind: event.kind, status: statusJson(event.status) });
-      else if (live) live.apply(event.kind === 'REMOVED' ? { removed: event.status.name } : { status: event.status });
+      else if (live) live.apply(event.kind === 'REMOVED' ? { removed: event.status } : { status: event.status });
       else context.out(eventLine(event));
     }
     return ExitCode.SUCCESS;
@@ -54,9 +54,10 @@ class LiveTable {
     this.ticker = setInterval(() => this.redraw(), REFRESH_MS);
   }
 
-  apply(change: { status: ServiceStatus } | { removed: string }): void {
-    if ('removed' in change) this.streams.delete(change.removed);
-    else this.streams.set(change.status.name, change.status);
+  apply(change: { status: ServiceStatus } | { removed: ServiceStatus }): void {
+    // A fleet's stream is its host and name: the same name may run on two hosts.
+    if ('removed' in change) this.streams.delete(rowKey(change.removed));
+    else this.streams.set(rowKey(change.status), change.status);
     this.pending ??= setTimeout(() => this.redraw(), REDRAW_AFTER_MS);
   }
 
@@ -64,8 +65,8 @@ class LiveTable {
     if (this.closed) return;
     clearTimeout(this.pending);
     this.pending = undefined;
-    const statuses = [...this.streams.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    const table = statuses.length > 0 ? [...statusTable(statuses, new Date(), this.context.paintOut, false), ''] : [];
+    const statuses = [...this.streams.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, status]) => status);
+    const table = statuses.length > 0 ? [...statusTable(statuses, new Date(), this.context.paintOut, false, namesSeveralHosts(statuses)), ''] : [];
     this.region.draw([...table, this.context.paintOut('dim', `${countLine(statuses.length, `of team ${this.team}`)}, watching (Ctrl-C to stop)`)]);
   }
 
@@ -77,4 +78,9 @@ class LiveTable {
     clearTimeout(this.pending);
     this.region.close();
   }
+}
+
+/** A row's place: by name, then host (NUL sorts before any character of a name). */
+function rowKey(status: ServiceStatus): string {
+  return `${status.name}\u0000${status.details.host ?? ''}`;
 }

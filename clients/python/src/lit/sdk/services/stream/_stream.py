@@ -82,28 +82,35 @@ class Stream(Service):
         name: The name of the Stream.
         connection: Where and how to reach lit-streamd; default: from the environment
             (``LIT_STREAM_ADDR``, ``LIT_STREAM_TOKEN``, ``LIT_STREAM_CA``/``_CERT``/``_KEY``).
+        host: The host whose stream this is, through a fleet gateway; None: the one host that
+            declares it (or, from an agent, the agent's own).
 
     Attributes:
         team: The name of the team that owns the Stream.
         name: The name of the Stream.
+        host: The host it runs on, when known.
     """
 
     team: str
     """The name of the team that owns the Stream."""
     name: str
     """The name of the Stream."""
+    host: Optional[str]
+    """The host it runs on, when known (a fleet gateway's answers, an agent's ``--host-name``)."""
 
-    def __init__(self, team: str, name: str, connection: Optional[Connection] = None) -> None:
+    def __init__(self, team: str, name: str, connection: Optional[Connection] = None, host: Optional[str] = None) -> None:
         """Initializes a new instance of Stream.
 
         Args:
             team: The name of the team that owns the Stream.
             name: The name of the Stream.
             connection: Where and how to reach lit-streamd; default: from the environment.
+            host: The host whose stream this is; None: the one that declares it.
         """
         super().__init__(connection)
         self.team = team
         self.name = name
+        self.host = host or None
 
     def act(self, action: Action) -> ServiceActionOutcome:
         """Starts, stops or restarts the stream, answering with all the server said.
@@ -270,16 +277,19 @@ class Stream(Service):
         return StreamingCall(_log_lines(lambda: self._stub.Logs(request, timeout=deadline, metadata=self._connection.metadata())))
 
     def __repr__(self) -> str:
-        return f"Stream(team={self.team!r}, name={self.name!r})"
+        host = "" if self.host is None else f", host={self.host!r}"
+        return f"Stream(team={self.team!r}, name={self.name!r}{host})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Stream) and (other.team, other.name) == (self.team, self.name)
+        return isinstance(other, Stream) and (other.team, other.name, other.host) == (self.team, self.name, self.host)
 
     def __hash__(self) -> int:
-        return hash((self.team, self.name))
+        return hash((self.team, self.name, self.host))
 
     def _request(self, message: Callable[..., Any]) -> Any:
-        return message(team=self.team, name=self.name)
+        if self.host is None:
+            return message(team=self.team, name=self.name)
+        return message(team=self.team, name=self.name, host=self.host)
 
 
 def get_streams(team: str, connection: Optional[Connection] = None) -> List[Stream]:
@@ -292,20 +302,29 @@ def get_streams(team: str, connection: Optional[Connection] = None) -> List[Stre
     Returns:
         List of available streams.
 
+    Through a fleet gateway: the streams of every host that answered, each naming its host
+    (``Stream(team='contoso', name='bitcoin', host='feed-2')``).
+
     Examples:
         >>> get_streams("contoso")
         [Stream(team='contoso', name='bitcoin')]
     """
     directory = Service(connection)
-    streams: List[Stream] = []
+    rows: List[Any] = []
+    unanswered = False
     page_token = ""
     while True:
         request = stream_pb2.ListStreamsRequest(team=team, page_size=1000, page_token=page_token)
         page = directory._call(directory._stub.ListStreams, request, READ_TIMEOUT)
-        streams.extend(Stream(summary.team, summary.name, connection) for summary in page.streams)
+        rows.extend(page.streams)
+        unanswered = unanswered or len(page.host_errors) > 0
         page_token = page.next_page_token
         if not page_token:
-            return streams
+            break
+    # A fleet's streams (of several hosts, or with hosts that did not answer) keep their host, so
+    # their calls go straight to it; a single lit-streamd's print and act as they always did.
+    fleet = unanswered or len({row.host for row in rows}) > 1
+    return [Stream(row.team, row.name, connection, host=row.host if fleet and row.host else None) for row in rows]
 
 
 def watch_streams(team: str, connection: Optional[Connection] = None, timeout: Optional[float] = None) -> StreamingCall[StreamEvent]:
