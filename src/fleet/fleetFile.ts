@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { isLoopback, isUnixSocket } from '../core/address.js';
 import { isValidHostName } from '../core/hostName.js';
 import { parseDuration } from './duration.js';
@@ -74,6 +74,8 @@ class Fault extends Error {
   constructor(
     readonly path: Path,
     readonly problem: string,
+    /** Whether the key is at fault (an unknown field) rather than its value. */
+    readonly at: 'key' | 'value' = 'value',
   ) {
     super(problem);
   }
@@ -94,7 +96,7 @@ export function parseFleetFile(text: string, source: string): FleetConfig {
     return validate(document.toJS() as unknown, dirname(resolve(source)));
   } catch (error) {
     if (!(error instanceof Fault)) throw error;
-    const at = locate(document, error.path, lines);
+    const at = locate(document, error.path, error.at, lines);
     const field = error.path.map((part) => (typeof part === 'number' ? `[${part}]` : `.${part}`)).join('').replace(/^\./, '');
     throw new FleetFileError(`${source}${at ? `:${at.line}:${at.col}` : ''}: ${field ? `${field}: ` : ''}${error.problem}`);
   }
@@ -184,7 +186,7 @@ function text(value: unknown, path: Path): string {
 
 function onlyKeys(fields: Record<string, unknown>, path: Path, known: readonly string[]): void {
   const unknown = Object.keys(fields).find((key) => !known.includes(key));
-  if (unknown !== undefined) throw new Fault([...path, unknown], `unknown field: expected ${known.join(', ')}`);
+  if (unknown !== undefined) throw new Fault([...path, unknown], `unknown field: expected ${known.join(', ')}`, 'key');
 }
 
 function unique(values: readonly string[], pathOf: (index: number) => Path, what: string): void {
@@ -212,8 +214,14 @@ function describe(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** Where a field is written: its value, else its nearest written parent. */
-function locate(document: Document.Parsed, path: Path, lines: LineCounter): { line: number; col: number } | undefined {
+/** Where a field is written: its key or value, else its nearest written parent. */
+function locate(document: Document.Parsed, path: Path, at: 'key' | 'value', lines: LineCounter): { line: number; col: number } | undefined {
+  if (at === 'key' && path.length > 0) {
+    const parent = (path.length === 1 ? document.contents : document.getIn(path.slice(0, -1), true)) as Node | null | undefined;
+    const pair = isMap(parent) ? parent.items.find((item) => isScalar(item.key) && item.key.value === path.at(-1)) : undefined;
+    const offset = (pair?.key as Node | undefined)?.range?.[0];
+    if (offset !== undefined) return lines.linePos(offset);
+  }
   for (let length = path.length; length >= 0; length--) {
     const node = (length === 0 ? document.contents : document.getIn(path.slice(0, length), true)) as Node | null | undefined;
     const offset = node?.range?.[0];

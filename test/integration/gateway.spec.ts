@@ -25,13 +25,21 @@ let feed2: Harness;
 let gateway: RunningGateway;
 let client: StreamServiceClient;
 let dir: string;
+let fleetFile: string;
+const gatewayLogs: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
   [feed1, feed2] = await Promise.all([startHarness(FEED_1, { hostName: 'agent-one' }), startHarness(FEED_2, { hostName: 'agent-two' })]);
   dir = await mkdtemp(join(tmpdir(), 'lit-stream-gateway-'));
-  const fleetFile = join(dir, 'fleet.yaml');
-  await writeFile(fleetFile, `hosts:\n  - name: feed-1\n    address: ${feed1.address}\n  - name: feed-2\n    address: ${feed2.address}\ndeadline: 1s\n`);
-  const log = createLogger('warn', new Writable({ write: (_chunk, _encoding, done) => done() }));
+  fleetFile = join(dir, 'fleet.yaml');
+  await writeFile(fleetFile, bothHosts());
+  const sink = new Writable({
+    write: (chunk, _encoding, done) => {
+      for (const line of String(chunk).split('\n')) if (line) gatewayLogs.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const log = createLogger('info', sink);
   gateway = await startGateway({ listen: '127.0.0.1:0', log, fleetFile });
   client = new StreamServiceClient(gateway.address, credentials.createInsecure());
 });
@@ -42,6 +50,8 @@ afterAll(async () => {
   await Promise.all([feed1?.stop(), feed2?.stop()]);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
+
+const bothHosts = () => `hosts:\n  - name: feed-1\n    address: ${feed1.address}\n  - name: feed-2\n    address: ${feed2.address}\ndeadline: 1s\n`;
 
 const list = (request: { pageSize?: number; pageToken?: string; host?: string } = {}) =>
   rpc(client, client.listStreams, { team: 'contoso', pageSize: 0, pageToken: '', ...request });
@@ -109,6 +119,23 @@ describe('a fleet gateway over two agents', () => {
     } finally {
       call.cancel();
     }
+  });
+});
+
+describe("a fleet gateway's fleet file, reloaded (SIGHUP)", () => {
+  it('refuses a broken file and keeps the one in force; takes a good one', async () => {
+    await writeFile(fleetFile, 'hosts:\n  - name: feed-1\n    address: nowhere\n');
+    expect(await gateway.reload()).toEqual({ access: false, fleet: false });
+    await waitFor(() => gatewayLogs.some((line) => line.msg === 'fleet file rejected; the previous one stays in force'), 5_000, 'the rejection');
+    expect(String(gatewayLogs.find((line) => line.msg === 'fleet file rejected; the previous one stays in force')?.err)).toMatch(/fleet\.yaml:3:\d+: hosts\[0\]\.address: "nowhere" is not HOST:PORT/);
+    expect(gateway.membership.hosts.map((agent) => agent.host)).toEqual(['feed-1', 'feed-2']);
+
+    await writeFile(fleetFile, `hosts:\n  - name: feed-1\n    address: ${feed1.address}\n`);
+    expect((await gateway.reload()).fleet).toBe(true);
+    expect((await list()).streams.map((s) => `${s.name}@${s.host}`)).toEqual(['bitcoin@feed-1', 'shared@feed-1']);
+    await writeFile(fleetFile, bothHosts());
+    expect((await gateway.reload()).fleet).toBe(true);
+    expect((await list()).streams).toHaveLength(4);
   });
 });
 
