@@ -194,3 +194,36 @@ describe('deploy/lit-stream.sysusers.conf', () => {
     expect(shell).toMatch(/nologin$/);
   });
 });
+
+describe('deploy/lit-stream-gateway.service and deploy/fleet.example.yaml', () => {
+  const GATEWAY_UNIT = join(DEPLOY, 'lit-stream-gateway.service');
+
+  it('is a unit systemd loads without complaint, sandboxed to an exposure of 2.0 or less', async () => {
+    const verified = await verify(GATEWAY_UNIT);
+    expect(verified.output.trim()).toBe('');
+    expect(verified.code).toBe(0);
+    const rated = await security(GATEWAY_UNIT);
+    expect(rated.output).toMatch(/Overall exposure level for lit-stream-gateway\.service: [0-2]\.\d/);
+    expect(rated.code).toBe(0);
+  });
+
+  it('runs lit-streamd as a gateway over the fleet file, with its own access file, reloaded by SIGHUP', async () => {
+    const settings = serviceSettings(await readFile(GATEWAY_UNIT, 'utf8'));
+    expect(settings.get('Environment')).toEqual(
+      expect.arrayContaining(['LIT_STREAM_FLEET=/etc/lit-stream/fleet.yaml', 'LIT_STREAM_ACCESS_FILE=/etc/lit-stream/gateway-access.yaml']),
+    );
+    expect(settings.get('ExecStart')?.[0]).toContain('/opt/lit-stream/bin/lit-streamd.js');
+    expect(settings.get('ExecReload')).toEqual(['/bin/kill -HUP $MAINPID']);
+    // It touches no unit: no journal group, no bus.
+    expect(settings.has('SupplementaryGroups')).toBe(false);
+  });
+
+  it('ships an example fleet file the gateway reads', async () => {
+    const { parseFleetFile } = await import('../../src/fleet/fleetFile.js');
+    const fleet = parseFleetFile(await readFile(join(DEPLOY, 'fleet.example.yaml'), 'utf8'), '/etc/lit-stream/fleet.yaml');
+    expect(fleet.hosts.map((host) => host.name)).toEqual(['feed-1', 'feed-2']);
+    expect(fleet.discover).toEqual([expect.objectContaining({ kind: 'srv', name: '_lit-stream._tcp.feeds.example', intervalMs: 30_000 })]);
+    expect(fleet.deadlineMs).toBe(2_000);
+    expect(fleet.tls?.cert).toBe('/etc/lit-stream/tls/gateway.pem');
+  });
+});
