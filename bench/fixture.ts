@@ -138,9 +138,11 @@ export interface FixtureOptions {
   readonly startConcurrency: number;
   /** Called with the sandbox as soon as it exists, so an interrupt can tear it down. */
   readonly onBooted?: (sandbox: EmbeddedSystemd) => void;
+  /** What the streams' names start with (default `s`: s0000…); hosts of a fleet bench differ by it. */
+  readonly prefix?: string;
 }
 
-export async function bootFixture({ size, startConcurrency, onBooted }: FixtureOptions): Promise<Fixture> {
+export async function bootFixture({ size, startConcurrency, onBooted, prefix = 's' }: FixtureOptions): Promise<Fixture> {
   const t0 = performance.now();
   const sandbox = await EmbeddedSystemd.boot();
   onBooted?.(sandbox);
@@ -152,7 +154,7 @@ export async function bootFixture({ size, startConcurrency, onBooted }: FixtureO
   try {
     const t1 = performance.now();
     const width = Math.max(4, String(size - 1).length);
-    const streams = Array.from({ length: size }, (_, i) => `s${String(i).padStart(width, '0')}`);
+    const streams = Array.from({ length: size }, (_, i) => `${prefix}${String(i).padStart(width, '0')}`);
     await sandbox.writeUnit(TEMPLATE, TEMPLATE_UNIT);
     await pool(streams, 64, async (name) => {
       await sandbox.linkUnit(unitOf(name), TEMPLATE);

@@ -36,7 +36,8 @@ export interface ServerOptions {
   readonly nodeArgs?: readonly string[];
   /** Extra lit-streamd options, after the ones the bench sets. */
   readonly extraArgs?: readonly string[];
-  readonly bus: string;
+  /** The systemd bus to drive; absent for a fleet gateway (`--fleet` in extraArgs). */
+  readonly bus?: string;
   readonly cwd: string;
   readonly readyTimeoutMs?: number;
 }
@@ -68,7 +69,17 @@ async function startOnce(options: ServerOptions, port: number): Promise<ServerPr
   const started = performance.now();
   const child = spawn(
     process.execPath,
-    [...(options.nodeArgs ?? []), ...loader, options.entry, '--listen', address, '--bus', options.bus, '--log-level', 'warn', ...(options.extraArgs ?? [])],
+    [
+      ...(options.nodeArgs ?? []),
+      ...loader,
+      options.entry,
+      '--listen',
+      address,
+      ...(options.bus === undefined ? [] : ['--bus', options.bus]),
+      '--log-level',
+      'warn',
+      ...(options.extraArgs ?? []),
+    ],
     { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   // Drain its output (a full pipe would block it) and keep the tail for error messages.

@@ -73,7 +73,10 @@ export class TeamWatch {
    * caller's limits): a host that has not answered by then is left out of what follows.
    */
   async ready(call: CallScope, deadlineMs: number, host?: string): Promise<void> {
-    const waiting = [...this.hosts.values()].filter((watch) => host === undefined || watch.host === host).map((watch) => watch.answered());
+    const asked = [...this.hosts.values()].filter((watch) => host === undefined || watch.host === host);
+    // Every host up (the usual case once the team is in use): nothing to wait for, no timer.
+    if (asked.every((watch) => watch.state === 'up')) return;
+    const waiting = asked.map((watch) => watch.answered());
     const deadline = Math.min(Date.now() + deadlineMs, call.deadline ?? Infinity);
     await waitWithin<void>(
       (resolve) => {
