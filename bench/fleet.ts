@@ -30,7 +30,7 @@ const SIZE = Number(values.size);
 const WATCHERS = Number(values.watchers);
 const ROUNDS = Number(values.rounds);
 const SECONDS = Number(values.seconds);
-const ENTRY = resolve(ROOT, values.entry!);
+const ENTRY = resolve(ROOT, values.entry);
 /** The fleets measured: gateways over the first 1, 3 and 5 hosts (as many as there are). */
 const FLEET_SIZES = [1, 3, 5].filter((n) => n <= HOSTS);
 /** The watch fan-out runs through the gateway over this many hosts. */
@@ -221,7 +221,7 @@ function render(report: Record<string, unknown>): string {
   const lines = [
     '# Fleet bench',
     '',
-    `${report.startedAt}; load average before ${(report.loadAverageBefore as number[]).map((n) => n.toFixed(2)).join(' ')}, after ${(report.loadAverageAfter as number[]).map((n) => n.toFixed(2)).join(' ')}; ${HOSTS} hosts × ${SIZE} streams (half running), agents and gateways from ${values.entry}.`,
+    `${String(report.startedAt)}; load average before ${(report.loadAverageBefore as number[]).map((n) => n.toFixed(2)).join(' ')}, after ${(report.loadAverageAfter as number[]).map((n) => n.toFixed(2)).join(' ')}; ${HOSTS} hosts × ${SIZE} streams (half running), agents and gateways from ${String(values.entry)}.`,
     '',
     '| Target | Measured | |',
     '| --- | --- | --- |',

@@ -1,5 +1,4 @@
 import { hostname } from 'node:os';
-import type { Logger } from 'pino';
 import { LocalBackend } from '../control/localBackend.js';
 import { RunLines } from '../control/runLines.js';
 import { LinkPort } from '../control/systemdPort.js';

@@ -198,7 +198,7 @@ export class EmbeddedSystemd {
     const visible = [root, ...(options.visiblePaths ?? [PACKAGE_ROOT])];
     const launchArgs = [join(root, 'journal'), procs(journaldCgroups), procs(managerCgroups), ...visible];
     const [command, ...prefixArgs] = [...(options.launchPrefix ?? []), 'unshare'];
-    const child = spawn(command!, [...prefixArgs, '-m', '--propagation', 'private', '/bin/sh', '-c', LAUNCH, 'launch', ...launchArgs], {
+    const child = spawn(command, [...prefixArgs, '-m', '--propagation', 'private', '/bin/sh', '-c', LAUNCH, 'launch', ...launchArgs], {
       env,
       stdio: ['ignore', logFd, logFd],
       detached: true, // systemd gets our signals from shutdown(), not the terminal's

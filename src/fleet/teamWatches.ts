@@ -1,3 +1,4 @@
+import type { Agent } from './agent.js';
 import type { Membership } from './membership.js';
 import { TeamWatch } from './teamWatch.js';
 
@@ -17,10 +18,10 @@ export class TeamWatches {
     private readonly membership: Membership,
     private readonly idleMs = TEAM_IDLE_MS,
   ) {
-    membership.on('added', (agent) => {
+    membership.on('added', (agent: Agent) => {
       for (const team of this.teams.values()) team.addHost(agent);
     });
-    membership.on('removed', (agent) => {
+    membership.on('removed', (agent: Agent) => {
       for (const team of this.teams.values()) team.removeHost(agent.host);
     });
     this.sweeper = setInterval(() => this.closeIdle(), Math.min(idleMs, 60_000));

@@ -75,7 +75,7 @@ export function launchDaemon(command: readonly string[]): DaemonProcess {
   const [file, ...args] = command;
   const child = spawn(file!, args, { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Record<string, unknown>[] = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => {
+  createInterface({ input: child.stdout }).on('line', (line) => {
     try {
       lines.push(JSON.parse(line) as Record<string, unknown>);
     } catch {
@@ -83,7 +83,7 @@ export function launchDaemon(command: readonly string[]): DaemonProcess {
     }
   });
   let stderr = '';
-  child.stderr!.on('data', (chunk) => (stderr = (stderr + String(chunk)).slice(-4000)));
+  child.stderr.on('data', (chunk) => (stderr = (stderr + String(chunk)).slice(-4000)));
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once('exit', () => resolve());
@@ -369,7 +369,7 @@ export class DnsServer {
     ]);
     const child = (this.process = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] }));
     let stderr = '';
-    child.stderr!.on('data', (chunk) => (stderr += String(chunk)));
+    child.stderr.on('data', (chunk) => (stderr += String(chunk)));
     // Up once it answers a query for the zone.
     const { Resolver } = await import('node:dns/promises');
     const resolver = new Resolver({ timeout: 500, tries: 1 });

@@ -143,7 +143,7 @@ describe('a fleet gateway when a host goes away', () => {
   it('answers with the hosts that answer, the others in host_errors; UNAVAILABLE for a stream only they may have; NOT_SERVING once none answers', async () => {
     const health = new HealthClient(gateway.address, credentials.createInsecure());
     const check = () =>
-      new Promise<number>((resolve, reject) => health.check({ service: '' }, (error, response) => (error ? reject(error) : resolve(response.status))));
+      new Promise<HealthCheckResponse_ServingStatus>((resolve, reject) => health.check({ service: '' }, (error, response) => (error ? reject(error) : resolve(response.status))));
     try {
       await waitFor(async () => (await check()) === HealthCheckResponse_ServingStatus.SERVING, 10_000, 'the gateway SERVING');
       await feed2.stop();

@@ -25,7 +25,7 @@ function collect<T>(call: NodeJS.ReadableStream & { cancel(): void }, count = In
       }
     });
     call.on('end', () => resolve(messages));
-    call.on('error', (error: { code?: number }) => (error.code === status.CANCELLED ? resolve(messages) : reject(error)));
+    call.on('error', (error: Error & { code?: number }) => (error.code === status.CANCELLED ? resolve(messages) : reject(error)));
   });
 }
 
