@@ -7,7 +7,7 @@ import { ActiveState, StreamServiceClient, type WatchStatusResponse } from '../.
 import { waitFor } from '../integration/harness.js';
 import { as, TOKENS, type DaemonProcess, daemonArgv, DnsServer, FleetBed, launchDaemon, started, stopDaemon, ZONE } from './fleetBed.js';
 import { inNamespace } from './network.js';
-import { streamctl, userEnv } from '../support/streamctl.js';
+import { spawnStreamctl, streamctl, userEnv } from '../support/streamctl.js';
 
 /**
  * The fleet on real hosts: three network namespaces on a bridge, each with its own embedded
@@ -166,6 +166,8 @@ describe('a watch through the gateway across a host restart', () => {
     const feed1 = bed.host('feed-1');
     await call(gateway, gateway.start, { team: 'contoso', name: 'bitcoin' });
     const watch = gateway.watchStatus({ team: 'contoso', name: '', batchInitial: true }, as('bob'));
+    // lit-streamctl watch on a pipe, beside it: one line per event.
+    const watching = spawnStreamctl(['watch', 'contoso', '--addr', bed.gateway.address], env);
     const messages: WatchStatusResponse[] = [];
     watch.on('data', (message: WatchStatusResponse) => messages.push(message));
     watch.on('error', () => undefined);
@@ -181,6 +183,7 @@ describe('a watch through the gateway across a host restart', () => {
       await waitFor(() => messages.some((m) => m.hostError?.host === 'feed-1'), 15_000, 'the host_error of feed-1');
       const lostAt = messages.findIndex((m) => m.hostError?.host === 'feed-1');
       expect(messages[lostAt]?.hostError?.code).toBe(status.UNAVAILABLE);
+      await waitFor(() => watching.lines.some((line) => line.startsWith('host-lost feed-1 UNAVAILABLE')), 10_000, 'lit-streamctl watch to say feed-1 is lost');
       // While it is gone, systemd on feed-1 stops bitcoin: only systemd knows.
       await feed1.sandbox.withManager((manager) => manager.StopUnit('lit-stream-contoso@bitcoin.service', 'replace'));
       await waitFor(async () => (await feed1.unitState('bitcoin')).ActiveState !== 'active', 10_000, 'bitcoin to stop on feed-1');
@@ -198,6 +201,8 @@ describe('a watch through the gateway across a host restart', () => {
       await waitFor(() => messages.slice(lostAt).some((m) => m.status?.name === 'shared' && m.status.host === 'feed-1'), 10_000, 'shared@feed-1 again');
     } finally {
       watch.cancel();
+      watching.child.kill('SIGINT');
+      await watching.exited;
     }
   });
 });

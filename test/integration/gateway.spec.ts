@@ -106,7 +106,13 @@ describe('a fleet gateway over two agents', () => {
     const messages: WatchStatusResponse[] = [];
     call.on('data', (message: WatchStatusResponse) => messages.push(message));
     call.on('error', () => undefined);
+    // Two more watchers of the team: the agents still see one watch each.
+    const more = [0, 1].map(() => client.watchStatus({ team: 'contoso', name: '', batchInitial: true }));
+    const moreReady = more.map((each) => new Promise<void>((resolve) => each.on('data', (m: WatchStatusResponse) => m.initialComplete && resolve())));
+    for (const each of more) each.on('error', () => undefined);
     try {
+      await Promise.all(moreReady);
+      expect([feed1.server.view.watcherCount, feed2.server.view.watcherCount]).toEqual([1, 1]);
       await waitFor(() => messages.some((m) => m.initialComplete), 10_000, 'the snapshot');
       expect(messages.flatMap((m) => m.statuses).map((s) => `${s.name}@${s.host}`)).toEqual(['bitcoin@feed-1', 'ethereum@feed-2', 'shared@feed-1', 'shared@feed-2']);
       await rpc(feed1.client, feed1.client.start, { team: 'contoso', name: 'shared' });
@@ -118,6 +124,7 @@ describe('a fleet gateway over two agents', () => {
       expect(messages.some((m) => m.status?.name === 'shared' && m.status.host === 'feed-2')).toBe(false);
     } finally {
       call.cancel();
+      for (const each of more) each.cancel();
     }
   });
 });

@@ -19,8 +19,8 @@ export interface StreamList {
 }
 
 class StreamDirectory extends Service {
-  watch(team: string, host?: string): AsyncGenerator<StreamEvent> {
-    return streamEvents(() => this.client.watchStatus({ team, name: '', ...(host ? { host } : {}) }, callMetadata(this.options)));
+  watch(team: string, host?: string, onHostLost?: (lost: FleetHostError) => void): AsyncGenerator<StreamEvent> {
+    return streamEvents(() => this.client.watchStatus({ team, name: '', ...(host ? { host } : {}) }, callMetadata(this.options)), onHostLost);
   }
 
   /**
@@ -63,12 +63,24 @@ export function listStreams(team: string, options: ConnectionOptions & { readonl
   return new StreamDirectory(connection).list(team, host);
 }
 
+/** What watchStreams() takes beyond the connection. */
+export interface WatchStreamsOptions extends ConnectionOptions {
+  /** Only this host's streams (through a fleet gateway). */
+  readonly host?: string;
+  /**
+   * Through a fleet gateway: told when a host stops answering (or had not answered when the watch
+   * began). What was said of its streams is no longer current; when it answers again, each of its
+   * streams comes as CHANGED.
+   */
+  readonly onHostLost?: (lost: FleetHostError) => void;
+}
+
 /**
  * Every status change of the team's streams (of one `host`, when given), after the current status
  * of each, including streams declared later:
  * `for await (const { kind, status } of watchStreams('contoso')) ...`.
  */
-export function watchStreams(team: string, options: ConnectionOptions & { readonly host?: string } = {}): AsyncGenerator<StreamEvent> {
-  const { host, ...connection } = options;
-  return new StreamDirectory(connection).watch(team, host);
+export function watchStreams(team: string, options: WatchStreamsOptions = {}): AsyncGenerator<StreamEvent> {
+  const { host, onHostLost, ...connection } = options;
+  return new StreamDirectory(connection).watch(team, host, onHostLost);
 }

@@ -4,7 +4,7 @@
  * want every field.
  */
 export { Stream, type StreamOptions } from './stream.js';
-export { type FleetHostError, getStreams, listStreams, type StreamList, watchStreams } from './getStreams.js';
+export { type FleetHostError, getStreams, listStreams, type StreamList, watchStreams, type WatchStreamsOptions } from './getStreams.js';
 export type { StreamEvent } from './watch.js';
 export type { DroppedLines, LogLine, LogsOptions } from './logs.js';
 export { type ActionOutcome, Service, type ServiceActionStatus, type ServiceStatus, type ServiceStatusDetails } from './service.js';

@@ -22,11 +22,18 @@ const KIND_NAMES: Record<number, StreamEvent['kind']> = {
  * runs it, so it holds no call and no watcher on the server. Leaving the `for await` loop (break,
  * return, throw) cancels the call; a failed call throws LitStreamError.
  */
-export async function* streamEvents(open: () => ClientReadableStream<WatchStatusResponse>): AsyncGenerator<StreamEvent> {
+export async function* streamEvents(
+  open: () => ClientReadableStream<WatchStatusResponse>,
+  onHostLost?: (lost: { readonly host: string; readonly error: LitStreamError }) => void,
+): AsyncGenerator<StreamEvent> {
   const call = open();
   try {
     for await (const response of call as AsyncIterable<WatchStatusResponse>) {
-      if (!response.status) continue;
+      if (!response.status) {
+        // A fleet gateway's host stopped answering: its streams' statuses are no longer current.
+        if (response.hostError) onHostLost?.({ host: response.hostError.host, error: new LitStreamError(response.hostError.code, response.hostError.message) });
+        continue;
+      }
       yield { kind: KIND_NAMES[response.kind] ?? 'CHANGED', status: toServiceStatus(response.status) };
     }
   } catch (error) {
