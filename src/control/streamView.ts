@@ -111,10 +111,10 @@ export class StreamView {
       this.forgetStatus(unit);
       if (this.declared.has(unit)) this.usage.learn(unit, properties);
     });
-    this.tracker.on('resynced', () => {
-      void this.warmUp();
-      this.usage.start();
-    });
+    // The sampler starts once the first warm-up is done: a walk alongside it would be charged the
+    // warm-up's CPU and then wait some twenty times that (SamplingOptions.maxShare). Until its first
+    // walk, a status reads its stream's figures itself, once.
+    this.tracker.on('resynced', () => void this.warmUp().then(() => this.usage.start()));
     // Every watcher listens here; fan-out is in-process, the D-Bus subscription stays one.
     this.watchers.setMaxListeners(0);
   }
