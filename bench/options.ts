@@ -70,7 +70,7 @@ bench/results/latest.{json,md}. Every option falls back to the environment varia
   --watch-timeout SECONDS for all watchers' snapshots        BENCH_WATCH_TIMEOUT    60
   --watch-rounds N        changes (and log lines) timed      BENCH_WATCH_ROUNDS     20
   --log-followers N       Logs followers of one stream       BENCH_LOG_FOLLOWERS    100
-  --idle SECONDS          the idle phase (sampler's cost)    BENCH_IDLE             10
+  --idle SECONDS          the idle phase (sampler's cost)    BENCH_IDLE             30
   --start-concurrency N   StartUnit jobs in flight (fixture) BENCH_START_CONCURRENCY 32
   --phases LIST           ${PHASES.join(',')}   BENCH_PHASES  all
   --server-entry FILE     lit-streamd entry                  BENCH_SERVER_ENTRY     src/daemon/cli.ts
@@ -193,7 +193,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv, re
     watchTimeoutMs: seconds('watch-timeout', 'BENCH_WATCH_TIMEOUT', 60),
     watchRounds: int('watch-rounds', 'BENCH_WATCH_ROUNDS', 20),
     logFollowers: int('log-followers', 'BENCH_LOG_FOLLOWERS', 100),
-    idleMs: seconds('idle', 'BENCH_IDLE', 10),
+    idleMs: seconds('idle', 'BENCH_IDLE', 30),
     startConcurrency: int('start-concurrency', 'BENCH_START_CONCURRENCY', 32),
     phases,
     serverEntry: path('server-entry', 'BENCH_SERVER_ENTRY', 'src/daemon/cli.ts'),

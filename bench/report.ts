@@ -199,13 +199,16 @@ const TARGETS: readonly TargetSpec[] = [
   {
     id: 'rss-1000x1000',
     phases: ['watch'],
-    // Issue 11's bound (issue 4 had asked for 100 MB).
-    target: 'Server RSS ≤ 200 MB with 1000 streams and 1000 watchers (peak VmHWM)',
+    // Issue 11's bound (issue 4 had asked for 100 MB), on the peak while the watchers are served:
+    // VmHWM is started again before the watch phase (the earlier phases' own peaks are shown too).
+    target: 'Server RSS ≤ 200 MB with 1000 streams and 1000 watchers (peak VmHWM over the watch phase)',
     appliesTo: ({ size }, { watchers }) => size === 1000 && watchers >= 1000,
     evaluate: ({ size, watch, server, errors }, options) => {
       if (watch?.available) {
         const { rssBytes, peakBytes } = watch.whileConnected;
-        return { value: peakBytes / MB, display: `${mb(rssBytes)} now, ${mb(peakBytes)} peak`, met: peakBytes <= RSS_LIMIT };
+        const runPeak = runPeakBytes({ server } as SizeResult);
+        const display = `${mb(rssBytes)} now, ${mb(peakBytes)} peak${runPeak === undefined ? '' : ` (${mb(runPeak)} over the whole run)`}`;
+        return { value: peakBytes / MB, display, met: peakBytes <= RSS_LIMIT };
       }
       const peak = server?.memoryEnd?.peakBytes;
       // The watch phase failed with 1000 watchers connecting: a peak over the limit by then is a miss all the same.
@@ -282,10 +285,16 @@ const GROWTH_FIGURES: ReadonlyArray<{ figure: string; unit: string; of: (r: Size
   { figure: 'Server settle time after start (warm-up)', unit: 'ms', of: (r) => r.server?.settleMs },
   { figure: 'Server RSS settled, no calls', unit: 'MB', of: (r) => bytesToMb(r.server?.memorySettled?.rssBytes) },
   { figure: 'Server RSS with the watchers', unit: 'MB', of: (r) => bytesToMb(r.watch?.available ? r.watch.whileConnected.rssBytes : undefined) },
-  { figure: 'Server peak RSS (VmHWM)', unit: 'MB', of: (r) => bytesToMb(r.server?.memoryEnd?.peakBytes) },
+  { figure: 'Server peak RSS over the run (VmHWM)', unit: 'MB', of: (r) => bytesToMb(runPeakBytes(r)) },
   { figure: 'Server CPU at rest (usage sampler)', unit: '% of a core', of: (r) => (r.idle ? (r.idle.cpu.serverMs / r.idle.cpu.wallMs) * 100 : undefined) },
   { figure: "Usage sampler's walk (the server's CPU each)", unit: 'ms', of: (r) => (r.idle?.walks ? r.idle.walkCpuMs / r.idle.walks : undefined) },
 ];
+
+/** The server's highest RSS over the whole run: VmHWM is started again before the watch phase. */
+function runPeakBytes(r: SizeResult): number | undefined {
+  const peaks = [r.server?.memoryBeforeWatch?.peakBytes, r.server?.memoryEnd?.peakBytes].filter((peak) => peak !== undefined);
+  return peaks.length ? Math.max(...peaks) : undefined;
+}
 
 function bytesToMb(bytes: number | undefined): number | undefined {
   return bytes === undefined ? undefined : bytes / MB;
@@ -458,7 +467,9 @@ function renderSize(r: SizeResult, concurrency: number): string[] {
     if (server.memorySettled) memory.push(`settled ${mb(server.memorySettled.rssBytes)}`);
     if (server.memoryBeforeWatch) memory.push(`before the watch phase ${mb(server.memoryBeforeWatch.rssBytes)}`);
     if (r.watch?.available) memory.push(`with ${r.watch.watchers} watchers ${mb(r.watch.whileConnected.rssBytes)}`);
-    if (server.memoryEnd) memory.push(`peak (VmHWM) ${mb(server.memoryEnd.peakBytes)}`);
+    if (server.memoryBeforeWatch) memory.push(`peak before the watch phase ${mb(server.memoryBeforeWatch.peakBytes)}`);
+    if (r.watch?.available) memory.push(`peak in the watch phase ${mb(r.watch.whileConnected.peakBytes)}`);
+    if (server.memoryEnd) memory.push(`peak from the watch phase on ${mb(server.memoryEnd.peakBytes)}`);
     if (memory.length) notes.push(`Server RSS: ${memory.join(' · ')}.`);
   }
   const setup: string[] = [];

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus, HealthClient } from '../gen/grpc/health/v1/health.js';
@@ -22,6 +22,8 @@ export interface ServerProcess {
   /** From spawn until Health reported SERVING. */
   readonly startupMs: number;
   memory(): Promise<Memory>;
+  /** Starts VmHWM again from the current RSS (proc(5), /proc/<pid>/clear_refs "5"), so that the next peak is a phase's own. */
+  resetPeak(): Promise<void>;
   /** How it ended, once it has (by itself or by stop()). */
   readonly exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   /** The last few KB of what it wrote to stdout and stderr. */
@@ -130,6 +132,7 @@ async function startOnce(options: ServerOptions, port: number): Promise<ServerPr
     port,
     startupMs: performance.now() - started,
     memory: () => readMemory(child),
+    resetPeak: () => writeFile(`/proc/${child.pid}/clear_refs`, '5'),
     get exit() {
       return exit;
     },
