@@ -20,9 +20,18 @@ const panes: TmuxPane[] = [];
 const children: ChildProcess[] = [];
 afterEach(async () => {
   // Ctrl-C or SIGTERM stops the demo and its embedded systemd; a spec that failed before that
-  // still leaves nothing running.
+  // still leaves nothing running. Closing the pane alone would not: the demo takes the SIGHUP of
+  // a terminal that goes away for lit-streamd's "re-read the access file".
   for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-  await Promise.all(panes.splice(0).map((pane) => pane.close()));
+  await Promise.all(
+    panes.splice(0).map(async (pane) => {
+      if ((await pane.exitStatus()) === undefined) {
+        await pane.sendKeys('C-c');
+        await waitFor(async () => (await pane.exitStatus()) !== undefined, 30_000, 'the demo to exit').catch(() => undefined);
+      }
+      await pane.close();
+    }),
+  );
 });
 
 describe('npm start on a terminal', () => {
