@@ -2,7 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { BusConnection, type Signal } from '../src/systemd/busConnection.js';
 import { EmbeddedSystemd } from '../src/dev/embeddedSystemd.js';
 import { SystemdManager } from '../src/systemd/manager.js';
-import { pool, withTimeout } from './measure.js';
+import { mapLimit } from '../src/core/mapLimit.js';
+import { withTimeout } from './measure.js';
 
 export const TEAM = 'bench';
 export const TEMPLATE = `lit-stream-${TEAM}@.service`;
@@ -156,7 +157,7 @@ export async function bootFixture({ size, startConcurrency, onBooted, prefix = '
     const width = Math.max(4, String(size - 1).length);
     const streams = Array.from({ length: size }, (_, i) => `${prefix}${String(i).padStart(width, '0')}`);
     await sandbox.writeUnit(TEMPLATE, TEMPLATE_UNIT);
-    await pool(streams, 64, async (name) => {
+    await mapLimit(streams, 64, async (name) => {
       await sandbox.linkUnit(unitOf(name), TEMPLATE);
     });
     bus = await BusConnection.open(sandbox.busAddress);
@@ -167,7 +168,7 @@ export async function bootFixture({ size, startConcurrency, onBooted, prefix = '
 
     const running = streams.filter((_, i) => i % 2 === 0);
     const stopped = streams.filter((_, i) => i % 2 === 1);
-    await pool(running, startConcurrency, async (name) => {
+    await mapLimit(running, startConcurrency, async (name) => {
       const unit = unitOf(name);
       await jobs.run(unit, () => manager.StartUnit(unit, 'replace'));
     });

@@ -148,24 +148,6 @@ export async function warmUp(operation: Operation, count: number, concurrency = 
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, caller));
 }
 
-/** Runs `work` over `items` with at most `limit` in flight; the first error is thrown once all settle. */
-export async function pool<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  const worker = async () => {
-    while (failure === undefined && next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await work(item);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure !== undefined) throw failure.error;
-}
-
 /** Rejects with `what` timed out after `ms`, unless `promise` settles first. */
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

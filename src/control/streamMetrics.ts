@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
+import { mapLimit } from '../core/mapLimit.js';
 import { ACTIVE_STATES } from '../core/stateWords.js';
 import { type KnownStream, type StreamView, toStatus } from './streamView.js';
 
@@ -89,18 +90,14 @@ export async function streamMetrics(view: StreamView, readable: (team: string) =
     sampled.push({ ...stream, state: stream.state });
   }
 
-  const queue = [...sampled];
-  const sampleNext = async (): Promise<void> => {
-    for (let stream = queue.shift(); stream; stream = queue.shift()) {
-      // A sample that fails (the unit just went away, the bus dropped) leaves the stream without
-      // usage series in this scrape; the state series above still stand.
-      const usage = await view.usageOf(stream.unit, stream.state).catch(() => undefined);
-      if (!usage || usage.usageSource === 'none') continue;
-      const labels = { team: stream.ref.team, stream: stream.ref.name, source: usage.usageSource };
-      if (usage.memoryBytes !== undefined) memory.set(labels, usage.memoryBytes);
-      if (usage.tasks !== undefined) tasks.set(labels, usage.tasks);
-    }
-  };
-  await Promise.all(Array.from({ length: USAGE_CONCURRENCY }, sampleNext));
+  await mapLimit(sampled, USAGE_CONCURRENCY, async (stream) => {
+    // A sample that fails (the unit just went away, the bus dropped) leaves the stream without
+    // usage series in this scrape; the state series above still stand.
+    const usage = await view.usageOf(stream.unit, stream.state).catch(() => undefined);
+    if (!usage || usage.usageSource === 'none') return;
+    const labels = { team: stream.ref.team, stream: stream.ref.name, source: usage.usageSource };
+    if (usage.memoryBytes !== undefined) memory.set(labels, usage.memoryBytes);
+    if (usage.tasks !== undefined) tasks.set(labels, usage.tasks);
+  });
   return registry.metrics();
 }

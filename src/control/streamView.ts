@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { StreamChangeKind, StreamListener, StreamWatch } from '../core/backend.js';
 import { CoalescedTask } from '../core/coalescedTask.js';
 import { StreamNotDeclaredError } from '../core/errors.js';
+import { mapLimit } from '../core/mapLimit.js';
 import type { StreamStatus, StreamSummary } from '../core/status.js';
 import type { StreamRef } from '../core/streamRef.js';
 import type { UnitNaming } from '../core/unitNaming.js';
@@ -194,12 +195,7 @@ export class StreamView {
     await this.tracker.caughtUp();
     await this.judged;
     const incomplete = [...this.declared.keys()].filter((unit) => !this.tracker.isComplete(unit));
-    const next = async (): Promise<void> => {
-      for (let unit = incomplete.shift(); unit !== undefined && this.link.isUp; unit = incomplete.shift()) {
-        await this.tracker.state(unit).catch(() => undefined);
-      }
-    };
-    await Promise.all(Array.from({ length: WARM_UP_CONCURRENCY }, next));
+    await mapLimit(incomplete, WARM_UP_CONCURRENCY, (unit) => this.readWhole(unit));
     return [...this.declared].map(([unit, stream]) => ({
       ...stream,
       unit,
@@ -395,12 +391,16 @@ export class StreamView {
 
   private async warmUpOnce(): Promise<void> {
     const pending = [...this.declared.keys()].filter((unit) => this.tracker.needsRead(unit));
-    const next = async (): Promise<void> => {
-      for (let unit = pending.shift(); unit !== undefined && this.link.isUp; unit = pending.shift()) {
-        if (this.declared.has(unit)) await this.tracker.state(unit).catch(() => undefined);
-      }
-    };
-    await Promise.all(Array.from({ length: WARM_UP_CONCURRENCY }, next));
+    await mapLimit(pending, WARM_UP_CONCURRENCY, (unit) => this.readWhole(unit));
+  }
+
+  /**
+   * One unit's full state into the tracker, for a warm-up: not while systemd is unreachable (each
+   * read would only wait out the bus), not once the stream is no longer declared, and a failure is
+   * the unit's alone (it stays incomplete; the next read of it tries again).
+   */
+  private async readWhole(unit: string): Promise<void> {
+    if (this.link.isUp && this.declared.has(unit)) await this.tracker.state(unit).catch(() => undefined);
   }
 
   private currentStatus(unit: string): StreamStatus | undefined {

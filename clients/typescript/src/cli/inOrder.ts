@@ -16,16 +16,31 @@ export async function inOrder<T>(tasks: readonly (() => Promise<T>)[], emit: (re
   return results;
 }
 
-/** Maps with at most `limit` calls in flight (the server allows 64 unary calls per caller). */
-export async function mapLimited<T, R>(items: readonly T[], limit: number, map: (item: T) => Promise<R>): Promise<R[]> {
+/**
+ * Maps with at most `limit` calls in flight (the server allows 64 unary calls per caller), started
+ * in the items' order; resolves with the results in that order. A rejection starts no further call
+ * and rejects with the first reason once those in flight have settled. The server's mapLimit
+ * (src/core/mapLimit.ts) keeps the same rule on its side of the package boundary;
+ * test/unit/mapLimit.spec.ts holds both to it.
+ */
+export async function mapLimited<T, R>(items: readonly T[], limit: number, map: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  if (!(Number.isInteger(limit) && limit >= 1)) throw new RangeError(`mapLimited: limit must be a whole number of at least 1, not ${limit}`);
   const results = new Array<R>(items.length);
   let next = 0;
+  let failed = false;
+  let failure: unknown;
   const worker = async () => {
-    while (next < items.length) {
+    while (!failed && next < items.length) {
       const index = next++;
-      results[index] = await map(items[index]!);
+      try {
+        results[index] = await map(items[index]!, index);
+      } catch (error) {
+        if (!failed) failure = error;
+        failed = true;
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed) throw failure;
   return results;
 }
