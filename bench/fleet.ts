@@ -23,6 +23,8 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '10' },
     entry: { type: 'string', default: 'dist/src/daemon/cli.js' },
+    // A CPU profile of each gateway (node --cpu-prof) and its top functions by self time.
+    profile: { type: 'boolean', default: false },
   },
 });
 const HOSTS = Number(values.hosts);
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
   const hosts: Host[] = [];
   const gateways: ServerProcess[] = [];
   const clients: Clients[] = [];
+  const profiles = new Map<ServerProcess, string>();
   const report: Record<string, unknown> = {
     startedAt: new Date().toISOString(),
     loadAverageBefore: loadavg(),
@@ -76,7 +79,10 @@ async function main(): Promise<void> {
       const file = join(work, `fleet-${count}.yaml`);
       const lines = hosts.slice(0, count).flatMap((host) => [`  - name: ${host.name}`, `    address: ${host.agent.address}`]);
       await writeFile(file, `hosts:\n${lines.join('\n')}\ndeadline: 2s\n`);
-      const gateway = await startServer({ entry: ENTRY, cwd: ROOT, extraArgs: ['--fleet', file] });
+      const profileDir = join(work, `profile-${count}`);
+      const nodeArgs = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+      const gateway = await startServer({ entry: ENTRY, cwd: ROOT, nodeArgs, extraArgs: ['--fleet', file] });
+      profiles.set(gateway, profileDir);
       gateways.push(gateway);
       return gateway;
     };
@@ -112,6 +118,7 @@ async function main(): Promise<void> {
       if (count !== WATCH_HOSTS) {
         await gateway.stop();
         gateways.splice(gateways.indexOf(gateway), 1);
+        if (values.profile) (results[`${count}`] as Record<string, unknown>).profile = await topFunctions(profiles.get(gateway)!);
       }
     }
     report.fleets = results;
@@ -123,7 +130,11 @@ async function main(): Promise<void> {
     report.targets = verdicts(report);
   } finally {
     for (const each of clients) each.close();
-    for (const gateway of gateways) await gateway.stop();
+    for (const gateway of gateways) {
+      await gateway.stop();
+      const fleet = (report.fleets as Record<string, Record<string, unknown>> | undefined)?.[`${WATCH_HOSTS}`];
+      if (values.profile && fleet) fleet.profile = await topFunctions(profiles.get(gateway)!);
+    }
     for (const host of hosts) {
       await host.agent.stop();
       await host.fixture.close();
@@ -198,6 +209,30 @@ async function watchFanOut(gateway: ServerProcess, host: Host): Promise<Record<s
   }
 }
 
+/** The functions with the most self time in the gateway's CPU profile (V8's .cpuprofile). */
+async function topFunctions(dir: string, top = 12): Promise<{ function: string; selfPercent: number }[]> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const file = (await readdir(dir).catch(() => [])).find((name) => name.endsWith('.cpuprofile'));
+  if (!file) return [];
+  const profile = JSON.parse(await readFile(join(dir, file), 'utf8')) as {
+    nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+    samples: number[];
+  };
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map<string, number>();
+  // Shares of the time the gateway was busy: idle samples left out.
+  const busy = profile.samples.filter((id) => byId.get(id)?.callFrame.functionName !== '(idle)');
+  for (const id of busy) {
+    const frame = byId.get(id)?.callFrame;
+    const name = frame ? `${frame.functionName || '(anonymous)'} ${frame.url.replace(/^.*\/(node_modules|dist)\//, '$1/')}:${frame.lineNumber + 1}` : '?';
+    self.set(name, (self.get(name) ?? 0) + 1);
+  }
+  return [...self.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([name, count]) => ({ function: name, selfPercent: Math.round((1000 * count) / busy.length) / 10 }));
+}
+
 function verdicts(report: Record<string, unknown>): Record<string, unknown>[] {
   const fleets = report.fleets as Record<string, { getStatusDirect: LatencyStats; getStatusRouted: LatencyStats; listThrough: LatencyStats }>;
   const rows: Record<string, unknown>[] = [];
@@ -233,6 +268,11 @@ function render(report: Record<string, unknown>): string {
       ([count, f]) =>
         `| ${count} | ${ms(f.getStatusDirect.p50)} / ${ms(f.getStatusDirect.p99)} | ${ms(f.getStatusRouted.p50)} / ${ms(f.getStatusRouted.p99)} | ${ms(f.listThrough.p50)} / ${ms(f.listThrough.p99)}${f.listDirect ? ` (direct ${ms(f.listDirect.p50)})` : ''} | ${mb(f.gatewayRss.rssBytes)} |`,
     ),
+    '',
+    ...Object.entries(fleets).flatMap(([count, f]) => {
+      const profile = (f as { profile?: { function: string; selfPercent: number }[] }).profile;
+      return profile?.length ? ['', `Gateway over ${count} host(s), top functions by self time (of its busy time): ${profile.map((p) => `${p.function} ${p.selfPercent} %`).join('; ')}.`] : [];
+    }),
     '',
     `Watch: ${WATCHERS} watchers through the gateway over ${WATCH_HOSTS} × ${SIZE} streams, every snapshot in ${ms(watch.readyMs)}; gateway RSS ${mb(watch.gatewayRss.rssBytes)}; a change (D-Bus StartUnit/StopUnit on a host) reached every watcher in p50 ${ms(watch.allHeard.p50)}, max ${ms(watch.allHeard.max)} (${watch.allHeard.count} rounds).`,
     '',
