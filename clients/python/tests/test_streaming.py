@@ -121,3 +121,25 @@ def test_the_call_is_cancelled_when_its_results_end_or_it_fails() -> None:
     with pytest.raises(LitStreamError):
         next(lines)
     assert failed.cancelled
+
+
+def test_a_watch_through_a_fleet_gateway_tells_of_a_lost_host_and_goes_on() -> None:
+    from lit.sdk.services.stream import UnavailableError
+    from lit.sdk.services.stream._stream import _events
+
+    status = stream_pb2.StreamStatus(team="contoso", name="bitcoin", host="feed-1", active_state=stream_pb2.ACTIVE_STATE_ACTIVE)
+    call = RecordedCall(
+        [
+            stream_pb2.WatchStatusResponse(kind=stream_pb2.WATCH_EVENT_KIND_INITIAL, status=status),
+            stream_pb2.WatchStatusResponse(host_error=stream_pb2.HostError(host="feed-2", code=14, message="gone")),
+            stream_pb2.WatchStatusResponse(kind=stream_pb2.WATCH_EVENT_KIND_CHANGED, status=status),
+        ]
+    )
+    lost: List[object] = []
+    events = list(_events(call.open, lambda host, error: lost.append((host, error))))
+    assert [event.kind for event in events] == ["INITIAL", "CHANGED"]
+    assert len(lost) == 1
+    host, error = lost[0]  # type: ignore[misc]
+    assert host == "feed-2"
+    assert isinstance(error, UnavailableError) and error.details == "gone"
+    assert call.cancelled

@@ -83,3 +83,9 @@ def error_from_rpc(error: grpc.RpcError) -> LitStreamError:
     code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
     details = (error.details() if isinstance(error, grpc.Call) else None) or str(error)
     return _BY_CODE.get(code, LitStreamError)(code, details)
+
+
+def error_from_status(code: int, details: str) -> LitStreamError:
+    """The SDK's exception for a gRPC status code number (e.g. a fleet host's HostError.code)."""
+    status = next((each for each in grpc.StatusCode if each.value[0] == code), grpc.StatusCode.UNKNOWN)
+    return _BY_CODE.get(status, LitStreamError)(status, details)

@@ -9,6 +9,7 @@ from typing import Any, Callable, Dict, Generator, Iterable, List, Literal, Name
 from lit.stream.v1 import stream_pb2
 
 from ._connection import ACTION_TIMEOUT, READ_TIMEOUT, Connection
+from ._errors import LitStreamError, error_from_status
 from ._service import Service, ServiceActionStatus, ServiceStatus, to_action_status, to_service_status
 from ._streaming import StreamingCall, responses
 
@@ -327,7 +328,12 @@ def get_streams(team: str, connection: Optional[Connection] = None) -> List[Stre
     return [Stream(row.team, row.name, connection, host=row.host if fleet and row.host else None) for row in rows]
 
 
-def watch_streams(team: str, connection: Optional[Connection] = None, timeout: Optional[float] = None) -> StreamingCall[StreamEvent]:
+def watch_streams(
+    team: str,
+    connection: Optional[Connection] = None,
+    timeout: Optional[float] = None,
+    on_host_lost: Optional[Callable[[str, LitStreamError], None]] = None,
+) -> StreamingCall[StreamEvent]:
     """Watches every stream of a team, including streams declared later.
 
     The current status of each stream first (``INITIAL``), then every change. As with
@@ -338,13 +344,16 @@ def watch_streams(team: str, connection: Optional[Connection] = None, timeout: O
         team: The name of the team.
         connection: Where and how to reach lit-streamd; default: from the environment.
         timeout: Seconds after which the watch ends with DeadlineExceededError; default never.
+        on_host_lost: Through a fleet gateway, called with a host's name and its error when it
+            stops answering (or had not answered when the watch began): what was said of its
+            streams is no longer current; they come again as CHANGED when it answers.
 
     Returns:
         StreamEvents, one per stream and change.
     """
     directory = Service(connection)
     request = stream_pb2.WatchStatusRequest(team=team, name="")
-    return StreamingCall(_events(lambda: directory._stub.WatchStatus(request, timeout=timeout, metadata=directory._connection.metadata())))
+    return StreamingCall(_events(lambda: directory._stub.WatchStatus(request, timeout=timeout, metadata=directory._connection.metadata()), on_host_lost))
 
 
 _ACTIONS: Dict[str, Tuple[str, Callable[..., Any]]] = {
@@ -394,10 +403,16 @@ def _log_line(entry: Any, dropped_before: int = 0) -> LogLine:
     )
 
 
-def _events(open_call: Callable[[], Iterable[Any]]) -> Generator[StreamEvent, None, None]:
-    """A WatchStatus call as a generator of StreamEvents (see responses)."""
+def _events(
+    open_call: Callable[[], Iterable[Any]], on_host_lost: Optional[Callable[[str, LitStreamError], None]] = None
+) -> Generator[StreamEvent, None, None]:
+    """A WatchStatus call as a generator of StreamEvents (see responses); a fleet gateway's
+    host_error goes to ``on_host_lost``."""
     with closing(responses(open_call)) as watch:
         for response in watch:
             if response.HasField("status"):
                 yield StreamEvent(_KINDS.get(response.kind, "CHANGED"), to_service_status(response.status))
+            elif response.HasField("host_error") and on_host_lost is not None:
+                lost = response.host_error
+                on_host_lost(lost.host, error_from_status(lost.code, lost.message))
 
