@@ -79,7 +79,11 @@ export class FleetBackend implements StreamBackend {
 
   async status(ref: StreamRef, options: StatusOptions, call: CallScope): Promise<StatusReport> {
     const agent = await this.route(ref, options.host, call);
-    const response = await agent.call(agent.streams.getStatus, { team: ref.team, name: ref.name, logLines: options.logLines }, call);
+    const response = await agent.call(
+      agent.streams.getStatus,
+      { team: ref.team, name: ref.name, logLines: options.logLines, freshUsage: options.freshUsage },
+      call,
+    );
     if (!response.status) throw new HostFailure(agent.host, 'INTERNAL', 'answered GetStatus without a status');
     return {
       status: statusFromProto(response.status, agent.host),

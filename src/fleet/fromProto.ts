@@ -38,6 +38,7 @@ export function statusFromProto(status: ProtoStatus, host: string): StreamStatus
     memoryBytes: status.memoryBytes,
     usageSource: USAGE_SOURCES.at(Math.max(0, status.usageSource)) ?? 'none',
     ...(status.usagePartial ? { usagePartial: true } : {}),
+    ...(status.usageAge ? { usageAgeMs: status.usageAge.seconds * 1000 + status.usageAge.nanos / 1e6 } : {}),
     restartCount: status.restartCount,
     result: status.result,
     exitStatus: status.exitStatus,

@@ -29,7 +29,12 @@ let fleetFile: string;
 const gatewayLogs: Record<string, unknown>[] = [];
 
 beforeAll(async () => {
-  [feed1, feed2] = await Promise.all([startHarness(FEED_1, { hostName: 'agent-one' }), startHarness(FEED_2, { hostName: 'agent-two' })]);
+  // feed-1 reads usage in the background only once an hour: a reading there ages until GetStatus
+  // asks for a fresh one.
+  [feed1, feed2] = await Promise.all([
+    startHarness(FEED_1, { hostName: 'agent-one', usageSampling: { intervalMs: 3_600_000, maxShare: 0.05 } }),
+    startHarness(FEED_2, { hostName: 'agent-two' }),
+  ]);
   dir = await mkdtemp(join(tmpdir(), 'lit-stream-gateway-'));
   fleetFile = join(dir, 'fleet.yaml');
   await writeFile(fleetFile, bothHosts());
@@ -93,6 +98,24 @@ describe('a fleet gateway over two agents', () => {
     const stranger = await rpcError(client, client.getStatus, { team: 'contoso', name: 'bitcoin', host: 'feed-9' });
     expect(stranger.code).toBe(status.NOT_FOUND);
     expect(stranger.details).toContain("host 'feed-9' is not in the fleet");
+  });
+
+  it("relays a host's usage and how old it is, and asks the host for a fresh reading when the caller does", async () => {
+    const ageMs = (status: { usageAge?: { seconds: number; nanos: number } } | undefined) =>
+      status?.usageAge === undefined ? undefined : status.usageAge.seconds * 1000 + status.usageAge.nanos / 1e6;
+    const bitcoin = { team: 'contoso', name: 'bitcoin', logLines: 0 };
+    await rpc(client, client.start, { team: 'contoso', name: 'bitcoin' });
+    try {
+      // The host's own reading, served from its memory, grows old (its next is an hour away).
+      await waitFor(async () => (ageMs((await rpc(feed1.client, feed1.client.getStatus, bitcoin)).status) ?? 0) >= 1_500, 10_000, "feed-1's reading to be 1.5 s old");
+      const relayed = (await rpc(client, client.getStatus, bitcoin)).status;
+      expect(relayed?.usageSource).toBe((await rpc(feed1.client, feed1.client.getStatus, bitcoin)).status?.usageSource);
+      expect(ageMs(relayed)).toBeGreaterThanOrEqual(1_500);
+      const fresh = (await rpc(client, client.getStatus, { ...bitcoin, freshUsage: true })).status;
+      expect(ageMs(fresh)).toBeLessThan(1_000);
+    } finally {
+      await rpc(client, client.stop, { team: 'contoso', name: 'bitcoin' });
+    }
   });
 
   it("relays a host's own error with its code, the host named", async () => {
