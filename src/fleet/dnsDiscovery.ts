@@ -1,4 +1,6 @@
 import { Resolver } from 'node:dns/promises';
+import type { SrvRecord } from 'node:dns';
+import { isValidHostName } from '../core/hostName.js';
 import type { DiscoveryEntry } from './fleetFile.js';
 
 /** Hosts a DNS name lists: the gateway's name for each, and its agent's address. */
@@ -22,7 +24,7 @@ const QUERY_TRIES = 2;
 /**
  * The hosts of one discovery entry now, from the system's resolver (its /etc/resolv.conf, read
  * afresh for each resolution, as Prometheus's DNS service discovery does):
- * - SRV: each record's target and port; the host's name is the target's first label
+ * - SRV: each record's target and port (srvHosts); the host's name is the target's first label
  *   (`feed-1` for `feed-1.feeds.example.`), its address `target:port` (dialled by name, so TLS
  *   checks the agent's certificate against that name).
  * - A/AAAA: each address with the entry's port; the host's name is that address (`10.0.0.1:50051`).
@@ -30,21 +32,34 @@ const QUERY_TRIES = 2;
  */
 export async function resolveEntry(entry: DiscoveryEntry): Promise<Discovered> {
   const resolver = new Resolver({ timeout: QUERY_TIMEOUT_MS, tries: QUERY_TRIES });
+  if (entry.kind === 'srv') return srvHosts(await records(() => resolver.resolveSrv(entry.name), entry));
+  const [v4, v6] = await Promise.all([
+    records(() => resolver.resolve4(entry.name), entry),
+    records(() => resolver.resolve6(entry.name), entry),
+  ]);
   const hosts = new Map<string, string>();
-  if (entry.kind === 'srv') {
-    for (const record of await records(() => resolver.resolveSrv(entry.name), entry)) {
-      const target = record.name.replace(/\.$/, '');
-      const name = target.split('.')[0] ?? target;
-      // Two targets with the same first label would be one name for two hosts: the first wins.
-      if (!hosts.has(name)) hosts.set(name, `${target}:${record.port}`);
-    }
-  } else {
-    const [v4, v6] = await Promise.all([
-      records(() => resolver.resolve4(entry.name), entry),
-      records(() => resolver.resolve6(entry.name), entry),
-    ]);
-    for (const address of v4) hosts.set(`${address}:${entry.port}`, `${address}:${entry.port}`);
-    for (const address of v6) hosts.set(`[${address}]:${entry.port}`, `[${address}]:${entry.port}`);
+  for (const address of v4) hosts.set(`${address}:${entry.port}`, `${address}:${entry.port}`);
+  for (const address of v6) hosts.set(`[${address}]:${entry.port}`, `[${address}]:${entry.port}`);
+  return hosts;
+}
+
+/**
+ * The hosts of an SRV answer, by the first label of each target (`feed-1` for
+ * `feed-1.feeds.example.`), at `target:port`. A target of `.` (which c-ares gives as '') says the
+ * service is decidedly not there (RFC 2782) and names no host; nor does a label that is not a host
+ * name (core/hostName.ts). Two targets with the same first label would be one name for two hosts:
+ * the first in target then port order wins, not the first in the answer, which resolvers rotate
+ * (dnsmasq does), so that the host does not move at every resolution.
+ */
+export function srvHosts(answer: readonly SrvRecord[]): Map<string, string> {
+  const hosts = new Map<string, string>();
+  const inOrder = answer
+    .map((record) => ({ target: record.name.replace(/\.$/, ''), port: record.port }))
+    .filter(({ target }) => target !== '')
+    .sort((a, b) => (a.target < b.target ? -1 : a.target > b.target ? 1 : a.port - b.port));
+  for (const { target, port } of inOrder) {
+    const name = target.split('.')[0]!;
+    if (isValidHostName(name) && !hosts.has(name)) hosts.set(name, `${target}:${port}`);
   }
   return hosts;
 }
