@@ -65,7 +65,8 @@ Options (each falls back to its environment variable, then to the default):
   --log-level LEVEL       pino level                      LIT_STREAM_LOG_LEVEL    info
   -h, --help              show this help
 
-Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads the access file (and the fleet file).
+Signals: SIGTERM/SIGINT stop gracefully; SIGHUP reloads the access file (and the fleet file),
+or stops gracefully once the terminal lit-streamd was started on has been closed.
 `;
 
 export class UsageError extends Error {

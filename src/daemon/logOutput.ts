@@ -30,7 +30,15 @@ type StdoutDestination = ReturnType<typeof pino.destination> & { gone?: boolean 
 export function stdoutLog({ pretty = false }: { pretty?: boolean } = {}): LogOutput {
   const destination: StdoutDestination = pino.destination({ dest: 1, sync: false });
   // EPIPE: nobody reads stdout any more (`lit-streamd | head`); pino stops writing to it then.
-  destination.on('error', () => (destination.gone = true));
+  // Any other error (EIO: the terminal was closed) ends it the same way, as pino ends it on EPIPE
+  // (pino/lib/tools.js, filterBrokenPipe): later lines are dropped, and so is what is buffered,
+  // which pino's flush at exit would otherwise retry for ever (sonic-boom's flushSync retries every
+  // error but EAGAIN): SIGTERM never ended a server whose terminal had been closed.
+  destination.on('error', () => {
+    destination.gone = true;
+    destination.write = () => true;
+    destination.flushSync = () => undefined;
+  });
   if (!pretty) return { stream: destination, close: () => closeLog(destination, destination) };
   const prettified = pinoPretty({ destination, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
   // Its pipeline to the destination ends on the destination's error; the stream says so too.

@@ -5,6 +5,7 @@ import { type DaemonConfig, parseConfig, USAGE, UsageError } from './config.js';
 import { type RunningGateway, startGateway } from './gateway.js';
 import { type LogOutput, stdoutLog } from './logOutput.js';
 import { type RunningServer, startServer } from './server.js';
+import { releaseGoneTerminal, terminalGone } from './terminal.js';
 
 export interface RunOptions {
   /** Log lines for people (pino-pretty) instead of JSON: the demo on a terminal. */
@@ -33,11 +34,10 @@ export async function runDaemon(config: DaemonConfig, { prettyLog, onStopped }: 
     },
     'lit-streamd started',
   );
-  stopOnSignals(server, log, output, onStopped);
   // SIGHUP: re-read the access file; unary calls in flight are untouched, open streams it no
   // longer allows end (PERMISSION_DENIED or UNAUTHENTICATED).
   // reloadAccess() logs a broken file and keeps the old one: it never rejects.
-  process.on('SIGHUP', () => void server.reloadAccess());
+  stopOnSignals(server, log, output, () => void server.reloadAccess(), onStopped);
   return server;
 }
 
@@ -56,16 +56,23 @@ async function runGateway(config: DaemonConfig & { fleetFile: string }, log: Log
     },
     'lit-streamd started as a fleet gateway',
   );
-  stopOnSignals(gateway, log, output);
   // SIGHUP: re-read the access file and the fleet file; either, if broken, is refused and the
   // previous one stays in force. reload() logs what it refuses: it never rejects.
-  process.on('SIGHUP', () => void gateway.reload());
+  stopOnSignals(gateway, log, output, () => void gateway.reload());
   return gateway;
 }
 
-/** SIGTERM or SIGINT: a graceful shutdown, then exit once the log is written out. */
-function stopOnSignals(server: { shutdown(): Promise<void> }, log: Logger, output: LogOutput, onStopped?: () => Promise<void>): void {
+/**
+ * SIGTERM or SIGINT: a graceful shutdown, then exit once the log is written out. SIGHUP: `reload`;
+ * but once the terminal the server was started on has been closed, SIGHUP is that hangup (as for
+ * any program run on a terminal) and stops the server like SIGTERM: nobody is left to read it, or
+ * to stop it with Ctrl-C. A daemon (systemd's unit) has no terminal, so SIGHUP always reloads it.
+ */
+function stopOnSignals(server: { shutdown(): Promise<void> }, log: Logger, output: LogOutput, reload: () => void, onStopped?: () => Promise<void>): void {
+  let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
     log.info({ signal }, 'shutting down: finishing in-flight calls');
     // The process ends here whatever happens: a shutdown that failed is logged and exits 1.
     let code = 0;
@@ -78,12 +85,14 @@ function stopOnSignals(server: { shutdown(): Promise<void> }, log: Logger, outpu
       code = 1;
     } finally {
       await output.close(); // never rejects
+      releaseGoneTerminal();
       process.exit(code);
     }
   };
   // stop() handles its own failures (above) and never rejects.
   process.once('SIGTERM', (signal) => void stop(signal));
   process.once('SIGINT', (signal) => void stop(signal));
+  process.on('SIGHUP', (signal) => (terminalGone() ? void stop(signal) : reload()));
 }
 
 /**

@@ -20,8 +20,7 @@ const panes: TmuxPane[] = [];
 const children: ChildProcess[] = [];
 afterEach(async () => {
   // Ctrl-C or SIGTERM stops the demo and its embedded systemd; a spec that failed before that
-  // still leaves nothing running. Closing the pane alone would not: the demo takes the SIGHUP of
-  // a terminal that goes away for lit-streamd's "re-read the access file".
+  // still leaves nothing running (closing the pane stops it too: closedTerminal.spec.ts).
   for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   await Promise.all(
     panes.splice(0).map(async (pane) => {

@@ -53,6 +53,14 @@ export class TmuxPane {
     await this.tmux(['send-keys', ...keys]);
   }
 
+  /**
+   * Closes the terminal, as closing its window does: tmux ends, and the kernel hangs the terminal
+   * up (SIGHUP to the pane's shell, then to the command; EIO for every later write to it).
+   */
+  async hangUp(): Promise<void> {
+    await this.tmux(['kill-server']);
+  }
+
   /** Ends the tmux server (and the command, if it still runs) and removes its directory. */
   async close(): Promise<void> {
     await this.tmux(['kill-server']).catch(() => undefined);
