@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { HostError } from '../core/backend.js';
 import { Agent } from './agent.js';
@@ -26,8 +27,8 @@ export class Membership extends EventEmitter {
   private readonly agents = new Map<string, Agent>();
   private discoveries = new Map<string, DiscoveryState>();
   private config: FleetConfig | undefined;
-  /** What every agent is made with; a new one (another tls or deadline) replaces every agent. */
-  private agentSetup: { key: string; credentials: Awaited<ReturnType<typeof agentCredentials>>; deadlineMs: number } | undefined;
+  /** What every agent is made with; a new one (another identity or deadline) replaces every agent. */
+  private agentSetup: { key: string; credentials: ChannelCredentials; deadlineMs: number } | undefined;
 
   constructor(private readonly log: Logger) {
     super();
@@ -59,9 +60,11 @@ export class Membership extends EventEmitter {
    * match, discovery entries started or stopped; resolves once each new entry has answered once.
    */
   async apply(config: FleetConfig): Promise<void> {
-    const setupKey = JSON.stringify({ tls: config.tls ?? null, deadlineMs: config.deadlineMs });
+    // The TLS files are read at each reload: a certificate renewed in place is a new identity.
+    const made = await agentCredentials(config.tls);
+    const setupKey = JSON.stringify({ identity: made.identity, deadlineMs: config.deadlineMs });
     if (this.agentSetup?.key !== setupKey) {
-      this.agentSetup = { key: setupKey, credentials: await agentCredentials(config.tls), deadlineMs: config.deadlineMs };
+      this.agentSetup = { key: setupKey, credentials: made.credentials, deadlineMs: config.deadlineMs };
       // Every agent was made with the old identity or deadline: make them again.
       for (const agent of [...this.agents.values()]) this.remove(agent);
     }
