@@ -60,6 +60,11 @@ export class HostWatch {
     return this.#state === 'up' ? this.statuses : new Map();
   }
 
+  /** What the host last said of its streams: current while `up`, the last known otherwise. */
+  lastKnown(): ReadonlyMap<string, StreamStatus> {
+    return this.statuses;
+  }
+
   /** Why the host's streams are not current: it failed, or has not answered yet. */
   whyNotUp(): HostError {
     return this.lost ?? { host: this.host, code: 'UNAVAILABLE', message: 'has not answered yet' };

@@ -59,13 +59,16 @@ export class TeamWatch {
     this.hosts.set(agent.host, new HostWatch(agent, this.team, this.caller, (event) => this.publish(event)));
   }
 
-  /** A host left the fleet: its streams are no longer the fleet's (REMOVED), not a host error. */
+  /**
+   * A host left the fleet: its streams are no longer the fleet's (REMOVED), not a host error. So
+   * too when it had stopped answering: a watcher told it was lost still holds what it last said.
+   */
   removeHost(host: string): void {
     const watch = this.hosts.get(host);
     if (!watch) return;
     this.hosts.delete(host);
     watch.close();
-    for (const status of watch.current().values()) this.publish({ kind: 'removed', status });
+    for (const status of watch.lastKnown().values()) this.publish({ kind: 'removed', status });
   }
 
   /**

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type RunningGateway } from '../../src/daemon/gateway.js';
 import { createLogger } from '../../src/daemon/main.js';
 import { HealthCheckResponse_ServingStatus, HealthClient } from '../../gen/grpc/health/v1/health.js';
-import { ActiveState, StreamServiceClient, type WatchStatusResponse } from '../../gen/lit/stream/v1/stream.js';
+import { ActiveState, StreamServiceClient, WatchEventKind, type WatchStatusResponse } from '../../gen/lit/stream/v1/stream.js';
 import { type Harness, rpc, rpcError, startHarness, waitFor } from './harness.js';
 
 /**
@@ -166,6 +166,38 @@ describe("a fleet gateway's fleet file, reloaded (SIGHUP)", () => {
     await writeFile(fleetFile, bothHosts());
     expect((await gateway.reload()).fleet).toBe(true);
     expect((await list()).streams).toHaveLength(4);
+  });
+});
+
+describe('a fleet gateway whose host leaves the fleet while it does not answer', () => {
+  it("tells a watcher that host's streams are REMOVED, as for a host that leaves while it answers", async () => {
+    const feed3 = await startHarness({ ...TEMPLATE, 'lit-stream-contoso@litecoin.service': { link: 'lit-stream-contoso@.service' } }, { hostName: 'agent-three' });
+    let feed3Stopped: Promise<void> | undefined;
+    const stopFeed3 = () => (feed3Stopped ??= feed3.stop());
+    const call = client.watchStatus({ team: 'contoso', name: '', batchInitial: true });
+    const messages: WatchStatusResponse[] = [];
+    call.on('data', (message: WatchStatusResponse) => messages.push(message));
+    call.on('error', () => undefined);
+    try {
+      await writeFile(fleetFile, bothHosts().replace('deadline:', `  - name: feed-3\n    address: ${feed3.address}\ndeadline:`));
+      expect((await gateway.reload()).fleet).toBe(true);
+      await waitFor(() => messages.some((m) => m.status?.name === 'litecoin' && m.status.host === 'feed-3'), 10_000, "feed-3's stream in the watch");
+      await stopFeed3();
+      await waitFor(() => messages.some((m) => m.hostError?.host === 'feed-3'), 10_000, 'feed-3 lost');
+      // It leaves the fleet (the file, or the zone) while it is down.
+      await writeFile(fleetFile, bothHosts());
+      expect((await gateway.reload()).fleet).toBe(true);
+      await waitFor(
+        () => messages.some((m) => m.kind === WatchEventKind.WATCH_EVENT_KIND_REMOVED && m.status?.name === 'litecoin' && m.status.host === 'feed-3'),
+        10_000,
+        "feed-3's stream REMOVED",
+      );
+    } finally {
+      call.cancel();
+      await stopFeed3();
+      await writeFile(fleetFile, bothHosts());
+      await gateway.reload();
+    }
   });
 });
 
