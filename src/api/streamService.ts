@@ -10,7 +10,7 @@ import { ActionStatus, type StreamServiceServer } from '../../gen/lit/stream/v1/
 import type { CallContext, CallPipeline, MethodSpec } from '../rpc/callPipeline.js';
 import { scopeOf } from './callScope.js';
 import { logs } from './logs.js';
-import { actionToProto, hostErrorToProto, logLineToProto, statusToProto, summaryToProto } from './toProto.js';
+import { actionToProto, enablementToProto, hostErrorToProto, logLineToProto, statusToProto, summaryToProto } from './toProto.js';
 import { watchStatus } from './watchStatus.js';
 
 export const STREAM_SERVICE = 'lit.stream.v1.StreamService';
@@ -97,7 +97,18 @@ export function streamService(backend: StreamBackend, calls: CallPipeline): Stre
     watchStatus: calls.serverStreaming(rpc('WatchStatus'), watchStatus(backend)),
     logs: calls.serverStreaming(rpc('Logs'), logs(backend)),
     listRuns: calls.unary(rpc('ListRuns'), () => Promise.reject(new UnimplementedError('ListRuns is not implemented yet'))),
-    enable: calls.unary(rpc('Enable'), () => Promise.reject(new UnimplementedError('Enable is not implemented yet'))),
-    disable: calls.unary(rpc('Disable'), () => Promise.reject(new UnimplementedError('Disable is not implemented yet'))),
+    enable: calls.unary(rpc('Enable'), async (request, context) => {
+      const ref = parseStreamRef(request.team, request.name);
+      const options = { now: request.now ?? false, settleMs: parseSettle(request.settle), host: parseHostChoice(request.host) };
+      if (!backend.enable) throw new UnimplementedError('this server cannot enable streams');
+      return enablementToProto(await backend.enable(ref, options, scopeOf(context)), host);
+    }),
+    disable: calls.unary(rpc('Disable'), async (request, context) => {
+      const ref = parseStreamRef(request.team, request.name);
+      if (!backend.disable) throw new UnimplementedError('this server cannot disable streams');
+      // A DisableResponse is an EnableResponse without logs (a Stop's answer has none).
+      const options = { now: request.now ?? false, host: parseHostChoice(request.host) };
+      return enablementToProto(await backend.disable(ref, options, scopeOf(context)), host);
+    }),
   };
 }

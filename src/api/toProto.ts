@@ -1,11 +1,12 @@
 import { status } from '@grpc/grpc-js';
 import type { HostError as CoreHostError } from '../core/backend.js';
 import type { LogLine } from '../core/logLine.js';
-import type { ActionResult, StreamStatus as CoreStatus, StreamSummary as CoreSummary } from '../core/status.js';
+import type { ActionResult, StreamStatus as CoreStatus, StreamSummary as CoreSummary, EnablementResult } from '../core/status.js';
 import { activeStateToProto, loadStateToProto, usageSourceToProto } from './stateNames.js';
 import {
   ActionStatus,
   type HostError,
+  type EnableResponse,
   type LogEntry,
   LogSource,
   type StartResponse,
@@ -58,6 +59,18 @@ export function actionToProto(result: ActionResult, host = ''): StartResponse {
   return {
     status: result.status === 'SUCCESS' ? ActionStatus.ACTION_STATUS_SUCCESS : ActionStatus.ACTION_STATUS_FAILURE,
     message: result.message,
+    jobResult: result.jobResult,
+    stream: summaryToProto(result.stream, host),
+    logs: (result.logs ?? []).map((line) => logLineToProto(line, result.stream.host ?? host)),
+  };
+}
+
+/** Enable and Disable responses share one shape (Disable's has no logs: a Stop's answer carries none). */
+export function enablementToProto(result: EnablementResult, host = ''): EnableResponse {
+  return {
+    status: result.status === 'SUCCESS' ? ActionStatus.ACTION_STATUS_SUCCESS : ActionStatus.ACTION_STATUS_FAILURE,
+    message: result.message,
+    changes: result.changes.map(({ type, path, destination }) => ({ type, path, destination })),
     jobResult: result.jobResult,
     stream: summaryToProto(result.stream, host),
     logs: (result.logs ?? []).map((line) => logLineToProto(line, result.stream.host ?? host)),

@@ -1,6 +1,8 @@
 import type {
   ActionOptions,
   CallScope,
+  DisableOptions,
+  EnableOptions,
   LogsRequest,
   OnHost,
   PageRequest,
@@ -15,7 +17,7 @@ import type {
 import { NotFoundError } from '../core/errors.js';
 import type { LogBatch } from '../core/logLine.js';
 import { paginate } from '../core/paging.js';
-import type { Action, ActionResult } from '../core/status.js';
+import type { Action, ActionResult, EnablementResult } from '../core/status.js';
 import { parseTeam, type StreamRef } from '../core/streamRef.js';
 import type { RunLines } from './runLines.js';
 import type { StreamController } from './streamController.js';
@@ -53,6 +55,16 @@ export class LocalBackend implements StreamBackend {
   async act(action: Action, ref: StreamRef, options: ActionOptions, call: CallScope): Promise<ActionResult> {
     this.onThisHost(options);
     return this.controller[action](ref, { settleMs: options.settleMs, signal: call.signal, deadline: call.deadline });
+  }
+
+  async enable(ref: StreamRef, options: EnableOptions, call: CallScope): Promise<EnablementResult> {
+    this.onThisHost(options);
+    return this.controller.enable(ref, { now: options.now, settleMs: options.settleMs, signal: call.signal, deadline: call.deadline });
+  }
+
+  async disable(ref: StreamRef, options: DisableOptions, call: CallScope): Promise<EnablementResult> {
+    this.onThisHost(options);
+    return this.controller.disable(ref, { now: options.now, signal: call.signal, deadline: call.deadline });
   }
 
   async watch(team: string, options: WatchOptions, listener: WatchListener): Promise<StreamWatch> {

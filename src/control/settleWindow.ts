@@ -123,7 +123,12 @@ function holds(status: StreamStatus, restartsBefore: number): boolean {
  * start waits for that restart). Otherwise (running, or starting or stopping already), systemd's
  * current count, read on the session the job is sent on.
  */
-export async function restartBaseline(action: 'start' | 'restart', unit: string, known: ServiceState | undefined, systemd: UnitReads): Promise<number> {
+export async function restartBaseline(
+  action: 'start' | 'restart',
+  unit: string,
+  known: ServiceState | undefined,
+  systemd: Pick<UnitReads, 'getUnitProperty'>,
+): Promise<number> {
   const autoRestart = known?.SubState === 'auto-restart';
   const stopped = !hasProcesses(known?.ActiveState);
   if (!autoRestart && (stopped || action === 'restart')) return 0;
@@ -149,7 +154,7 @@ export interface StartedJob {
  * read after that would say nothing of what happened in between.
  */
 export async function settleWindow(
-  systemd: UnitReads,
+  systemd: Pick<UnitReads, 'getUnitProperty' | 'getUnitProperties'>,
   changes: StatusChanges,
   window: { readonly action: 'start' | 'restart'; readonly ref: StreamRef; readonly unit: string; readonly ms: number; readonly interrupted: AbortController },
   job: StartedJob,

@@ -1,10 +1,12 @@
 import { canceledBeforeSent, judgeAction, withLogs } from '../core/actionResult.js';
-import type { Action, ActionResult } from '../core/status.js';
+import { Failure } from '../core/errors.js';
+import type { Action, ActionResult, EnablementResult, StreamSummary } from '../core/status.js';
 import type { StreamRef } from '../core/streamRef.js';
 import type { UnitNaming } from '../core/unitNaming.js';
 import type { WaitOptions } from '../systemd/jobs.js';
 import { runActionJob, summaryOf, type UnitStates } from './actionJob.js';
-import { declaredUnit, type DeclarationSources } from './declarations.js';
+import { declaredUnit, type DeclarationSources, proveDeclared } from './declarations.js';
+import { disableUnitFile, enableUnitFile, type ManagerScope, type UnitFileOutcome, type UnitFileSources } from './enablement.js';
 import { LaterActions } from './laterActions.js';
 import type { RunLines } from './runLines.js';
 import { type StatusChanges, settleWindow } from './settleWindow.js';
@@ -22,13 +24,32 @@ export interface ControllerOptions {
   readonly lines?: RunLines;
   /** The settle window when a request names none, ms. Default 1000. */
   readonly settleMs?: number;
+  /** Which manager systemd is: what a stream is wanted by to start at boot. Default `user`. */
+  readonly scope?: ManagerScope;
+}
+
+/** What an Enable may say beyond a Start's options. */
+export interface EnableOptions extends ActionOptions {
+  /** Also start the stream, answered as Start is. */
+  readonly now?: boolean;
+}
+
+/** What a Disable may say beyond the caller's deadline and cancellation. */
+export interface DisableOptions extends WaitOptions {
+  /** Also stop the stream, answered as Stop is. */
+  readonly now?: boolean;
 }
 
 /** The settle window when neither the request nor the server names one (supervisord's startsecs). */
 export const DEFAULT_SETTLE_MS = 1_000;
 
 /** What the controller reads of the live view (StreamView): declarations, unit states, changes. */
-export type ControlView = DeclarationSources['view'] & UnitStates & StatusChanges;
+export type ControlView = DeclarationSources['view'] &
+  UnitStates &
+  StatusChanges & {
+    /** The stream as a listing shows it (with its UnitFileState), once the view reflects the file changes seen so far. */
+    summary(ref: StreamRef): Promise<StreamSummary>;
+  };
 
 /**
  * The product's actions on streams, in the product's words, each as four steps: **declare**
@@ -44,6 +65,7 @@ export class StreamController {
   private readonly later = new LaterActions();
   private readonly lines: RunLines | undefined;
   private readonly settleMs: number;
+  private readonly unitFiles: UnitFileSources;
 
   constructor(
     private readonly systemd: SystemdPort,
@@ -53,6 +75,7 @@ export class StreamController {
   ) {
     this.lines = options.lines;
     this.settleMs = options.settleMs ?? DEFAULT_SETTLE_MS;
+    this.unitFiles = { systemd, naming, scope: options.scope ?? 'user' };
   }
 
   /**
@@ -74,8 +97,48 @@ export class StreamController {
     return this.act('restart', ref, options);
   }
 
+  /**
+   * Makes the stream start at boot, as `systemctl enable` does (enablement.ts), under the same
+   * rules as Start (declared, unmasked); with `now`, then starts it, answered as Start is.
+   */
+  async enable(ref: StreamRef, options: EnableOptions = {}): Promise<EnablementResult> {
+    const { unit, file } = await proveDeclared(this.sources, ref, 'enable');
+    const outcome = await enableUnitFile(this.unitFiles, ref, unit, file!);
+    return this.followedBy(ref, outcome, options.now ? () => this.act('start', ref, options) : undefined);
+  }
+
+  /** Undoes enable, as `systemctl disable` does; with `now`, then stops the stream, answered as Stop is. */
+  async disable(ref: StreamRef, options: DisableOptions = {}): Promise<EnablementResult> {
+    const { unit, file } = await proveDeclared(this.sources, ref, 'disable');
+    const outcome = await disableUnitFile(this.unitFiles, ref, unit, file!);
+    return this.followedBy(ref, outcome, options.now ? () => this.act('stop', ref, options) : undefined);
+  }
+
+  /**
+   * The answer to an Enable or Disable: what changed on disk and, with `now`, the Start's or Stop's
+   * answer after it (its status; both sentences). The change stays whatever the action does, so an
+   * error of the action says that it came after it.
+   */
+  private async followedBy(ref: StreamRef, outcome: UnitFileOutcome, action: (() => Promise<ActionResult>) | undefined): Promise<EnablementResult> {
+    const { changes, message } = outcome;
+    if (!action) return { status: 'SUCCESS', message, changes, jobResult: '', stream: await this.view.summary(ref) };
+    let result: ActionResult;
+    try {
+      result = await action();
+    } catch (error) {
+      if (error instanceof Failure) error.message = `${message} Then: ${error.message}`;
+      throw error;
+    }
+    const { unitFileState } = await this.view.summary(ref);
+    return { ...result, message: `${message} ${result.message}`, changes, stream: { ...result.stream, unitFileState } };
+  }
+
+  private get sources(): DeclarationSources {
+    return { naming: this.naming, view: this.view, systemd: this.systemd };
+  }
+
   private async act(action: Action, ref: StreamRef, options: ActionOptions): Promise<ActionResult> {
-    const unit = await declaredUnit({ naming: this.naming, view: this.view, systemd: this.systemd }, ref, action);
+    const unit = await declaredUnit(this.sources, ref, action);
     const sinceUsec = BigInt(Date.now()) * 1000n;
     const settleMs = action === 'stop' ? 0 : (options.settleMs ?? this.settleMs);
     // From the moment this action is sent, a later Stop or Restart of the unit ends its window.

@@ -79,7 +79,7 @@ export async function streamMetrics(view: StreamView, readable: (team: string) =
   for (const stream of streams) {
     if (!stream.state) continue;
     const labels = { team: stream.ref.team, stream: stream.ref.name };
-    const status = toStatus(stream.ref, stream.unit, stream.state, stream.masked);
+    const status = toStatus(stream.ref, stream.unit, stream.state, stream);
     for (const word of STREAM_STATES) state.set({ ...labels, state: word }, word === status.activeState ? 1 : 0);
     if (!STREAM_STATES.includes(status.activeState)) state.set({ ...labels, state: status.activeState }, 1);
     if (stream.complete) restarts.inc(labels, status.restartCount);

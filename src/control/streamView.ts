@@ -17,9 +17,15 @@ import { judgeDeclaration } from './declarations.js';
  *  systemd's real work (it answers D-Bus on one thread). */
 const WARM_UP_CONCURRENCY = 4;
 
-interface DeclaredStream {
-  readonly ref: StreamRef;
+/** What a stream's unit file says, as systemd lists it. */
+export interface UnitFileFacts {
   readonly masked: boolean;
+  /** systemd's UnitFileState of the file (ListUnitFilesByPatterns): `enabled`, `disabled`, …; none without a file. */
+  readonly unitFileState?: string;
+}
+
+interface DeclaredStream extends UnitFileFacts {
+  readonly ref: StreamRef;
   /** Its unit file is gone (or no longer declares it) while its unit runs: shown, stoppable, until it stops. */
   readonly undeclared: boolean;
 }
@@ -133,7 +139,7 @@ export class StreamView {
     await this.tracker.loadStatesKnown(units);
     return names.map((name, i) => {
       const unit = units[i]!;
-      return summarize({ team, name }, unit, this.tracker.known(unit), this.declared.get(unit)?.masked ?? false);
+      return summarize({ team, name }, unit, this.tracker.known(unit), this.declared.get(unit) ?? NO_FILE);
     });
   }
 
@@ -147,6 +153,16 @@ export class StreamView {
     const stream = this.declared.get(unit);
     if (!stream) throw this.notDeclared(ref, unit);
     return { unit, masked: stream.masked, undeclared: stream.undeclared };
+  }
+
+  /** The stream as a listing shows it, once the view reflects the file changes seen so far. */
+  async summary(ref: StreamRef): Promise<StreamSummary> {
+    await this.ready();
+    const unit = this.naming.unitOf(ref);
+    const stream = this.declared.get(unit);
+    if (!stream) throw this.notDeclared(ref, unit);
+    await this.tracker.loadStatesKnown([unit]);
+    return summarize(ref, unit, this.tracker.known(unit), stream);
   }
 
   /**
@@ -163,7 +179,7 @@ export class StreamView {
     await this.tracker.loadStatesKnown([unit]);
     const state = await this.tracker.state(unit);
     if (!state) throw this.notDeclared(ref, unit);
-    return withUsage(toStatus(ref, unit, state, stream.masked), await this.usage.usage(unit, state, { fresh: freshUsage }));
+    return withUsage(toStatus(ref, unit, state, stream), await this.usage.usage(unit, state, { fresh: freshUsage }));
   }
 
   /** What the view knows of a unit right now, without asking systemd. */
@@ -309,18 +325,25 @@ export class StreamView {
       const ref = this.naming.streamOf(unit);
       if (!ref) continue;
       const declaration = await judgeDeclaration(file, this.naming.templateOf(ref.team));
-      if (declaration.declared) declared.set(unit, { ref, masked: declaration.masked, undeclared: false });
+      if (declaration.declared) declared.set(unit, { ref, masked: declaration.masked, unitFileState: file.state, undeclared: false });
       else rejected.set(unit, declaration.why);
     }
     // A stream shown before stays while its unit runs, declared or not (see the class comment).
     for (const [unit, stream] of this.declared) {
-      if (!declared.has(unit) && this.tracker.isRunning(unit)) declared.set(unit, { ...stream, masked: false, undeclared: true });
+      if (!declared.has(unit) && this.tracker.isRunning(unit)) declared.set(unit, { ref: stream.ref, masked: false, undeclared: true });
     }
     this.rejected = rejected;
     const previous = this.declared;
     this.setDeclared(declared);
     for (const [unit, stream] of previous) {
-      if (!declared.has(unit)) this.emitChange('removed', unit, stream);
+      const now = declared.get(unit);
+      if (!now) this.emitChange('removed', unit, stream);
+      // Enabled, disabled, masked…: systemd says so with UnitFilesChanged, and the files are listed
+      // again. A file that went or came back while the unit runs is no change of its own to report
+      // (what watchers are next told carries it).
+      else if (!now.undeclared && !stream.undeclared && (now.unitFileState !== stream.unitFileState || now.masked !== stream.masked)) {
+        this.emitChange('changed', unit, now);
+      }
     }
     for (const [unit, stream] of declared) {
       if (previous.has(unit) || this.watchers.listenerCount(stream.ref.team) === 0) continue;
@@ -409,7 +432,7 @@ export class StreamView {
     const stream = this.declared.get(unit);
     const state = this.tracker.known(unit);
     if (!stream || !state) return undefined;
-    const status = toStatus(stream.ref, unit, state, stream.masked);
+    const status = toStatus(stream.ref, unit, state, stream);
     this.statuses.set(unit, status);
     return status;
   }
@@ -450,7 +473,7 @@ export class StreamView {
 
   /** A changed stream's status; a removed stream's unit may no longer be tracked: then as systemd reports an unknown unit. */
   private statusToTell(unit: string, stream: DeclaredStream): StreamStatus {
-    return this.currentStatus(unit) ?? toStatus(stream.ref, unit, this.tracker.known(unit) ?? readServiceState({}), stream.masked);
+    return this.currentStatus(unit) ?? toStatus(stream.ref, unit, this.tracker.known(unit) ?? readServiceState({}), stream);
   }
 }
 
@@ -467,14 +490,17 @@ function sameStatus(a: StreamStatus, b: StreamStatus): boolean {
   return true;
 }
 
-function summarize(ref: StreamRef, unit: string, state: ServiceState | undefined, masked: boolean): StreamSummary {
+const NO_FILE: UnitFileFacts = { masked: false };
+
+function summarize(ref: StreamRef, unit: string, state: ServiceState | undefined, file: UnitFileFacts): StreamSummary {
   return {
     team: ref.team,
     name: ref.name,
     unit,
-    loadState: masked ? 'masked' : (state?.LoadState ?? ''),
+    loadState: file.masked ? 'masked' : (state?.LoadState ?? ''),
     activeState: state?.ActiveState || 'inactive',
     subState: state?.SubState || 'dead',
+    unitFileState: file.unitFileState,
   };
 }
 
@@ -484,9 +510,9 @@ export function withUsage(status: StreamStatus, { sampledAt, ...usage }: Usage, 
 }
 
 /** A stream's status from systemd's properties, without tasks and memory. */
-export function toStatus(ref: StreamRef, unit: string, state: ServiceState, masked = false): StreamStatus {
+export function toStatus(ref: StreamRef, unit: string, state: ServiceState, file: UnitFileFacts = NO_FILE): StreamStatus {
   return {
-    ...summarize(ref, unit, state, masked),
+    ...summarize(ref, unit, state, file),
     started: hasStarted(state.ActiveState) ? state.ActiveEnterTimestamp : undefined,
     mainPid: state.MainPID,
     usageSource: 'none',

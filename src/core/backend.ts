@@ -1,7 +1,7 @@
 import type { FailureCode } from './errors.js';
 import type { LogBatch, LogLine } from './logLine.js';
 import type { Page } from './paging.js';
-import type { Action, ActionResult, StreamStatus, StreamSummary } from './status.js';
+import type { Action, ActionResult, EnablementResult, StreamStatus, StreamSummary } from './status.js';
 import type { StreamRef } from './streamRef.js';
 import type { WaitLimits } from './waitWithin.js';
 
@@ -24,6 +24,13 @@ export interface StreamBackend {
   status(ref: StreamRef, options: StatusOptions, call: CallScope): Promise<StatusReport>;
   /** Starts, stops or restarts the stream; the answer is what systemd did. */
   act(action: Action, ref: StreamRef, options: ActionOptions, call: CallScope): Promise<ActionResult>;
+  /**
+   * Makes the stream start at boot (`systemctl enable`), and with `now` starts it too; the answer
+   * lists what systemd changed. A backend without it answers Enable with UNIMPLEMENTED.
+   */
+  enable?(ref: StreamRef, options: EnableOptions, call: CallScope): Promise<EnablementResult>;
+  /** Undoes enable (`systemctl disable`), and with `now` stops the stream too. */
+  disable?(ref: StreamRef, options: DisableOptions, call: CallScope): Promise<EnablementResult>;
   /**
    * Calls `listener` with each change of the team's streams (or of one) from now on; `initial` is
    * their status when it began, taken so that no change falls between the two.
@@ -97,6 +104,16 @@ export interface StatusReport {
 export interface ActionOptions extends OnHost {
   /** How long a started worker must hold before a Start or Restart succeeds, ms; absent: the backend's default, 0: off. */
   readonly settleMs?: number;
+}
+
+export interface EnableOptions extends ActionOptions {
+  /** Also start the stream, answered as Start is. */
+  readonly now: boolean;
+}
+
+export interface DisableOptions extends OnHost {
+  /** Also stop the stream, answered as Stop is. */
+  readonly now: boolean;
 }
 
 export type StreamChangeKind = 'changed' | 'removed';

@@ -64,6 +64,12 @@ export class StreamUndeclaredError extends Failure {
   override readonly name = 'StreamUndeclaredError';
 }
 
+/** The stream's unit file, as it stands, cannot be enabled or disabled (e.g. no [Install] section). */
+export class StreamNotEnableableError extends Failure {
+  readonly code: FailureCode = 'FAILED_PRECONDITION';
+  override readonly name = 'StreamNotEnableableError';
+}
+
 /** The caller's deadline passed while we were waiting on systemd. */
 export class DeadlineExceededError extends Failure {
   readonly code: FailureCode = 'DEADLINE_EXCEEDED';

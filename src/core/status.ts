@@ -48,3 +48,25 @@ export interface ActionResult {
   /** The stream's log lines of this start or restart, when they were read. */
   readonly logs?: readonly LogLine[];
 }
+
+/** A symlink systemd created or removed to enable or disable a stream (its unit-file `changes`). */
+export interface UnitFileChange {
+  readonly type: 'symlink' | 'unlink';
+  /** The symlink, e.g. `/etc/systemd/system/multi-user.target.wants/lit-stream-contoso@bitcoin.service`. */
+  readonly path: string;
+  /** What a created symlink points to; empty for `unlink`. */
+  readonly destination: string;
+}
+
+/** What an Enable or Disable did: systemd's changes and, with `now`, what the Start or Stop did. */
+export interface EnablementResult {
+  readonly status: 'SUCCESS' | 'FAILURE';
+  readonly message: string;
+  /** Empty when nothing had to change (already enabled, not enabled). */
+  readonly changes: readonly UnitFileChange[];
+  /** With `now`: the Start's or Stop's job result; empty otherwise. */
+  readonly jobResult: string;
+  readonly stream: StreamSummary;
+  /** With `now`: the Start's log lines. */
+  readonly logs?: readonly LogLine[];
+}

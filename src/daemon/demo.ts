@@ -44,9 +44,13 @@ Description=lit-stream demo price ticker %i (team ${DEMO_TEAM})
 Type=exec
 ExecStart=${process.execPath} ${TICKER} %i
 Restart=on-failure
+
+[Install]
+WantedBy=default.target
 `,
   );
-  for (const name of DEMO_STREAMS) await sandbox.linkUnit(naming.unitOf({ team: DEMO_TEAM, name }), template);
+  // In the user's data directory, where Disable (systemctl disable) leaves the declaration be.
+  for (const name of DEMO_STREAMS) await sandbox.linkUnit(naming.unitOf({ team: DEMO_TEAM, name }), template, 'data');
   await sandbox.reload();
 
   const server = await runDaemon(
@@ -64,6 +68,7 @@ with team '${DEMO_TEAM}' and streams ${DEMO_STREAMS.map((s) => `'${s}'`).join(',
 Try it from another terminal:
   ${ctl} list ${DEMO_TEAM}
   ${ctl} start ${DEMO_TEAM}/${first}
+  ${ctl} enable --now ${DEMO_TEAM}/${first}
   ${ctl} status ${DEMO_TEAM}/${first}
   ${ctl} logs -f ${DEMO_TEAM}/${first}
 

@@ -90,7 +90,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const logs = new StreamLogs(journal, followers, options.naming, view);
   const systemd = new LinkPort(link);
   const runLines = new RunLines(logs, view, (unit) => systemd.getUnitProperties(unit));
-  const controller = new StreamController(systemd, options.naming, view, { lines: runLines, settleMs: options.settleMs });
+  const controller = new StreamController(systemd, options.naming, view, {
+    lines: runLines,
+    settleMs: options.settleMs,
+    scope: options.bus === 'system' ? 'system' : 'user',
+  });
   rpc.serve(new LocalBackend(controller, view, logs, runLines, options.hostName ?? hostname()), health);
 
   const metricsEndpoint = await rpc.startMetrics(

@@ -110,6 +110,14 @@ export interface EmbeddedSystemdOptions {
    * follows it, as nsenter does, so the manager's process stays the one this class watches.
    */
   readonly launchPrefix?: readonly string[];
+  /**
+   * A directory that keeps the manager's configuration across boots, as a host's disk does: unit
+   * files and the symlinks `systemctl enable` makes ($XDG_CONFIG_HOME, under `config/`) and the
+   * units installed for the user ($XDG_DATA_HOME, under `data/`). boot() makes what is missing and
+   * shutdown() leaves it; a new boot over it starts what is enabled. Default: inside the sandbox's
+   * own directory, gone with it.
+   */
+  readonly disk?: string;
 }
 
 /**
@@ -131,6 +139,8 @@ export class EmbeddedSystemd {
 
   private constructor(
     readonly root: string,
+    /** Where the configuration lives (EmbeddedSystemdOptions.disk, or `root`). */
+    readonly disk: string,
     readonly cgroups: readonly string[],
     private readonly child: ChildProcess,
     private readonly watchdog: ChildProcess,
@@ -155,9 +165,14 @@ export class EmbeddedSystemd {
     return join(this.root, 'journal');
   }
 
-  /** Where user units live: $XDG_CONFIG_HOME/systemd/user. */
+  /** Where user units live: $XDG_CONFIG_HOME/systemd/user, the manager's configuration directory. */
   get unitDir(): string {
-    return join(this.root, 'config', 'systemd', 'user');
+    return join(this.disk, 'config', 'systemd', 'user');
+  }
+
+  /** Units installed for the user: $XDG_DATA_HOME/systemd/user, further down the search path. */
+  get dataUnitDir(): string {
+    return join(this.disk, 'data', 'systemd', 'user');
   }
 
   get pid(): number {
@@ -169,7 +184,9 @@ export class EmbeddedSystemd {
     const runtime = join(root, 'runtime');
     await mkdir(runtime, { recursive: true });
     await chmod(runtime, 0o700);
-    for (const dir of ['config/systemd/user', 'data', 'state', 'cache', 'journal']) await mkdir(join(root, dir), { recursive: true });
+    for (const dir of ['state', 'cache', 'journal']) await mkdir(join(root, dir), { recursive: true });
+    const disk = options.disk ?? root;
+    for (const dir of ['config/systemd/user', 'data/systemd/user']) await mkdir(join(disk, dir), { recursive: true });
     const cgroups = cgroupDirs(`lit-stream-sandbox-${process.pid}-${randomBytes(4).toString('hex')}.slice`);
     const managerCgroups = cgroups.map((dir) => join(dir, `user@${process.getuid?.() ?? 0}.service`));
     const journaldCgroups = cgroups.map((dir) => join(dir, 'systemd-journald.service'));
@@ -189,13 +206,13 @@ export class EmbeddedSystemd {
       HOME: process.env.HOME ?? root,
       LANG: 'C.UTF-8',
       XDG_RUNTIME_DIR: runtime,
-      XDG_CONFIG_HOME: join(root, 'config'),
-      XDG_DATA_HOME: join(root, 'data'),
+      XDG_CONFIG_HOME: join(disk, 'config'),
+      XDG_DATA_HOME: join(disk, 'data'),
       XDG_STATE_HOME: join(root, 'state'),
       XDG_CACHE_HOME: join(root, 'cache'),
     };
     const procs = (dirs: readonly string[]) => dirs.map((dir) => join(dir, 'cgroup.procs')).join(':');
-    const visible = [root, ...(options.visiblePaths ?? [PACKAGE_ROOT])];
+    const visible = [root, ...(disk === root ? [] : [disk]), ...(options.visiblePaths ?? [PACKAGE_ROOT])];
     const launchArgs = [join(root, 'journal'), procs(journaldCgroups), procs(managerCgroups), ...visible];
     const [command, ...prefixArgs] = [...(options.launchPrefix ?? []), 'unshare'];
     const child = spawn(command, [...prefixArgs, '-m', '--propagation', 'private', '/bin/sh', '-c', LAUNCH, 'launch', ...launchArgs], {
@@ -206,7 +223,7 @@ export class EmbeddedSystemd {
     closeSync(logFd);
     child.unref();
 
-    const sandbox = new EmbeddedSystemd(root, cgroups, child, watchdog);
+    const sandbox = new EmbeddedSystemd(root, disk, cgroups, child, watchdog);
     try {
       await sandbox.waitUntilReady(options.readyTimeoutMs ?? 15_000, logPath);
     } catch (error) {
@@ -223,10 +240,13 @@ export class EmbeddedSystemd {
     return path;
   }
 
-  /** Declares an instance as a symlink to a template in the same directory. */
-  async linkUnit(unit: string, template: string): Promise<string> {
-    const path = join(this.unitDir, unit);
-    await symlink(template, path);
+  /**
+   * Declares an instance as a symlink to a template in the configuration directory: beside it, or
+   * (`data`) in the user's data directory, where `systemctl disable` does not remove it.
+   */
+  async linkUnit(unit: string, template: string, where: 'config' | 'data' = 'config'): Promise<string> {
+    const path = join(where === 'config' ? this.unitDir : this.dataUnitDir, unit);
+    await symlink(where === 'config' || template.startsWith('/') ? template : join(this.unitDir, template), path);
     return path;
   }
 

@@ -17,6 +17,18 @@ export interface UnitFile {
   readonly state: string;
 }
 
+/**
+ * One change EnableUnitFiles/DisableUnitFiles made or reports (org.freedesktop.systemd1(5): their
+ * `changes` out-argument, a(sss)): `type` is `symlink` or `unlink` for a symlink created or removed,
+ * or a notice such as `masked`; `file` is the symlink's path; `destination` what a created symlink
+ * points to (empty otherwise).
+ */
+export interface UnitFileChange {
+  readonly type: string;
+  readonly file: string;
+  readonly destination: string;
+}
+
 export interface UnitInfo {
   readonly name: string;
   readonly description: string;
@@ -71,6 +83,29 @@ export class SystemdManager {
     return files.map(([path, state]) => ({ path, state }));
   }
 
+  /**
+   * `systemctl enable`: creates the symlinks the units' [Install] sections ask for (WantedBy=,
+   * RequiredBy=, Alias=, Also=). `runtime`: in /run only (gone at reboot); `force`: replace
+   * conflicting symlinks. `carriesInstallInfo` is false when the units have no [Install] section
+   * (nothing to enable them by): systemd then succeeds with no changes. A masked unit fails
+   * (org.freedesktop.systemd1.UnitMasked). The manager does not reload by itself: call Reload().
+   */
+  async EnableUnitFiles(files: string[], runtime: boolean, force: boolean): Promise<{ carriesInstallInfo: boolean; changes: UnitFileChange[] }> {
+    const [carriesInstallInfo, changes] = (await this.callManager('EnableUnitFiles', 'asbb', [files, runtime, force])) as [boolean, [string, string, string][]];
+    return { carriesInstallInfo, changes: changes.map(toChange) };
+  }
+
+  /**
+   * `systemctl disable`: removes every symlink to the units' files in the configuration directory
+   * (org.freedesktop.systemd1(5); systemctl(1), "disable": "including manually created symlinks",
+   * so an alias symlink named like the unit goes too). `runtime`: the /run directory instead.
+   * Disabling a unit that is not enabled succeeds with no changes. Call Reload() after.
+   */
+  async DisableUnitFiles(files: string[], runtime: boolean): Promise<UnitFileChange[]> {
+    const [changes] = (await this.callManager('DisableUnitFiles', 'asb', [files, runtime])) as [[string, string, string][]];
+    return changes.map(toChange);
+  }
+
   /** Units currently loaded in memory whose names match one of the globs. */
   async ListUnitsByPatterns(states: string[], patterns: string[]): Promise<UnitInfo[]> {
     return (await this.ListUnitsByPatternsInOrder(states, patterns)).units;
@@ -105,7 +140,11 @@ export class SystemdManager {
     await this.connection.call({ ...this.managerCall('Subscribe', '', [], timeoutMs), destination });
   }
 
-  /** `daemon-reload`: re-reads all unit files. */
+  /**
+   * `systemctl daemon-reload`: re-reads every unit file and rebuilds the dependency tree, so the
+   * manager acts on symlinks EnableUnitFiles/DisableUnitFiles changed (systemctl calls it after
+   * both). It announces itself with Reloading(true) … Reloading(false).
+   */
   async Reload(): Promise<void> {
     await this.callManager('Reload', '', [], 90_000);
   }
@@ -174,6 +213,10 @@ export class SystemdManager {
   private managerCall(member: string, signature: string, body: unknown[], timeoutMs?: number): CallSpec {
     return { destination: SYSTEMD, path: MANAGER_PATH, interface: MANAGER, member, signature, body, timeoutMs };
   }
+}
+
+function toChange([type, file, destination]: [string, string, string]): UnitFileChange {
+  return { type, file, destination };
 }
 
 /** Property maps (a{sv}) arrive as dbus-next Variants; keep just the values. */

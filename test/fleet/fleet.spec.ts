@@ -94,7 +94,7 @@ describe('the fleet, through the gateway', () => {
     const listed = await streamctl(['list', 'contoso', '--addr', bed.gateway.address], env);
     expect(listed.code).toBe(0);
     const [header, ...lines] = listed.stdout.split('\n');
-    expect(header).toMatch(/^\s+NAME\s+HOST\s+LOAD\s+ACTIVE/);
+    expect(header).toMatch(/^\s+NAME\s+HOST\s+LOAD\s+ENABLED\s+ACTIVE/);
     expect(lines.filter((line) => /\bfeed-\d\b/.test(line)).map((line) => line.trim().split(/\s+/).slice(0, 2).join('@'))).toEqual(EVERY_ROW);
     const started = await streamctl(['start', 'contoso/shared', '--host', 'feed-1', '--addr', bed.gateway.address], env);
     expect(started.code).toBe(0);

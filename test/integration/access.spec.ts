@@ -39,15 +39,26 @@ grants:
 `;
 
 type Caller = 'nobody' | 'unknown token' | 'reader' | 'operator' | 'admin' | "other team's operator" | 'mTLS certificate' | "unknown CA's certificate";
-type Rpc = 'ListStreams' | 'GetStatus' | 'WatchStatus' | 'Logs' | 'Start' | 'Stop' | 'Restart';
+type Rpc = 'ListStreams' | 'GetStatus' | 'WatchStatus' | 'Logs' | 'Start' | 'Stop' | 'Restart' | 'Enable' | 'Disable';
 const CALLERS: Caller[] = ['nobody', 'unknown token', 'reader', 'operator', 'admin', "other team's operator", 'mTLS certificate', "unknown CA's certificate"];
-const RPCS: Rpc[] = ['ListStreams', 'GetStatus', 'WatchStatus', 'Logs', 'Start', 'Restart', 'Stop'];
+const RPCS: Rpc[] = ['ListStreams', 'GetStatus', 'WatchStatus', 'Logs', 'Start', 'Restart', 'Stop', 'Enable', 'Disable'];
 const TEAMS = { contoso: 'bitcoin', 'contoso-eu': 'secret' } as const;
 type Team = keyof typeof TEAMS;
-const MUTATING = new Set<Rpc>(['Start', 'Stop', 'Restart']);
+const MUTATING = new Set<Rpc>(['Start', 'Stop', 'Restart', 'Enable', 'Disable']);
+/**
+ * Enable and Disable of these streams get past access control and are refused at their
+ * declaration: a symlink in the configuration directory, which systemd's DisableUnitFiles would
+ * remove (see enable.spec.ts). Refused before that, they never reach the declaration.
+ */
+const ALLOWED_BUT_ALIASED = new Set<Rpc>(['Enable', 'Disable']);
 
 /** The code each caller must get: the specification this file checks. */
 function expectedCode(caller: Caller, team: Team, rpc: Rpc): status {
+  const code = accessCode(caller, team, rpc);
+  return code === status.OK && ALLOWED_BUT_ALIASED.has(rpc) ? status.FAILED_PRECONDITION : code;
+}
+
+function accessCode(caller: Caller, team: Team, rpc: Rpc): status {
   switch (caller) {
     case 'nobody':
     case 'unknown token':
@@ -134,14 +145,18 @@ function codeOf(caller: Caller, rpc: Rpc, request: { team: string; name: string 
     Start: (cb: (e: ServiceError | null) => void) => client.start(request, metadataFor(token), options, cb),
     Stop: (cb: (e: ServiceError | null) => void) => client.stop(request, metadataFor(token), options, cb),
     Restart: (cb: (e: ServiceError | null) => void) => client.restart(request, metadataFor(token), options, cb),
+    Enable: (cb: (e: ServiceError | null) => void) => client.enable(request, metadataFor(token), options, cb),
+    Disable: (cb: (e: ServiceError | null) => void) => client.disable(request, metadataFor(token), options, cb),
   }[rpc];
   return new Promise((resolve) => method((error) => resolve(error ? error.code : status.OK)));
 }
 
-/** What systemd itself says of the unit: what a refused action must leave untouched. */
+/** What systemd itself says of the unit, and its file's state: what a refused action must leave untouched. */
 async function fingerprint(team: Team) {
-  const state = await h.unitState(`lit-stream-${team}@${TEAMS[team]}.service`);
-  return { active: state.ActiveState, pid: state.MainPID, since: state.ActiveEnterTimestamp?.getTime() };
+  const unit = `lit-stream-${team}@${TEAMS[team]}.service`;
+  const state = await h.unitState(unit);
+  const [file] = await h.sandbox.withManager((manager) => manager.ListUnitFilesByPatterns([], [unit]));
+  return { active: state.ActiveState, pid: state.MainPID, since: state.ActiveEnterTimestamp?.getTime(), file };
 }
 
 const CASES = CALLERS.flatMap((caller) =>

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { UnitNaming } from '../../src/core/unitNaming.js';
 import { createLogger } from '../../src/daemon/main.js';
 import { type RunningServer, type ServerOptions as BaseServerOptions, startServer } from '../../src/daemon/server.js';
-import { EmbeddedSystemd } from '../../src/dev/embeddedSystemd.js';
+import { EmbeddedSystemd, type EmbeddedSystemdOptions } from '../../src/dev/embeddedSystemd.js';
 import { readServiceState, type ServiceState } from '../../src/systemd/serviceState.js';
 import { StreamServiceClient } from '../../gen/lit/stream/v1/stream.js';
 
@@ -29,7 +29,10 @@ export interface Harness {
  * and a symlink to another team's template (not a stream). `contoso-eu` has a stream `contoso` must
  * never see; `acme` has only a template.
  */
-export const FIXTURE_UNITS: Record<string, string | { link: string }> = {
+/** A unit file's contents, or a symlink to `link` (in the configuration directory, or the user's data directory). */
+export type FixtureUnit = string | { readonly link: string; readonly in?: 'config' | 'data' };
+
+export const FIXTURE_UNITS: Record<string, FixtureUnit> = {
   'lit-stream-contoso@.service': '[Unit]\nDescription=contoso worker %i\n[Service]\nType=exec\nExecStart=/bin/sleep infinity\n',
   'lit-stream-contoso@bitcoin.service': { link: 'lit-stream-contoso@.service' },
   'lit-stream-contoso@ethereum.service': { link: 'lit-stream-contoso@.service' },
@@ -56,12 +59,16 @@ export const STUCK_STREAM_UNITS: Record<string, string> = {
 /** Server options for a harness, plus the credentials its ready-made client uses. */
 export type ServerOptions = BaseServerOptions & { readonly clientCredentials?: ChannelCredentials };
 
-export async function startHarness(units = FIXTURE_UNITS, serverOptions: Partial<ServerOptions> = {}): Promise<Harness> {
-  const sandbox = await EmbeddedSystemd.boot();
+export async function startHarness(
+  units: Record<string, FixtureUnit> = FIXTURE_UNITS,
+  serverOptions: Partial<ServerOptions> = {},
+  bootOptions: EmbeddedSystemdOptions = {},
+): Promise<Harness> {
+  const sandbox = await EmbeddedSystemd.boot(bootOptions);
   try {
     for (const [unit, contents] of Object.entries(units)) {
       if (typeof contents === 'string') await sandbox.writeUnit(unit, contents);
-      else await sandbox.linkUnit(unit, contents.link);
+      else await sandbox.linkUnit(unit, contents.link, contents.in);
     }
     await sandbox.reload();
     const logs: Record<string, unknown>[] = [];

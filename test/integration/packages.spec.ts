@@ -68,7 +68,7 @@ describe('the server package, installed with npm install -g', () => {
   it('gives a lit-streamctl too, which lists the streams of that lit-streamd', async () => {
     expect(serverAddress, 'the installed lit-streamd (previous spec) is serving').toBeDefined();
     const { stdout } = await againstInstalledServer(join(work, 'prefix', 'bin', 'lit-streamctl'), ['list', 'contoso'], work);
-    expect(stdout).toMatch(/^\s+NAME\s+LOAD\s+ACTIVE\s+SUB\s+UPTIME\s+PID\s+MEMORY\n/);
+    expect(stdout).toMatch(/^\s+NAME\s+LOAD\s+ENABLED\s+ACTIVE\s+SUB\s+UPTIME\s+PID\s+MEMORY\n/);
     expect(stdout).toContain('\n5 streams listed.\n');
   });
 });

@@ -31,6 +31,8 @@ const UNITS: Record<string, string | { link: string }> = {
   'lit-stream-acme@crash.service': "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'exit 1'\n",
   'lit-stream-acme@masked.service': { link: '/dev/null' },
   'lit-stream-acme@chatty.service': "[Service]\nType=exec\nExecStart=/bin/sh -c 'echo first line; echo to stderr >&2; exec sleep infinity'\n",
+  // A stream to enable and disable: a regular file with [Install].
+  'lit-stream-boot@ticker.service': '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=default.target\n',
 };
 
 let work: string;
@@ -53,7 +55,7 @@ beforeAll(async () => {
         { name: 'reader', sha256: hashToken(READER_TOKEN) },
       ],
       certificates: [{ name: 'ingest-bot', subject: CLIENT_SUBJECT }],
-      grants: { operator: { contoso: 'operator', acme: 'operator', nobody: 'reader' }, reader: { acme: 'reader' }, 'ingest-bot': { acme: 'operator' } },
+      grants: { operator: { contoso: 'operator', acme: 'operator', boot: 'operator', nobody: 'reader' }, reader: { acme: 'reader' }, 'ingest-bot': { acme: 'operator' } },
     }),
   );
   h = await startHarness(UNITS, {

@@ -20,7 +20,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as v1 from '../../gen/grpc/reflection/v1/reflection.js';
 import * as v1alpha from '../../gen/grpc/reflection/v1alpha/reflection.js';
-import { type Harness, startHarness } from './harness.js';
+import { FIXTURE_UNITS, type Harness, startHarness } from './harness.js';
 
 /**
  * Server reflection as a strict client sees it. grpcurl knows nothing of our protos: it asks the
@@ -34,7 +34,12 @@ import { type Harness, startHarness } from './harness.js';
 let h: Harness;
 let raw: Client;
 beforeAll(async () => {
-  h = await startHarness();
+  // One stream that can be enabled: a symlink outside the configuration directory to a template with [Install].
+  h = await startHarness({
+    ...FIXTURE_UNITS,
+    'lit-stream-boot@.service': '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=default.target\n',
+    'lit-stream-boot@ticker.service': { link: 'lit-stream-boot@.service', in: 'data' },
+  });
   raw = new Client(h.address, credentials.createInsecure());
 });
 afterAll(async () => {
@@ -363,8 +368,20 @@ describe.each([
       expect(json.entries.every((entry) => entry.cursor.startsWith('s='))).toBe(true);
     });
 
+    it("Enable enables a stream, listing systemd's symlink; Disable removes it", async () => {
+      const ticker = { team: 'boot', name: 'ticker' };
+      const enable = await call('Enable', ticker);
+      expect(enable.json).toMatchObject({ status: 'ACTION_STATUS_SUCCESS', message: 'Stream enabled.', stream: { unitFileState: 'enabled' } });
+      const [change] = read(enable.response, 'changes') as Message[];
+      expect(change!.$typeName).toBe('lit.stream.v1.UnitFileChange');
+      expect(read(change!, 'type')).toBe('symlink');
+      expect(read(change!, 'path')).toMatch(/\/default\.target\.wants\/lit-stream-boot@ticker\.service$/);
+      const disable = await call('Disable', ticker);
+      expect(disable.json).toMatchObject({ status: 'ACTION_STATUS_SUCCESS', message: 'Stream disabled.', changes: [{ type: 'unlink' }] });
+    });
+
     // Placeholders of the API's newest methods until their issues land: each lane replaces its own.
-    it.each(['ListRuns', 'Enable', 'Disable'])('%s is reflected and answers UNIMPLEMENTED until it is built', async (name) => {
+    it.each(['ListRuns'])('%s is reflected and answers UNIMPLEMENTED until it is built', async (name) => {
       await expect(call(name, bitcoin)).rejects.toMatchObject({ code: status.UNIMPLEMENTED });
     });
 

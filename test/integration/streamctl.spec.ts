@@ -78,11 +78,11 @@ describe('list TEAM', () => {
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     expect(stdout).not.toMatch(ESCAPE);
     const lines = stdout.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^\s+NAME\s+LOAD\s+ACTIVE\s+SUB\s+UPTIME\s+PID\s+MEMORY$/);
+    expect(lines[0]).toMatch(/^\s+NAME\s+LOAD\s+ENABLED\s+ACTIVE\s+SUB\s+UPTIME\s+PID\s+MEMORY$/);
     const pid = (await h.unitState(unit('bitcoin'))).MainPID;
-    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^  bitcoin +loaded +active +running +\\d+(ms|s)( \\d+s)? +${pid} +\\d+(B|\\.\\d[KMG])$`)));
-    expect(lines).toContainEqual(expect.stringMatching(/^ {2}ethereum +\S+ +inactive +dead +- +- +-$/));
-    expect(lines).toContainEqual(expect.stringMatching(/^● masked +masked +inactive/));
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^  bitcoin +loaded +enabled +active +running +\\d+(ms|s)( \\d+s)? +${pid} +\\d+(B|\\.\\d[KMG])$`)));
+    expect(lines).toContainEqual(expect.stringMatching(/^ {2}ethereum +\S+ +enabled +inactive +dead +- +- +-$/));
+    expect(lines).toContainEqual(expect.stringMatching(/^● masked +masked +masked +inactive/));
     expect(lines.slice(1).filter((line) => /^[ ●] \S/.test(line)).map((line) => line.slice(2).split(/ +/)[0])).toEqual([
       'bitcoin',
       'crash',
@@ -126,7 +126,8 @@ describe('status TEAM/NAME…', () => {
     expect(stdout).not.toMatch(ESCAPE);
     const lines = stdout.trimEnd().split('\n');
     expect(lines[0]).toBe('● contoso/bitcoin');
-    expect(lines[1]).toBe(`     Loaded: loaded (${unit('bitcoin')})`);
+    // systemd's UnitFileState: it calls a symlink in its configuration directory `enabled` (an alias).
+    expect(lines[1]).toBe(`     Loaded: loaded (${unit('bitcoin')}; enabled)`);
     expect(lines[2]).toMatch(/^ {5}Active: active \(running\) since \w{3} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+; \d+(ms|s|min)( \d+s)? ago$/);
     expect(lines).toContain(`   Main PID: ${systemd.MainPID}`);
     expect(lines).toContainEqual(expect.stringMatching(/^ {6}Tasks: \d+$/));

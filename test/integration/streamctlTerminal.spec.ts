@@ -69,23 +69,23 @@ describe('watch on a terminal', () => {
   it('redraws one table in place as states change, and leaves it on Ctrl-C', async () => {
     await action('stop', 'bitcoin');
     const pane = await inTerminal(['watch', 'contoso']);
-    await waitFor(async () => /^ {2}bitcoin +\S+ +inactive +dead/m.test(await pane.capture()), 15_000, 'the table');
+    await waitFor(async () => /^ {2}bitcoin +\S+ +enabled +inactive +dead/m.test(await pane.capture()), 15_000, 'the table');
     expect(await pane.capture()).toMatch(/^5 streams of team contoso, watching \(Ctrl-C to stop\)$/m);
 
     await action('start', 'bitcoin');
     const pid = (await h.unitState('lit-stream-contoso@bitcoin.service')).MainPID;
-    await waitFor(async () => new RegExp(`^ {2}bitcoin +loaded +active +running +\\S+ +${pid}$`, 'm').test(await pane.capture()), 15_000, 'bitcoin running');
+    await waitFor(async () => new RegExp(`^ {2}bitcoin +loaded +enabled +active +running +\\S+ +${pid}$`, 'm').test(await pane.capture()), 15_000, 'bitcoin running');
 
     // In place: after the first drawing and every change since (stopping, starting, running), the
     // terminal holds one table, history included — nothing was appended below an old one.
     const lines = await written(pane);
-    expect(lines.filter((line) => /^\s+NAME\s+LOAD\s+ACTIVE/.test(line))).toHaveLength(1);
+    expect(lines.filter((line) => /^\s+NAME\s+LOAD\s+ENABLED\s+ACTIVE/.test(line))).toHaveLength(1);
     expect(lines.filter((line) => /^ {2}bitcoin /.test(line))).toHaveLength(1);
     expect(lines.filter((line) => line.includes('streams of team contoso'))).toHaveLength(1);
 
     await pane.sendKeys('C-c');
     expect(await exited(pane)).toBe(0);
-    expect((await written(pane)).filter((line) => /^ {2}bitcoin +loaded +active +running/.test(line))).toHaveLength(1);
+    expect((await written(pane)).filter((line) => /^ {2}bitcoin +loaded +enabled +active +running/.test(line))).toHaveLength(1);
   });
 });
 

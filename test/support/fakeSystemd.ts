@@ -1,13 +1,13 @@
 import type { ControlView } from '../../src/control/streamController.js';
 import { toStatus } from '../../src/control/streamView.js';
-import { CurrentSessionReads, type EnqueueMethod, type JobSession } from '../../src/control/systemdPort.js';
+import { OnCurrentSession, type EnqueueMethod, type JobSession } from '../../src/control/systemdPort.js';
 import { StreamNotDeclaredError } from '../../src/core/errors.js';
-import type { StreamStatus } from '../../src/core/status.js';
+import type { StreamStatus, StreamSummary } from '../../src/core/status.js';
 import type { StreamRef } from '../../src/core/streamRef.js';
 import { UnitNaming } from '../../src/core/unitNaming.js';
 import { BusUnavailableError } from '../../src/systemd/errors.js';
 import { JobTracker } from '../../src/systemd/jobs.js';
-import { SERVICE_INTERFACE, type JobMode, type UnitFile, type UnitProperties } from '../../src/systemd/manager.js';
+import { SERVICE_INTERFACE, type JobMode, type UnitFile, type UnitFileChange, type UnitProperties } from '../../src/systemd/manager.js';
 import { readServiceState, type ServiceState } from '../../src/systemd/serviceState.js';
 
 /** waitid(2) codes, as systemd's ExecMainCode carries them. */
@@ -39,7 +39,16 @@ interface FakeUnit {
   type: string;
   props: Record<string, unknown>;
   job: FakeJob | undefined;
+  /** Its file's path, and what its [Install] section says it is wanted by (null: it has none). */
+  path: string;
+  install: string | null;
+  /** Whether the `.wants` symlink of its [Install] section exists. */
+  wanted: boolean;
 }
+
+/** The fake's unit search path (UnitPath), in systemd's order; its persistent configuration directory is CONFIG_DIR. */
+export const CONFIG_DIR = '/nonexistent/config/systemd/user';
+const UNIT_PATH = ['/nonexistent/config/systemd/user.control', '/nonexistent/runtime/systemd/transient', '/nonexistent/runtime/systemd/generator.early', CONFIG_DIR, '/nonexistent/data/systemd/user'];
 
 const INACTIVE = { LoadState: 'loaded', ActiveState: 'inactive', SubState: 'dead', Result: 'success', NRestarts: 0, ExecMainCode: 0, ExecMainStatus: 0 };
 const RUNNING = { LoadState: 'loaded', ActiveState: 'active', SubState: 'running', Result: 'success', ExecMainCode: 0, ExecMainStatus: 0 };
@@ -54,7 +63,7 @@ const RUNNING = { LoadState: 'loaded', ActiveState: 'active', SubState: 'running
  *
  * Everything asked of it is recorded in `calls`, in order, so a spec can say what was not asked.
  */
-export class FakeSystemd extends CurrentSessionReads implements ControlView {
+export class FakeSystemd extends OnCurrentSession implements ControlView {
   readonly naming = new UnitNaming();
   readonly calls: string[] = [];
   /** Every job sent, in order. */
@@ -64,21 +73,30 @@ export class FakeSystemd extends CurrentSessionReads implements ControlView {
   private current: FakeSession | undefined = new FakeSession(this);
   private nextJob = 1;
   private holding = false;
+  /** Its unit search path (the Manager's UnitPath). */
+  unitPath: string[] = [...UNIT_PATH];
   /** How each job ends when it is left to finish by itself; by default as systemd's would on a healthy worker. */
   outcome: (job: FakeJob, unit: Readonly<Record<string, unknown>>) => JobEnd = defaultOutcome;
 
   /** Declares a stream (a unit file linking to its team's template), inactive. */
-  declare(name: string, options: { team?: string; type?: string; fileState?: string; props?: UnitProperties } = {}): string {
+  declare(
+    name: string,
+    options: { team?: string; type?: string; fileState?: string; props?: UnitProperties; path?: string; install?: string | null } = {},
+  ): string {
     const ref = { team: options.team ?? 'contoso', name };
     const unit = this.naming.unitOf(ref);
     this.units.set(unit, {
       ref,
-      fileState: options.fileState ?? 'linked',
+      fileState: options.fileState ?? 'disabled',
       undeclared: false,
       shown: true,
       type: options.type ?? 'exec',
       props: { ...INACTIVE, ...options.props },
       job: undefined,
+      // A path this process cannot see: judgeDeclaration trusts systemd's word for it.
+      path: options.path ?? `${CONFIG_DIR}/${unit}`,
+      install: options.install === undefined ? 'default.target' : options.install,
+      wanted: false,
     });
     return unit;
   }
@@ -164,6 +182,14 @@ export class FakeSystemd extends CurrentSessionReads implements ControlView {
     return readServiceState(this.unit(unit).props);
   }
 
+  async summary(ref: StreamRef): Promise<StreamSummary> {
+    const unit = this.naming.unitOf(ref);
+    this.calls.push(`view.summary ${unit}`);
+    const u = this.unit(unit);
+    const { team, name, loadState, activeState, subState } = toStatus(u.ref, unit, readServiceState(u.props));
+    return { team, name, unit, loadState, activeState, subState, unitFileState: u.fileState };
+  }
+
   async follow(ref: StreamRef, listener: (status: StreamStatus) => void): Promise<{ current: StreamStatus | undefined; stop(): void }> {
     const unit = this.naming.unitOf(ref);
     this.calls.push(`view.follow ${unit}`);
@@ -181,11 +207,13 @@ export class FakeSystemd extends CurrentSessionReads implements ControlView {
 
   // ----- what a session does
 
-  /** @internal FakeSession's reads. */
-  read(session: FakeSession, call: string, unit: string): FakeUnit {
+  /** @internal FakeSession's calls: recorded, on the current session only. */
+  read(session: FakeSession, call: string, unit: string): FakeUnit;
+  read(session: FakeSession, call: string, unit: undefined): undefined;
+  read(session: FakeSession, call: string, unit: string | undefined): FakeUnit | undefined {
     if (session !== this.current) throw new BusUnavailableError('the session ended');
-    this.calls.push(`${call} ${unit}`);
-    return this.unit(unit);
+    this.calls.push(unit === undefined ? call : `${call} ${unit}`);
+    return unit === undefined ? undefined : this.unit(unit);
   }
 
   /** @internal FakeSession's enqueue: systemd's job, in replace mode. */
@@ -244,10 +272,42 @@ class FakeSession implements JobSession {
     const files: UnitFile[] = [];
     for (const unit of patterns) {
       const u = this.systemd.read(this, 'ListUnitFilesByPatterns', unit);
-      // A path this process cannot see: judgeDeclaration trusts systemd's word for it.
-      if (u.fileState !== undefined) files.push({ path: `/nonexistent/systemd/user/${unit}`, state: u.fileState });
+      if (u.fileState !== undefined) files.push({ path: u.path, state: u.fileState });
     }
     return files;
+  }
+
+  async getManagerProperty(name: string): Promise<unknown> {
+    this.systemd.read(this, `Get Manager.${name}`, undefined);
+    if (name !== 'UnitPath') throw new Error(`the fake has no Manager.${name}`);
+    return this.systemd.unitPath;
+  }
+
+  async enableUnitFiles(files: string[], runtime: boolean, force: boolean): Promise<{ carriesInstallInfo: boolean; changes: UnitFileChange[] }> {
+    if (files.length !== 1 || runtime || force) throw new Error(`the fake enables one unit file, persistently, without force`);
+    const unit = files[0]!;
+    const u = this.systemd.read(this, 'EnableUnitFiles', unit);
+    if (u.fileState === 'masked') throw new Error(`Unit file ${u.path} is masked.`);
+    if (u.install === null) return { carriesInstallInfo: false, changes: [] };
+    if (u.wanted) return { carriesInstallInfo: true, changes: [] };
+    u.wanted = true;
+    u.fileState = 'enabled';
+    return { carriesInstallInfo: true, changes: [{ type: 'symlink', file: `${CONFIG_DIR}/${u.install}.wants/${unit}`, destination: u.path }] };
+  }
+
+  async disableUnitFiles(files: string[], runtime: boolean): Promise<UnitFileChange[]> {
+    if (files.length !== 1 || runtime) throw new Error(`the fake disables one unit file, persistently`);
+    const unit = files[0]!;
+    const u = this.systemd.read(this, 'DisableUnitFiles', unit);
+    if (u.fileState === 'masked') return [{ type: 'masked', file: u.path, destination: '' }];
+    if (!u.wanted) return [];
+    u.wanted = false;
+    u.fileState = 'disabled';
+    return [{ type: 'unlink', file: `${CONFIG_DIR}/${u.install}.wants/${unit}`, destination: '' }];
+  }
+
+  async reload(): Promise<void> {
+    this.systemd.read(this, 'Reload', undefined);
   }
 
   onEnd(callback: (error: Error) => void): () => void {

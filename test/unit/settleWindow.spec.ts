@@ -10,14 +10,9 @@ import { readServiceState } from '../../src/systemd/serviceState.js';
 const UNIT = 'lit-stream-contoso@bitcoin.service';
 
 /** systemd's NRestarts for the unit, recording each read. */
-function nRestarts(value: number): UnitReads & { reads: string[] } {
+function nRestarts(value: number): Pick<UnitReads, 'getUnitProperty'> & { reads: string[] } {
   const reads: string[] = [];
-  return {
-    reads,
-    getUnitProperty: async (unit, iface, name) => (reads.push(`${unit} ${iface} ${name}`), value),
-    getUnitProperties: () => Promise.reject(new Error('not asked')),
-    listUnitFilesByPatterns: () => Promise.reject(new Error('not asked')),
-  };
+  return { reads, getUnitProperty: async (unit, iface, name) => (reads.push(`${unit} ${iface} ${name}`), value) };
 }
 
 const state = (ActiveState: string, SubState: string) => readServiceState({ ActiveState, SubState, NRestarts: 99 });

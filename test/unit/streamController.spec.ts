@@ -91,7 +91,7 @@ describe('declare: only declared streams, proven against systemd', () => {
   it.each(['masked', 'masked-runtime'])('refuses to start or restart a %s stream, saying what to unmask; stops it', async (fileState) => {
     const { systemd, controller } = setup();
     systemd.file(UNIT, { fileState });
-    const masked = `stream 'bitcoin' of team 'contoso' is masked (/nonexistent/systemd/user/${UNIT}); unmask ${UNIT} before you`;
+    const masked = `stream 'bitcoin' of team 'contoso' is masked (/nonexistent/config/systemd/user/${UNIT}); unmask ${UNIT} before you`;
     await expect(controller.start(REF)).rejects.toThrow(new StreamMaskedError(`${masked} start it`));
     await expect(controller.restart(REF)).rejects.toThrow(new StreamMaskedError(`${masked} restart it`));
     expect(systemd.sent).toEqual([]);
@@ -102,7 +102,7 @@ describe('declare: only declared streams, proven against systemd', () => {
     const { systemd, controller } = setup();
     systemd.file(UNIT, { fileState: 'bad' });
     await expect(controller.start(REF)).rejects.toThrow(
-      new StreamNotDeclaredError(`stream 'bitcoin' of team 'contoso' is not declared: systemd reports /nonexistent/systemd/user/${UNIT} as bad`),
+      new StreamNotDeclaredError(`stream 'bitcoin' of team 'contoso' is not declared: systemd reports /nonexistent/config/systemd/user/${UNIT} as bad`),
     );
   });
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { GrpcStatus, LitStreamError, type ServiceStatus } from '../../clients/typescript/src/index.js';
 import { parseCommandLine } from '../../clients/typescript/src/cli/commandLine.js';
+import { changeLine } from '../../clients/typescript/src/cli/commands/enable.js';
 import { ExitCode, exitCodeForError, firstFailure } from '../../clients/typescript/src/cli/exitCodes.js';
 import { inOrder } from '../../clients/typescript/src/cli/inOrder.js';
 import { formatLastExit } from '../../clients/typescript/src/cli/lastExit.js';
@@ -117,19 +118,33 @@ describe('status and list layout (on a pipe: no colours)', () => {
   it('lists streams in columns, a failed one marked ●, unknown values as -', () => {
     const rows = statusTable(
       [
-        statusOf({ started: new Date('2026-11-25T11:57:57Z'), pid: 4408, memory: '9.9M' }),
-        statusOf({ name: 'crash', activeState: 'failed', subState: 'failed' }),
+        statusOf({ started: new Date('2026-11-25T11:57:57Z'), pid: 4408, memory: '9.9M', unitFileState: 'enabled' }),
+        statusOf({ name: 'crash', activeState: 'failed', subState: 'failed', unitFileState: 'disabled' }),
         statusOf({ name: 'ethereum', loadState: '', activeState: 'inactive', subState: 'dead' }),
       ],
       now,
       plain,
     );
     expect(rows).toEqual([
-      '  NAME     LOAD   ACTIVE   SUB     UPTIME   PID MEMORY',
-      '  bitcoin  loaded active   running 2min 3s 4408   9.9M',
-      '● crash    loaded failed   failed  -          -      -',
-      '  ethereum -      inactive dead    -          -      -',
+      '  NAME     LOAD   ENABLED  ACTIVE   SUB     UPTIME   PID MEMORY',
+      '  bitcoin  loaded enabled  active   running 2min 3s 4408   9.9M',
+      '● crash    loaded disabled failed   failed  -          -      -',
+      '  ethereum -      -        inactive dead    -          -      -',
     ]);
+  });
+
+  it("says after the unit whether it is enabled, as systemctl's Loaded: line", () => {
+    expect(statusBlock(statusOf({ unitFileState: 'enabled' }), now, plain)[1]).toBe('     Loaded: loaded (lit-stream-contoso@bitcoin.service; enabled)');
+    expect(statusBlock(statusOf({ unitFileState: 'disabled' }), now, plain)[1]).toBe('     Loaded: loaded (lit-stream-contoso@bitcoin.service; disabled)');
+  });
+
+  it("words systemd's changes as systemctl enable and disable print them", () => {
+    expect(changeLine({ type: 'symlink', path: '/etc/systemd/system/multi-user.target.wants/u.service', destination: '/etc/systemd/system/u.service' })).toBe(
+      'Created symlink /etc/systemd/system/multi-user.target.wants/u.service → /etc/systemd/system/u.service.',
+    );
+    expect(changeLine({ type: 'unlink', path: '/etc/systemd/system/multi-user.target.wants/u.service', destination: '' })).toBe(
+      'Removed "/etc/systemd/system/multi-user.target.wants/u.service".',
+    );
   });
 });
 
@@ -141,6 +156,13 @@ describe('the command line', () => {
       output: 'json',
       connection: { addr: 'h:1' },
     });
+  });
+
+  it('takes --now for enable and disable only', () => {
+    expect(parseCommandLine(['enable', '--now', 'a/b', 'a/c'])).toMatchObject({ command: 'enable', args: ['a/b', 'a/c'], now: true });
+    expect(parseCommandLine(['disable', 'a/b'])).toMatchObject({ command: 'disable', now: false });
+    expect(() => parseCommandLine(['start', '--now', 'a/b'])).toThrow("'start' has no option --now");
+    expect(() => parseCommandLine(['enable'])).toThrow("'enable' needs at least one argument");
   });
 
   it.each([

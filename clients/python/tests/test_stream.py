@@ -205,6 +205,36 @@ def test_get_streams_lists_the_teams_streams_as_the_seed_prints_them() -> None:
     assert first.status()["name"] == "bitcoin"
 
 
+def test_enable_and_disable_answer_with_systemds_changes_as_systemctl_does() -> None:
+    stream = Stream("boot", "ticker")
+    enabled = stream.enable(now=True)
+    assert (enabled["status"], enabled["message"], enabled["unit_file_state"], enabled["job_result"]) == (
+        "SUCCESS",
+        "Stream enabled. Stream started successfully.",
+        "enabled",
+        "done",
+    )
+    assert [change["type"] for change in enabled["changes"]] == ["symlink"]
+    assert enabled["changes"][0]["path"].endswith("/default.target.wants/lit-stream-boot@ticker.service")
+    assert stream.status()["details"]["unit_file_state"] == "enabled"
+    again = stream.enable()
+    assert (again["status"], again["message"], again["changes"], again["job_result"]) == ("SUCCESS", "Stream was already enabled.", [], "")
+    disabled = stream.disable(now=True)
+    assert (disabled["status"], disabled["message"], disabled["unit_file_state"], disabled["job_result"], disabled["logs"]) == (
+        "SUCCESS",
+        "Stream disabled. Stream stopped successfully.",
+        "disabled",
+        "done",
+        [],
+    )
+    assert [change["type"] for change in disabled["changes"]] == ["unlink"]
+
+
+def test_enabling_a_masked_stream_raises_failed_precondition() -> None:
+    with pytest.raises(FailedPreconditionError):
+        Stream("acme", "masked").enable()
+
+
 def test_watch_yields_the_status_now_then_each_change(ethereum: Stream) -> None:
     events = ethereum.watch(timeout=30)
     first = next(events)

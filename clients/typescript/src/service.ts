@@ -6,6 +6,7 @@ import {
   type StartResponse,
   type StreamServiceClient,
   type StreamStatus,
+  type UnitFileChange,
 } from './gen/lit/stream/v1/stream.js';
 import { callMetadata, type ConnectionOptions, streamServiceClient } from './connection.js';
 import { LitStreamError } from './errors.js';
@@ -30,6 +31,17 @@ export interface ActionOutcome extends ServiceActionStatus {
    * sends none with a stop).
    */
   readonly logs: readonly LogLine[];
+}
+
+/** What Stream.enable() and disable() answer: act()'s answer with `now`, and what changed on disk. */
+export interface EnableOutcome extends ActionOutcome {
+  /**
+   * systemd's changes: a `symlink` created (to `destination`) or `unlink`ed; empty when nothing had
+   * to change (already enabled, or not enabled).
+   */
+  readonly changes: readonly UnitFileChange[];
+  /** The stream's UnitFileState afterwards: `enabled`, `disabled`, … */
+  readonly unitFileState: string;
 }
 
 /**
@@ -64,6 +76,11 @@ export interface ServiceStatusDetails {
   readonly result: string;
   readonly exitStatus?: number;
   readonly exitSignal?: number;
+  /**
+   * systemd's UnitFileState: whether the stream starts at boot (`enabled`, `disabled`, `static`,
+   * `masked`, …); absent when the server does not say.
+   */
+  readonly unitFileState?: string;
   /** status(): the newest log lines since the stream last started (up to 10). */
   readonly logs?: readonly LogLine[];
   /** status(): why `logs` is empty, when the server could not read the journal. */
@@ -154,6 +171,7 @@ export function toServiceStatus(status: StreamStatus, timeZone?: string): Servic
     result: status.result,
     exitStatus: status.exitStatus,
     exitSignal: status.exitSignal,
+    ...(status.unitFileState ? { unitFileState: status.unitFileState } : {}),
   };
   return {
     name: status.name,

@@ -1,9 +1,9 @@
 import { inspect } from 'node:util';
-import type { RestartResponse, StartRequest, StartResponse } from './gen/lit/stream/v1/stream.js';
+import type { DisableResponse, EnableResponse, RestartResponse, StartRequest, StartResponse } from './gen/lit/stream/v1/stream.js';
 import { callMetadata, type ConnectionOptions } from './connection.js';
 import { type DroppedLines, type LogLine, logEntries, type LogsOptions, toLogLine } from './logs.js';
 import { type StreamEvent, streamEvents } from './watch.js';
-import { type ActionOutcome, Service, type ServiceActionStatus, type ServiceStatus, toActionStatus, toServiceStatus } from './service.js';
+import { type ActionOutcome, type EnableOutcome, Service, type ServiceActionStatus, type ServiceStatus, toActionStatus, toServiceStatus } from './service.js';
 
 /**
  * Log lines status() asks for, as `systemctl status` shows; the Python client's STATUS_LOG_LINES is
@@ -85,6 +85,19 @@ export class Stream extends Service {
   }
 
   /**
+   * Makes the stream start at boot, as `systemctl enable` does; with `now`, starts it too and
+   * answers as act('start'). Enabling an enabled stream succeeds with no `changes`.
+   */
+  async enable(options: { readonly now?: boolean } = {}): Promise<EnableOutcome> {
+    return toEnableOutcome(await this.call(this.client.enable, { ...this.ref(), now: options.now ?? false }, 'action'));
+  }
+
+  /** Undoes enable(), as `systemctl disable` does; with `now`, stops the stream too. */
+  async disable(options: { readonly now?: boolean } = {}): Promise<EnableOutcome> {
+    return toEnableOutcome(await this.call(this.client.disable, { ...this.ref(), now: options.now ?? false }, 'action'));
+  }
+
+  /**
    * The stream's current status, formatted as `systemctl status` shows it, with its last 10 log
    * lines since it last started in `details.logs` (as `systemctl status` shows them);
    * `{ logLines: 0 }` asks for none (no journal read on the server, e.g. for a whole team's table).
@@ -144,6 +157,16 @@ export class Stream extends Service {
   private ref(): { team: string; name: string; host?: string } {
     return this.host ? { team: this.team, name: this.name, host: this.host } : { team: this.team, name: this.name };
   }
+}
+
+function toEnableOutcome(response: EnableResponse | DisableResponse): EnableOutcome {
+  return {
+    ...toActionStatus(response),
+    jobResult: response.jobResult,
+    logs: 'logs' in response ? response.logs.map(toLogLine) : [],
+    changes: response.changes.map(({ type, path, destination }) => ({ type, path, destination })),
+    unitFileState: response.stream?.unitFileState ?? '',
+  };
 }
 
 /** The Python SDK's `{status, message}`, nothing more: what start(), stop() and restart() answer. */

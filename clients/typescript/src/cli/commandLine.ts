@@ -19,11 +19,12 @@ const OPTIONS = {
   lines: { type: 'string', short: 'n' },
   follow: { type: 'boolean', short: 'f' },
   since: { type: 'string' },
+  now: { type: 'boolean' },
 } as const;
 
 export type OptionName = keyof typeof OPTIONS;
 
-export const COMMANDS = ['list', 'status', 'start', 'stop', 'restart', 'logs', 'watch', 'help'] as const;
+export const COMMANDS = ['list', 'status', 'start', 'stop', 'restart', 'enable', 'disable', 'logs', 'watch', 'help'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 /** Options every command takes. */
@@ -36,6 +37,8 @@ const ARGUMENTS: Record<CommandName, { readonly min: number; readonly max: numbe
   start: { min: 1, max: Infinity, options: [] },
   stop: { min: 1, max: Infinity, options: [] },
   restart: { min: 1, max: Infinity, options: [] },
+  enable: { min: 1, max: Infinity, options: ['now'] },
+  disable: { min: 1, max: Infinity, options: ['now'] },
   logs: { min: 1, max: 1, options: ['lines', 'follow', 'since'] },
   watch: { min: 1, max: 1, options: [] },
   help: { min: 0, max: 1, options: [] },
@@ -53,6 +56,8 @@ export interface CommandLine {
   readonly host?: string;
   /** `logs`: -n, -f, --since as given. */
   readonly logs: { readonly lines?: string; readonly follow: boolean; readonly since?: string };
+  /** `enable`, `disable`: --now, also start or stop. */
+  readonly now: boolean;
 }
 
 export function parseCommandLine(argv: readonly string[]): CommandLine {
@@ -78,6 +83,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     connection: { addr: values.addr, token: values.token, ca: values.ca, cert: values.cert, key: values.key },
     ...(values.host ? { host: values.host } : {}),
     logs: { lines: values.lines, follow: values.follow === true, since: values.since },
+    now: values.now === true,
   };
   if (!command || line.help) return line;
   if (line.version) throw new UsageError("--version takes no command");

@@ -22,7 +22,7 @@ const EXIT_STATUS = `Exit status (as systemctl's):
   2   wrong usage, or a team or name the server rejects as malformed
   3   status: a stream is not running
   4   status, logs: no such stream
-  5   start, stop, restart: no such stream
+  5   start, stop, restart, enable, disable: no such stream
   69  lit-streamd cannot be reached (or cannot reach systemd); list: no stream was
       listed and some host of the fleet did not answer (when some were listed: 0,
       and a warning names the hosts that did not answer)
@@ -41,6 +41,8 @@ Commands:
   start TEAM/NAME...        start streams (all at once), wait until systemd has
   stop TEAM/NAME...         stop streams
   restart TEAM/NAME...      restart streams
+  enable [--now] TEAM/NAME...   start streams at boot (--now: and start them now)
+  disable [--now] TEAM/NAME...  no longer start them at boot (--now: and stop them)
   logs TEAM/NAME            a stream's log lines, as journalctl -u shows a unit's (-n N, -f, --since)
   watch TEAM                follow the team's streams as their state changes
   help [COMMAND]            this help, or a command's
@@ -56,6 +58,7 @@ Examples:
   lit-streamctl list contoso
   lit-streamctl status contoso/bitcoin
   lit-streamctl restart contoso/bitcoin contoso/ethereum
+  lit-streamctl enable --now contoso/bitcoin
   lit-streamctl logs -f contoso/bitcoin
   LIT_STREAM_ADDR=feeds.internal:50051 LIT_STREAM_TOKEN=... lit-streamctl watch contoso
 
@@ -80,11 +83,36 @@ Examples:
                                                  (a FAILURE has the log lines too: "logs":[...])
 `;
 
+const ENABLEMENT_HELP = (verb: 'enable' | 'disable') => `Usage: lit-streamctl ${verb} [--now] [OPTIONS] TEAM/NAME...
+
+${
+  verb === 'enable'
+    ? `Makes each stream start at boot, as systemctl enable does: systemd creates the symlinks the
+[Install] section of its unit file (or its team's template) asks for, e.g. WantedBy=default.target.
+Enabling an enabled stream succeeds and changes nothing.`
+    : `Makes each stream no longer start at boot, as systemctl disable does: systemd removes the
+symlinks enable made. Disabling a stream that is not enabled succeeds and changes nothing.`
+} Each answer is printed in the order the streams were named,
+after the symlinks systemd ${verb === 'enable' ? 'created' : 'removed'}, as systemctl prints them.
+
+Options:
+      --now              also ${verb === 'enable' ? 'start the stream, answered as start is' : 'stop the stream, answered as stop is'}
+
+${CONNECTION}
+
+${EXIT_STATUS}
+
+Examples:
+  lit-streamctl ${verb} contoso/bitcoin
+  lit-streamctl ${verb} --now contoso/bitcoin contoso/ethereum
+  lit-streamctl ${verb} -o json contoso/bitcoin    {"team":"contoso","name":"bitcoin","action":"${verb}","status":"SUCCESS","changes":[...],...}
+`;
+
 export const COMMAND_HELP: Record<CommandName, string> = {
   list: `Usage: lit-streamctl list [OPTIONS] TEAM
 
-Lists the team's streams, as systemctl list-units lists units: NAME, LOAD, ACTIVE and SUB
-(systemd's LoadState, ActiveState and SubState), UPTIME (since the stream last became active),
+Lists the team's streams, as systemctl list-units lists units: NAME, LOAD, ENABLED, ACTIVE and SUB
+(systemd's LoadState, UnitFileState, ActiveState and SubState), UPTIME (since the stream last became active),
 PID (its main process) and MEMORY, then how many there are. A failed stream is marked with ●.
 With -o json, one line per stream with everything 'status -o json' prints.
 
@@ -97,7 +125,7 @@ Examples:
   status: `Usage: lit-streamctl status [OPTIONS] TEAM/NAME...
 
 Shows each stream's status, laid out as systemctl status shows a unit: ● coloured by state, the
-unit, Loaded:, Active: with when it started and how long ago, Main PID:, Tasks:, Memory: (tasks and
+unit, Loaded: (with whether it is enabled), Active: with when it started and how long ago, Main PID:, Tasks:, Memory: (tasks and
 memory at most a second old), how often systemd restarted it, how its main process last exited,
 then its newest 10 log lines since it last started. With -o json, one line per stream: the client
 library's status() (name, active, status, started, pid, tasks, memory and the typed details, the
@@ -116,6 +144,8 @@ Examples:
   start: ACTION_HELP('start', 'Starts each stream and waits until systemd has started it.'),
   stop: ACTION_HELP('stop', 'Stops each stream and waits until systemd has stopped it; stopping a stopped stream succeeds.'),
   restart: ACTION_HELP('restart', 'Restarts each stream (starting it if it was stopped) and waits until systemd has.'),
+  enable: ENABLEMENT_HELP('enable'),
+  disable: ENABLEMENT_HELP('disable'),
   logs: `Usage: lit-streamctl logs [OPTIONS] TEAM/NAME
 
 Shows the stream's log lines, as journalctl -u shows a unit's: what the worker wrote and what

@@ -1,6 +1,7 @@
 import { closeSharedClients, LitStreamError } from '../index.js';
 import { type CommandLine, type CommandName, parseCommandLine } from './commandLine.js';
 import { action } from './commands/action.js';
+import { enablement } from './commands/enable.js';
 import { list } from './commands/list.js';
 import { logs } from './commands/logs.js';
 import { status } from './commands/status.js';
@@ -52,7 +53,8 @@ export async function main(argv: readonly string[], io: Io): Promise<ExitCode> {
     }
     if (!(error instanceof LitStreamError)) throw error;
     context.reportError(undefined, error);
-    return exitCodeForError(error, command === 'start' || command === 'stop' || command === 'restart' ? 'action' : 'query', context.connected);
+    const acts = ['start', 'stop', 'restart', 'enable', 'disable'].includes(command);
+    return exitCodeForError(error, acts ? 'action' : 'query', context.connected);
   } finally {
     closeSharedClients();
   }
@@ -69,6 +71,9 @@ function run(context: Context, command: Exclude<CommandName, 'help'>, line: Comm
     case 'stop':
     case 'restart':
       return action(context, command, args);
+    case 'enable':
+    case 'disable':
+      return enablement(context, command, args, line.now);
     case 'logs':
       return logs(context, args, line.logs);
     case 'watch':

@@ -38,7 +38,8 @@ export function statusBlock(status: ServiceStatus, now: Date, paint: Paint): str
   const lines = [`${paint(glyph.style, glyph.text)} ${d.team}/${status.name}`];
   const field = (label: string, value: string) => lines.push(`${label.padStart(11)}: ${value}`);
   // '' is a unit systemd has not loaded into memory (not running, nothing refers to it).
-  field('Loaded', `${d.loadState || 'not loaded'} (${d.unit})`);
+  // As systemctl: the unit's file state after its name, when the server says (`enabled`, `disabled`, …).
+  field('Loaded', `${d.loadState || 'not loaded'} (${d.unit}${d.unitFileState ? `; ${d.unitFileState}` : ''})`);
   const since = d.started && status.started ? ` since ${status.started}; ${formatRelative(d.started, now)}` : '';
   field('Active', paint(ACTIVE_STYLES[d.activeState], activeText(status)) + since);
   if (status.pid !== null) field('Main PID', String(status.pid));
@@ -64,6 +65,7 @@ const LIST_COLUMNS: Column[] = [
   { header: '' },
   { header: 'NAME' },
   { header: 'LOAD' },
+  { header: 'ENABLED' },
   { header: 'ACTIVE' },
   { header: 'SUB' },
   { header: 'UPTIME' },
@@ -85,6 +87,7 @@ export function statusTable(statuses: readonly ServiceStatus[], now: Date, paint
       troubled ? { text: '●', style: 'bad' } : { text: ' ' },
       { text: s.name },
       { text: d.loadState || '-', style: d.loadState === 'loaded' || d.loadState === '' ? undefined : 'bad' },
+      { text: d.unitFileState || '-' },
       { text: d.activeState || '-', style: ACTIVE_STYLES[d.activeState] },
       { text: d.subState || '-' },
       { text: d.started ? formatSpan(Math.max(0, now.getTime() - d.started.getTime())) : '-' },

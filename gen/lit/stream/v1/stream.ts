@@ -4907,9 +4907,14 @@ export const StreamServiceService = {
   },
   /**
    * Enable makes the stream start at boot, as `systemctl enable` does: systemd's EnableUnitFiles on
-   * the stream's unit, then a daemon reload. With `now`, it also starts the stream, answered as
-   * Start is. Enabling an enabled stream succeeds and changes nothing. FAILED_PRECONDITION when the
-   * unit file (or the team's template) has no [Install] section, or the stream is masked.
+   * the stream's unit (on disk, not forced: runtime = false, force = false), then a daemon reload;
+   * the answer lists the symlinks systemd created. With `now`, it also starts the stream, answered
+   * as Start is (settle window included); the enable stays whatever the start does. Enabling an
+   * enabled stream succeeds and changes nothing. Only declared streams of the caller's team, role
+   * operator, as Start. FAILED_PRECONDITION when the unit file (or the team's template) has no
+   * [Install] section (the message says what to add), when the stream is masked, or when it is
+   * declared by a symlink in the configuration directory (/etc/systemd/system,
+   * ~/.config/systemd/user), which systemd's DisableUnitFiles would remove with the `.wants` link.
    */
   enable: {
     path: "/lit.stream.v1.StreamService/Enable" as const,
@@ -4921,8 +4926,10 @@ export const StreamServiceService = {
     responseDeserialize: (value: Buffer): EnableResponse => EnableResponse.decode(value),
   },
   /**
-   * Disable undoes Enable (systemd's DisableUnitFiles, then a daemon reload); with `now`, it also
-   * stops the stream, answered as Stop is. Disabling a disabled stream succeeds and changes nothing.
+   * Disable undoes Enable, as `systemctl disable` does (systemd's DisableUnitFiles, then a daemon
+   * reload); the answer lists the symlinks systemd removed. With `now`, it also stops the stream,
+   * answered as Stop is. Disabling a stream that is not enabled (or masked) succeeds and changes
+   * nothing. The same rules as Enable otherwise.
    */
   disable: {
     path: "/lit.stream.v1.StreamService/Disable" as const,
@@ -5006,14 +5013,21 @@ export interface StreamServiceServer extends UntypedServiceImplementation {
   listRuns: handleUnaryCall<ListRunsRequest, ListRunsResponse>;
   /**
    * Enable makes the stream start at boot, as `systemctl enable` does: systemd's EnableUnitFiles on
-   * the stream's unit, then a daemon reload. With `now`, it also starts the stream, answered as
-   * Start is. Enabling an enabled stream succeeds and changes nothing. FAILED_PRECONDITION when the
-   * unit file (or the team's template) has no [Install] section, or the stream is masked.
+   * the stream's unit (on disk, not forced: runtime = false, force = false), then a daemon reload;
+   * the answer lists the symlinks systemd created. With `now`, it also starts the stream, answered
+   * as Start is (settle window included); the enable stays whatever the start does. Enabling an
+   * enabled stream succeeds and changes nothing. Only declared streams of the caller's team, role
+   * operator, as Start. FAILED_PRECONDITION when the unit file (or the team's template) has no
+   * [Install] section (the message says what to add), when the stream is masked, or when it is
+   * declared by a symlink in the configuration directory (/etc/systemd/system,
+   * ~/.config/systemd/user), which systemd's DisableUnitFiles would remove with the `.wants` link.
    */
   enable: handleUnaryCall<EnableRequest, EnableResponse>;
   /**
-   * Disable undoes Enable (systemd's DisableUnitFiles, then a daemon reload); with `now`, it also
-   * stops the stream, answered as Stop is. Disabling a disabled stream succeeds and changes nothing.
+   * Disable undoes Enable, as `systemctl disable` does (systemd's DisableUnitFiles, then a daemon
+   * reload); the answer lists the symlinks systemd removed. With `now`, it also stops the stream,
+   * answered as Stop is. Disabling a stream that is not enabled (or masked) succeeds and changes
+   * nothing. The same rules as Enable otherwise.
    */
   disable: handleUnaryCall<DisableRequest, DisableResponse>;
 }
@@ -5176,9 +5190,14 @@ export interface StreamServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Enable makes the stream start at boot, as `systemctl enable` does: systemd's EnableUnitFiles on
-   * the stream's unit, then a daemon reload. With `now`, it also starts the stream, answered as
-   * Start is. Enabling an enabled stream succeeds and changes nothing. FAILED_PRECONDITION when the
-   * unit file (or the team's template) has no [Install] section, or the stream is masked.
+   * the stream's unit (on disk, not forced: runtime = false, force = false), then a daemon reload;
+   * the answer lists the symlinks systemd created. With `now`, it also starts the stream, answered
+   * as Start is (settle window included); the enable stays whatever the start does. Enabling an
+   * enabled stream succeeds and changes nothing. Only declared streams of the caller's team, role
+   * operator, as Start. FAILED_PRECONDITION when the unit file (or the team's template) has no
+   * [Install] section (the message says what to add), when the stream is masked, or when it is
+   * declared by a symlink in the configuration directory (/etc/systemd/system,
+   * ~/.config/systemd/user), which systemd's DisableUnitFiles would remove with the `.wants` link.
    */
   enable(
     request: EnableRequest,
@@ -5196,8 +5215,10 @@ export interface StreamServiceClient extends Client {
     callback: (error: ServiceError | null, response: EnableResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Disable undoes Enable (systemd's DisableUnitFiles, then a daemon reload); with `now`, it also
-   * stops the stream, answered as Stop is. Disabling a disabled stream succeeds and changes nothing.
+   * Disable undoes Enable, as `systemctl disable` does (systemd's DisableUnitFiles, then a daemon
+   * reload); the answer lists the symlinks systemd removed. With `now`, it also stops the stream,
+   * answered as Stop is. Disabling a stream that is not enabled (or masked) succeeds and changes
+   * nothing. The same rules as Enable otherwise.
    */
   disable(
     request: DisableRequest,

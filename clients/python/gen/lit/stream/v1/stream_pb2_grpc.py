@@ -165,17 +165,24 @@ class StreamServiceServicer(object):
 
     def Enable(self, request, context):
         """Enable makes the stream start at boot, as `systemctl enable` does: systemd's EnableUnitFiles on
-        the stream's unit, then a daemon reload. With `now`, it also starts the stream, answered as
-        Start is. Enabling an enabled stream succeeds and changes nothing. FAILED_PRECONDITION when the
-        unit file (or the team's template) has no [Install] section, or the stream is masked.
+        the stream's unit (on disk, not forced: runtime = false, force = false), then a daemon reload;
+        the answer lists the symlinks systemd created. With `now`, it also starts the stream, answered
+        as Start is (settle window included); the enable stays whatever the start does. Enabling an
+        enabled stream succeeds and changes nothing. Only declared streams of the caller's team, role
+        operator, as Start. FAILED_PRECONDITION when the unit file (or the team's template) has no
+        [Install] section (the message says what to add), when the stream is masked, or when it is
+        declared by a symlink in the configuration directory (/etc/systemd/system,
+        ~/.config/systemd/user), which systemd's DisableUnitFiles would remove with the `.wants` link.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Disable(self, request, context):
-        """Disable undoes Enable (systemd's DisableUnitFiles, then a daemon reload); with `now`, it also
-        stops the stream, answered as Stop is. Disabling a disabled stream succeeds and changes nothing.
+        """Disable undoes Enable, as `systemctl disable` does (systemd's DisableUnitFiles, then a daemon
+        reload); the answer lists the symlinks systemd removed. With `now`, it also stops the stream,
+        answered as Stop is. Disabling a stream that is not enabled (or masked) succeeds and changes
+        nothing. The same rules as Enable otherwise.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -27,13 +27,14 @@ from ._errors import (
 )
 from ._format import format_bytes, format_timestamp
 from ._service import Service, ServiceActionStatus, ServiceStatus, ServiceStatusDetails
-from ._stream import LogLine, ServiceActionOutcome, Stream, StreamEvent, get_streams, watch_streams
+from ._stream import EnableOutcome, LogLine, ServiceActionOutcome, Stream, StreamEvent, UnitFileChange, get_streams, watch_streams
 from ._streaming import StreamingCall
 
 __all__ = [
     "DEFAULT_ADDRESS",
     "Connection",
     "DeadlineExceededError",
+    "EnableOutcome",
     "FailedPreconditionError",
     "InvalidArgumentError",
     "LitStreamError",
@@ -51,6 +52,7 @@ __all__ = [
     "StreamingCall",
     "UnauthenticatedError",
     "UnavailableError",
+    "UnitFileChange",
     "close_shared_channels",
     "format_bytes",
     "format_timestamp",

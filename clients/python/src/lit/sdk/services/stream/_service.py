@@ -60,6 +60,9 @@ class ServiceStatusDetails(_StatusValues, total=False):
 
     logs: List[Any]
     logs_unavailable: str
+    unit_file_state: str
+    """systemd's UnitFileState, whether the stream starts at boot: ``enabled``, ``disabled``,
+    ``static``, ``masked``, …; absent when the server does not say."""
 
 
 class ServiceStatus(TypedDict):
@@ -134,6 +137,8 @@ def to_service_status(status: stream_pb2.StreamStatus, zone: Optional[str] = Non
         "exit_status": status.exit_status if status.HasField("exit_status") else None,
         "exit_signal": status.exit_signal if status.HasField("exit_signal") else None,
     }
+    if status.unit_file_state:
+        details["unit_file_state"] = status.unit_file_state
     return {
         "name": status.name,
         "active": details["active_state"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import closing
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Generator, Iterable, List, Literal, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, Generator, Iterable, List, Literal, NamedTuple, Optional, Tuple, TypedDict
 
 from lit.stream.v1 import stream_pb2
 
@@ -73,6 +73,26 @@ class ServiceActionOutcome(ServiceActionStatus):
 
 
 Action = Literal["start", "stop", "restart"]
+
+
+class UnitFileChange(TypedDict):
+    """One symlink systemd created (``'symlink'``, to ``destination``) or removed (``'unlink'``)."""
+
+    type: str
+    path: str
+    destination: str
+
+
+class EnableOutcome(ServiceActionOutcome):
+    """What ``Stream.enable()`` and ``Stream.disable()`` answer: act()'s answer with ``now``, and more.
+
+    ``changes``: what systemd changed on disk, empty when nothing had to (already enabled, not
+    enabled); ``unit_file_state``: systemd's UnitFileState afterwards. Without ``now``,
+    ``job_result`` is ``''`` and ``logs`` empty; with it, the start's or stop's, as act() answers.
+    """
+
+    changes: List[UnitFileChange]
+    unit_file_state: str
 
 
 class Stream(Service):
@@ -190,6 +210,41 @@ class Stream(Service):
             {'status': 'SUCCESS', 'message': 'Stream restarted successfully.'}
         """
         return _sdk_shape(self.act("restart"))
+
+    def enable(self, now: bool = False) -> EnableOutcome:
+        """Makes the stream start at boot, as ``systemctl enable`` does.
+
+        Enabling an enabled stream succeeds and changes nothing.
+
+        Args:
+            now: Also start it, answered as start() is.
+
+        Returns:
+            What systemd changed, and with ``now`` how the start went.
+
+        Examples:
+            >>> stream = Stream("contoso", "bitcoin")
+            >>> stream.enable()["changes"]  # doctest: +SKIP
+            [{'type': 'symlink', 'path': '/etc/systemd/system/multi-user.target.wants/lit-stream-contoso@bitcoin.service', 'destination': ...}]
+        """
+        request = self._request(stream_pb2.EnableRequest)
+        request.now = now
+        return _enable_outcome(self._call(self._stub.Enable, request, ACTION_TIMEOUT))
+
+    def disable(self, now: bool = False) -> EnableOutcome:
+        """Makes the stream no longer start at boot, as ``systemctl disable`` does.
+
+        Disabling a stream that is not enabled succeeds and changes nothing.
+
+        Args:
+            now: Also stop it, answered as stop() is.
+
+        Returns:
+            What systemd changed, and with ``now`` how the stop went.
+        """
+        request = self._request(stream_pb2.DisableRequest)
+        request.now = now
+        return _enable_outcome(self._call(self._stub.Disable, request, ACTION_TIMEOUT))
 
     def status(self) -> ServiceStatus:
         """Retrieves the status of the stream.
@@ -416,3 +471,14 @@ def _events(
                 lost = response.host_error
                 on_host_lost(lost.host, error_from_status(lost.code, lost.message))
 
+
+
+def _enable_outcome(response: Any) -> EnableOutcome:
+    """An EnableResponse or DisableResponse as an EnableOutcome."""
+    return {
+        **to_action_status(response),
+        "changes": [{"type": c.type, "path": c.path, "destination": c.destination} for c in response.changes],
+        "unit_file_state": response.stream.unit_file_state,
+        "job_result": response.job_result,
+        "logs": [_log_line(entry) for entry in getattr(response, "logs", [])],
+    }

@@ -1,0 +1,97 @@
+import { dirname } from 'node:path';
+import { StreamNotEnableableError } from '../core/errors.js';
+import type { UnitFileChange } from '../core/status.js';
+import type { StreamRef } from '../core/streamRef.js';
+import type { UnitNaming } from '../core/unitNaming.js';
+import type { UnitFileChange as SystemdChange } from '../systemd/manager.js';
+import { persistentConfigDirectory } from '../systemd/unitPaths.js';
+import type { Declaration } from './declarations.js';
+import type { UnitFileWrites, UnitReads } from './systemdPort.js';
+
+/** Which systemd manager the server drives. */
+export type ManagerScope = 'system' | 'user';
+
+/**
+ * The target a unit is wanted by to start at boot (systemd.special(7)): `multi-user.target` for the
+ * system manager, `default.target` for a user manager (which it starts as the user's session begins,
+ * or at boot for a user with lingering enabled).
+ */
+export const BOOT_TARGET: Record<ManagerScope, string> = { system: 'multi-user.target', user: 'default.target' };
+
+export interface UnitFileSources {
+  readonly systemd: Pick<UnitReads, 'getManagerProperty'> & UnitFileWrites;
+  readonly naming: UnitNaming;
+  readonly scope: ManagerScope;
+}
+
+type DeclaringFile = Extract<Declaration, { declared: true }>;
+
+/** What enabling or disabling changed: systemd's symlinks, and a sentence for people. */
+export interface UnitFileOutcome {
+  readonly changes: UnitFileChange[];
+  readonly message: string;
+}
+
+/**
+ * `systemctl enable` for a declared, unmasked stream: systemd's EnableUnitFiles on its unit
+ * (runtime = false, so it lasts across reboots; force = false, so no one else's symlink is
+ * replaced), then a daemon-reload, as systemctl does. Enabling an enabled stream changes nothing
+ * and succeeds. A unit without an [Install] section has nothing to be enabled by: systemd answers
+ * with no changes and `carries_install_info` false, and so do we, FAILED_PRECONDITION saying
+ * what to add.
+ */
+export async function enableUnitFile(sources: UnitFileSources, ref: StreamRef, unit: string, file: DeclaringFile): Promise<UnitFileOutcome> {
+  await refuseAliasInConfigDirectory(sources, ref, unit, file, 'enable');
+  const { carriesInstallInfo, changes } = await sources.systemd.enableUnitFiles([unit], false, false);
+  if (!carriesInstallInfo) {
+    const where = file.symlink ? `the team's template ${sources.naming.templateOf(ref.team)}` : file.path;
+    throw new StreamNotEnableableError(
+      `stream '${ref.name}' of team '${ref.team}' cannot be enabled: ${where} has no [Install] section, so systemd has nothing to enable it by. ` +
+        `Add one that says what starts it at boot: "[Install]\nWantedBy=${BOOT_TARGET[sources.scope]}"`,
+    );
+  }
+  await sources.systemd.reload();
+  const made = onDisk(changes);
+  return { changes: made, message: made.length > 0 ? 'Stream enabled.' : 'Stream was already enabled.' };
+}
+
+/**
+ * `systemctl disable` for a declared stream: systemd's DisableUnitFiles on its unit (runtime =
+ * false), then a daemon-reload. Disabling a stream that is not enabled (or is masked) changes
+ * nothing and succeeds.
+ */
+export async function disableUnitFile(sources: UnitFileSources, ref: StreamRef, unit: string, file: DeclaringFile): Promise<UnitFileOutcome> {
+  await refuseAliasInConfigDirectory(sources, ref, unit, file, 'disable');
+  const changes = onDisk(await sources.systemd.disableUnitFiles([unit], false));
+  await sources.systemd.reload();
+  return { changes, message: changes.length > 0 ? 'Stream disabled.' : 'Stream was not enabled.' };
+}
+
+/**
+ * DisableUnitFiles removes every symlink named like the unit in the persistent configuration
+ * directory (systemctl(1), "disable": "including manually created symlinks"): a stream declared by
+ * a symlink to its team's template there (`/etc/systemd/system`, `~/.config/systemd/user`) would
+ * lose its declaration with the `.wants` link. systemd also calls such a symlink `enabled` before
+ * anything wants it (an alias). So neither is done to such a stream: FAILED_PRECONDITION saying
+ * how to declare it instead. A masked stream (a symlink to /dev/null) is not declared by an alias.
+ */
+async function refuseAliasInConfigDirectory(sources: UnitFileSources, ref: StreamRef, unit: string, file: DeclaringFile, verb: 'enable' | 'disable'): Promise<void> {
+  if (!file.symlink || file.masked) return;
+  const unitPath = await sources.systemd.getManagerProperty('UnitPath');
+  const config = persistentConfigDirectory(Array.isArray(unitPath) ? (unitPath as string[]) : []);
+  if (config === undefined || dirname(file.path) !== config) return;
+  throw new StreamNotEnableableError(
+    `stream '${ref.name}' of team '${ref.team}' cannot be ${verb}d: it is declared by a symlink in ${config} (${file.path}), ` +
+      `and systemd's DisableUnitFiles removes every symlink named ${unit} there, its declaration too. ` +
+      `Declare it by a regular file there, or by the symlink in another directory of the unit search path (e.g. /usr/local/lib/systemd/system for the system manager, ~/.local/share/systemd/user for a user manager)`,
+  );
+}
+
+/** The changes that touched the disk; systemd also reports notices (e.g. `masked`) that change nothing. */
+function onDisk(changes: readonly SystemdChange[]): UnitFileChange[] {
+  const made: UnitFileChange[] = [];
+  for (const { type, file, destination } of changes) {
+    if (type === 'symlink' || type === 'unlink') made.push({ type, path: file, destination });
+  }
+  return made;
+}
