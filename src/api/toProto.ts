@@ -77,6 +77,12 @@ export function enablementToProto(result: EnablementResult, host = ''): EnableRe
   };
 }
 
+const LOG_SOURCES: Record<LogLine['source'], LogSource> = {
+  worker: LogSource.LOG_SOURCE_WORKER,
+  systemd: LogSource.LOG_SOURCE_SYSTEMD,
+  journal: LogSource.LOG_SOURCE_JOURNAL,
+};
+
 export function logLineToProto(line: LogLine, host = ''): LogEntry {
   return {
     time: new Date(Number(line.timeUsec / 1000n)),
@@ -84,9 +90,9 @@ export function logLineToProto(line: LogLine, host = ''): LogEntry {
     pid: line.pid,
     message: line.message,
     cursor: line.cursor,
-    source: line.source === 'worker' ? LogSource.LOG_SOURCE_WORKER : LogSource.LOG_SOURCE_SYSTEMD,
+    source: LOG_SOURCES[line.source],
     host: line.host ?? host,
-    suppressedLines: 0,
+    suppressedLines: line.suppressed ?? 0,
   };
 }
 

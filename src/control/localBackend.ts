@@ -74,7 +74,7 @@ export class LocalBackend implements StreamBackend {
 
   async *logs(ref: StreamRef, request: LogsRequest, call: CallScope): AsyncIterable<LogBatch> {
     this.onThisHost(request);
-    yield* this.streamLogs.read(ref, request, call.signal);
+    yield* this.streamLogs.read(ref, request, { identity: identityOf(call), signal: call.signal });
   }
 
   /** A call for another host is not for this server: NOT_FOUND, naming both. */
@@ -83,4 +83,9 @@ export class LocalBackend implements StreamBackend {
       throw new NotFoundError(`host '${host}' is not served here: this server is host '${this.host}'`);
     }
   }
+}
+
+/** Whom a call counts against: its identity, or `anonymous` on a server without an access file. */
+function identityOf(call: CallScope): string {
+  return call.caller ?? 'anonymous';
 }

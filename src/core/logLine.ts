@@ -1,5 +1,8 @@
-/** Who wrote a log line: the stream's worker (its stdout, stderr or syslog), or systemd about it. */
-export type LogSource = 'worker' | 'systemd';
+/**
+ * Who wrote a log line: the stream's worker (its stdout, stderr or syslog), systemd about it, or
+ * the journal noting a gap in it (lines it dropped).
+ */
+export type LogSource = 'worker' | 'systemd' | 'journal';
 
 /** One line of a stream's log, from the journal. */
 export interface LogLine {
@@ -14,6 +17,8 @@ export interface LogLine {
   readonly source: LogSource;
   /** The host whose journal it is from; absent from a backend that serves one host. */
   readonly host?: string;
+  /** `journal` lines: how many of the stream's lines the journal dropped there. */
+  readonly suppressed?: number;
 }
 
 /** Lines for a reader, after `dropped` lines it was too slow to take. */

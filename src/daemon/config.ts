@@ -20,6 +20,8 @@ export interface DaemonConfig {
   readonly maxStreamsPerIdentity: number;
   readonly maxStreams: number;
   readonly maxMessageBytes: number;
+  readonly maxJournalctl: number;
+  readonly maxJournalctlPerIdentity: number;
   readonly journalDirectory?: string;
   readonly settleMs: number;
   readonly metricsListen?: string;
@@ -52,6 +54,9 @@ Options (each falls back to its environment variable, then to the default):
   --max-streams-per-identity N  open streams per caller LIT_STREAM_MAX_STREAMS_PER_IDENTITY 1024
   --max-streams N         open streams in all             LIT_STREAM_MAX_STREAMS  4096
   --max-message-bytes N   largest request accepted        LIT_STREAM_MAX_MESSAGE_BYTES 4194304
+  --max-journalctl N      journalctl processes in all     LIT_STREAM_MAX_JOURNALCTL 64
+  --max-journalctl-per-identity N  journal reads, and     LIT_STREAM_MAX_JOURNALCTL_PER_IDENTITY 8
+                          streams followed, per caller
   --journal-directory PATH  journal files to read stream  LIT_STREAM_JOURNAL_DIR  the system journal
                           logs from (journalctl --directory)
   --settle-ms N           how long a started worker must LIT_STREAM_SETTLE_MS    1000
@@ -87,6 +92,8 @@ const FLAGS = {
   'max-streams-per-identity': { type: 'string' },
   'max-streams': { type: 'string' },
   'max-message-bytes': { type: 'string' },
+  'max-journalctl': { type: 'string' },
+  'max-journalctl-per-identity': { type: 'string' },
   'journal-directory': { type: 'string' },
   'settle-ms': { type: 'string' },
   'metrics-listen': { type: 'string' },
@@ -135,6 +142,11 @@ export function parseConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Da
     maxStreamsPerIdentity: positive('--max-streams-per-identity', values['max-streams-per-identity'] ?? fromEnv('LIT_STREAM_MAX_STREAMS_PER_IDENTITY') ?? '1024'),
     maxStreams: positive('--max-streams', values['max-streams'] ?? fromEnv('LIT_STREAM_MAX_STREAMS') ?? '4096'),
     maxMessageBytes: positive('--max-message-bytes', values['max-message-bytes'] ?? fromEnv('LIT_STREAM_MAX_MESSAGE_BYTES') ?? '4194304'),
+    maxJournalctl: positive('--max-journalctl', values['max-journalctl'] ?? fromEnv('LIT_STREAM_MAX_JOURNALCTL') ?? '64'),
+    maxJournalctlPerIdentity: positive(
+      '--max-journalctl-per-identity',
+      values['max-journalctl-per-identity'] ?? fromEnv('LIT_STREAM_MAX_JOURNALCTL_PER_IDENTITY') ?? '8',
+    ),
     journalDirectory: values['journal-directory'] ?? fromEnv('LIT_STREAM_JOURNAL_DIR'),
     settleMs: settle(values['settle-ms'] ?? fromEnv('LIT_STREAM_SETTLE_MS') ?? '1000'),
     metricsListen,

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { DEFAULT_JOURNAL_BUDGET, JournalBudget } from '../control/journalBudget.js';
 import { LocalBackend } from '../control/localBackend.js';
 import { RunLines } from '../control/runLines.js';
 import { LinkPort } from '../control/systemdPort.js';
@@ -35,6 +36,10 @@ export interface ServerOptions extends RpcOptions {
    * units, others as user units.
    */
   readonly journalDirectory?: string;
+  /** journalctl processes in all (reads, and one follower per followed stream). Default 64. */
+  readonly maxJournalctl?: number;
+  /** journalctl reads in flight, and streams followed, per identity. Default 8. */
+  readonly maxJournalctlPerIdentity?: number;
   /** How long a started worker must hold before Start/Restart succeed, ms (0: off). Default 1000. */
   readonly settleMs?: number;
   /** How systemd's liveness is probed (ping interval, how long it may not answer). */
@@ -87,7 +92,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const journal: JournalSource = { directory: options.journalDirectory, manager: options.bus === 'system' ? 'system' : 'user' };
   const followers = new JournalFollowers(journal);
-  const logs = new StreamLogs(journal, followers, options.naming, view);
+  const budget = new JournalBudget({
+    total: options.maxJournalctl ?? DEFAULT_JOURNAL_BUDGET.total,
+    perIdentity: options.maxJournalctlPerIdentity ?? DEFAULT_JOURNAL_BUDGET.perIdentity,
+    waitMs: DEFAULT_JOURNAL_BUDGET.waitMs,
+  });
+  const logs = new StreamLogs(journal, followers, options.naming, view, budget);
   const systemd = new LinkPort(link);
   const runLines = new RunLines(logs, view, (unit) => systemd.getUnitProperties(unit));
   const controller = new StreamController(systemd, options.naming, view, {

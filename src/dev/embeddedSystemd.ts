@@ -19,15 +19,26 @@ const JOURNALD = '/usr/lib/systemd/systemd-journald';
  * journald.conf(5) for the sandbox's journal, as a drop-in in /run/systemd/journald.conf.d: kept in
  * memory-backed /run/log/journal only (`Storage=volatile`), never a copy of the host's kernel log
  * (`ReadKMsg=no`), nothing forwarded to a syslog daemon or to terminals, and bounded in size.
+ *
+ * Rate limiting is off unless asked for. journald limits per *system* unit (journald.conf(5),
+ * RateLimitIntervalSec=: "per-service"; journald keys it on the sender's `_SYSTEMD_UNIT`), and
+ * every worker of a user manager is in the one system unit `user@<uid>.service`: with a limit, one
+ * team's flood would use up the budget of every team's streams and their lines would be dropped.
+ * Without it, a flooding worker is slowed by its own stdout (journald reads each stream in turn,
+ * and a full socket blocks the writer), never the others.
  */
-const JOURNALD_CONF = `[Journal]
+function journaldConf(rateLimit: JournaldRateLimit | undefined): string {
+  return `[Journal]
 Storage=volatile
 ReadKMsg=no
 ForwardToSyslog=no
 ForwardToWall=no
 ForwardToConsole=no
 RuntimeMaxUse=64M
+RateLimitIntervalSec=${rateLimit ? `${rateLimit.intervalMs}ms` : '0'}
+RateLimitBurst=${rateLimit ? rateLimit.burst : 0}
 `;
+}
 
 /**
  * Runs in a private mount namespace (unshare -m, private propagation), so every mount below is
@@ -42,11 +53,11 @@ RuntimeMaxUse=64M
  *   log to it (SYSTEMD_LOG_TARGET=journal): services' stdout/stderr and the manager's lines about
  *   each unit land there, readable from outside with `journalctl --directory`.
  * Then the shell joins the manager's cgroups and becomes systemd.
- * $1 journal directory, $2 journald's cgroup.procs files, $3 the manager's (colon-separated), then
- * the paths to keep visible.
+ * $1 journal directory, $2 journald's cgroup.procs files, $3 the manager's (colon-separated), $4
+ * journald's drop-in (a file in the sandbox's directory), then the paths to keep visible.
  */
 const LAUNCH = `set -e
-journal="$1"; journald_procs="$2"; manager_procs="$3"; shift 3
+journal="$1"; journald_procs="$2"; manager_procs="$3"; journald_conf="$4"; shift 4
 if [ -d /run/systemd ]; then mount -t tmpfs -o mode=0755 tmpfs /run/systemd; else mount -t tmpfs -o mode=0755 tmpfs /run; fi
 mkdir -p /run/systemd/system /run/systemd/journald.conf.d /run/systemd/host-tmp
 for tmp in /tmp /var/tmp; do
@@ -59,8 +70,7 @@ for tmp in /tmp /var/tmp; do
   umount /run/systemd/host-tmp
 done
 rmdir /run/systemd/host-tmp
-cat > /run/systemd/journald.conf.d/embedded.conf <<'EOF'
-${JOURNALD_CONF}EOF
+cp "$journald_conf" /run/systemd/journald.conf.d/embedded.conf
 mkdir -p /run/log
 mount -t tmpfs -o mode=0755 tmpfs /run/log
 mkdir /run/log/journal
@@ -118,6 +128,14 @@ export interface EmbeddedSystemdOptions {
    * own directory, gone with it.
    */
   readonly disk?: string;
+  /** journald's rate limit (RateLimitIntervalSec=, RateLimitBurst=); default none (see journaldConf). */
+  readonly journaldRateLimit?: JournaldRateLimit;
+}
+
+/** At most `burst` messages per `intervalMs` per system unit; journald drops the rest and says so. */
+export interface JournaldRateLimit {
+  readonly intervalMs: number;
+  readonly burst: number;
 }
 
 /**
@@ -213,7 +231,9 @@ export class EmbeddedSystemd {
     };
     const procs = (dirs: readonly string[]) => dirs.map((dir) => join(dir, 'cgroup.procs')).join(':');
     const visible = [root, ...(disk === root ? [] : [disk]), ...(options.visiblePaths ?? [PACKAGE_ROOT])];
-    const launchArgs = [join(root, 'journal'), procs(journaldCgroups), procs(managerCgroups), ...visible];
+    const journaldConfPath = join(root, 'journald.conf');
+    await writeFile(journaldConfPath, journaldConf(options.journaldRateLimit));
+    const launchArgs = [join(root, 'journal'), procs(journaldCgroups), procs(managerCgroups), journaldConfPath, ...visible];
     const [command, ...prefixArgs] = [...(options.launchPrefix ?? []), 'unshare'];
     const child = spawn(command, [...prefixArgs, '-m', '--propagation', 'private', '/bin/sh', '-c', LAUNCH, 'launch', ...launchArgs], {
       env,

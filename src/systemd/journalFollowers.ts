@@ -1,5 +1,5 @@
 import { untilAborted } from '../core/abortable.js';
-import type { JournalEntry } from './journalEntry.js';
+import { isAfterCursor, type JournalEntry } from './journalEntry.js';
 import { entryOrigin, JournalFollowProcess, type JournalSource } from './journalctl.js';
 
 /** What a reader's buffer may hold before newer entries are dropped for it. */
@@ -8,6 +8,17 @@ export interface FollowBufferLimits {
   readonly entries?: number;
   /** Bytes of MESSAGE text. Default 1 MiB. */
   readonly bytes?: number;
+}
+
+/** What one reader asks of a follower. */
+export interface FollowOptions {
+  readonly signal?: AbortSignal;
+  /**
+   * Only entries after this cursor: a reader resuming from it. The shared follower may be behind
+   * it (it reports entries a moment after journald files them); entries up to the cursor are then
+   * neither sent to this reader nor counted as dropped for it.
+   */
+  readonly afterCursor?: string;
 }
 
 /** The next entries for one reader: `dropped` entries were skipped just before `entries`. */
@@ -35,10 +46,11 @@ export class JournalFollowers {
 
   /**
    * Follows a unit's new entries from now on. Resolves once the follower runs: every entry of the
-   * unit after the reader's `startsAfter` reaches the returned reader (or is counted as dropped for
-   * it). When `signal` aborts first, the share is given back and the promise rejects.
+   * unit after the reader's `startsAfter` (and after `afterCursor`) reaches the returned reader (or
+   * is counted as dropped for it). When `signal` aborts first, the share is given back and the
+   * promise rejects.
    */
-  async follow(unit: string, signal?: AbortSignal): Promise<FollowReader> {
+  async follow(unit: string, { signal, afterCursor }: FollowOptions = {}): Promise<FollowReader> {
     if (this.closed) throw new Error('the journal followers are closed');
     signal?.throwIfAborted();
     let shared = this.byUnit.get(unit);
@@ -48,7 +60,7 @@ export class JournalFollowers {
       });
       this.byUnit.set(unit, shared);
     }
-    return shared.join(this.limits, signal);
+    return shared.join({ ...this.limits, afterCursor }, signal);
   }
 
   /** journalctl processes running now (for tests and diagnostics). */
@@ -69,6 +81,7 @@ class SharedFollower {
   private readonly process: Promise<JournalFollowProcess>;
   private started = false;
   private stopped = false;
+  private readonly stopping = new AbortController();
   /** The last entry journalctl printed (at first, the one it started after): a reader joining now gets those after it. */
   private position: JournalEntry | undefined;
 
@@ -77,11 +90,16 @@ class SharedFollower {
     unit: string,
     private readonly forgetSelf: (self: SharedFollower) => void,
   ) {
-    this.process = JournalFollowProcess.start(source, unit, (entry) => {
-      this.position = entry;
-      if (!entryOrigin(entry, source, unit)) return;
-      for (const reader of this.readers) reader.push(entry);
-    });
+    this.process = JournalFollowProcess.start(
+      source,
+      unit,
+      (entry) => {
+        this.position = entry;
+        if (!entryOrigin(entry, source, unit)) return;
+        for (const reader of this.readers) reader.push(entry);
+      },
+      this.stopping.signal,
+    );
     this.process.then(
       (process) => {
         // Before journalctl can print anything (its output comes in later turns of the event loop).
@@ -105,7 +123,7 @@ class SharedFollower {
     return this.started && !this.stopped;
   }
 
-  async join(limits: FollowBufferLimits, signal?: AbortSignal): Promise<FollowReader> {
+  async join(limits: FollowBufferLimits & { afterCursor?: string }, signal?: AbortSignal): Promise<FollowReader> {
     const reader = new FollowReader(limits, () => this.leave(reader));
     if (this.started) reader.startAfter(this.position);
     this.readers.add(reader);
@@ -127,6 +145,8 @@ class SharedFollower {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    // Stopped while it starts: it spawns no `journalctl --follow` after its first read.
+    this.stopping.abort();
     this.forgetSelf(this);
     for (const reader of this.readers) reader.end(undefined);
     const process = await this.process.catch(() => undefined);
@@ -153,13 +173,17 @@ export class FollowReader implements AsyncIterable<FollowBatch> {
   private ending: { error: Error | undefined } | undefined;
   private readonly maxEntries: number;
   private readonly maxBytes: number;
+  private readonly afterCursor: string | undefined;
+  private closed = false;
+  private readonly closeCallbacks: Array<() => void> = [];
 
   constructor(
-    limits: FollowBufferLimits,
+    limits: FollowBufferLimits & { afterCursor?: string },
     private readonly onClose: () => void,
   ) {
     this.maxEntries = limits.entries ?? 1_000;
     this.maxBytes = limits.bytes ?? 1024 * 1024;
+    this.afterCursor = limits.afterCursor;
   }
 
   /** Entries waiting for this reader (for tests and diagnostics). */
@@ -183,6 +207,7 @@ export class FollowReader implements AsyncIterable<FollowBatch> {
 
   push(entry: JournalEntry): void {
     if (this.ending) return;
+    if (this.afterCursor !== undefined && !isAfterCursor(entry, this.afterCursor)) return;
     if (this.queuedEntries >= this.maxEntries || this.queuedBytes + entry.message.length > this.maxBytes) {
       const last = this.items[this.items.length - 1];
       if (last && 'dropped' in last) last.dropped++;
@@ -202,7 +227,16 @@ export class FollowReader implements AsyncIterable<FollowBatch> {
 
   close(): void {
     this.end(undefined);
+    if (this.closed) return;
+    this.closed = true;
     this.onClose();
+    for (const callback of this.closeCallbacks) callback();
+  }
+
+  /** Calls `callback` once this reader is closed (at once if it is). */
+  onClosed(callback: () => void): void {
+    if (this.closed) callback();
+    else this.closeCallbacks.push(callback);
   }
 
   /**

@@ -3,15 +3,17 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Failure, type FailureCode } from '../core/errors.js';
-import { type JournalEntry, OUTPUT_FIELDS, parseJournalJson } from './journalEntry.js';
+import { type JournalEntry, OUTPUT_FIELDS } from './journalEntry.js';
+import { journalEntries } from './journalJson.js';
+import { MESSAGE_IDS } from './journalMessages.js';
 
 const JOURNALCTL = 'journalctl';
 
-/** Longest line of journalctl output read; a longer entry is skipped (MESSAGE is cut far shorter). */
-const MAX_LINE_BYTES = 1024 * 1024;
-
 /** The journals journald keeps when none is named (systemd-journald.service(8), "FILES"). */
 const SYSTEM_JOURNAL_DIRS = ['/run/log/journal', '/var/log/journal'];
+
+/** journald's own unit: its notices about other units' lines come from it. */
+const JOURNALD_UNIT = 'systemd-journald.service';
 
 /** Where a manager's units log, and how journalctl tells its units' entries apart. */
 export interface JournalSource {
@@ -21,11 +23,13 @@ export interface JournalSource {
    */
   readonly directory?: string;
   /**
-   * Whose units: the system manager's (`--unit=`: `_SYSTEMD_UNIT=`, and the manager's own lines
-   * `UNIT=` with `_PID=1`) or a user manager's (`--user-unit=`: `_SYSTEMD_USER_UNIT=`, and the
-   * manager's lines `USER_UNIT=`, both for journalctl's own uid). journalctl(1), "-u", "--user-unit".
+   * Whose units: the system manager's (`_SYSTEMD_UNIT=`, and the manager's own lines `UNIT=` with
+   * `_PID=1`) or a user manager's (`_SYSTEMD_USER_UNIT=`, and the manager's lines `USER_UNIT=` from
+   * its `init.scope`, both of the manager's uid).
    */
   readonly manager: 'system' | 'user';
+  /** The user manager's uid (`_UID=`); default this process's, as `journalctl --user-unit` assumes. */
+  readonly uid?: number;
 }
 
 /** What to read of one unit's entries. */
@@ -34,6 +38,13 @@ export interface JournalQuery {
   readonly lines?: number;
   /** Only entries after this cursor (`--after-cursor=`), oldest first. */
   readonly afterCursor?: string;
+  /** Newest first (`--reverse`): with `afterCursor`, the entries before it. */
+  readonly reverse?: boolean;
+  /**
+   * Which of the unit's entries: the unit's own and its manager's about it (default), or only its
+   * manager's (to read the unit's runs without its processes' lines).
+   */
+  readonly only?: 'manager';
 }
 
 /** The journal cannot be read: no journal there, or not readable by this process. */
@@ -43,28 +54,99 @@ export class JournalUnavailableError extends Failure {
   readonly code: FailureCode = 'FAILED_PRECONDITION';
 }
 
+/**
+ * journalctl could not be started for want of a resource of this process or host (EAGAIN: no
+ * process slot; EMFILE/ENFILE: no file descriptor; ENOMEM): the server goes on, the read is
+ * refused; retrying later may work.
+ */
+export class JournalctlSpawnError extends Failure {
+  override readonly name = 'JournalctlSpawnError';
+  readonly code: FailureCode = 'UNAVAILABLE';
+}
+
 /** journalctl refused the query itself (a cursor it could not seek to). */
 export class JournalQueryError extends Error {
   override readonly name = 'JournalQueryError';
 }
 
 /**
- * Unit names reach journalctl only as `--unit=`/`--user-unit=` values, and only names without any
- * glob character (`*?[]\`): journalctl expands a glob against every unit in the journal, so a
- * name with one could match other units. Callers hand over names made by UnitNaming from a
- * validated StreamRef; this is the last check before a process is spawned.
+ * Unit names reach journalctl only as match values (`FIELD=value`), and only names without any
+ * glob character or space: they are compared as they are, and a name checked here cannot be
+ * mistaken for an option. Callers hand over names made by UnitNaming from a validated StreamRef;
+ * this is the last check before a process is spawned.
  */
 const UNIT_NAME = /^[A-Za-z0-9:_.@][A-Za-z0-9:_.@-]*\.service$/;
 
-export function journalctlArgs(source: JournalSource, unit: string, query: JournalQuery & { follow?: boolean }): string[] {
+/**
+ * The journal matches for a unit's entries, by fields journald sets itself from the sender's
+ * credentials (systemd.journal-fields(7), "Trusted journal fields") wherever the sender could
+ * otherwise claim to be someone else. journalctl's own `--unit=`/`--user-unit=` also match
+ * `USER_UNIT=`, `OBJECT_SYSTEMD_UNIT=` and more for any sender of the manager's uid, fields any
+ * process may put in its entries: those entries then count against `--lines=` and crowd out the
+ * unit's. These matches select exactly what entryOrigin() accepts, so `--lines=N` is N accepted
+ * entries. Terms are journalctl(1)'s match syntax: fields ANDed, `+` between alternatives.
+ */
+export function journalMatches(source: JournalSource, unit: string, only?: 'manager'): string[] {
   if (!UNIT_NAME.test(unit)) throw new Error(`refusing to read the journal of ${JSON.stringify(unit)}: not a plain service name`);
+  const uid = `_UID=${uidOf(source)}`;
+  const groups =
+    source.manager === 'user'
+      ? [
+          [`USER_UNIT=${unit}`, '_SYSTEMD_USER_UNIT=init.scope', uid],
+          [`_SYSTEMD_USER_UNIT=${unit}`, uid],
+          [`COREDUMP_USER_UNIT=${unit}`, `MESSAGE_ID=${MESSAGE_IDS.coredump}`, '_UID=0'],
+          [`OBJECT_SYSTEMD_USER_UNIT=${unit}`, `MESSAGE_ID=${MESSAGE_IDS.journalDropped}`, `_SYSTEMD_UNIT=${JOURNALD_UNIT}`],
+        ]
+      : [
+          [`UNIT=${unit}`, '_PID=1'],
+          [`_SYSTEMD_UNIT=${unit}`],
+          [`COREDUMP_UNIT=${unit}`, `MESSAGE_ID=${MESSAGE_IDS.coredump}`, '_UID=0'],
+          [`OBJECT_SYSTEMD_UNIT=${unit}`, `MESSAGE_ID=${MESSAGE_IDS.journalDropped}`, `_SYSTEMD_UNIT=${JOURNALD_UNIT}`],
+        ];
+  return (only === 'manager' ? groups.slice(0, 1) : groups).flatMap((group, index) => (index === 0 ? group : ['+', ...group]));
+}
+
+/** Who wrote an entry about a unit: its processes, its manager, or the journal (a gap). */
+export type EntryOrigin = 'unit' | 'manager' | 'journal';
+
+/**
+ * Who wrote an entry that journalctl matched for a unit (journalMatches), checked again on the
+ * entry itself: the unit's own processes, its manager (or systemd-coredump, about the unit's
+ * process that dumped core), or journald (a notice of the unit's lines it dropped). Undefined for
+ * anything else, so no other worker can speak for systemd or for the unit.
+ */
+export function entryOrigin(entry: JournalEntry, source: JournalSource, unit: string): EntryOrigin | undefined {
+  const coredump = entry.messageId === MESSAGE_IDS.coredump && entry.uid === 0;
+  const dropped = entry.messageId === MESSAGE_IDS.journalDropped && entry.systemdUnit === JOURNALD_UNIT;
+  if (source.manager === 'user') {
+    const uid = uidOf(source);
+    if (entry.systemdUserUnit === unit && entry.uid === uid) return 'unit';
+    if (entry.aboutUserUnit === unit && entry.systemdUserUnit === 'init.scope' && entry.uid === uid) return 'manager';
+    if (coredump && entry.coredumpUserUnit === unit) return 'manager';
+    if (dropped && entry.objectUserUnit === unit) return 'journal';
+  } else {
+    if (entry.systemdUnit === unit) return 'unit';
+    if (entry.aboutUnit === unit && entry.pid === 1) return 'manager';
+    if (coredump && entry.coredumpUnit === unit) return 'manager';
+    if (dropped && entry.objectUnit === unit) return 'journal';
+  }
+  return undefined;
+}
+
+function uidOf(source: JournalSource): number {
+  return source.uid ?? process.getuid?.() ?? 0;
+}
+
+export function journalctlArgs(source: JournalSource, unit: string, query: JournalQuery & { follow?: boolean }): string[] {
   const args = ['--no-pager', '--output=json', '--all', `--output-fields=${OUTPUT_FIELDS.join(',')}`];
   if (source.directory !== undefined) args.push(`--directory=${source.directory}`);
-  args.push(source.manager === 'system' ? `--unit=${unit}` : `--user-unit=${unit}`);
   if (query.afterCursor !== undefined) args.push(`--after-cursor=${query.afterCursor}`);
+  if (query.reverse) args.push('--reverse');
   // --follow alone shows the last 10 first; say how many, always.
   args.push(`--lines=${query.lines === undefined ? 'all' : String(query.lines)}`);
   if (query.follow) args.push('--follow');
+  // The matches last, after `--`: nothing in them is ever read as an option.
+  args.push('--', ...journalMatches(source, unit, query.only));
   return args;
 }
 
@@ -82,29 +164,102 @@ export async function* readJournal(
   checkJournalPresent(source);
   // An abort before the listener below is added would never reach it.
   signal?.throwIfAborted();
-  const child = spawnJournalctl(journalctlArgs(source, unit, query));
-  const stderr = collect(child.stderr!);
-  const exited = exitOf(child);
-  const abort = () => child.kill('SIGTERM');
+  const journalctl = await Journalctl.start(journalctlArgs(source, unit, query));
+  // stop() settles once journalctl has exited; the read's own end waits for that.
+  const abort = () => void journalctl.stop();
   signal?.addEventListener('abort', abort, { once: true });
   let completed = false;
   try {
-    for await (const line of jsonLines(child.stdout!)) {
-      const entry = parseJournalJson(line);
-      if (entry) yield entry;
-    }
-    const code = await exited;
+    yield* journalEntries(journalctl.stdout);
+    const code = await journalctl.exited;
     signal?.throwIfAborted();
-    const problem = readProblem(source, await stderr, code);
+    const problem = readProblem(source, await journalctl.stderr, code);
     if (problem) throw problem;
     completed = true;
   } finally {
     signal?.removeEventListener('abort', abort);
-    if (!completed) {
-      child.stdout?.destroy();
-      child.kill('SIGTERM');
-      await exited;
+    if (!completed) await journalctl.stop();
+  }
+}
+
+/**
+ * One running journalctl: started only once the kernel has given it a pid (the 'spawn' event),
+ * so that nothing ever reads from, or signals, a process that does not exist. (Node hands back a
+ * child without a pid when fork fails; its kill() would then signal pid 0, the server's own
+ * process group.)
+ */
+class Journalctl {
+  /** Resolves with journalctl's exit code (1 when it was ended by a signal). */
+  readonly exited: Promise<number>;
+  /** The first few KiB of journalctl's stderr (its error messages are a line or two). */
+  readonly stderr: Promise<string>;
+
+  private constructor(private readonly child: ChildProcess & { readonly pid: number }) {
+    this.exited = new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode ?? 1);
+      // 'exit', not 'close': after an early kill nobody drains stdout, so it may never close.
+      child.once('exit', (code) => resolve(code ?? 1));
+    });
+    this.stderr = collect(child.stderr!);
+  }
+
+  static start(args: string[]): Promise<Journalctl> {
+    return new Promise((resolve, reject) => {
+      let child: ChildProcess;
+      try {
+        // LC_ALL=C.UTF-8: journalctl's messages in one language (readProblem matches them);
+        // SYSTEMD_PAGER and --no-pager: never a pager. No shell: arguments reach journalctl as
+        // they are.
+        child = spawn(JOURNALCTL, args, {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C.UTF-8', SYSTEMD_PAGER: 'cat' },
+        });
+      } catch (error) {
+        return reject(spawnFailure(error as NodeJS.ErrnoException));
+      }
+      child.once('error', (error: NodeJS.ErrnoException) => reject(spawnFailure(error)));
+      child.once('spawn', () => {
+        if (child.pid === undefined || child.pid <= 0) return reject(new JournalctlSpawnError('cannot start journalctl: it was given no process id'));
+        resolve(new Journalctl(child as ChildProcess & { pid: number }));
+      });
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid;
+  }
+
+  get stdout(): Readable {
+    return this.child.stdout!;
+  }
+
+  /** Ends journalctl (SIGTERM) unless it has exited; resolves once it has. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.stdout?.destroy();
+      this.child.kill('SIGTERM');
     }
+    await this.exited;
+  }
+}
+
+/** What a failed spawn of journalctl means, by its errno (spawn(3p), fork(2), execve(2)). */
+function spawnFailure(error: NodeJS.ErrnoException): Error {
+  switch (error.code) {
+    case 'ENOENT':
+      return new JournalUnavailableError('cannot read stream logs: journalctl is not installed (Debian: apt-get install systemd)');
+    case 'EACCES':
+      return new JournalUnavailableError('cannot read stream logs: journalctl may not be run by this server\'s user (EACCES)');
+    case 'EAGAIN':
+      return new JournalctlSpawnError('cannot start journalctl: no process slot is left (fork: EAGAIN, the server\'s or its cgroup\'s process limit); retry later');
+    case 'EMFILE':
+      return new JournalctlSpawnError('cannot start journalctl: the server has no file descriptor left (EMFILE, its RLIMIT_NOFILE); retry later');
+    case 'ENFILE':
+      return new JournalctlSpawnError('cannot start journalctl: the host has no file descriptor left (ENFILE); retry later');
+    case 'ENOMEM':
+      return new JournalctlSpawnError('cannot start journalctl: out of memory (ENOMEM); retry later');
+    default:
+      return new JournalctlSpawnError(`cannot start journalctl: ${error.code ?? error.message}`);
   }
 }
 
@@ -119,101 +274,52 @@ export class JournalFollowProcess {
   readonly ended: Promise<Error | undefined>;
 
   private constructor(
-    private readonly child: ChildProcess,
+    private readonly journalctl: Journalctl,
     /** The unit's newest entry when it started (undefined: it had none): it prints those after it. */
     readonly startsAfter: JournalEntry | undefined,
     source: JournalSource,
     unit: string,
     onEntry: (entry: JournalEntry) => void,
   ) {
-    const stderr = collect(child.stderr!);
     const lines = (async () => {
-      for await (const line of jsonLines(child.stdout!)) {
-        const entry = parseJournalJson(line);
-        if (entry) onEntry(entry);
-      }
+      for await (const entry of journalEntries(journalctl.stdout)) onEntry(entry);
     })().catch(() => undefined);
-    this.ended = Promise.all([exitOf(child), stderr, lines]).then(([code, text]) =>
+    this.ended = Promise.all([journalctl.exited, journalctl.stderr, lines]).then(([code, text]) =>
       this.stopRequested
         ? undefined
         : (readProblem(source, text, code) ?? new JournalUnavailableError(`journalctl --follow for ${unit} ended by itself (exit code ${code})`)),
     );
   }
 
-  static async start(source: JournalSource, unit: string, onEntry: (entry: JournalEntry) => void): Promise<JournalFollowProcess> {
+  /** Starts following; when `signal` aborts first, no follower is spawned and this rejects. */
+  static async start(source: JournalSource, unit: string, onEntry: (entry: JournalEntry) => void, signal?: AbortSignal): Promise<JournalFollowProcess> {
     let newest: JournalEntry | undefined;
-    for await (const entry of readJournal(source, unit, { lines: 1 })) newest = entry;
-    const child = spawnJournalctl(journalctlArgs(source, unit, { afterCursor: newest?.cursor, follow: true }));
-    return new JournalFollowProcess(child, newest, source, unit, onEntry);
+    for await (const entry of readJournal(source, unit, { lines: 1 }, signal)) newest = entry;
+    signal?.throwIfAborted();
+    const journalctl = await Journalctl.start(journalctlArgs(source, unit, { afterCursor: newest?.cursor, follow: true }));
+    return new JournalFollowProcess(journalctl, newest, source, unit, onEntry);
   }
 
-  get pid(): number | undefined {
-    return this.child.pid;
+  get pid(): number {
+    return this.journalctl.pid;
   }
 
   /** Ends journalctl; resolves once it has exited. */
   async stop(): Promise<void> {
     this.stopRequested = true;
-    this.child.kill('SIGTERM');
-    await this.ended;
+    await this.journalctl.stop();
   }
-}
-
-function spawnJournalctl(args: string[]): ChildProcess {
-  // LC_ALL=C.UTF-8: journalctl's messages in one language (readProblem matches them); SYSTEMD_PAGER
-  // and --no-pager: never a pager. No shell: arguments reach journalctl as they are.
-  return spawn(JOURNALCTL, args, {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C.UTF-8', SYSTEMD_PAGER: 'cat' },
-  });
-}
-
-function exitOf(child: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
-    child.once('error', () => resolve(127)); // journalctl is not installed
-    // 'exit', not 'close': after an early kill nobody drains stdout, so it may never close.
-    child.once('exit', (code) => resolve(code ?? 1));
-  });
 }
 
 /** The first few KiB of a stream (journalctl's error messages are a line or two). */
 async function collect(stream: Readable, max = 4096): Promise<string> {
   let text = '';
-  for await (const chunk of stream) if (text.length < max) text += String(chunk);
-  return text.slice(0, max);
-}
-
-/**
- * Lines of journalctl's output. journalctl escapes newlines inside JSON strings, so each line is
- * one entry. A line longer than MAX_LINE_BYTES (a huge field in an entry) is skipped rather than
- * held in memory whole.
- */
-async function* jsonLines(stream: Readable): AsyncGenerator<string> {
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
-  let skipping = false;
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    let start = 0;
-    for (let newline = chunk.indexOf(0x0a); newline >= 0; newline = chunk.indexOf(0x0a, start)) {
-      const piece = chunk.subarray(start, newline);
-      start = newline + 1;
-      if (!skipping) yield Buffer.concat([...pending, piece]).toString('utf8');
-      pending = [];
-      pendingBytes = 0;
-      skipping = false;
-    }
-    if (start < chunk.length && !skipping) {
-      pending.push(chunk.subarray(start));
-      pendingBytes += chunk.length - start;
-      if (pendingBytes > MAX_LINE_BYTES) {
-        pending = [];
-        pendingBytes = 0;
-        skipping = true;
-      }
-    }
+  try {
+    for await (const chunk of stream) if (text.length < max) text += String(chunk);
+  } catch {
+    // Destroyed when journalctl was stopped: what came so far is all there is.
   }
-  if (!skipping && pendingBytes > 0) yield Buffer.concat(pending).toString('utf8');
+  return text.slice(0, max);
 }
 
 function describeSource(source: JournalSource): string {
@@ -240,8 +346,11 @@ function hasJournalFiles(dir: string, depth = 0): boolean {
   try {
     entries = readdirSync(dir, { withFileTypes: true });
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
     // A directory we may not list may still hold files journalctl can open (or say why not).
-    return (error as NodeJS.ErrnoException).code === 'EACCES';
+    if (code === 'EACCES') return true;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw spawnFailure(error as NodeJS.ErrnoException);
   }
   return entries.some((entry) =>
     entry.isDirectory() ? depth === 0 && hasJournalFiles(join(dir, entry.name), 1) : /\.journal~?$/.test(entry.name),
@@ -260,28 +369,7 @@ function readProblem(source: JournalSource, stderr: string, code: number): Error
         'Add the user to the systemd-journal group (deploy/ does) and restart the server.',
     );
   }
-  if (code === 127) return new JournalUnavailableError('cannot read stream logs: journalctl is not installed (Debian: apt-get install systemd)');
   if (code === 0) return undefined;
   if (/cursor/i.test(stderr)) return new JournalQueryError(`journalctl cannot resume after that cursor: ${said}`);
   return new JournalUnavailableError(`cannot read stream logs from ${describeSource(source)}: journalctl exited ${code}: ${said}`);
-}
-
-/**
- * Who wrote an entry that journalctl matched for a unit, judged only by fields journald sets itself
- * from the sender's credentials (systemd.journal-fields(7), "Trusted journal fields"): the unit's
- * own processes (`_SYSTEMD_UNIT=`/`_SYSTEMD_USER_UNIT=` is the unit), or its manager (PID 1 for the
- * system manager; a user manager runs in its `init.scope`), or systemd-coredump. journalctl also
- * matches `UNIT=`/`USER_UNIT=`, which any process may put in its own entries; an entry that only
- * such a field ties to the unit is undefined here, so no other worker can speak for systemd.
- */
-export function entryOrigin(entry: JournalEntry, source: JournalSource, unit: string): 'unit' | 'manager' | undefined {
-  if (source.manager === 'user') {
-    if (entry.systemdUserUnit === unit) return 'unit';
-    if (entry.systemdUserUnit === 'init.scope') return 'manager';
-  } else {
-    if (entry.systemdUnit === unit) return 'unit';
-    if (entry.pid === 1) return 'manager';
-  }
-  if (entry.systemdUnit?.startsWith('systemd-coredump@')) return 'manager';
-  return undefined;
 }

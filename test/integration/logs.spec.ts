@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { type ClientReadableStream, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LogEntry, LogSource, type LogsRequest, type LogsResponse } from '../../gen/lit/stream/v1/stream.js';
-import { type Harness, startHarness, waitFor } from './harness.js';
+import { type Harness, rpc, startHarness, waitFor } from './harness.js';
 
 /**
  * Logs through the real server, read from the embedded systemd's own journal. The `feed` worker
@@ -13,6 +13,11 @@ import { type Harness, startHarness, waitFor } from './harness.js';
  * line is one the spec chose.
  */
 const FEED = 'lit-stream-contoso@feed.service';
+const FLOODER = 'lit-stream-contoso-eu@flooder.service';
+const TICKER = 'lit-stream-contoso@ticker.service';
+const BIG = 'lit-stream-contoso@big.service';
+/** Fields that tie an entry to a unit for journalctl, but that any process may set in its own entries. */
+const FORGED_FIELDS = ['USER_UNIT', 'UNIT', 'OBJECT_SYSTEMD_UNIT', 'OBJECT_SYSTEMD_USER_UNIT', 'COREDUMP_USER_UNIT'];
 const UNITS = {
   // In a unit file `$$` is a `$` and `%%` a `%` (systemd.service(5), systemd.unit(5)); %t is the
   // manager's runtime directory.
@@ -20,6 +25,13 @@ const UNITS = {
   // Another team's worker that forges a journal entry claiming to be systemd about contoso's feed.
   'lit-stream-contoso-eu@forger.service':
     "[Service]\nType=exec\nExecStart=/bin/sh -c 'printf \"MESSAGE=forged by contoso-eu\\nUSER_UNIT=lit-stream-contoso@feed.service\\n\" | logger --journald; exec sleep infinity'\n",
+  // Another team's worker that writes 25 entries naming contoso's feed in every field journalctl
+  // matches a unit's entries by (journalctl(1), -u, --user-unit), then exits.
+  [FLOODER]: `[Service]\nType=oneshot\nExecStart=/bin/sh -c 'for field in ${FORGED_FIELDS.join(' ')}; do for i in 1 2 3 4 5; do printf "MESSAGE=forged $$field $$i\\nFORGED_BY=flooder\\n$$field=${FEED}\\n" | logger --journald; done; done'\n`,
+  // Writes one entry of 2 MiB through the journal's native protocol, then a line on stdout.
+  [BIG]: `[Service]\nType=exec\nExecStart=/usr/bin/python3 ${join(process.cwd(), 'test/fixtures/journalSend.py')} 2097152\n`,
+  // Writes a numbered line every 15 ms until stopped.
+  [TICKER]: `[Service]\nType=exec\nExecStart=/bin/sh -c 'i=0; while :; do i=$$((i+1)); echo "tick $$i"; sleep 0.015; done'\n`,
 };
 
 let h: Harness;
@@ -180,6 +192,13 @@ describe('Logs: a stream\'s lines from the journal', () => {
     for (const entry of long) expect(Buffer.byteLength(entry.message)).toBeLessThanOrEqual(16 * 1024 + 64);
   });
 
+  it('sends an entry too long to read whole (2 MiB through the native protocol) cut with its length, never skips it', async () => {
+    await h.sandbox.withManager((m) => m.StartUnit(BIG, 'replace'));
+    await waitFor(async () => worker(await readAll({ name: 'big', tailLines: 1 }))[0]?.message === 'after-big', 10_000, 'the line after the big one');
+    const lines = worker(await readAll({ name: 'big', tailLines: 10 })).map((entry) => entry.message);
+    expect(lines.slice(-2)).toEqual([expect.stringMatching(/^x{16384}… \[cut: 2097152 bytes in all\]$/), 'after-big']);
+  });
+
   it('shares one journalctl among 100 followers of a stream, all of whom get each line, and ends it when they leave', async () => {
     expect(journalctls()).toBe(0);
     const followers = Array.from({ length: 100 }, () => follow({ tailLines: 1 }));
@@ -261,12 +280,113 @@ describe('Logs: a stream\'s lines from the journal', () => {
     expect(entries.map((entry) => entry.message)).not.toContain('forged by contoso-eu');
   });
 
+  it("gives the victim's newest lines exactly, whatever another team's worker writes in its name", async () => {
+    await say(...Array.from({ length: 6 }, (_, i) => `victim ${i + 1}`));
+    await waitFor(async () => worker(await readAll({ tailLines: 1 }))[0]?.message === 'victim 6', 10_000, 'the victim lines');
+    const before = await readAll({ tailLines: 7 });
+    const start = before.find((entry) => entry.message === 'victim 1');
+    const resumeFrom = before[before.indexOf(start!) - 1]!;
+    // The flooder writes its entries after the victim's lines: each is among the newest that
+    // journalctl matches for the victim's unit.
+    await h.sandbox.withManager((m) => m.StartUnit(FLOODER, 'replace'));
+    await waitFor(
+      () => execFileSync('journalctl', [`--directory=${h.sandbox.journalDirectory}`, '-o', 'cat', 'FORGED_BY=flooder']).toString().split('\n').filter((text) => /^forged [A-Z_]+ \d$/.test(text)).length === 25,
+      10_000,
+      'the 25 forged entries in the journal',
+    );
+    const victim = Array.from({ length: 6 }, (_, i) => `victim ${i + 1}`);
+    expect((await readAll({ tailLines: 6 })).map((entry) => entry.message)).toEqual(victim);
+    expect((await readAll({ afterCursor: resumeFrom.cursor, tailLines: 6 })).map((entry) => entry.message)).toEqual(victim);
+    const status = await rpc(h.client, h.client.getStatus, { ...feed, logLines: 6 });
+    expect(status.logs.map((entry) => entry.message)).toEqual(victim);
+  });
+
+  it('resumes after a cursor exactly once, in order, while another caller follows and the stream writes every 15 ms', async () => {
+    await h.sandbox.withManager((m) => m.StartUnit(TICKER, 'replace'));
+    const ticks = (entries: readonly { message: string }[]) => entries.flatMap((entry) => (/^tick (\d+)$/.exec(entry.message) ? [Number(entry.message.slice(5))] : []));
+    const other = follow({ name: 'ticker' });
+    try {
+      await waitFor(() => ticks(other.received.flatMap((response) => response.entries)).length > 20, 10_000, 'the other follower to get lines');
+      for (let round = 0; round < 8; round++) {
+        // The newest line, read straight from the journal files: the shared follower learns of
+        // it only when journald tells followers (every 250 ms or so), so it is behind the cursor.
+        const [last] = await readAll({ name: 'ticker', tailLines: 1 });
+        const from = ticks([last!])[0]!;
+        const resumed = follow({ name: 'ticker', afterCursor: last!.cursor, tailLines: undefined });
+        try {
+          await waitFor(() => ticks(resumed.received.flatMap((response) => response.entries)).length >= 30, 10_000, 'thirty lines after the cursor');
+          const got = ticks(resumed.received.flatMap((response) => response.entries));
+          expect(got.slice(0, 30)).toEqual(Array.from({ length: 30 }, (_, i) => from + 1 + i));
+          expect(resumed.received.every((response) => response.droppedLines === 0)).toBe(true);
+        } finally {
+          resumed.call.cancel();
+        }
+        // Without follow: the lines after the cursor, from the next one on, none twice.
+        const after = ticks(await readAll({ name: 'ticker', afterCursor: last!.cursor }));
+        expect(after.length).toBeGreaterThanOrEqual(30);
+        expect(after).toEqual(after.map((_, i) => from + 1 + i));
+      }
+    } finally {
+      other.call.cancel();
+      await h.sandbox.withManager((m) => m.StopUnit(TICKER, 'replace'));
+    }
+  });
+
   it('refuses what it cannot do with the right code', async () => {
     const codeOf = async (request: Partial<LogsRequest>) => readAll(request).then(() => status.OK, (error: ServiceError) => error.code);
     expect(await codeOf({ name: 'no-such-stream' })).toBe(status.NOT_FOUND);
     expect(await codeOf({ name: 'bad*name' })).toBe(status.INVALID_ARGUMENT);
     expect(await codeOf({ afterCursor: '--all' })).toBe(status.INVALID_ARGUMENT);
     expect(await codeOf({ tailLines: 1_000_000 })).toBe(status.OK); // capped at 10,000, not refused
+  });
+});
+
+describe('Logs when journald drops lines of a stream (its rate limit)', () => {
+  // 500 lines at once, past journald's limit of 50 a second here; after the second is over, one
+  // more: journald then files its notice of those it dropped, and that line.
+  const FLOOD = 'lit-stream-contoso@flood.service';
+  const units = {
+    [FLOOD]: `[Service]\nType=exec\nExecStart=/bin/sh -c 'i=0; while [ $$i -lt 500 ]; do echo "flood $$i"; i=$$((i+1)); done; sleep 1.5; echo "after the flood"; exec sleep infinity'\n`,
+  };
+  let limited: Harness;
+  beforeAll(async () => {
+    limited = await startHarness(units, {}, { journaldRateLimit: { intervalMs: 1000, burst: 50 } });
+  });
+  afterAll(async () => {
+    await limited?.stop();
+  });
+
+  it("sends journald's notice as a journal line with the count it dropped, where the gap is, to readers and followers", async () => {
+    const read = (request: Partial<LogsRequest>) =>
+      new Promise<LogEntry[]>((resolve, reject) => {
+        const entries: LogEntry[] = [];
+        const call = limited.client.logs({ team: 'contoso', name: 'flood', follow: false, afterCursor: '', ...request }, new Metadata(), { deadline: Date.now() + 20_000 });
+        call.on('data', (response: LogsResponse) => entries.push(...response.entries));
+        call.on('error', reject);
+        call.on('end', () => resolve(entries));
+      });
+    const following: LogEntry[] = [];
+    const follower = limited.client.logs({ team: 'contoso', name: 'flood', follow: true, afterCursor: '', tailLines: 0 }, new Metadata());
+    follower.on('data', (response: LogsResponse) => following.push(...response.entries));
+    follower.on('error', () => undefined);
+    try {
+      await waitFor(() => limited.server.journalFollowers.processes === 1, 10_000, 'the follower to start');
+      await limited.sandbox.withManager((m) => m.StartUnit(FLOOD, 'replace'));
+      await waitFor(async () => (await read({ tailLines: 1 }))[0]?.message === 'after the flood', 20_000, 'the line after the flood');
+      // journald tells followers of new entries a moment (some 0.5 s) after it files them.
+      await waitFor(() => following.some((entry) => entry.message === 'after the flood'), 10_000, 'the follower to have the line after the flood');
+      for (const entries of [await read({ tailLines: 1000 }), following]) {
+        const gap = entries.find((entry) => entry.source === LogSource.LOG_SOURCE_JOURNAL);
+        expect(gap?.message).toMatch(/^Suppressed \d+ messages from /);
+        expect(Number(gap?.suppressedLines)).toBeGreaterThan(0);
+        const kept = entries.filter((entry) => entry.message.startsWith('flood ')).length;
+        expect(kept).toBeLessThan(500);
+        // Where the lines are missing: after the last kept one, before the next.
+        expect(entries.indexOf(gap!)).toBeLessThan(entries.findIndex((entry) => entry.message === 'after the flood'));
+      }
+    } finally {
+      follower.cancel();
+    }
   });
 });
 

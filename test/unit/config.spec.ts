@@ -26,6 +26,8 @@ describe('lit-streamd configuration', () => {
       maxStreamsPerIdentity: 1024,
       maxStreams: 4096,
       maxMessageBytes: 4 * 1024 * 1024,
+      maxJournalctl: 64,
+      maxJournalctlPerIdentity: 8,
       journalDirectory: undefined,
       settleMs: 1000,
       hostName: hostname(),
@@ -45,6 +47,12 @@ describe('lit-streamd configuration', () => {
     expect(config([], { LIT_STREAM_JOURNAL_DIR: '/j', LIT_STREAM_SETTLE_MS: '2500' })).toMatchObject({ journalDirectory: '/j', settleMs: 2500 });
     expect(() => config(['--settle-ms', '-1'])).toThrow(/--settle-ms/);
     expect(() => config(['--settle-ms', '1.5'])).toThrow(/--settle-ms/);
+  });
+
+  it('reads the caps on journalctl processes from flags and the environment', () => {
+    expect(config(['--max-journalctl', '16', '--max-journalctl-per-identity', '2'])).toMatchObject({ maxJournalctl: 16, maxJournalctlPerIdentity: 2 });
+    expect(config([], { LIT_STREAM_MAX_JOURNALCTL: '3', LIT_STREAM_MAX_JOURNALCTL_PER_IDENTITY: '1' })).toMatchObject({ maxJournalctl: 3, maxJournalctlPerIdentity: 1 });
+    expect(() => config(['--max-journalctl', '0'])).toThrow(/--max-journalctl/);
   });
 
   it('reads the security settings from flags and the environment', () => {
