@@ -4,6 +4,7 @@ import { parseStreamRef } from '../core/streamRef.js';
 import type { LogsRequest, LogsResponse } from '../../gen/lit/stream/v1/stream.js';
 import type { ServerStreamingHandler } from '../rpc/callPipeline.js';
 import { scopeOf } from './callScope.js';
+import { sinceOf } from './logsRequest.js';
 import { logLineToProto } from './toProto.js';
 
 /**
@@ -17,7 +18,7 @@ export function logs(backend: StreamBackend): ServerStreamingHandler<LogsRequest
       ref,
       {
         tailLines: request.tailLines,
-        sinceUsec: request.since === undefined ? undefined : BigInt(request.since.getTime()) * 1000n,
+        sinceUsec: sinceOf(request.since),
         afterCursor: request.afterCursor,
         follow: request.follow,
         host: parseHostChoice(request.host),
