@@ -23,8 +23,8 @@ interface StreamRequest {
 
 /**
  * Every StreamService RPC is decided per team (src/auth/roles.ts says which role it needs); its
- * log line names the team and stream; those that need more than `reader` change a stream and are
- * audited with the outcome they answered.
+ * log line names the team and stream; those that need `operator` change a stream and are audited
+ * with the outcome they answered.
  */
 function rpc(method: string): MethodSpec<StreamRequest> {
   return {
@@ -33,7 +33,7 @@ function rpc(method: string): MethodSpec<StreamRequest> {
     access: 'team',
     team: (request) => parseTeam(request.team),
     fields: streamFields,
-    ...(requiredRoleOf(method) === 'reader' ? {} : { audit: { outcome: actionOutcome } }),
+    ...(requiredRoleOf(method) === 'operator' ? { audit: { outcome: actionOutcome } } : {}),
   };
 }
 
@@ -85,13 +85,17 @@ export function streamService(backend: StreamBackend, calls: CallPipeline): Stre
     restart: calls.unary(rpc('Restart'), action('restart')),
     getStatus: calls.unary(rpc('GetStatus'), async (request, context) => {
       const ref = parseStreamRef(request.team, request.name);
-      const options = { logLines: Math.min(request.logLines ?? 0, MAX_TAIL_LINES), freshUsage: request.freshUsage ?? false, host: parseHostChoice(request.host) };
+      // The lines are what Logs sends: a caller whose role does not allow Logs gets the status alone.
+      const asked = Math.min(request.logLines ?? 0, MAX_TAIL_LINES);
+      const mayRead = asked === 0 || context.may('Logs');
+      const options = { logLines: mayRead ? asked : 0, freshUsage: request.freshUsage ?? false, host: parseHostChoice(request.host) };
       const report = await backend.status(ref, options, scopeOf(context));
       const statusHost = report.status.host ?? host;
+      const logsUnavailable = mayRead ? (report.logsUnavailable ?? '') : `log lines need the logs role for team '${ref.team}' (a reader sees the status only)`;
       return {
         status: statusToProto(report.status, host),
         logs: report.logs.map((line) => logLineToProto(line, statusHost)),
-        logsUnavailable: report.logsUnavailable ?? '',
+        logsUnavailable,
       };
     }),
     watchStatus: calls.serverStreaming(rpc('WatchStatus'), watchStatus(backend)),

@@ -1,7 +1,7 @@
 import { parseTeam } from '../core/streamRef.js';
 import { parseCertificateSubject, subjectKey } from './certificateSubject.js';
 import { hashToken } from './tokens.js';
-import type { TeamRole } from './roles.js';
+import { isTeamRole, type TeamRole } from './roles.js';
 
 /**
  * What an access file says, validated: who presents which credential, and who holds which role
@@ -10,8 +10,10 @@ import type { TeamRole } from './roles.js';
 export interface AccessRules {
   readonly tokens: readonly TokenRule[];
   readonly certificates: readonly CertificateRule[];
-  /** Identity → `admin` (every team), `gateway` (acts for the callers it names) or team → role. */
+  /** Identity → `admin` (every team), `gateway` (acts for the callers it names) or team → the roles held for it. */
   readonly grants: ReadonlyMap<string, Grant>;
+  /** Identities granted `metrics`: the server-wide series of GET /metrics (admin has them too). */
+  readonly metrics: ReadonlySet<string>;
 }
 
 export interface TokenRule {
@@ -32,9 +34,9 @@ export interface CertificateRule {
 /**
  * `admin`: every role on every team. `gateway`: a fleet gateway, which may act only for the caller
  * it names in `lit-stream-on-behalf-of` (that caller's grants then decide), never by itself. Both
- * are held server-wide, not per team.
+ * are held server-wide, not per team. Otherwise: team → the roles held for it.
  */
-export type Grant = 'admin' | 'gateway' | ReadonlyMap<string, TeamRole>;
+export type Grant = 'admin' | 'gateway' | ReadonlyMap<string, readonly TeamRole[]>;
 
 /** A path into the access file, e.g. ['grants', 'ingest-bot', 'contoso']. */
 export type FieldPath = readonly (string | number)[];
@@ -80,8 +82,8 @@ export function validateAccessRules(file: unknown): AccessRules {
   }
   const tokens = Object.hasOwn(top, 'tokens') ? validateTokens(top.tokens) : [];
   const certificates = Object.hasOwn(top, 'certificates') ? validateCertificates(top.certificates) : [];
-  const grants = validateGrants(top.grants);
-  return Object.freeze({ tokens, certificates, grants });
+  const { grants, metrics } = validateGrants(top.grants);
+  return Object.freeze({ tokens, certificates, grants, metrics });
 }
 
 function validateTokens(value: unknown): TokenRule[] {
@@ -119,39 +121,71 @@ function validateCertificates(value: unknown): CertificateRule[] {
   });
 }
 
-function validateGrants(value: unknown): ReadonlyMap<string, Grant> {
+/** The server-wide grant besides admin: GET /metrics's series of the whole server. */
+const METRICS = 'metrics';
+
+function validateGrants(value: unknown): { grants: ReadonlyMap<string, Grant>; metrics: ReadonlySet<string> } {
   const path = ['grants'];
   const grants = new Map<string, Grant>();
+  const metrics = new Set<string>();
   // An empty `grants:` grants nothing, like `grants: {}`.
   for (const [identity, grant] of Object.entries(value === null ? {} : expectMapping(value, path))) {
     identityName(identity, [...path, identity], 'key');
-    grants.set(identity, validateGrant(grant, [...path, identity]));
+    // A list holds `metrics` and at most one mapping of teams: `[metrics, { contoso: reader }]`.
+    const items = Array.isArray(grant) ? grant : [grant];
+    if (items.length === 0) throw new AccessRulesError([...path, identity], 'an empty list grants nothing: leave the identity out, or name what it may do');
+    let teams: Grant | undefined;
+    items.forEach((item, index) => {
+      const at = Array.isArray(grant) ? [...path, identity, index] : [...path, identity];
+      if (item === METRICS) return void metrics.add(identity);
+      if (Array.isArray(grant) && item === 'admin') {
+        throw new AccessRulesError(at, 'admin holds every role and the metrics already: write the identity as `<name>: admin`');
+      }
+      if (Array.isArray(grant) && item === 'gateway') {
+        throw new AccessRulesError(at, 'a gateway acts only for the callers it names, with their grants: write the identity as `<name>: gateway`');
+      }
+      if (teams !== undefined) throw new AccessRulesError(at, 'one mapping of teams per identity: put every team in it');
+      teams = validateGrant(item, at);
+    });
+    if (teams !== undefined) grants.set(identity, teams);
   }
-  return grants;
+  return { grants, metrics };
 }
 
 function validateGrant(grant: unknown, path: FieldPath): Grant {
   if (grant === 'admin' || grant === 'gateway') return grant;
-  if (grant === 'reader' || grant === 'operator') {
-    throw new AccessRulesError(path, `${grant} is held per team: write { <team>: ${grant} }; only admin is granted for every team at once`);
+  if (isTeamRole(grant)) {
+    throw new AccessRulesError(path, `${grant} is held per team: write { <team>: ${grant} }; only admin, gateway and metrics are granted for the whole server`);
   }
   if (typeof grant === 'string' || grant === null || typeof grant !== 'object' || Array.isArray(grant)) {
-    throw new AccessRulesError(path, `expected admin, gateway or a mapping of team to role (reader, operator), got ${describe(grant)}`);
+    throw new AccessRulesError(path, `expected admin, gateway, metrics or a mapping of team to roles (reader, logs, operator), got ${describe(grant)}`);
   }
-  const teams = new Map<string, TeamRole>();
-  for (const [team, role] of Object.entries(grant as Record<string, unknown>)) {
+  const teams = new Map<string, readonly TeamRole[]>();
+  for (const [team, roles] of Object.entries(grant as Record<string, unknown>)) {
     try {
       parseTeam(team);
     } catch (error) {
       throw new AccessRulesError([...path, team], (error as Error).message, 'key');
     }
-    if (role === 'admin' || role === 'gateway') {
-      throw new AccessRulesError([...path, team], `${role} is granted for every team, not per team: write the identity as \`<name>: ${role}\``);
-    }
-    if (role !== 'reader' && role !== 'operator') {
-      throw new AccessRulesError([...path, team], `unknown role ${describe(role)}: use reader or operator`);
-    }
-    teams.set(team, role);
+    // One role, or a list of them: `contoso: [reader, logs]`.
+    const list = Array.isArray(roles) ? roles : [roles];
+    if (list.length === 0) throw new AccessRulesError([...path, team], 'an empty list grants nothing: leave the team out, or name its roles');
+    teams.set(
+      team,
+      Object.freeze(
+        list.map((role, index) => {
+          const at = Array.isArray(roles) ? [...path, team, index] : [...path, team];
+          if (role === 'admin' || role === 'gateway') {
+            throw new AccessRulesError(at, `${role} is granted for every team, not per team: write the identity as \`<name>: ${role}\``);
+          }
+          if (role === METRICS) {
+            throw new AccessRulesError(at, 'metrics is granted for the whole server, not per team: write the identity as `<name>: metrics`, or beside its teams as `<name>: [metrics, { <team>: … }]`');
+          }
+          if (!isTeamRole(role)) throw new AccessRulesError(at, `unknown role ${describe(role)}: use reader, logs or operator`);
+          return role;
+        }),
+      ),
+    );
   }
   return teams;
 }

@@ -34,6 +34,7 @@ export class AccessPolicy {
   /** Identity by subjectKey(kind, name): each kind of certificate name matches only its own kind. */
   readonly #subjects = new Map<string, string>();
   readonly #grants: ReadonlyMap<string, Grant>;
+  readonly #metrics: ReadonlySet<string>;
 
   constructor(rules: AccessRules) {
     this.#tokens = rules.tokens.map((token) => storedToken(token.name, token.sha256));
@@ -42,6 +43,7 @@ export class AccessPolicy {
       for (const kind of kinds) this.#subjects.set(subjectKey(kind, value), name);
     }
     this.#grants = rules.grants;
+    this.#metrics = rules.metrics;
   }
 
   /** The owner of a bearer token, or undefined. Compared as SHA-256 digests, in constant time. */
@@ -71,11 +73,11 @@ export class AccessPolicy {
     return name === undefined ? undefined : Object.freeze({ name, via: 'certificate' as const });
   }
 
-  /** The role an identity holds for a team, if any (a gateway holds none of its own). */
-  roleOf(identity: Identity, team: string): Role | undefined {
+  /** The roles an identity holds for a team (none: an empty list; a gateway holds none of its own). */
+  rolesOf(identity: Identity, team: string): readonly Role[] {
     const grant = this.#grants.get(identity.name);
-    if (grant === undefined || grant === 'gateway') return undefined;
-    return grant === 'admin' ? 'admin' : grant.get(team);
+    if (grant === undefined || grant === 'gateway') return [];
+    return grant === 'admin' ? ['admin'] : (grant.get(team) ?? []);
   }
 
   /** Whether the identity is a fleet gateway: it may act only for the callers it names. */
@@ -85,12 +87,23 @@ export class AccessPolicy {
 
   /**
    * Whether `identity` may call `method` (an RPC's short name: 'ListStreams', 'Start', ...) for
-   * `team`. No identity, no grant for the team, or a role below the method's (roles.ts): deny.
+   * `team`. No identity, no grant for the team, or no role held that includes the method's
+   * (roles.ts): deny.
    */
   decide(identity: Identity | undefined, team: string, method: string): Decision {
     if (identity === undefined) return 'deny';
-    const held = this.roleOf(identity, team);
-    return held !== undefined && roleSatisfies(held, requiredRoleOf(method)) ? 'allow' : 'deny';
+    const required = requiredRoleOf(method);
+    return this.rolesOf(identity, team).some((held) => roleSatisfies(held, required)) ? 'allow' : 'deny';
+  }
+
+  /** Whether the access file grants the identity anything at all. */
+  grantsAnything(identity: Identity): boolean {
+    return this.#grants.has(identity.name) || this.#metrics.has(identity.name);
+  }
+
+  /** Whether the identity may see the server-wide series of GET /metrics: `metrics`, or admin. */
+  mayReadServerMetrics(identity: Identity): boolean {
+    return this.#metrics.has(identity.name) || this.#grants.get(identity.name) === 'admin';
   }
 
   /** Identities the identifying SAN entries name; 'none' when there are no such entries. */

@@ -51,7 +51,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   for (const event of ['serving', 'added', 'removed']) membership.on(event, judgeHealth);
   rpc.serve(new FleetBackend(membership, teams), health);
 
-  const metricsEndpoint = await rpc.startMetrics(async () => (await processMetrics().metrics()) + (await registry.metrics()));
+  // The gateway's own series only: it has no streams of its own (GET /metrics of each agent has theirs).
+  const metricsEndpoint = await rpc.startMetrics(async (_readable, serverWide) => (serverWide ? (await processMetrics().metrics()) + (await registry.metrics()) : ''));
   let address: string;
   try {
     await membership.apply(config);

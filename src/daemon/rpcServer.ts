@@ -95,7 +95,7 @@ export class RpcServer {
   }
 
   /** GET /metrics when --metrics-listen was given, each caller seeing what `render` lets it. */
-  async startMetrics(render: (readable: (team: string) => boolean) => Promise<string>): Promise<MetricsEndpoint | undefined> {
+  async startMetrics(render: (readable: (team: string) => boolean, serverWide: boolean) => Promise<string>): Promise<MetricsEndpoint | undefined> {
     if (this.options.metricsListen === undefined) return undefined;
     return startMetricsEndpoint({ ...this.options, listen: this.options.metricsListen, access: this.access, log: this.options.log, render });
   }

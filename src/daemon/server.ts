@@ -108,7 +108,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   rpc.serve(new LocalBackend(controller, view, logs, runLines, options.hostName ?? hostname()), health);
 
   const metricsEndpoint = await rpc.startMetrics(
-    async (readable: (team: string) => boolean) => (await processMetrics().metrics()) + (await metrics.registry.metrics()) + (await streamMetrics(view, readable)),
+    async (readable: (team: string) => boolean, serverWide: boolean) =>
+      (serverWide ? (await processMetrics().metrics()) + (await metrics.registry.metrics()) : '') + (await streamMetrics(view, readable)),
   );
   const address = await rpc.bind().catch(async (error: unknown) => {
     await metricsEndpoint?.close();

@@ -116,6 +116,18 @@ export class AccessControl {
     return { identity: Object.freeze({ name: onBehalfOf, via: 'gateway' as const }), label: onBehalfOf, gateway: identity.name };
   }
 
+  /** Whether the access file grants the caller anything (always, without an access file). */
+  grantsAnything(caller: Caller): boolean {
+    if (!this.enabled) return true;
+    return caller.identity !== undefined && this.policy?.grantsAnything(caller.identity) === true;
+  }
+
+  /** Whether the caller may see the server's own metrics (`metrics` or `admin`; always without an access file). */
+  mayReadServerMetrics(caller: Caller): boolean {
+    if (!this.enabled) return true;
+    return caller.identity !== undefined && this.policy?.mayReadServerMetrics(caller.identity) === true;
+  }
+
   /**
    * Whether the caller may call `method` for `team`: decided from the access file alone, before
    * any systemd call, and with the same answer whether or not the team or stream exists.

@@ -88,6 +88,12 @@ export interface CallContext {
   readonly signal: AbortSignal;
   /** The caller's deadline, ms since the epoch; undefined when it set none. */
   readonly deadline?: number;
+  /**
+   * Whether the caller's role on the call's team would also allow `method` (an RPC's short name),
+   * for answers that hold more than the method itself needs: GetStatus's log lines need what Logs
+   * needs. False for calls not decided per team.
+   */
+  may(method: string): boolean;
 }
 
 export type UnaryHandler<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
@@ -314,7 +320,7 @@ class Lifecycle {
     if (this.type !== 'unary') this.shared.openStreams.add(this);
     if (this.abort.signal.aborted) throw this.abort.signal.reason;
     try {
-      return await body({ caller, signal: this.abort.signal, deadline: this.deadline });
+      return await body({ caller, signal: this.abort.signal, deadline: this.deadline, may: (method) => this.may(caller, method) });
     } catch (error) {
       // A handler that stopped because of the signal may throw anything; the reason is the truth.
       throw this.abort.signal.aborted ? this.abort.signal.reason : error;
@@ -379,6 +385,17 @@ class Lifecycle {
     // No identity to count against: count the peer (its address, without the port).
     if (this.spec.access === 'open') return { identity: undefined, label: `peer ${peerHost(this.call.getPeer())}` };
     return this.shared.access.authenticate(this.call);
+  }
+
+  /** Whether the caller may also call `method` for this call's team (see CallContext.may). */
+  private may(caller: Caller, method: string): boolean {
+    if (this.spec.access !== 'team') return false;
+    try {
+      this.shared.access.authorize(caller, this.spec.team(this.call.request), method);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private authorize(caller: Caller): void {

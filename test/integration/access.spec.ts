@@ -16,6 +16,7 @@ import { type Harness, startHarness } from './harness.js';
 
 const TOKENS = {
   reader: 'reader-token-Zq8', // dashboard: reader of contoso
+  logReader: 'log-reader-token-Tb4', // log-viewer: reader and logs of contoso
   operator: 'operator-token-Yk2', // deployer: operator of contoso
   admin: 'admin-token-Wm5', // ops: admin
   euOperator: 'eu-operator-token-Xp7', // eu-operator: operator of contoso-eu
@@ -25,6 +26,7 @@ const TOKENS = {
 const ACCESS_FILE = `
 tokens:
   - { name: dashboard, sha256: ${hashToken(TOKENS.reader)} }
+  - { name: log-viewer, sha256: ${hashToken(TOKENS.logReader)} }
   - { name: deployer, sha256: ${hashToken(TOKENS.operator)} }
   - { name: ops, sha256: ${hashToken(TOKENS.admin)} }
   - { name: eu-operator, sha256: ${hashToken(TOKENS.euOperator)} }
@@ -32,19 +34,22 @@ certificates:
   - { name: ingest-bot, subject: ingest-bot.contoso.internal }
 grants:
   dashboard: { contoso: reader }
+  log-viewer: { contoso: [reader, logs] }
   deployer: { contoso: operator }
   eu-operator: { contoso-eu: operator }
   ingest-bot: { contoso: operator }
   ops: admin
 `;
 
-type Caller = 'nobody' | 'unknown token' | 'reader' | 'operator' | 'admin' | "other team's operator" | 'mTLS certificate' | "unknown CA's certificate";
+type Caller = 'nobody' | 'unknown token' | 'reader' | 'reader and logs' | 'operator' | 'admin' | "other team's operator" | 'mTLS certificate' | "unknown CA's certificate";
 type Rpc = 'ListStreams' | 'GetStatus' | 'WatchStatus' | 'Logs' | 'Start' | 'Stop' | 'Restart' | 'Enable' | 'Disable';
-const CALLERS: Caller[] = ['nobody', 'unknown token', 'reader', 'operator', 'admin', "other team's operator", 'mTLS certificate', "unknown CA's certificate"];
+const CALLERS: Caller[] = ['nobody', 'unknown token', 'reader', 'reader and logs', 'operator', 'admin', "other team's operator", 'mTLS certificate', "unknown CA's certificate"];
 const RPCS: Rpc[] = ['ListStreams', 'GetStatus', 'WatchStatus', 'Logs', 'Start', 'Restart', 'Stop', 'Enable', 'Disable'];
 const TEAMS = { contoso: 'bitcoin', 'contoso-eu': 'secret' } as const;
 type Team = keyof typeof TEAMS;
 const MUTATING = new Set<Rpc>(['Start', 'Stop', 'Restart', 'Enable', 'Disable']);
+/** What reads a stream's log lines: the `logs` role's, which `reader` does not include. */
+const LOG_READING = new Set<Rpc>(['Logs']);
 /**
  * Enable and Disable of these streams get past access control and are refused at their
  * declaration: a symlink in the configuration directory, which systemd's DisableUnitFiles would
@@ -67,6 +72,8 @@ function accessCode(caller: Caller, team: Team, rpc: Rpc): status {
     case 'admin':
       return status.OK;
     case 'reader':
+      return team === 'contoso' && !MUTATING.has(rpc) && !LOG_READING.has(rpc) ? status.OK : status.PERMISSION_DENIED;
+    case 'reader and logs':
       return team === 'contoso' && !MUTATING.has(rpc) ? status.OK : status.PERMISSION_DENIED;
     case 'operator':
     case 'mTLS certificate':
@@ -98,6 +105,7 @@ beforeAll(async () => {
   clients.set('nobody', { client: plain });
   clients.set('unknown token', { client: plain, token: TOKENS.unknown });
   clients.set('reader', { client: plain, token: TOKENS.reader });
+  clients.set('reader and logs', { client: plain, token: TOKENS.logReader });
   clients.set('operator', { client: plain, token: TOKENS.operator });
   clients.set('admin', { client: plain, token: TOKENS.admin });
   clients.set("other team's operator", { client: plain, token: TOKENS.euOperator });
@@ -179,6 +187,29 @@ describe('refusals reveal nothing', () => {
     expect(await codeOf('operator', 'Start', { team: 'contoso-eu', name: 'secret' })).toBe(status.PERMISSION_DENIED);
     expect(await codeOf('operator', 'Start', { team: 'contoso-eu', name: 'no-such-stream' })).toBe(status.PERMISSION_DENIED);
     expect(await codeOf('operator', 'GetStatus', { team: 'no-such-team', name: 'x' })).toBe(status.PERMISSION_DENIED);
+  });
+});
+
+describe('log lines need the logs role', () => {
+  const statusWithLines = (token: string) =>
+    new Promise<{ logs: unknown[]; logsUnavailable: string }>((resolve, reject) =>
+      clients.get('reader')!.client.getStatus({ team: 'contoso', name: 'bitcoin', logLines: 5 }, metadataFor(token), { deadline: Date.now() + 20_000 }, (error, response) =>
+        error ? reject(error) : resolve(response),
+      ),
+    );
+
+  it("gives a reader GetStatus's status without the log lines, saying why", async () => {
+    const answer = await statusWithLines(TOKENS.reader);
+    expect(answer.logs).toEqual([]);
+    expect(answer.logsUnavailable).toMatch(/log lines need the logs role for team 'contoso'/);
+  });
+
+  it('gives them to a reader who also holds logs, and to an operator', async () => {
+    for (const token of [TOKENS.logReader, TOKENS.operator]) {
+      const answer = await statusWithLines(token);
+      expect(answer.logsUnavailable).toBe('');
+      expect(answer.logs.length).toBeGreaterThan(0);
+    }
   });
 });
 

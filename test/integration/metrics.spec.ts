@@ -237,15 +237,19 @@ describe('where metrics may be served, and to whom', () => {
     await expect(server).rejects.toThrow(/refusing to serve 0\.0\.0\.0:0 without an access file/);
   });
 
-  it('with an access file, over TLS: a scrape must authenticate, and sees only the teams it may read', async () => {
+  it('with an access file, over TLS: a scrape must authenticate and hold a grant; it sees the teams it may read, and the server-wide series only with metrics', async () => {
     const certs = await generateTestCertificates();
     const file = (name: string, contents: Buffer | string) => writeFile(join(dir, name), contents).then(() => join(dir, name));
     const accessFile = await file(
       'access.json',
       JSON.stringify({
-        tokens: [{ name: 'scraper', sha256: hashToken('scraper-token') }],
+        tokens: [
+          { name: 'scraper', sha256: hashToken('scraper-token') },
+          { name: 'dashboard', sha256: hashToken('dashboard-token') },
+          { name: 'stranger', sha256: hashToken('stranger-token') },
+        ],
         certificates: [],
-        grants: { scraper: { contoso: 'reader' } },
+        grants: { scraper: ['metrics', { contoso: 'reader' }], dashboard: { contoso: 'reader' } },
       }),
     );
     const h = await startHarness(undefined, {
@@ -278,6 +282,17 @@ describe('where metrics may be served, and to whom', () => {
       expect(scraped.status).toBe(200);
       expect(valueOf(scraped.body, 'lit_stream_systemd_connected')).toBe(1);
       expect(scraped.body).not.toContain('team="contoso-eu"');
+      // A known identity the access file grants nothing: refused.
+      const stranger = await get({ authorization: 'Bearer stranger-token' });
+      expect(stranger.status).toBe(403);
+      expect(stranger.body).toMatch(/stranger is granted nothing/);
+      // A team's reader without metrics: its team's series, none of the server's own.
+      const dashboard = await get({ authorization: 'Bearer dashboard-token' });
+      expect(dashboard.status).toBe(200);
+      expect(valueOf(dashboard.body, 'lit_stream_state', { stream: 'bitcoin', state: 'inactive' })).toBe(1);
+      for (const series of ['lit_stream_systemd_connected', 'grpc_server_handled_total', 'process_cpu_seconds_total', 'lit_stream_log_followers']) {
+        expect(dashboard.body).not.toContain(series);
+      }
 
       // Calls the pipeline turns away are counted by reason.
       const call = (name: string, token?: string) =>

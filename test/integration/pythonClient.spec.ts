@@ -55,7 +55,7 @@ beforeAll(async () => {
         { name: 'reader', sha256: hashToken(READER_TOKEN) },
       ],
       certificates: [{ name: 'ingest-bot', subject: CLIENT_SUBJECT }],
-      grants: { operator: { contoso: 'operator', acme: 'operator', boot: 'operator', nobody: 'reader' }, reader: { acme: 'reader' }, 'ingest-bot': { acme: 'operator' } },
+      grants: { operator: ['metrics', { contoso: 'operator', acme: 'operator', boot: 'operator', nobody: 'reader' }], reader: { acme: 'reader' }, 'ingest-bot': { acme: 'operator' } },
     }),
   );
   h = await startHarness(UNITS, {

@@ -99,7 +99,7 @@ describe('the access file', () => {
     it('names the file and the line at fault', async () => {
       await writeFile(join(dir, 'broken.yml'), yaml('grants:', '  dashboard: { contoso: raeder }'));
       await expect(loadAccessFile(join(dir, 'broken.yml'))).rejects.toThrow(
-        `${join(dir, 'broken.yml')}:2:25: grants.dashboard.contoso: unknown role "raeder": use reader or operator`,
+        `${join(dir, 'broken.yml')}:2:25: grants.dashboard.contoso: unknown role "raeder": use reader, logs or operator`,
       );
     });
 
@@ -129,9 +129,9 @@ describe('the access file', () => {
         yaml('tokens:', `  - {name: dashboard, sha256: ${digits}}`, 'grants:', '  dashboard: { no: reader, 0123: operator }'),
         'yaml',
       );
-      expect(policy.roleOf(dashboard, 'no')).toBe('reader');
-      expect(policy.roleOf(dashboard, '0123')).toBe('operator');
-      expect(policy.roleOf(dashboard, '123')).toBeUndefined();
+      expect(policy.rolesOf(dashboard, 'no')).toEqual(['reader']);
+      expect(policy.rolesOf(dashboard, '0123')).toEqual(['operator']);
+      expect(policy.rolesOf(dashboard, '123')).toEqual([]);
     });
 
     it('accepts a digest in upper case', () => {
@@ -153,6 +153,23 @@ describe('the access file', () => {
       );
       expect(policy.decide(policy.identifyToken('test'), 'contoso', 'Stop')).toBe('allow');
       expect(policy.decide(policy.identifyCertificate({ subject: { CN: 'ingest-bot.contoso.internal' } }), 'contoso', 'Stop')).toBe('allow');
+    });
+
+    it('takes a list of roles for a team, and metrics beside the teams; the single-role form stays valid', () => {
+      const policy = parseAccessPolicy(
+        yaml('grants:', '  dashboard: { contoso: [reader, logs], fabrikam: reader }', '  ops: [metrics, { contoso: operator }]', '  scraper: metrics'),
+        'yaml',
+      );
+      expect(policy.rolesOf(dashboard, 'contoso')).toEqual(['reader', 'logs']);
+      expect(policy.rolesOf(dashboard, 'fabrikam')).toEqual(['reader']);
+      expect(policy.decide(dashboard, 'contoso', 'Logs')).toBe('allow');
+      expect(policy.decide(dashboard, 'fabrikam', 'Logs')).toBe('deny');
+      expect(policy.mayReadServerMetrics(ops)).toBe(true);
+      expect(policy.decide(ops, 'contoso', 'Restart')).toBe('allow');
+      const scraper = { name: 'scraper', via: 'token' as const };
+      expect(policy.mayReadServerMetrics(scraper)).toBe(true);
+      expect(policy.rolesOf(scraper, 'contoso')).toEqual([]);
+      expect(policy.mayReadServerMetrics(dashboard)).toBe(false);
     });
 
     it('ignores a byte order mark', () => {
@@ -185,12 +202,17 @@ describe('the access file', () => {
       ['one subject for two identities (DNS names ignore case)', yaml('certificates:', '  - {name: bot, subject: bot.example}', '  - {name: other, subject: BOT.example}', 'grants: {}'), 'yaml', '3:28: certificates[1].subject: subject "BOT.example" names the same DNS as certificates[0]'],
       ['a subject with surrounding spaces', yaml('certificates:', '  - {name: bot, subject: " bot.example"}', 'grants: {}'), 'yaml', '2:26: certificates[0].subject: expected a certificate subject'],
       // grants
-      ['an unknown role', yaml('grants:', '  ingest-bot: { contoso: operator, contoso-eu: opertor }'), 'yaml', '2:48: grants.ingest-bot.contoso-eu: unknown role "opertor": use reader or operator'],
+      ['an unknown role', yaml('grants:', '  ingest-bot: { contoso: operator, contoso-eu: opertor }'), 'yaml', '2:48: grants.ingest-bot.contoso-eu: unknown role "opertor": use reader, logs or operator'],
       ['an invalid team', yaml('grants:', '  ingest-bot:', '    Contoso: reader'), 'yaml', `3:5: grants.ingest-bot.Contoso: team "Contoso" is invalid`],
       ['a team with "@"', yaml('grants:', '  ingest-bot: { "contoso@x": reader }'), 'yaml', '2:17: grants.ingest-bot["contoso@x"]: team "contoso@x" is invalid'],
+      ['an unknown role in a list', yaml('grants:', '  viewer: { contoso: [reader, logz] }'), 'yaml', '2:31: grants.viewer.contoso[1]: unknown role "logz": use reader, logs or operator'],
+      ['an empty list of roles', yaml('grants:', '  viewer: { contoso: [] }'), 'yaml', '2:22: grants.viewer.contoso: an empty list grants nothing'],
+      ['metrics for one team', yaml('grants:', '  scraper: { contoso: metrics }'), 'yaml', '2:23: grants.scraper.contoso: metrics is granted for the whole server, not per team'],
+      ['admin in a list', yaml('grants:', '  ops: [metrics, admin]'), 'yaml', '2:18: grants.ops[1]: admin holds every role and the metrics already'],
+      ['two mappings in a list', yaml('grants:', '  scraper: [{ contoso: reader }, { fabrikam: reader }]'), 'yaml', '2:34: grants.scraper[1]: one mapping of teams per identity'],
       ['admin for one team', yaml('grants:', '  ops: { contoso: admin }'), 'yaml', '2:19: grants.ops.contoso: admin is granted for every team, not per team'],
       ['reader for every team', yaml('grants:', '  dashboard: reader'), 'yaml', '2:14: grants.dashboard: reader is held per team: write { <team>: reader }'],
-      ['an identity without a grant', yaml('grants:', '  ops:'), 'yaml', '2:7: grants.ops: expected admin, gateway or a mapping of team to role (reader, operator), got nothing'],
+      ['an identity without a grant', yaml('grants:', '  ops:'), 'yaml', '2:7: grants.ops: expected admin, gateway, metrics or a mapping of team to roles (reader, logs, operator), got nothing'],
       ['an invalid identity in grants', yaml('grants:', '  -ops: admin'), 'yaml', '2:3: grants.-ops: identity name "-ops" is invalid'],
       // YAML itself
       ['a YAML syntax error', yaml('grants:', '  dashboard: { contoso: reader', 'tokens: []'), 'yaml', '3:1: invalid YAML'],
@@ -221,7 +243,7 @@ describe('the access file', () => {
         field: 'grants.ingest-bot.contoso-eu',
         line: 2,
         column: 48,
-        problem: 'unknown role "opertor": use reader or operator',
+        problem: 'unknown role "opertor": use reader, logs or operator',
       });
     });
 

@@ -22,6 +22,8 @@ certificates:
   - { name: legacy-bot, subject: legacy-bot }
 grants:
   dashboard: { contoso: reader }
+  log-viewer: { contoso: [reader, logs], contoso-eu: logs }
+  scraper: [metrics, { contoso: reader }]
   ingest-bot: { contoso: operator, contoso-eu: reader }
   spiffe-bot: { contoso-eu: operator }
   mail-bot: { contoso: reader }
@@ -37,18 +39,19 @@ const ingestBot = identity('ingest-bot');
 const ops = identity('ops');
 const nobody = identity('nobody');
 
-const READS = ['ListStreams', 'GetStatus', 'WatchStatus', 'Logs'];
+const READS = ['ListStreams', 'GetStatus', 'WatchStatus'];
+const LOG_READS = ['Logs', 'ListRuns'];
 const WRITES = ['Start', 'Stop', 'Restart'];
 
 describe('who may do what', () => {
   describe('the role table (src/auth/roles.ts)', () => {
-    it('lets readers list, get, watch and read logs, and only operators start, stop and restart', () => {
+    it('lets readers list, get and watch, the logs role read log lines, and only operators start, stop and restart', () => {
       expect(Object.fromEntries(REQUIRED_ROLE)).toEqual({
         ListStreams: 'reader',
         GetStatus: 'reader',
         WatchStatus: 'reader',
-        Logs: 'reader',
-        ListRuns: 'reader',
+        Logs: 'logs',
+        ListRuns: 'logs',
         Start: 'operator',
         Stop: 'operator',
         Restart: 'operator',
@@ -70,26 +73,46 @@ describe('who may do what', () => {
       }
     });
 
-    it('orders the roles reader < operator < admin', () => {
+    it('has operator include reader and logs, admin include every role, and reader and logs include nothing else', () => {
       const holds = (held: Role) => ROLES.filter((required) => roleSatisfies(held, required));
       expect(holds('reader')).toEqual(['reader']);
-      expect(holds('operator')).toEqual(['reader', 'operator']);
-      expect(holds('admin')).toEqual(['reader', 'operator', 'admin']);
+      expect(holds('logs')).toEqual(['logs']);
+      expect(holds('operator')).toEqual(['reader', 'logs', 'operator']);
+      expect(holds('admin')).toEqual(['reader', 'logs', 'operator', 'admin']);
     });
   });
 
   describe('decide', () => {
-    it("a reader of contoso may list, get and watch contoso's streams but not start, stop or restart them", () => {
+    it("a reader of contoso may list, get and watch contoso's streams but not read their logs, nor start, stop or restart them", () => {
       for (const method of READS) expect(policy.decide(dashboard, 'contoso', method), method).toBe('allow');
-      for (const method of WRITES) expect(policy.decide(dashboard, 'contoso', method), method).toBe('deny');
+      for (const method of [...LOG_READS, ...WRITES]) expect(policy.decide(dashboard, 'contoso', method), method).toBe('deny');
+    });
+
+    it('the logs role reads log lines, and with reader beside it everything a reader may', () => {
+      const viewer = identity('log-viewer');
+      for (const method of [...READS, ...LOG_READS]) expect(policy.decide(viewer, 'contoso', method), method).toBe('allow');
+      for (const method of LOG_READS) expect(policy.decide(viewer, 'contoso-eu', method), method).toBe('allow');
+      for (const method of [...READS, ...WRITES]) expect(policy.decide(viewer, 'contoso-eu', method), method).toBe('deny');
+      for (const method of WRITES) expect(policy.decide(viewer, 'contoso', method), method).toBe('deny');
+    });
+
+    it('metrics is granted for the whole server, beside team roles, and reads no team by itself', () => {
+      const scraper = identity('scraper');
+      expect(policy.mayReadServerMetrics(scraper)).toBe(true);
+      expect(policy.mayReadServerMetrics(ops)).toBe(true);
+      expect(policy.mayReadServerMetrics(dashboard)).toBe(false);
+      expect(policy.decide(scraper, 'contoso', 'ListStreams')).toBe('allow');
+      expect(policy.decide(scraper, 'contoso', 'Logs')).toBe('deny');
+      expect(policy.grantsAnything(scraper)).toBe(true);
+      expect(policy.grantsAnything(nobody)).toBe(false);
     });
 
     it('a reader of contoso sees nothing of contoso-eu', () => {
       for (const method of [...READS, ...WRITES]) expect(policy.decide(dashboard, 'contoso-eu', method), method).toBe('deny');
     });
 
-    it('an operator of contoso may start, stop and restart contoso streams, and read them', () => {
-      for (const method of [...READS, ...WRITES]) expect(policy.decide(ingestBot, 'contoso', method), method).toBe('allow');
+    it('an operator of contoso may start, stop and restart contoso streams, read them and their logs', () => {
+      for (const method of [...READS, ...LOG_READS, ...WRITES]) expect(policy.decide(ingestBot, 'contoso', method), method).toBe('allow');
     });
 
     it('an operator of contoso cannot touch contoso-eu, where it is only a reader', () => {
@@ -131,14 +154,14 @@ describe('who may do what', () => {
       }
     });
 
-    it('allows exactly when the role held for the team is at least the role the method needs', () => {
+    it('allows exactly when a role held for the team includes the role the method needs', () => {
       const teams = ['contoso', 'contoso-eu', 'fabrikam'];
-      const names = ['dashboard', 'ingest-bot', 'spiffe-bot', 'mail-bot', 'ops', 'nobody', 'stranger'];
+      const names = ['dashboard', 'log-viewer', 'scraper', 'ingest-bot', 'spiffe-bot', 'mail-bot', 'ops', 'nobody', 'stranger'];
       const methods = [...REQUIRED_ROLE.keys(), 'Unknown'];
       fc.assert(
         fc.property(fc.constantFrom(...names), fc.constantFrom(...teams), fc.constantFrom(...methods), (name, team, method) => {
-          const held = policy.roleOf(identity(name), team);
-          const expected = held !== undefined && roleSatisfies(held, requiredRoleOf(method)) ? 'allow' : 'deny';
+          const held = policy.rolesOf(identity(name), team);
+          const expected = held.some((role) => roleSatisfies(role, requiredRoleOf(method))) ? 'allow' : 'deny';
           expect(policy.decide(identity(name), team, method)).toBe(expected);
         }),
       );

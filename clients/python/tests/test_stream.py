@@ -392,7 +392,9 @@ def test_logs_has_the_clients_one_default_deadline_unless_the_connection_or_the_
     assert recorder.timeouts == [10.0, 5, 2, None, 60]
 
 
-def test_a_reader_may_read_logs_and_an_undeclared_streams_logs_are_not_found() -> None:
-    assert len(list(Stream("acme", "chatty", Connection(token=READER_TOKEN)).logs(tail=1))) <= 1
+def test_reading_logs_needs_the_logs_role_and_an_undeclared_streams_logs_are_not_found() -> None:
+    with pytest.raises(PermissionDeniedError):
+        list(Stream("acme", "chatty", Connection(token=READER_TOKEN)).logs(tail=1))
+    assert len(list(Stream("acme", "chatty").logs(tail=1))) <= 1
     with pytest.raises(NotFoundError):
         list(Stream("acme", "dogecoin").logs())

@@ -15,9 +15,10 @@ export interface MetricsEndpointOptions extends Omit<TransportOptions, 'listen' 
   readonly log: TransportWarnings;
   /**
    * The exposition text for a caller: `readable(team)` says whether the caller may see that team's
-   * streams (ListStreams); the server-wide series are for every authenticated caller.
+   * streams (ListStreams); `serverWide` whether the server's own series (process, gRPC, sessions)
+   * are included: for an identity granted `metrics` (or admin).
    */
-  readonly render: (readable: (team: string) => boolean) => Promise<string>;
+  readonly render: (readable: (team: string) => boolean, serverWide: boolean) => Promise<string>;
 }
 
 export interface MetricsEndpoint {
@@ -34,8 +35,8 @@ export interface MetricsEndpoint {
  * elsewhere TLS (the same certificate; client certificates verified against --client-ca), or
  * --insecure with a warning. With an access file every scrape authenticates as gRPC calls do (a
  * bearer token in `Authorization`, or a verified client certificate: Prometheus's `authorization`
- * or `tls_config`), and sees the streams of the teams it may read, so a scraper needs no more than
- * `reader` grants.
+ * or `tls_config`), and sees the streams of the teams it may read (`reader`), and the server's own
+ * series only with the `metrics` grant. An identity the access file grants nothing gets 403.
  */
 export async function startMetricsEndpoint(options: MetricsEndpointOptions): Promise<MetricsEndpoint> {
   const { access } = options;
@@ -93,6 +94,9 @@ async function serve(options: MetricsEndpointOptions, request: IncomingMessage, 
   } catch (error) {
     return reply(401, `${(error as Error).message}\n`, { 'www-authenticate': 'Bearer realm="lit-streamd metrics"' });
   }
+  if (!options.access.grantsAnything(caller)) {
+    return reply(403, `${caller.label} is granted nothing in the access file: grant it metrics for the server's series, reader on a team for its streams\n`);
+  }
   const readable = (team: string) => {
     try {
       options.access.authorize(caller, team, 'ListStreams');
@@ -102,7 +106,7 @@ async function serve(options: MetricsEndpointOptions, request: IncomingMessage, 
     }
   };
   try {
-    const text = await options.render(readable);
+    const text = await options.render(readable, options.access.mayReadServerMetrics(caller));
     reply(200, text, { 'content-type': Registry.PROMETHEUS_CONTENT_TYPE });
   } catch (error) {
     reply(500, `could not collect metrics: ${(error as Error).message}\n`);
