@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { closeSharedClients, Stream } from '../../clients/typescript/src/index.js';
-import { STREAMCTL, userEnv } from '../support/streamctl.js';
+import { STREAMCTL, streamctl, userEnv } from '../support/streamctl.js';
 import { TmuxPane } from '../support/tmux.js';
-import { type Harness, startHarness, waitFor } from './harness.js';
+import { FIXTURE_UNITS, type Harness, startHarness, waitFor } from './harness.js';
 
 /**
  * lit-streamctl on a terminal, driven in a pseudo-terminal (tmux) against the real server on the
@@ -13,8 +13,38 @@ import { type Harness, startHarness, waitFor } from './harness.js';
 let h: Harness;
 let env: NodeJS.ProcessEnv;
 const panes: TmuxPane[] = [];
+/**
+ * A worker whose lines try to act on the operator's terminal: clear it, retitle its window (OSC 0),
+ * ring the bell, colour text, an 8-bit CSI (U+009B), a line reversed by a bidi override, and a
+ * carriage return that would start a line looking like systemd's over its own.
+ */
+const HOSTILE_LINES = [
+  'start',
+  'clear\x1b[2J\x1b[Hed',
+  '\x1b]0;pwned\x07title',
+  'bell\x07',
+  '\x1b[31mred\x1b[0m',
+  'csi\u009bJc1',
+  'bidi\u202edesrever',
+  'fake\rNov 25 00:00:00 systemd[1]: Started innocent.service.',
+  'end',
+];
+const HOSTILE = 'lit-stream-acme@hostile.service';
+
+/**
+ * `printf` of these lines in a unit file: every byte but letters, digits and a few marks as an
+ * octal escape, its backslash doubled (systemd unescapes ExecStart= once, printf once more).
+ */
+function printfLines(lines: readonly string[]): string {
+  const bytes = Buffer.from(lines.map((line) => `${line}\n`).join(''), 'utf8');
+  return `printf "${[...bytes].map((byte) => (/[A-Za-z0-9 .:;[\]]/.test(String.fromCharCode(byte)) ? String.fromCharCode(byte) : `\\\\${byte.toString(8).padStart(3, '0')}`)).join('')}"`;
+}
+
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({
+    ...FIXTURE_UNITS,
+    [HOSTILE]: `[Service]\nType=exec\nExecStart=/bin/sh -c '${printfLines(HOSTILE_LINES)}; exec sleep infinity'\n`,
+  });
   env = userEnv({ LIT_STREAM_ADDR: h.address, LANG: 'C.UTF-8' });
 });
 afterEach(async () => {
@@ -123,5 +153,41 @@ describe('colours', () => {
     const plain = await inTerminal(['logs', '-n', '20', 'contoso/crash'], { NO_COLOR: '1' });
     expect(await exited(plain)).toBe(0);
     expect(await plain.capture({ history: true, escapes: true })).not.toMatch(SGR);
+  });
+});
+
+describe("a worker's control characters", () => {
+  it('are shown as visible escapes on the terminal, which they neither clear, retitle nor colour; -o json carries them exactly', async () => {
+    await new Stream('acme', 'hostile', { address: h.address }).start();
+    let screen = '';
+    await waitFor(async () => {
+      const pane = await inTerminal(['logs', '-n', '20', 'acme/hostile'], { NO_COLOR: '1' });
+      await exited(pane);
+      screen = await pane.capture({ history: true, escapes: true });
+      return /hostile\[\d+\]: end$/m.test(screen) && (await pane.title()) !== 'pwned';
+    }, 20_000, 'the last line of the hostile worker, and no title set');
+    const lines = screen.split('\n');
+    const shown = (text: string) => lines.find((line) => line.includes(text)) ?? '';
+    // Nothing cleared: the first line is still there, above the rest.
+    expect(shown('hostile[')).toMatch(/: start$/);
+    expect(shown('clear')).toMatch(/: clear\\x1b\[2J\\x1b\[Hed$/);
+    expect(shown('title')).toMatch(/: \\x1b\]0;pwned\\atitle$/);
+    expect(shown('bell')).toMatch(/: bell\\a$/);
+    expect(shown('red')).toMatch(/: \\x1b\[31mred\\x1b\[0m$/);
+    expect(shown('c1')).toMatch(/: csi\\u\{9b\}Jc1$/);
+    expect(shown('desrever')).toMatch(/: bidi\\u\{202e\}desrever$/);
+    expect(shown('fake')).toMatch(/: fake\\rNov 25 00:00:00 systemd\[1\]: Started innocent\.service\.$/);
+    // No SGR reached the terminal (NO_COLOR: lit-streamctl itself paints nothing).
+    expect(screen).not.toMatch(SGR);
+    expect(lines.filter((line) => /^\S+ \d+ [\d:]+ systemd\[1\]: Started innocent/.test(line))).toEqual([]);
+
+    // For programs, on a pipe: the exact text.
+    const json = await streamctl(['logs', '-o', 'json', '-n', '20', 'acme/hostile'], env);
+    expect(json.code).toBe(0);
+    const objects = json.stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { message: string });
+    expect(objects.map((o) => o.message)).toEqual(expect.arrayContaining(['clear\x1b[2J\x1b[Hed', '\x1b]0;pwned\x07title', 'csi\u009bJc1', 'bidi\u202edesrever']));
   });
 });

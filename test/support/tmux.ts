@@ -49,6 +49,11 @@ export class TmuxPane {
     return status.endsWith('\n') ? Number(status) : undefined;
   }
 
+  /** The pane's title, as the command's escape sequences (OSC 0/2) may have set it. */
+  async title(): Promise<string> {
+    return (await this.tmux(['display-message', '-p', '#{pane_title}'])).stdout.trimEnd();
+  }
+
   async sendKeys(...keys: string[]): Promise<void> {
     await this.tmux(['send-keys', ...keys]);
   }

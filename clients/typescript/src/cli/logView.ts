@@ -2,11 +2,13 @@ import type { LogLine } from '../index.js';
 import { clockParts } from '../format.js';
 import type { CellStyle } from './table.js';
 import type { Paint } from './terminal.js';
+import { visible } from './visible.js';
 
 /**
  * One line as `journalctl` prints it in its default short format, `Nov 25 22:36:28 identifier[pid]:
  * message`, the time in this process's zone. The host is left out (one server's streams), and the
- * identifier is the stream's name for the worker's lines and `systemd` for systemd's.
+ * identifier is the stream's name for the worker's lines and `systemd` for systemd's. The message
+ * is shown with its control characters escaped (visible.ts): a worker writes it.
  */
 export function formatLogLine(
   line: Pick<LogLine, 'time' | 'priority' | 'pid' | 'message' | 'source'>,
@@ -17,7 +19,7 @@ export function formatLogLine(
   const identifier = line.source === 'systemd' ? 'systemd' : streamName;
   const pid = line.pid === null ? '' : `[${line.pid}]`;
   const time = line.time ? shortTime(line.time, timeZone) : '-'.padEnd(15);
-  return `${time} ${identifier}${pid}: ${paint(priorityStyle(line.priority), line.message)}`;
+  return `${time} ${identifier}${pid}: ${paint(priorityStyle(line.priority), visible(line.message))}`;
 }
 
 /**
