@@ -81,6 +81,7 @@ describe('docs/', () => {
     const byRole = (role: string) => rpcNamesIn(rows.find(([name = '']) => name.startsWith(`\`${role}\``))?.[1] ?? '').sort();
     const required = (role: string) => [...REQUIRED_ROLE].filter(([, r]) => r === role).map(([rpc]) => rpc).sort();
     expect(byRole('reader')).toEqual(required('reader'));
+    expect(byRole('logs')).toEqual(required('logs'));
     expect(byRole('operator')).toEqual(required('operator'));
   });
 

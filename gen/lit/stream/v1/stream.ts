@@ -36,7 +36,8 @@ export const protobufFileName = "lit/stream/v1/stream.proto";
  * symlink to the team's template `<prefix><team>@.service`. The server never touches any other unit.
  *
  * Errors use the canonical gRPC codes:
- *   INVALID_ARGUMENT     `team` or `name` is malformed, or `page_token` is not one we issued.
+ *   INVALID_ARGUMENT     `team` or `name` is malformed, `page_token` is not one we issued, or a
+ *                        Logs `since` or `after_cursor` is not one (the message names the field).
  *   NOT_FOUND            the stream is not declared, or the request's `host` is not one this server
  *                        serves (an agent serves its own `--host-name`, a gateway its fleet's hosts).
  *   FAILED_PRECONDITION  the stream's unit cannot be started as it stands: masked, a unit file
@@ -50,12 +51,14 @@ export const protobufFileName = "lit/stream/v1/stream.proto";
  *                        systemd is asked, the same whether or not the stream exists), or systemd
  *                        refused the server access over D-Bus; or, at an agent, a caller that is no
  *                        fleet gateway sent `lit-stream-on-behalf-of`, or a gateway named no caller.
- *   RESOURCE_EXHAUSTED   a limit of the server (calls or streams per caller, message size), of
- *                        systemd or of the bus was hit.
+ *   RESOURCE_EXHAUSTED   a limit of the server (calls or streams per caller, message size, journal
+ *                        reads per caller or in all), of systemd or of the bus was hit.
  *   UNAVAILABLE          the server has no working session with systemd right now (the bus or
  *                        systemd is down, restarting, not answering, or shutting down; calls
- *                        waiting on systemd when it went away end with this too), or the server is
- *                        shutting down; retry with backoff. At shutdown an action still waiting for
+ *                        waiting on systemd when it went away end with this too), the server
+ *                        cannot start a journal reader now (no process slot or file descriptor
+ *                        left; the message says which), or the server is shutting down; retry with
+ *                        backoff. At shutdown an action still waiting for
  *                        its turn is not sent to systemd, and one whose job outlasts the grace
  *                        period is told that job is still running in systemd; the message says which.
  *                        At a fleet gateway also: the stream is not declared on the hosts that
@@ -716,7 +719,9 @@ export interface GetStatusRequest {
   /**
    * How many of the stream's newest log lines since its unit last started (systemd's
    * InactiveExitTimestamp) to include, as `systemctl status` shows 10; the newest lines when systemd
-   * has not loaded the unit (it is not loaded to ask). 0 (the default): none; at most 10000.
+   * has not loaded the unit (it is not loaded to ask). 0 (the default): none; at most 10000. The
+   * lines need the logs role, as Logs does: a caller without it gets the status alone, and
+   * `logs_unavailable` says so.
    */
   logLines?:
     | number
@@ -748,7 +753,7 @@ export interface GetStatusResponse {
   logs: LogEntry[];
   /**
    * Why `logs` is empty although lines were asked for: the server cannot read the journal (the
-   * text says how to fix it). Empty otherwise.
+   * text says how to fix it), or the caller's role does not include logs. Empty otherwise.
    */
   logsUnavailable: string;
 }
@@ -4877,10 +4882,14 @@ export const StreamServiceService = {
   },
   /**
    * Logs streams a stream's log lines from the journal: what its worker wrote (stdout, stderr,
-   * syslog) and what systemd said about it. First the newest lines (`tail_lines`), or the lines
-   * after `after_cursor`, oldest first; then, with `follow`, each new line as the journal gets it
-   * (within about a second), until the caller cancels. Needs the reader role. FAILED_PRECONDITION
-   * when the server cannot read the journal, with how to fix it.
+   * syslog), what systemd said about it, and where the journal dropped lines of it. First the
+   * newest lines (`tail_lines`), or the lines after `after_cursor`, oldest first; then, with
+   * `follow`, each new line as the journal gets it (within about a second), until the caller
+   * cancels. Only entries journald attributes to the stream's unit by the sender's credentials
+   * count, so `tail_lines` N are the stream's newest N whatever other processes write in its name.
+   * Needs the logs role (reader alone does not read log lines). FAILED_PRECONDITION when the
+   * server cannot read the journal, with how to fix it; RESOURCE_EXHAUSTED past the server's caps
+   * on journal reads (per caller and in all).
    */
   logs: {
     path: "/lit.stream.v1.StreamService/Logs" as const,
@@ -4999,10 +5008,14 @@ export interface StreamServiceServer extends UntypedServiceImplementation {
   watchStatus: handleServerStreamingCall<WatchStatusRequest, WatchStatusResponse>;
   /**
    * Logs streams a stream's log lines from the journal: what its worker wrote (stdout, stderr,
-   * syslog) and what systemd said about it. First the newest lines (`tail_lines`), or the lines
-   * after `after_cursor`, oldest first; then, with `follow`, each new line as the journal gets it
-   * (within about a second), until the caller cancels. Needs the reader role. FAILED_PRECONDITION
-   * when the server cannot read the journal, with how to fix it.
+   * syslog), what systemd said about it, and where the journal dropped lines of it. First the
+   * newest lines (`tail_lines`), or the lines after `after_cursor`, oldest first; then, with
+   * `follow`, each new line as the journal gets it (within about a second), until the caller
+   * cancels. Only entries journald attributes to the stream's unit by the sender's credentials
+   * count, so `tail_lines` N are the stream's newest N whatever other processes write in its name.
+   * Needs the logs role (reader alone does not read log lines). FAILED_PRECONDITION when the
+   * server cannot read the journal, with how to fix it; RESOURCE_EXHAUSTED past the server's caps
+   * on journal reads (per caller and in all).
    */
   logs: handleServerStreamingCall<LogsRequest, LogsResponse>;
   /**
@@ -5161,10 +5174,14 @@ export interface StreamServiceClient extends Client {
   ): ClientReadableStream<WatchStatusResponse>;
   /**
    * Logs streams a stream's log lines from the journal: what its worker wrote (stdout, stderr,
-   * syslog) and what systemd said about it. First the newest lines (`tail_lines`), or the lines
-   * after `after_cursor`, oldest first; then, with `follow`, each new line as the journal gets it
-   * (within about a second), until the caller cancels. Needs the reader role. FAILED_PRECONDITION
-   * when the server cannot read the journal, with how to fix it.
+   * syslog), what systemd said about it, and where the journal dropped lines of it. First the
+   * newest lines (`tail_lines`), or the lines after `after_cursor`, oldest first; then, with
+   * `follow`, each new line as the journal gets it (within about a second), until the caller
+   * cancels. Only entries journald attributes to the stream's unit by the sender's credentials
+   * count, so `tail_lines` N are the stream's newest N whatever other processes write in its name.
+   * Needs the logs role (reader alone does not read log lines). FAILED_PRECONDITION when the
+   * server cannot read the journal, with how to fix it; RESOURCE_EXHAUSTED past the server's caps
+   * on journal reads (per caller and in all).
    */
   logs(request: LogsRequest, options?: Partial<CallOptions>): ClientReadableStream<LogsResponse>;
   logs(request: LogsRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<LogsResponse>;

@@ -145,10 +145,14 @@ class StreamServiceServicer(object):
 
     def Logs(self, request, context):
         """Logs streams a stream's log lines from the journal: what its worker wrote (stdout, stderr,
-        syslog) and what systemd said about it. First the newest lines (`tail_lines`), or the lines
-        after `after_cursor`, oldest first; then, with `follow`, each new line as the journal gets it
-        (within about a second), until the caller cancels. Needs the reader role. FAILED_PRECONDITION
-        when the server cannot read the journal, with how to fix it.
+        syslog), what systemd said about it, and where the journal dropped lines of it. First the
+        newest lines (`tail_lines`), or the lines after `after_cursor`, oldest first; then, with
+        `follow`, each new line as the journal gets it (within about a second), until the caller
+        cancels. Only entries journald attributes to the stream's unit by the sender's credentials
+        count, so `tail_lines` N are the stream's newest N whatever other processes write in its name.
+        Needs the logs role (reader alone does not read log lines). FAILED_PRECONDITION when the
+        server cannot read the journal, with how to fix it; RESOURCE_EXHAUSTED past the server's caps
+        on journal reads (per caller and in all).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
