@@ -9,6 +9,7 @@ import { parseStreamRef, parseTeam } from '../core/streamRef.js';
 import { ActionStatus, type StreamServiceServer } from '../../gen/lit/stream/v1/stream.js';
 import type { CallContext, CallPipeline, MethodSpec } from '../rpc/callPipeline.js';
 import { scopeOf } from './callScope.js';
+import { listRuns } from './listRuns.js';
 import { logs } from './logs.js';
 import { actionToProto, enablementToProto, hostErrorToProto, logLineToProto, statusToProto, summaryToProto } from './toProto.js';
 import { watchStatus } from './watchStatus.js';
@@ -100,7 +101,7 @@ export function streamService(backend: StreamBackend, calls: CallPipeline): Stre
     }),
     watchStatus: calls.serverStreaming(rpc('WatchStatus'), watchStatus(backend)),
     logs: calls.serverStreaming(rpc('Logs'), logs(backend)),
-    listRuns: calls.unary(rpc('ListRuns'), () => Promise.reject(new UnimplementedError('ListRuns is not implemented yet'))),
+    listRuns: calls.unary(rpc('ListRuns'), listRuns(backend)),
     enable: calls.unary(rpc('Enable'), async (request, context) => {
       const ref = parseStreamRef(request.team, request.name);
       const options = { now: request.now ?? false, settleMs: parseSettle(request.settle), host: parseHostChoice(request.host) };

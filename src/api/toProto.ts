@@ -1,6 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import type { HostError as CoreHostError } from '../core/backend.js';
 import type { LogLine } from '../core/logLine.js';
+import type { StreamRun } from '../core/run.js';
 import type { ActionResult, StreamStatus as CoreStatus, StreamSummary as CoreSummary, EnablementResult } from '../core/status.js';
 import { activeStateToProto, loadStateToProto, usageSourceToProto } from './stateNames.js';
 import {
@@ -9,6 +10,7 @@ import {
   type EnableResponse,
   type LogEntry,
   LogSource,
+  type Run,
   type StartResponse,
   type StreamStatus,
   type StreamSummary,
@@ -93,6 +95,23 @@ export function logLineToProto(line: LogLine, host = ''): LogEntry {
     source: LOG_SOURCES[line.source],
     host: line.host ?? host,
     suppressedLines: line.suppressed ?? 0,
+  };
+}
+
+/** A run; `host` is the backend's, for a run that names none. */
+export function runToProto(run: StreamRun, host = ''): Run {
+  const time = (usec: bigint | undefined) => (usec === undefined ? undefined : new Date(Number(usec / 1000n)));
+  const runHost = run.host ?? host;
+  return {
+    invocationId: run.invocationId,
+    started: time(run.startedUsec),
+    ended: time(run.endedUsec),
+    result: run.result ?? '',
+    exitCode: run.exitCode ?? '',
+    exitStatus: run.exitStatus,
+    restart: run.restart,
+    lastLines: run.lastLines.map((line) => logLineToProto(line, runHost)),
+    host: runHost,
   };
 }
 

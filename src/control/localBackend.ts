@@ -4,6 +4,7 @@ import type {
   DisableOptions,
   EnableOptions,
   LogsRequest,
+  RunsOptions,
   OnHost,
   PageRequest,
   StatusOptions,
@@ -17,16 +18,18 @@ import type {
 import { NotFoundError } from '../core/errors.js';
 import type { LogBatch } from '../core/logLine.js';
 import { paginate } from '../core/paging.js';
+import type { StreamRun } from '../core/run.js';
 import type { Action, ActionResult, EnablementResult } from '../core/status.js';
 import { parseTeam, type StreamRef } from '../core/streamRef.js';
 import type { RunLines } from './runLines.js';
 import type { StreamController } from './streamController.js';
 import type { StreamLogs } from './streamLogs.js';
+import type { StreamRuns } from './streamRuns.js';
 import type { StreamView } from './streamView.js';
 
 /**
  * The streams of this host's systemd: reads from the live StreamView, actions through the
- * StreamController, logs from the journal. `host` is this host's name (`--host-name`): every
+ * StreamController, logs and runs from the journal. `host` is this host's name (`--host-name`): every
  * answer is this host's, and a call that names another host is NOT_FOUND.
  */
 export class LocalBackend implements StreamBackend {
@@ -35,6 +38,7 @@ export class LocalBackend implements StreamBackend {
     private readonly view: StreamView,
     private readonly streamLogs: StreamLogs,
     private readonly runLines: RunLines,
+    private readonly streamRuns: StreamRuns,
     readonly host: string,
   ) {}
 
@@ -75,6 +79,11 @@ export class LocalBackend implements StreamBackend {
   async *logs(ref: StreamRef, request: LogsRequest, call: CallScope): AsyncIterable<LogBatch> {
     this.onThisHost(request);
     yield* this.streamLogs.read(ref, request, { identity: identityOf(call), signal: call.signal });
+  }
+
+  async runs(ref: StreamRef, options: RunsOptions, call: CallScope): Promise<StreamRun[]> {
+    this.onThisHost(options);
+    return this.streamRuns.runs(ref, options.limit, { identity: identityOf(call), signal: call.signal });
   }
 
   /** A call for another host is not for this server: NOT_FOUND, naming both. */

@@ -5,9 +5,10 @@ import { DEFAULT_TAIL_LINES, type LogBatch, type LogLine, MAX_TAIL_LINES } from 
 import type { StreamRef } from '../core/streamRef.js';
 import type { UnitNaming } from '../core/unitNaming.js';
 import { isAfter, isCursor, type JournalEntry } from '../systemd/journalEntry.js';
-import { entryOrigin, type JournalQuery, JournalQueryError, type JournalSource, readJournal } from '../systemd/journalctl.js';
+import { entryOrigin, type JournalQuery, type JournalSource } from '../systemd/journalctl.js';
 import type { FollowReader, JournalFollowers } from '../systemd/journalFollowers.js';
-import { JournalBudget } from './journalBudget.js';
+import type { JournalBudget } from './journalBudget.js';
+import type { JournalReader } from './journalReader.js';
 
 export interface RecentOptions {
   readonly sinceUsec?: bigint;
@@ -41,13 +42,18 @@ export interface Declarations {
  * unit. Every journalctl runs within the JournalBudget.
  */
 export class StreamLogs {
+  private readonly source: JournalSource;
+  private readonly budget: JournalBudget;
+
   constructor(
-    private readonly source: JournalSource,
+    private readonly reader: JournalReader,
     private readonly followers: JournalFollowers,
     private readonly naming: UnitNaming,
     private readonly declarations: Declarations,
-    private readonly budget = new JournalBudget(),
-  ) {}
+  ) {
+    this.source = reader.source;
+    this.budget = reader.budget;
+  }
 
   /**
    * The stream's lines as asked, in batches, oldest first; when following, then each new line as
@@ -123,17 +129,8 @@ export class StreamLogs {
     return cap(request.tailLines ?? (request.sinceUsec !== undefined ? MAX_TAIL_LINES : DEFAULT_TAIL_LINES), MAX_TAIL_LINES);
   }
 
-  /** One journalctl read, within the budget: its slot is given back once journalctl has ended. */
-  private async *journal(unit: string, query: JournalQuery, identity: string | undefined, signal?: AbortSignal): AsyncGenerator<JournalEntry> {
-    const release = await this.budget.read(identity, signal);
-    try {
-      yield* readJournal(this.source, unit, query, signal);
-    } catch (error) {
-      if (error instanceof JournalQueryError) throw new InvalidArgumentError(`after_cursor: ${error.message}`);
-      throw error;
-    } finally {
-      release();
-    }
+  private journal(unit: string, query: JournalQuery, identity: string | undefined, signal?: AbortSignal): AsyncGenerator<JournalEntry> {
+    return this.reader.read(unit, query, identity, signal);
   }
 
   /**

@@ -1,5 +1,6 @@
 import type { FailureCode } from './errors.js';
 import type { LogBatch, LogLine } from './logLine.js';
+import type { StreamRun } from './run.js';
 import type { Page } from './paging.js';
 import type { Action, ActionResult, EnablementResult, StreamStatus, StreamSummary } from './status.js';
 import type { StreamRef } from './streamRef.js';
@@ -38,6 +39,13 @@ export interface StreamBackend {
   watch(team: string, options: WatchOptions, listener: WatchListener, call: CallScope): Promise<StreamWatch>;
   /** The stream's log lines as asked, oldest first; with `follow`, then each new one until `call.signal` aborts. */
   logs(ref: StreamRef, request: LogsRequest, call: CallScope): AsyncIterable<LogBatch>;
+  /** The stream's recent runs, newest first: how each began and ended, and its own last lines. */
+  runs(ref: StreamRef, options: RunsOptions, call: CallScope): Promise<StreamRun[]>;
+}
+
+export interface RunsOptions extends OnHost {
+  /** At most this many runs (1 to MAX_RUNS). */
+  readonly limit: number;
 }
 
 /**

@@ -1,10 +1,12 @@
 import { hostname } from 'node:os';
 import { DEFAULT_JOURNAL_BUDGET, JournalBudget } from '../control/journalBudget.js';
+import { JournalReader } from '../control/journalReader.js';
 import { LocalBackend } from '../control/localBackend.js';
 import { RunLines } from '../control/runLines.js';
 import { LinkPort } from '../control/systemdPort.js';
 import { StreamController } from '../control/streamController.js';
 import { StreamLogs } from '../control/streamLogs.js';
+import { StreamRuns } from '../control/streamRuns.js';
 import { StreamView } from '../control/streamView.js';
 import type { JournalSource } from '../systemd/journalctl.js';
 import { JournalFollowers } from '../systemd/journalFollowers.js';
@@ -97,15 +99,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     perIdentity: options.maxJournalctlPerIdentity ?? DEFAULT_JOURNAL_BUDGET.perIdentity,
     waitMs: DEFAULT_JOURNAL_BUDGET.waitMs,
   });
-  const logs = new StreamLogs(journal, followers, options.naming, view, budget);
+  const reader = new JournalReader(journal, budget);
+  const logs = new StreamLogs(reader, followers, options.naming, view);
   const systemd = new LinkPort(link);
-  const runLines = new RunLines(logs, view, (unit) => systemd.getUnitProperties(unit));
+  const readUnit = (unit: string) => systemd.getUnitProperties(unit);
+  const runLines = new RunLines(logs, view, readUnit);
   const controller = new StreamController(systemd, options.naming, view, {
     lines: runLines,
     settleMs: options.settleMs,
     scope: options.bus === 'system' ? 'system' : 'user',
   });
-  rpc.serve(new LocalBackend(controller, view, logs, runLines, options.hostName ?? hostname()), health);
+  const runs = new StreamRuns(reader, view, readUnit);
+  rpc.serve(new LocalBackend(controller, view, logs, runLines, runs, options.hostName ?? hostname()), health);
 
   const metricsEndpoint = await rpc.startMetrics(
     async (readable: (team: string) => boolean, serverWide: boolean) =>

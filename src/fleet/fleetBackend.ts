@@ -4,6 +4,7 @@ import type {
   HostError,
   LogsRequest,
   PageRequest,
+  RunsOptions,
   StatusOptions,
   StatusReport,
   StreamBackend,
@@ -15,13 +16,14 @@ import type {
 import { StreamNotDeclaredError } from '../core/errors.js';
 import type { LogBatch } from '../core/logLine.js';
 import { type PageKey, paginate } from '../core/paging.js';
+import type { StreamRun } from '../core/run.js';
 import type { Action, ActionResult, StreamSummary } from '../core/status.js';
 import { isValidStreamName, type StreamRef } from '../core/streamRef.js';
 import { isValidHostName } from '../core/hostName.js';
 import type { ListStreamsResponse, LogsResponse } from '../../gen/lit/stream/v1/stream.js';
 import type { Agent, HostCallScope } from './agent.js';
 import { HostNotInFleetError, HostsDidNotAnswerError, StreamOnSeveralHostsError } from './errors.js';
-import { actionFromProto, logLineFromProto, statusFromProto, summaryFromProto } from './fromProto.js';
+import { actionFromProto, logLineFromProto, runFromProto, statusFromProto, summaryFromProto } from './fromProto.js';
 import { HostFailure } from './hostFailure.js';
 import type { Membership } from './membership.js';
 import { byNameThenHost } from './teamWatch.js';
@@ -146,6 +148,12 @@ export class FleetBackend implements StreamBackend {
       call.signal?.removeEventListener('abort', cancel);
       stream.cancel();
     }
+  }
+
+  async runs(ref: StreamRef, options: RunsOptions, call: CallScope): Promise<StreamRun[]> {
+    const agent = await this.route(ref, options.host, call);
+    const response = await agent.call(agent.streams.listRuns, { team: ref.team, name: ref.name, limit: options.limit }, call);
+    return response.runs.map((run) => runFromProto(run, agent.host));
   }
 
   /**

@@ -1,10 +1,12 @@
 import { ACTIVE_STATES, LOAD_STATES, USAGE_SOURCES } from '../core/stateWords.js';
 import type { LogLine } from '../core/logLine.js';
+import type { StreamRun } from '../core/run.js';
 import type { ActionResult, StreamStatus, StreamSummary } from '../core/status.js';
 import {
   ActionStatus,
   LogSource,
   type LogEntry,
+  type Run,
   type StartResponse,
   type StreamStatus as ProtoStatus,
   type StreamSummary as ProtoSummary,
@@ -53,7 +55,24 @@ export function logLineFromProto(entry: LogEntry, host: string): LogLine {
     pid: entry.pid,
     message: entry.message,
     cursor: entry.cursor,
-    source: entry.source === LogSource.LOG_SOURCE_SYSTEMD ? 'systemd' : 'worker',
+    source: entry.source === LogSource.LOG_SOURCE_SYSTEMD ? 'systemd' : entry.source === LogSource.LOG_SOURCE_JOURNAL ? 'journal' : 'worker',
+    ...(entry.source === LogSource.LOG_SOURCE_JOURNAL ? { suppressed: Number(entry.suppressedLines) } : {}),
+    host,
+  };
+}
+
+/** A run an agent answered, on its host. */
+export function runFromProto(run: Run, host: string): StreamRun {
+  const usec = (time: Date | undefined) => (time === undefined ? undefined : BigInt(time.getTime()) * 1000n);
+  return {
+    invocationId: run.invocationId,
+    startedUsec: usec(run.started),
+    endedUsec: usec(run.ended),
+    result: run.result || undefined,
+    exitCode: run.exitCode || undefined,
+    exitStatus: run.exitStatus,
+    restart: run.restart,
+    lastLines: run.lastLines.map((entry) => logLineFromProto(entry, host)),
     host,
   };
 }

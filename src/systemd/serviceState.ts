@@ -101,3 +101,39 @@ function positive(value: unknown): number | undefined {
   const n = Number(value ?? 0);
   return n > 0 ? n : undefined;
 }
+
+/** The unit's current invocation as systemd holds it (org.freedesktop.systemd1(5), Unit and Service). */
+export interface CurrentInvocation {
+  /** InvocationID as 32 hex digits; undefined before the unit's first start. */
+  readonly id?: string;
+  readonly activeState: string;
+  readonly subState: string;
+  /** Result: `success`, `exit-code`, … of the last run. */
+  readonly result: string;
+  /** ExecMainCode as systemd words it (CLD_EXITED, CLD_KILLED, CLD_DUMPED); undefined before it ran. */
+  readonly exitCode?: 'exited' | 'killed' | 'dumped';
+  /** ExecMainStatus: the exit status, or the signal. */
+  readonly exitStatus?: number;
+  /** InactiveEnterTimestamp in µs: when it last became inactive (or failed). */
+  readonly inactiveEnterUsec?: bigint;
+  /** ExecMainPID: the main process of the current (or last) run, kept after it exits. */
+  readonly mainPid?: number;
+}
+
+const EXIT_CODES = { 1: 'exited', 2: 'killed', 3: 'dumped' } as const;
+
+export function readCurrentInvocation(props: UnitProperties): CurrentInvocation {
+  const id = props.InvocationID;
+  const code = Number(props.ExecMainCode ?? 0) as keyof typeof EXIT_CODES;
+  const inactive = props.InactiveEnterTimestamp;
+  return {
+    id: id instanceof Uint8Array && id.length === 16 && id.some((byte) => byte !== 0) ? Buffer.from(id).toString('hex') : undefined,
+    activeState: text(props.ActiveState),
+    subState: text(props.SubState),
+    result: text(props.Result),
+    exitCode: EXIT_CODES[code],
+    exitStatus: EXIT_CODES[code] === undefined ? undefined : Number(props.ExecMainStatus ?? 0),
+    inactiveEnterUsec: typeof inactive === 'bigint' && inactive > 0n ? inactive : undefined,
+    mainPid: positive(props.ExecMainPID),
+  };
+}

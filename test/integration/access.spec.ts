@@ -42,14 +42,14 @@ grants:
 `;
 
 type Caller = 'nobody' | 'unknown token' | 'reader' | 'reader and logs' | 'operator' | 'admin' | "other team's operator" | 'mTLS certificate' | "unknown CA's certificate";
-type Rpc = 'ListStreams' | 'GetStatus' | 'WatchStatus' | 'Logs' | 'Start' | 'Stop' | 'Restart' | 'Enable' | 'Disable';
+type Rpc = 'ListStreams' | 'GetStatus' | 'WatchStatus' | 'Logs' | 'ListRuns' | 'Start' | 'Stop' | 'Restart' | 'Enable' | 'Disable';
 const CALLERS: Caller[] = ['nobody', 'unknown token', 'reader', 'reader and logs', 'operator', 'admin', "other team's operator", 'mTLS certificate', "unknown CA's certificate"];
-const RPCS: Rpc[] = ['ListStreams', 'GetStatus', 'WatchStatus', 'Logs', 'Start', 'Restart', 'Stop', 'Enable', 'Disable'];
+const RPCS: Rpc[] = ['ListStreams', 'GetStatus', 'WatchStatus', 'Logs', 'ListRuns', 'Start', 'Restart', 'Stop', 'Enable', 'Disable'];
 const TEAMS = { contoso: 'bitcoin', 'contoso-eu': 'secret' } as const;
 type Team = keyof typeof TEAMS;
 const MUTATING = new Set<Rpc>(['Start', 'Stop', 'Restart', 'Enable', 'Disable']);
 /** What reads a stream's log lines: the `logs` role's, which `reader` does not include. */
-const LOG_READING = new Set<Rpc>(['Logs']);
+const LOG_READING = new Set<Rpc>(['Logs', 'ListRuns']);
 /**
  * Enable and Disable of these streams get past access control and are refused at their
  * declaration: a symlink in the configuration directory, which systemd's DisableUnitFiles would
@@ -150,6 +150,7 @@ function codeOf(caller: Caller, rpc: Rpc, request: { team: string; name: string 
   const method = {
     ListStreams: (cb: (e: ServiceError | null) => void) => client.listStreams({ team: request.team, pageSize: 0, pageToken: '' }, metadataFor(token), options, cb),
     GetStatus: (cb: (e: ServiceError | null) => void) => client.getStatus(request, metadataFor(token), options, cb),
+    ListRuns: (cb: (e: ServiceError | null) => void) => client.listRuns(request, metadataFor(token), options, cb),
     Start: (cb: (e: ServiceError | null) => void) => client.start(request, metadataFor(token), options, cb),
     Stop: (cb: (e: ServiceError | null) => void) => client.stop(request, metadataFor(token), options, cb),
     Restart: (cb: (e: ServiceError | null) => void) => client.restart(request, metadataFor(token), options, cb),

@@ -380,9 +380,20 @@ describe.each([
       expect(disable.json).toMatchObject({ status: 'ACTION_STATUS_SUCCESS', message: 'Stream disabled.', changes: [{ type: 'unlink' }] });
     });
 
-    // Placeholders of the API's newest methods until their issues land: each lane replaces its own.
-    it.each(['ListRuns'])('%s is reflected and answers UNIMPLEMENTED until it is built', async (name) => {
-      await expect(call(name, bitcoin)).rejects.toMatchObject({ code: status.UNIMPLEMENTED });
+    it("ListRuns lists bitcoin's runs, newest first: the one Restart began and the one it stopped", async () => {
+      const { json } = await call('ListRuns', { ...bitcoin, limit: 2 });
+      const runs = json.runs as { invocationId: string; started: string; ended?: string; result?: string; lastLines?: { source: string }[] }[];
+      expect(runs).toHaveLength(2);
+      for (const run of runs) {
+        expect(run.invocationId).toMatch(/^[0-9a-f]{32}$/);
+        expect(Math.abs(Date.parse(run.started) - Date.now())).toBeLessThan(60_000);
+        expect(run.lastLines?.some((line) => line.source === 'LOG_SOURCE_SYSTEMD')).toBe(true);
+      }
+      expect(runs[0]!.invocationId).not.toBe(runs[1]!.invocationId);
+      expect(Date.parse(runs[0]!.started)).toBeGreaterThanOrEqual(Date.parse(runs[1]!.started));
+      // Stop ended the newest; Restart the one before, which a stop by request leaves `success`.
+      expect(runs[1]).toMatchObject({ result: 'success' });
+      expect(Date.parse(runs[1]!.ended!)).toBeLessThanOrEqual(Date.parse(runs[0]!.started));
     });
 
     it('has called every method the reflected StreamService has', () => {

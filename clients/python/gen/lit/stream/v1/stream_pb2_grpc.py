@@ -161,7 +161,12 @@ class StreamServiceServicer(object):
     def ListRuns(self, request, context):
         """ListRuns lists the stream's recent runs, newest first, from the journal: when each started and
         ended, how it ended (systemd's result, exit code or signal), whether it was an automatic
-        restart, and its own last log lines. Needs the logs role, as Logs does.
+        restart, and its own last log lines. A run is one invocation of the unit: the manager's
+        structured entries about it (systemd's catalog ids for "Starting", "Main process exited",
+        "Failed with result", "Scheduled restart job", with EXIT_CODE=, EXIT_STATUS=, UNIT_RESULT=,
+        N_RESTARTS= and the invocation id) say how it went, not their English text; the newest run
+        is completed from systemd's own record of the unit. Needs the logs role, as Logs does. A
+        stream that never ran has none.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

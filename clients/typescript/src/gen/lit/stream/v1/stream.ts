@@ -924,31 +924,46 @@ export interface ListRunsResponse {
 export interface Run {
   /** systemd's InvocationID of the run (32 hex digits). */
   invocationId: string;
-  /** When systemd started it. */
+  /** When systemd began starting it ("Starting …"); absent when the journal no longer holds that. */
   started?:
     | Date
     | undefined;
-  /** When it ended; absent while it runs. */
+  /**
+   * When it ended: its process's exit, its failure, or the stop that ended it. Absent while it
+   * runs, and when nothing on record says (a user manager logs a clean exit at debug level only;
+   * for the newest run systemd's InactiveEnterTimestamp is used).
+   */
   ended?:
     | Date
     | undefined;
   /**
    * systemd's Result for the run: `success`, `exit-code`, `signal`, `core-dump`, `timeout`,
-   * `oom-kill`, `watchdog`, `start-limit-hit`, ...; empty while it runs.
+   * `oom-kill`, `watchdog`, `start-limit-hit`, ...; empty while it runs. systemd logs every
+   * failed result; a run that ended without one succeeded.
    */
   result: string;
-  /** How its main process ended, as systemd says: `exited`, `killed` or `dumped`; empty when not known. */
+  /**
+   * How the process whose end ended the run exited, as systemd says: `exited`, `killed` or
+   * `dumped` (the main process, or a control process such as ExecStartPre= that failed); empty
+   * when not known (systemd logs a clean exit at debug level only).
+   */
   exitCode: string;
   /** The exit status (`exited`) or the signal number (`killed`, `dumped`). */
   exitStatus?:
     | number
     | undefined;
   /**
-   * Which automatic restart this run was (systemd's restart counter when it began): 0 for a run
-   * started by hand or at boot.
+   * Which automatic restart this run was (systemd's restart counter when it began, from its
+   * "Scheduled restart job" entry): 0 for a run started by hand or at boot.
    */
   restart: number;
-  /** The run's newest log lines (up to 10), oldest first: its own, none of another run's. */
+  /**
+   * The run's newest log lines of its worker (up to 10), with systemd's lines about the run and
+   * the journal's notes of dropped lines among them, oldest first: its own, none of another run's.
+   * Where journald gives no _SYSTEMD_INVOCATION_ID (a user manager's workers), a line is the
+   * run's by where it is in the journal, between the run's first entry and the next run's;
+   * lines a process of the run before wrote late stay that run's.
+   */
   lastLines: LogEntry[];
   /** The host it ran on (see StreamSummary.host). */
   host: string;
@@ -4903,7 +4918,12 @@ export const StreamServiceService = {
   /**
    * ListRuns lists the stream's recent runs, newest first, from the journal: when each started and
    * ended, how it ended (systemd's result, exit code or signal), whether it was an automatic
-   * restart, and its own last log lines. Needs the logs role, as Logs does.
+   * restart, and its own last log lines. A run is one invocation of the unit: the manager's
+   * structured entries about it (systemd's catalog ids for "Starting", "Main process exited",
+   * "Failed with result", "Scheduled restart job", with EXIT_CODE=, EXIT_STATUS=, UNIT_RESULT=,
+   * N_RESTARTS= and the invocation id) say how it went, not their English text; the newest run
+   * is completed from systemd's own record of the unit. Needs the logs role, as Logs does. A
+   * stream that never ran has none.
    */
   listRuns: {
     path: "/lit.stream.v1.StreamService/ListRuns" as const,
@@ -5021,7 +5041,12 @@ export interface StreamServiceServer extends UntypedServiceImplementation {
   /**
    * ListRuns lists the stream's recent runs, newest first, from the journal: when each started and
    * ended, how it ended (systemd's result, exit code or signal), whether it was an automatic
-   * restart, and its own last log lines. Needs the logs role, as Logs does.
+   * restart, and its own last log lines. A run is one invocation of the unit: the manager's
+   * structured entries about it (systemd's catalog ids for "Starting", "Main process exited",
+   * "Failed with result", "Scheduled restart job", with EXIT_CODE=, EXIT_STATUS=, UNIT_RESULT=,
+   * N_RESTARTS= and the invocation id) say how it went, not their English text; the newest run
+   * is completed from systemd's own record of the unit. Needs the logs role, as Logs does. A
+   * stream that never ran has none.
    */
   listRuns: handleUnaryCall<ListRunsRequest, ListRunsResponse>;
   /**
@@ -5188,7 +5213,12 @@ export interface StreamServiceClient extends Client {
   /**
    * ListRuns lists the stream's recent runs, newest first, from the journal: when each started and
    * ended, how it ended (systemd's result, exit code or signal), whether it was an automatic
-   * restart, and its own last log lines. Needs the logs role, as Logs does.
+   * restart, and its own last log lines. A run is one invocation of the unit: the manager's
+   * structured entries about it (systemd's catalog ids for "Starting", "Main process exited",
+   * "Failed with result", "Scheduled restart job", with EXIT_CODE=, EXIT_STATUS=, UNIT_RESULT=,
+   * N_RESTARTS= and the invocation id) say how it went, not their English text; the newest run
+   * is completed from systemd's own record of the unit. Needs the logs role, as Logs does. A
+   * stream that never ran has none.
    */
   listRuns(
     request: ListRunsRequest,

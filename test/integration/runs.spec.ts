@@ -1,0 +1,76 @@
+import { status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LogSource, type Run } from '../../gen/lit/stream/v1/stream.js';
+import { FIXTURE_UNITS, type Harness, rpc, rpcError, startHarness, waitFor } from './harness.js';
+
+/**
+ * ListRuns against the real server on the embedded systemd (a user manager: journald sets no
+ * _SYSTEMD_INVOCATION_ID on its workers' lines, so runs are told apart by the manager's entries).
+ * `crashloop` counts its runs in a file: the first exits 3, the second 4, the third is killed by
+ * SIGKILL, the fourth stays; Restart=always starts each after the last. Each run says which it is
+ * (and lingers a moment first: journald reads a line's unit from its writer's cgroup, which a
+ * process that has exited no longer has).
+ */
+const CRASHLOOP = 'lit-stream-contoso@crashloop.service';
+const UNITS = {
+  [CRASHLOOP]: `[Service]
+Type=exec
+Restart=always
+RestartSec=100ms
+ExecStart=/bin/sh -c 'n=$$(cat %t/crashloop.runs 2>/dev/null || echo 0); n=$$((n+1)); echo $$n > %t/crashloop.runs; echo "run $$n begins"; echo "run $$n works"; sleep 0.2; case $$n in 1) exit 3;; 2) exit 4;; 3) kill -9 $$$$;; *) echo "run $$n stays"; exec sleep infinity;; esac'
+`,
+};
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ ...FIXTURE_UNITS, ...UNITS });
+});
+afterAll(async () => {
+  await h?.stop();
+});
+
+const crashloop = { team: 'contoso', name: 'crashloop' };
+const workerLines = (run: Run) => run.lastLines.filter((line) => line.source === LogSource.LOG_SOURCE_WORKER).map((line) => line.message);
+
+describe('ListRuns: a crash loop explained run by run', () => {
+  it('lists the runs newest first, each with how it ended, which restart it was, and its own lines only', async () => {
+    await h.sandbox.withManager((m) => m.StartUnit(CRASHLOOP, 'replace'));
+    let runs: Run[] = [];
+    await waitFor(
+      async () => {
+        runs = (await rpc(h.client, h.client.listRuns, { ...crashloop, limit: 10 })).runs;
+        return runs.length === 4 && workerLines(runs[0]!).includes('run 4 stays');
+      },
+      20_000,
+      'four runs, the fourth running',
+    );
+    const [fourth, third, second, first] = runs as [Run, Run, Run, Run];
+    expect(first).toMatchObject({ result: 'exit-code', exitCode: 'exited', exitStatus: 3, restart: 0 });
+    expect(second).toMatchObject({ result: 'exit-code', exitCode: 'exited', exitStatus: 4, restart: 1 });
+    expect(third).toMatchObject({ result: 'signal', exitCode: 'killed', exitStatus: 9, restart: 2 });
+    expect(fourth).toMatchObject({ result: '', exitCode: '', restart: 3, ended: undefined });
+    [first, second, third, fourth].forEach((run, i) => {
+      expect(run.invocationId).toMatch(/^[0-9a-f]{32}$/);
+      const own = [`run ${i + 1} begins`, `run ${i + 1} works`, ...(i === 3 ? ['run 4 stays'] : [])];
+      expect(workerLines(run), `run ${i + 1}`).toEqual(own);
+      // systemd's lines about the run are its own too: its exit, its result.
+      const systemd = run.lastLines.filter((line) => line.source === LogSource.LOG_SOURCE_SYSTEMD).map((line) => line.message);
+      if (i < 3) expect(systemd.some((line) => /Main process exited/.test(line))).toBe(true);
+      expect(run.started!.getTime()).toBeLessThanOrEqual(Date.now());
+      if (i < 3) expect(run.ended!.getTime()).toBeGreaterThanOrEqual(run.started!.getTime());
+    });
+    expect(new Set(runs.map((run) => run.invocationId)).size).toBe(4);
+    // Newest first, and no older run ended after a newer one began.
+    for (let i = 0; i < 3; i++) expect(runs[i + 1]!.ended!.getTime()).toBeLessThanOrEqual(runs[i]!.started!.getTime());
+
+    const two = (await rpc(h.client, h.client.listRuns, { ...crashloop, limit: 2 })).runs;
+    expect(two.map((run) => run.invocationId)).toEqual([fourth.invocationId, third.invocationId]);
+    expect(two[1]!.restart).toBe(2);
+  });
+
+  it('answers an empty list for a stream that never ran, and NOT_FOUND for one not declared', async () => {
+    expect((await rpc(h.client, h.client.listRuns, { team: 'contoso', name: 'ethereum' })).runs).toEqual([]);
+    expect((await rpcError(h.client, h.client.listRuns, { team: 'contoso', name: 'no-such-stream' })).code).toBe(status.NOT_FOUND);
+    expect((await rpcError(h.client, h.client.listRuns, { team: 'contoso', name: 'bad*name' })).code).toBe(status.INVALID_ARGUMENT);
+  });
+});
