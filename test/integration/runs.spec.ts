@@ -1,6 +1,8 @@
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LogSource, type Run } from '../../gen/lit/stream/v1/stream.js';
+import { closeSharedClients, Stream } from '../../clients/typescript/src/index.js';
+import { streamctl, userEnv } from '../support/streamctl.js';
 import { FIXTURE_UNITS, type Harness, rpc, rpcError, startHarness, waitFor } from './harness.js';
 
 /**
@@ -26,6 +28,7 @@ beforeAll(async () => {
   h = await startHarness({ ...FIXTURE_UNITS, ...UNITS });
 });
 afterAll(async () => {
+  closeSharedClients();
   await h?.stop();
 });
 
@@ -72,5 +75,38 @@ describe('ListRuns: a crash loop explained run by run', () => {
     expect((await rpc(h.client, h.client.listRuns, { team: 'contoso', name: 'ethereum' })).runs).toEqual([]);
     expect((await rpcError(h.client, h.client.listRuns, { team: 'contoso', name: 'no-such-stream' })).code).toBe(status.NOT_FOUND);
     expect((await rpcError(h.client, h.client.listRuns, { team: 'contoso', name: 'bad*name' })).code).toBe(status.INVALID_ARGUMENT);
+  });
+});
+
+describe('runs in the clients', () => {
+  it("stream.runs() gives them in the TypeScript client's words", async () => {
+    const runs = await new Stream('contoso', 'crashloop', { address: h.address }).runs({ limit: 4 });
+    expect(runs.map(({ result, exitCode, exitStatus, restart }) => ({ result, exitCode, exitStatus, restart }))).toEqual([
+      { result: null, exitCode: null, exitStatus: null, restart: 3 },
+      { result: 'signal', exitCode: 'killed', exitStatus: 9, restart: 2 },
+      { result: 'exit-code', exitCode: 'exited', exitStatus: 4, restart: 1 },
+      { result: 'exit-code', exitCode: 'exited', exitStatus: 3, restart: 0 },
+    ]);
+    expect(runs[3]!.lastLines.filter((line) => line.source === 'worker').map((line) => line.message)).toEqual(['run 1 begins', 'run 1 works']);
+  });
+
+  it('lit-streamctl runs prints a table with how each run ended and its last line; status adds "Last runs:"', async () => {
+    const env = userEnv({ LIT_STREAM_ADDR: h.address });
+    const table = await streamctl(['runs', 'contoso/crashloop'], env);
+    expect(table.code).toBe(0);
+    const lines = table.stdout.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^STARTED +ENDED +RESULT +EXIT +RESTART +LAST LINE$/);
+    expect(lines.slice(1)).toEqual([
+      expect.stringMatching(/ running +3 run 4 stays$/),
+      expect.stringMatching(/ signal +code=killed, signal=KILL +2 run 3 works$/),
+      expect.stringMatching(/ exit-code +code=exited, status=4 +1 run 2 works$/),
+      expect.stringMatching(/ exit-code +code=exited, status=3 +0 run 1 works$/),
+    ]);
+    const json = await streamctl(['runs', '-o', 'json', 'contoso/crashloop'], env);
+    expect(json.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { restart: number }).restart)).toEqual([3, 2, 1, 0]);
+
+    const status = await streamctl(['status', 'contoso/crashloop'], env);
+    expect(status.stdout).toMatch(/\nLast runs:\n {2}STARTED +ENDED +RESULT/);
+    expect(status.stdout).toMatch(/^ {2}.* signal +code=killed, signal=KILL +2 run 3 works$/m);
   });
 });

@@ -33,6 +33,7 @@ from lit.sdk.services.stream import (
     LogLine,
     NotFoundError,
     PermissionDeniedError,
+    Run,
     Stream,
     StreamEvent,
     UnauthenticatedError,
@@ -398,3 +399,17 @@ def test_reading_logs_needs_the_logs_role_and_an_undeclared_streams_logs_are_not
     assert len(list(Stream("acme", "chatty").logs(tail=1))) <= 1
     with pytest.raises(NotFoundError):
         list(Stream("acme", "dogecoin").logs())
+
+
+def test_runs_say_how_each_run_ended_and_need_the_logs_role() -> None:
+    crash = Stream("acme", "crash")
+    assert crash.start()["status"] == "FAILURE"
+    wait_until(lambda: any(r.result == "exit-code" for r in crash.runs(limit=1)), "the failed run on record")
+    newest = crash.runs(limit=1)[0]
+    assert isinstance(newest, Run)
+    assert re.fullmatch(r"[0-9a-f]{32}", newest.invocation_id)
+    assert (newest.result, newest.exit_code, newest.exit_status, newest.restart) == ("exit-code", "exited", 1, 0)
+    assert newest.started is not None and newest.ended is not None and newest.ended >= newest.started
+    assert any(line.source == "systemd" and "exited" in line.message for line in newest.last_lines)
+    with pytest.raises(PermissionDeniedError):
+        Stream("acme", "crash", Connection(token=READER_TOKEN)).runs()

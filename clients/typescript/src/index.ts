@@ -7,6 +7,7 @@ export { Stream, type StreamOptions } from './stream.js';
 export { type FleetHostError, getStreams, listStreams, type StreamList, watchStreams, type WatchStreamsOptions } from './getStreams.js';
 export type { StreamEvent } from './watch.js';
 export type { DroppedLines, LogLine, LogsOptions } from './logs.js';
+export type { StreamRun } from './runs.js';
 export {
   type ActionOutcome,
   type EnableOutcome,

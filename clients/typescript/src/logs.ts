@@ -13,8 +13,10 @@ export interface LogLine {
   readonly message: string;
   /** Pass as `afterCursor` to continue right after this line. */
   readonly cursor: string;
-  /** The stream's worker wrote it, or systemd wrote it about the worker. */
-  readonly source: 'worker' | 'systemd';
+  /** The stream's worker wrote it, systemd wrote it about the worker, or the journal notes a gap. */
+  readonly source: 'worker' | 'systemd' | 'journal';
+  /** `journal` lines: how many of the stream's lines the journal dropped there (its rate limit). */
+  readonly suppressed?: number;
 }
 
 /**
@@ -55,7 +57,8 @@ export function toLogLine(entry: LogEntry): LogLine {
     pid: entry.pid ?? null,
     message: entry.message,
     cursor: entry.cursor,
-    source: entry.source === LogSource.LOG_SOURCE_SYSTEMD ? 'systemd' : 'worker',
+    source: entry.source === LogSource.LOG_SOURCE_SYSTEMD ? 'systemd' : entry.source === LogSource.LOG_SOURCE_JOURNAL ? 'journal' : 'worker',
+    ...(entry.source === LogSource.LOG_SOURCE_JOURNAL ? { suppressed: Number(entry.suppressedLines) } : {}),
   };
 }
 

@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import type { DisableResponse, EnableResponse, RestartResponse, StartRequest, StartResponse } from './gen/lit/stream/v1/stream.js';
 import { callMetadata, type ConnectionOptions } from './connection.js';
 import { type DroppedLines, type LogLine, logEntries, type LogsOptions, toLogLine } from './logs.js';
+import { type StreamRun, toStreamRun } from './runs.js';
 import { type StreamEvent, streamEvents } from './watch.js';
 import { type ActionOutcome, type EnableOutcome, Service, type ServiceActionStatus, type ServiceStatus, toActionStatus, toServiceStatus } from './service.js';
 
@@ -134,6 +135,16 @@ export class Stream extends Service {
     // logs() made now and iterated later still has all of its time.
     const callOptions = () => (deadlineMs === undefined ? {} : { deadline: Date.now() + deadlineMs });
     return logEntries(() => this.client.logs(request, callMetadata(this.options), callOptions()));
+  }
+
+  /**
+   * The stream's recent runs, newest first (`limit`, default 10, at most 100): when each began and
+   * ended, how (systemd's result, exit code or signal), which automatic restart it was, and its own
+   * last lines — what explains a crash loop. Needs the logs role.
+   */
+  async runs(options: { readonly limit?: number } = {}): Promise<StreamRun[]> {
+    const response = await this.call(this.client.listRuns, { ...this.ref(), limit: options.limit ?? 0 });
+    return response.runs.map(toStreamRun);
   }
 
   /**

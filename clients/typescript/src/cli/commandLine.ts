@@ -24,7 +24,7 @@ const OPTIONS = {
 
 export type OptionName = keyof typeof OPTIONS;
 
-export const COMMANDS = ['list', 'status', 'start', 'stop', 'restart', 'enable', 'disable', 'logs', 'watch', 'help'] as const;
+export const COMMANDS = ['list', 'status', 'start', 'stop', 'restart', 'enable', 'disable', 'logs', 'runs', 'watch', 'help'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 /** Options every command takes. */
@@ -40,6 +40,7 @@ const ARGUMENTS: Record<CommandName, { readonly min: number; readonly max: numbe
   enable: { min: 1, max: Infinity, options: ['now'] },
   disable: { min: 1, max: Infinity, options: ['now'] },
   logs: { min: 1, max: 1, options: ['lines', 'follow', 'since'] },
+  runs: { min: 1, max: 1, options: [] },
   watch: { min: 1, max: 1, options: [] },
   help: { min: 0, max: 1, options: [] },
 };

@@ -44,6 +44,7 @@ Commands:
   enable [--now] TEAM/NAME...   start streams at boot (--now: and start them now)
   disable [--now] TEAM/NAME...  no longer start them at boot (--now: and stop them)
   logs TEAM/NAME            a stream's log lines, as journalctl -u shows a unit's (-n N, -f, --since)
+  runs TEAM/NAME            a stream's recent runs: how each ended, and its last line
   watch TEAM                follow the team's streams as their state changes
   help [COMMAND]            this help, or a command's
 
@@ -127,7 +128,9 @@ Examples:
 Shows each stream's status, laid out as systemctl status shows a unit: ● coloured by state, the
 unit, Loaded: (with whether it is enabled), Active: with when it started and how long ago, Main PID:, Tasks:, Memory: (tasks and
 memory at most a second old), how often systemd restarted it, how its main process last exited,
-then its newest 10 log lines since it last started. With -o json, one line per stream: the client
+then, when systemd restarted it since it was last started by hand, "Last runs:" (as 'runs' shows
+them, the last 3), then its newest 10 log lines since it last started (log lines and runs need the
+logs role). With -o json, one line per stream: the client
 library's status() (name, active, status, started, pid, tasks, memory and the typed details, the
 log lines among them), plus the team.
 
@@ -170,6 +173,23 @@ Examples:
   lit-streamctl logs -n 100 --since '1h ago' contoso/bitcoin
   lit-streamctl logs -f contoso/bitcoin
   lit-streamctl logs -o json -n all contoso/bitcoin | jq -r 'select(.priority <= 3) | .message'
+`,
+  runs: `Usage: lit-streamctl runs [OPTIONS] TEAM/NAME
+
+Shows the stream's recent runs, newest first: STARTED and ENDED (running while it runs), RESULT
+(systemd's: success, exit-code, signal, timeout, ...), EXIT (how its process ended, as systemctl
+status writes it), RESTART (which automatic restart the run was; 0 for a start by hand) and its
+worker's LAST LINE — what a crash loop looks like, run by run. With -o json, one line per run: the
+client library's runs() ({invocationId, started, ended, result, exitCode, exitStatus, restart,
+lastLines}). Needs the logs role on the team.
+
+${CONNECTION}
+
+${EXIT_STATUS}
+
+Examples:
+  lit-streamctl runs contoso/bitcoin
+  lit-streamctl runs -o json contoso/bitcoin | jq -r 'select(.result != "success") | .lastLines[-1].message'
 `,
   watch: `Usage: lit-streamctl watch [OPTIONS] TEAM
 

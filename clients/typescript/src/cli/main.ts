@@ -4,6 +4,7 @@ import { action } from './commands/action.js';
 import { enablement } from './commands/enable.js';
 import { list } from './commands/list.js';
 import { logs } from './commands/logs.js';
+import { runs } from './commands/runs.js';
 import { status } from './commands/status.js';
 import { watch } from './commands/watch.js';
 import { Context } from './context.js';
@@ -76,6 +77,8 @@ function run(context: Context, command: Exclude<CommandName, 'help'>, line: Comm
       return enablement(context, command, args, line.now);
     case 'logs':
       return logs(context, args, line.logs);
+    case 'runs':
+      return runs(context, args);
     case 'watch':
       return watch(context, args);
   }

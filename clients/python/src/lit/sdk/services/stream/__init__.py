@@ -27,7 +27,7 @@ from ._errors import (
 )
 from ._format import format_bytes, format_timestamp
 from ._service import Service, ServiceActionStatus, ServiceStatus, ServiceStatusDetails
-from ._stream import EnableOutcome, LogLine, ServiceActionOutcome, Stream, StreamEvent, UnitFileChange, get_streams, watch_streams
+from ._stream import EnableOutcome, LogLine, Run, ServiceActionOutcome, Stream, StreamEvent, UnitFileChange, get_streams, watch_streams
 from ._streaming import StreamingCall
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "ResourceExhaustedError",
+    "Run",
     "Service",
     "ServiceActionOutcome",
     "ServiceActionStatus",

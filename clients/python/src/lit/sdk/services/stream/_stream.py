@@ -38,7 +38,8 @@ class LogLine(NamedTuple):
         message: The text.
         priority: syslog priority, 0 (emerg) to 7 (debug); 6 (info) unless the worker said otherwise.
         pid: The process that wrote it, when the journal says.
-        source: ``'worker'`` (its stdout/stderr) or ``'systemd'`` (the manager about the worker).
+        source: ``'worker'`` (its stdout/stderr), ``'systemd'`` (the manager about the worker) or
+            ``'journal'`` (journald noting lines it dropped: ``suppressed`` says how many).
         cursor: Where it is in the journal: pass it as ``after_cursor`` to continue after it.
         dropped_before: Lines skipped just before this one because a follower read slower than the
             stream wrote (they are still in the journal: ``after_cursor`` of the line before the gap
@@ -52,9 +53,36 @@ class LogLine(NamedTuple):
     message: str
     priority: int
     pid: Optional[int]
-    source: Literal["worker", "systemd", ""]
+    source: Literal["worker", "systemd", "journal", ""]
     cursor: str
     dropped_before: int = 0
+    suppressed: int = 0
+
+
+class Run(NamedTuple):
+    """One run of a stream: systemd's invocation of its unit, as ``Stream.runs()`` reports it.
+
+    Attributes:
+        invocation_id: systemd's InvocationID (32 hex digits).
+        started: When systemd began starting it (an aware datetime); None when the journal no
+            longer holds that.
+        ended: When it ended; None while it runs, or when nothing on record says.
+        result: systemd's Result (``'success'``, ``'exit-code'``, ``'signal'``, ``'timeout'``...);
+            None while it runs.
+        exit_code: How its process ended: ``'exited'``, ``'killed'`` or ``'dumped'``; None when not known.
+        exit_status: The exit status (``exited``) or the signal number (``killed``, ``dumped``).
+        restart: Which automatic restart it was; 0 for a start by hand.
+        last_lines: Its newest lines (its worker's, and systemd's about it), oldest first.
+    """
+
+    invocation_id: str
+    started: Optional[datetime]
+    ended: Optional[datetime]
+    result: Optional[str]
+    exit_code: Optional[str]
+    exit_status: Optional[int]
+    restart: int
+    last_lines: List[LogLine]
 
 
 class ServiceActionOutcome(ServiceActionStatus):
@@ -332,6 +360,23 @@ class Stream(Service):
         deadline = timeout if timeout is not None else (None if follow else self._timeout(READ_TIMEOUT))
         return StreamingCall(_log_lines(lambda: self._stub.Logs(request, timeout=deadline, metadata=self._connection.metadata())))
 
+    def runs(self, limit: int = 10) -> List[Run]:
+        """The stream's recent runs, newest first: how each began and ended, and its own last lines.
+
+        What explains a crash loop: systemd's result, exit code or signal of each run, which
+        automatic restart it was, and what its worker wrote last. Needs the logs role.
+
+        Args:
+            limit: At most this many runs (at most 100).
+
+        Returns:
+            Runs, newest first; none for a stream that never ran.
+        """
+        request = self._request(stream_pb2.ListRunsRequest)
+        request.limit = limit
+        response = self._call(self._stub.ListRuns, request, READ_TIMEOUT)
+        return [_run(run) for run in response.runs]
+
     def __repr__(self) -> str:
         host = "" if self.host is None else f", host={self.host!r}"
         return f"Stream(team={self.team!r}, name={self.name!r}{host})"
@@ -430,7 +475,7 @@ _KINDS: dict = {
 }
 
 
-_SOURCES: dict = {stream_pb2.LOG_SOURCE_WORKER: "worker", stream_pb2.LOG_SOURCE_SYSTEMD: "systemd"}
+_SOURCES: dict = {stream_pb2.LOG_SOURCE_WORKER: "worker", stream_pb2.LOG_SOURCE_SYSTEMD: "systemd", stream_pb2.LOG_SOURCE_JOURNAL: "journal"}
 
 
 def _log_lines(open_call: Callable[[], Iterable[Any]]) -> Generator[LogLine, None, None]:
@@ -455,6 +500,23 @@ def _log_line(entry: Any, dropped_before: int = 0) -> LogLine:
         source=_SOURCES.get(entry.source, ""),
         cursor=entry.cursor,
         dropped_before=dropped_before,
+        suppressed=entry.suppressed_lines,
+    )
+
+
+def _run(run: Any) -> Run:
+    def time(field: str) -> Optional[datetime]:
+        return getattr(run, field).ToDatetime(tzinfo=timezone.utc) if run.HasField(field) else None
+
+    return Run(
+        invocation_id=run.invocation_id,
+        started=time("started"),
+        ended=time("ended"),
+        result=run.result or None,
+        exit_code=run.exit_code or None,
+        exit_status=run.exit_status if run.HasField("exit_status") else None,
+        restart=run.restart,
+        last_lines=[_log_line(entry) for entry in run.last_lines],
     )
 
 
