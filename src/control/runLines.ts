@@ -3,6 +3,7 @@ import type { StreamRef } from '../core/streamRef.js';
 import { JournalUnavailableError } from '../systemd/journalctl.js';
 import type { UnitProperties } from '../systemd/manager.js';
 import type { StreamLogs } from './streamLogs.js';
+import type { StreamRuns } from './streamRuns.js';
 
 /** What RunLines asks of the live view: whether the stream is shown, and whether systemd has its unit loaded. */
 export interface ShownUnits {
@@ -12,6 +13,9 @@ export interface ShownUnits {
 
 /** Where RunLines reads a stream's newest lines (StreamLogs). */
 export type RecentLines = Pick<StreamLogs, 'recent'>;
+
+/** Where RunLines reads one run's lines by its invocation id (StreamRuns). */
+export type LinesOfRun = Pick<StreamRuns, 'linesOfRun'>;
 
 /** Where RunLines reads a unit's properties (InactiveExitTimestamp, InvocationID, ...) in systemd. */
 export type ReadUnitProperties = (unit: string) => Promise<UnitProperties>;
@@ -38,6 +42,11 @@ export class RunLines {
     private readonly logs: RecentLines | undefined,
     private readonly view: ShownUnits,
     private readonly readUnit: ReadUnitProperties,
+    /**
+     * Where a run's lines are read by its invocation id. Without it (or without the run's first
+     * entry in the journal), by time: since the unit last started, or since the action came.
+     */
+    private readonly runs?: LinesOfRun,
   ) {}
 
   /**
@@ -53,7 +62,8 @@ export class RunLines {
     const unit = (await this.view.declaration(ref)).unit;
     const run = this.view.isLoaded(unit) ? lastRun(await this.readUnit(unit)) : {};
     try {
-      return { lines: await this.logs.recent(ref, count, { ...run, signal }) };
+      const ofRun = run.invocationId && this.runs ? await this.runs.linesOfRun(unit, run.invocationId, new Set(), { identity: undefined, signal, count }) : undefined;
+      return { lines: ofRun ?? (await this.logs.recent(ref, count, { ...run, signal })) };
     } catch (error) {
       if (!(error instanceof JournalUnavailableError)) throw error;
       return { lines: [], unavailable: error.message };
@@ -61,15 +71,19 @@ export class RunLines {
   }
 
   /**
-   * The stream's lines since `sinceUsec` (when the Start or Restart came), the newest
-   * ACTION_LOG_LINES. After a failure, first waits (briefly) for systemd's line about it, so the
-   * lines include how the worker ended. A journal that cannot be read leaves them out rather than
-   * failing the action.
+   * The lines of the run the Start or Restart began, the newest ACTION_LOG_LINES: by its invocation
+   * id (systemd's InvocationID once the job is done), the lines of `previousMainPid` (the worker a
+   * Restart stopped, or a queued Start waited out) never among them; without that, those since
+   * `sinceUsec` (when the action came). After a failure, first waits (briefly) for systemd's line
+   * about it, so the lines include how the worker ended. A journal that cannot be read leaves them
+   * out rather than failing the action.
    */
-  async ofThisStart(ref: StreamRef, sinceUsec: bigint, failed: boolean, signal?: AbortSignal): Promise<LogLine[]> {
+  async ofThisStart(ref: StreamRef, sinceUsec: bigint, failed: boolean, signal?: AbortSignal, previousMainPid?: number): Promise<LogLine[]> {
     const logs = this.logs;
     if (!logs) return [];
-    const read = () => logs.recent(ref, ACTION_LOG_LINES, { sinceUsec, signal }).catch(() => [] as LogLine[]);
+    const ofRun = await this.runReader(ref, previousMainPid, signal).catch(() => undefined);
+    const read = async () =>
+      (await ofRun?.().catch(() => undefined)) ?? (await logs.recent(ref, ACTION_LOG_LINES, { sinceUsec, signal }).catch(() => [] as LogLine[]));
     let lines = await read();
     if (!failed) return lines;
     const saidWhy = () => lines.some((line) => line.source === 'systemd' && line.priority <= 5);
@@ -81,6 +95,17 @@ export class RunLines {
     // same turn of its loop (a worker that writes and exits at once): it files the other in that
     // turn too, so one more read has it.
     return saidWhy() ? read() : lines;
+  }
+
+  /** How to read the current run's lines by its invocation id, when there is a way. */
+  private async runReader(ref: StreamRef, previousMainPid: number | undefined, signal?: AbortSignal): Promise<(() => Promise<LogLine[] | undefined>) | undefined> {
+    const runs = this.runs;
+    if (!runs) return undefined;
+    const unit = (await this.view.declaration(ref)).unit;
+    const { invocationId } = lastRun(await this.readUnit(unit));
+    if (!invocationId) return undefined;
+    const earlier = new Set(previousMainPid === undefined ? [] : [previousMainPid]);
+    return () => runs.linesOfRun(unit, invocationId, earlier, { identity: undefined, signal, count: ACTION_LOG_LINES });
   }
 }
 

@@ -140,6 +140,9 @@ export class StreamController {
   private async act(action: Action, ref: StreamRef, options: ActionOptions): Promise<ActionResult> {
     const unit = await declaredUnit(this.sources, ref, action);
     const sinceUsec = BigInt(Date.now()) * 1000n;
+    // The worker running when the action came: a line it writes late (a Restart stops it, a Start
+    // may wait for a Stop of it) is not the new run's.
+    const previousMainPid = this.view.knownState(unit)?.MainPID;
     const settleMs = action === 'stop' ? 0 : (options.settleMs ?? this.settleMs);
     // From the moment this action is sent, a later Stop or Restart of the unit ends its window.
     const turn = this.later.follow(unit, action);
@@ -161,7 +164,7 @@ export class StreamController {
           : result;
       if (judged.status === 'SUCCESS' && settleMs === 0) return judged;
       // A failure's message ends with the worker's last line.
-      return withLogs(judged, (await this.lines?.ofThisStart(ref, sinceUsec, judged.status === 'FAILURE', options.signal)) ?? []);
+      return withLogs(judged, (await this.lines?.ofThisStart(ref, sinceUsec, judged.status === 'FAILURE', options.signal, previousMainPid)) ?? []);
     } finally {
       turn.end();
     }

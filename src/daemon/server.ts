@@ -103,13 +103,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const logs = new StreamLogs(reader, followers, options.naming, view);
   const systemd = new LinkPort(link);
   const readUnit = (unit: string) => systemd.getUnitProperties(unit);
-  const runLines = new RunLines(logs, view, readUnit);
+  const runs = new StreamRuns(reader, view, readUnit);
+  const runLines = new RunLines(logs, view, readUnit, runs);
   const controller = new StreamController(systemd, options.naming, view, {
     lines: runLines,
     settleMs: options.settleMs,
     scope: options.bus === 'system' ? 'system' : 'user',
   });
-  const runs = new StreamRuns(reader, view, readUnit);
   rpc.serve(new LocalBackend(controller, view, logs, runLines, runs, options.hostName ?? hostname()), health);
 
   const metricsEndpoint = await rpc.startMetrics(

@@ -72,23 +72,10 @@ export class InvocationCollector {
  * the end may be known only from the entries that follow (a restart scheduled, a stop).
  */
 export function describeInvocation(invocation: Invocation, previous: Invocation | undefined, later: boolean): InvocationFacts {
-  const ofKind = (id: string) => invocation.entries.filter((entry) => entry.messageId === id);
-  const starting = ofKind(MESSAGE_IDS.unitStarting)[0];
-  const failure = ofKind(MESSAGE_IDS.unitFailureResult)[0];
-  const exits = ofKind(MESSAGE_IDS.unitProcessExit);
-  // The main process's end; without one, the control process (ExecStartPre=, …) whose failure
-  // failed the run.
-  const mainExit = exits.filter((entry) => entry.command === 'ExecStart').at(-1);
-  const fatalExit = mainExit ?? (failure ? exits.filter((entry) => entry.realtimeUsec <= failure.realtimeUsec).at(-1) : undefined);
-  const ends = [
-    fatalExit,
-    failure,
-    ...ofKind(MESSAGE_IDS.unitSuccess),
-    ...ofKind(MESSAGE_IDS.unitStopped),
-    ...ofKind(MESSAGE_IDS.unitFailed),
-    ...ofKind(MESSAGE_IDS.unitRestartScheduled),
-  ].filter((entry): entry is JournalEntry => entry !== undefined);
-  const endedUsec = ends.length > 0 ? ends.reduce((min, entry) => (entry.realtimeUsec < min ? entry.realtimeUsec : min), ends[0]!.realtimeUsec) : undefined;
+  const starting = ofKind(invocation, MESSAGE_IDS.unitStarting)[0];
+  const failure = ofKind(invocation, MESSAGE_IDS.unitFailureResult)[0];
+  const fatalExit = fatalExitOf(invocation);
+  const endedUsec = endOfInvocation(invocation)?.realtimeUsec;
   const restartOf = previous?.entries.filter((entry) => entry.messageId === MESSAGE_IDS.unitRestartScheduled).at(-1);
   return {
     startedUsec: starting?.realtimeUsec,
@@ -100,7 +87,28 @@ export function describeInvocation(invocation: Invocation, previous: Invocation 
   };
 }
 
-/** Where one invocation's lines are in the journal, for invocationOfLine. */
+function ofKind(invocation: Invocation, messageId: string): JournalEntry[] {
+  return invocation.entries.filter((entry) => entry.messageId === messageId);
+}
+
+/** The main process's end; without one, the control process (ExecStartPre=, …) whose failure failed the run. */
+function fatalExitOf(invocation: Invocation): JournalEntry | undefined {
+  const exits = ofKind(invocation, MESSAGE_IDS.unitProcessExit);
+  const failure = ofKind(invocation, MESSAGE_IDS.unitFailureResult)[0];
+  return exits.filter((entry) => entry.command === 'ExecStart').at(-1) ?? (failure ? exits.filter((entry) => entry.realtimeUsec <= failure.realtimeUsec).at(-1) : undefined);
+}
+
+/**
+ * The manager's first entry saying the invocation had ended: its process's exit, its result, the
+ * stop, a failed start, or the restart scheduled after it; undefined while nothing says so.
+ */
+export function endOfInvocation(invocation: Invocation): JournalEntry | undefined {
+  const ends = new Set<string>([MESSAGE_IDS.unitFailureResult, MESSAGE_IDS.unitSuccess, MESSAGE_IDS.unitStopped, MESSAGE_IDS.unitFailed, MESSAGE_IDS.unitRestartScheduled]);
+  const fatal = fatalExitOf(invocation);
+  return invocation.entries.find((entry) => entry === fatal || ends.has(entry.messageId ?? ''));
+}
+
+/** Where one invocation's lines are in the journal, for isLineOf. */
 export interface InvocationWindow {
   readonly id: string;
   /** Processes whose lines an earlier invocation already had: lines of theirs are not this one's. */

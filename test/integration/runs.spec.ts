@@ -23,9 +23,23 @@ ExecStart=/bin/sh -c 'n=$$(cat %t/crashloop.runs 2>/dev/null || echo 0); n=$$((n
 `,
 };
 
+/**
+ * Two workers whose first run says goodbye when stopped and whose next run fails at once, silent:
+ * `restarter` says it as SIGTERM ends it, `slowstop` keeps saying it for a second while it stops.
+ */
+const RESTARTER = 'lit-stream-contoso@restarter.service';
+const SLOWSTOP = 'lit-stream-contoso@slowstop.service';
+const secondRunFails = (name: string, onTerm: string) =>
+  `[Service]\nType=exec\nExecStart=/bin/sh -c 'n=$$(cat %t/${name}.runs 2>/dev/null || echo 0); n=$$((n+1)); echo $$n > %t/${name}.runs; if [ $$n -gt 1 ]; then exit 3; fi; trap "${onTerm}" TERM; echo "first run up"; sleep infinity & wait'\n`;
+const GOODBYE_UNITS = {
+  [RESTARTER]: secondRunFails('restarter', 'echo shutting down cleanly; exit 0'),
+  // KillMode=mixed: SIGTERM to the main process alone, so it can take its time.
+  [SLOWSTOP]: secondRunFails('slowstop', 'for i in 1 2 3 4 5; do echo still stopping $$i; sleep 0.2; done; exit 0').replace('Type=exec\n', 'Type=exec\nKillMode=mixed\n'),
+};
+
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ ...FIXTURE_UNITS, ...UNITS });
+  h = await startHarness({ ...FIXTURE_UNITS, ...UNITS, ...GOODBYE_UNITS });
 });
 afterAll(async () => {
   closeSharedClients();
@@ -108,5 +122,36 @@ describe('runs in the clients', () => {
     const status = await streamctl(['status', 'contoso/crashloop'], env);
     expect(status.stdout).toMatch(/\nLast runs:\n {2}STARTED +ENDED +RESULT/);
     expect(status.stdout).toMatch(/^ {2}.* signal +code=killed, signal=KILL +2 run 3 works$/m);
+  });
+});
+
+describe("an action's answer: the lines of the run it began, by its invocation id", () => {
+  const oneSecond = { seconds: 1, nanos: 0 };
+
+  it('a failed Restart quotes none of the stopped worker\'s lines, only its own run\'s (here: none)', async () => {
+    await h.sandbox.withManager((m) => m.StartUnit(RESTARTER, 'replace'));
+    await waitFor(async () => (await h.unitState(RESTARTER)).ActiveState === 'active', 10_000, 'the first run');
+    const answer = await rpc(h.client, h.client.restart, { team: 'contoso', name: 'restarter', settle: oneSecond });
+    expect(answer.message).toMatch(/exit|status 3/);
+    expect(answer.message).not.toMatch(/shutting down cleanly|first run up/);
+    expect(answer.message).not.toMatch(/last log/);
+    const worker = answer.logs.filter((line) => line.source === LogSource.LOG_SOURCE_WORKER).map((line) => line.message);
+    expect(worker).toEqual([]);
+    // systemd's lines of the new run are there: how it ended.
+    expect(answer.logs.some((line) => line.source === LogSource.LOG_SOURCE_SYSTEMD && /status=3/.test(line.message))).toBe(true);
+    expect(answer.logs.some((line) => /Stopped|Stopping/.test(line.message))).toBe(false);
+  });
+
+  it("a Start that waited for a slow Stop quotes none of the stopping worker's lines", async () => {
+    await h.sandbox.withManager((m) => m.StartUnit(SLOWSTOP, 'replace'));
+    await waitFor(async () => (await h.unitState(SLOWSTOP)).ActiveState === 'active', 10_000, 'the first run');
+    const stop = rpc(h.client, h.client.stop, { team: 'contoso', name: 'slowstop' });
+    await waitFor(async () => (await h.unitState(SLOWSTOP)).ActiveState === 'deactivating', 10_000, 'the stop to be under way');
+    // Queued behind the Stop: it is sent once the worker has said all it says while stopping.
+    const start = await rpc(h.client, h.client.start, { team: 'contoso', name: 'slowstop', settle: oneSecond });
+    expect((await stop).status).toBeDefined();
+    expect(start.message).not.toMatch(/still stopping/);
+    expect(start.logs.map((line) => line.message).filter((message) => /still stopping/.test(message))).toEqual([]);
+    expect(start.logs.some((line) => line.source === LogSource.LOG_SOURCE_SYSTEMD && /status=3/.test(line.message))).toBe(true);
   });
 });

@@ -625,9 +625,10 @@ export interface StartResponse {
     | StreamSummary
     | undefined;
   /**
-   * The stream's log lines since this start began, newest 10 (empty when the server reads no
-   * journal, and after a plain success without a settle time). After a FAILURE they end with how
-   * the worker ended; `message` quotes the worker's last line.
+   * The log lines of the run this start began, newest 10, chosen by the run's invocation id (never
+   * a line of the worker that ran before it); empty when the server reads no journal, and after a
+   * plain success without a settle time. After a FAILURE they end with how the worker ended;
+   * `message` quotes the run's last line of its worker, if it wrote any.
    */
   logs: LogEntry[];
 }
@@ -703,9 +704,10 @@ export interface RestartResponse {
     | StreamSummary
     | undefined;
   /**
-   * The stream's log lines since this restart began, newest 10 (empty when the server reads no
-   * journal, and after a plain success without a settle time). After a FAILURE they end with how
-   * the worker ended; `message` quotes the worker's last line.
+   * The log lines of the run this restart began, newest 10, chosen by the run's invocation id
+   * (never a line of the worker it stopped); empty when the server reads no journal, and after a
+   * plain success without a settle time. After a FAILURE they end with how the worker ended;
+   * `message` quotes the run's last line of its worker, if it wrote any.
    */
   logs: LogEntry[];
 }
@@ -717,9 +719,9 @@ export interface GetStatusRequest {
   /** The stream: 1-64 of [A-Za-z0-9_-]. */
   name: string;
   /**
-   * How many of the stream's newest log lines since its unit last started (systemd's
-   * InactiveExitTimestamp) to include, as `systemctl status` shows 10; the newest lines when systemd
-   * has not loaded the unit (it is not loaded to ask). 0 (the default): none; at most 10000. The
+   * How many of the newest log lines of the stream's current run (systemd's InvocationID of its
+   * unit) to include, as `systemctl status` shows 10; the newest lines when systemd has not loaded
+   * the unit (it is not loaded to ask). 0 (the default): none; at most 10000. The
    * lines need the logs role, as Logs does: a caller without it gets the status alone, and
    * `logs_unavailable` says so.
    */
