@@ -118,10 +118,7 @@ export class StreamView {
       this.forgetStatus(unit);
       if (this.declared.has(unit)) this.usage.learn(unit, properties);
     });
-    // The sampler starts once the first warm-up is done: a walk alongside it would be charged the
-    // warm-up's CPU and then wait some twenty times that (SamplingOptions.maxShare). Until its first
-    // walk, a status reads its stream's figures itself, once.
-    this.tracker.on('resynced', () => void this.warmUp().then(() => this.usage.start()));
+    this.tracker.on('resynced', () => void this.warmUp());
     // Every watcher listens here; fan-out is in-process, the D-Bus subscription stays one.
     this.watchers.setMaxListeners(0);
   }
@@ -355,7 +352,11 @@ export class StreamView {
           if (this.declared.get(unit) === stream) this.emitChange('changed', unit, stream);
         });
     }
-    void this.warmUp();
+    // The sampler starts once the warm-up after the first judgement (the first with streams to read)
+    // is done: a walk alongside it would be charged the warm-up's CPU and then wait some twenty
+    // times that (SamplingOptions.maxShare). Until its first walk, a status reads its stream's
+    // figures itself, once.
+    void this.warmUp().then(() => this.usage.start());
   }
 
   private setDeclared(declared: Map<string, DeclaredStream>): void {

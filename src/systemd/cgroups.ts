@@ -1,7 +1,6 @@
-import { type Dirent, existsSync } from 'node:fs';
+import { type Dirent, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readSmallFile } from './smallFile.js';
 
 const ROOT = '/sys/fs/cgroup';
 
@@ -31,10 +30,14 @@ export function trackingCgroupDir(controlGroup: string): string {
 
 /**
  * The pids in one cgroup and its descendants, reading at most `maxCgroups` cgroups (`complete`
- * says whether that was all of them); empty if the cgroup is gone. Asynchronous, one cgroup at a
- * time: a unit may have delegated a deep tree, and the event loop serves every other caller.
+ * says whether that was all of them); empty if the cgroup is gone. Read synchronously: cgroupfs
+ * (kernfs) makes these files in memory as they are read, never waiting on a process (unlike
+ * /proc's smaps_rollup, see ProcfsReader), so a read takes microseconds — where an asynchronous one
+ * costs four trips to libuv's threads, and a walk of the usage sampler does this for every running
+ * stream. `maxCgroups` bounds the time the event loop spends here on a unit that delegated a deep
+ * tree.
  */
-export async function pidsInTree(dir: string, maxCgroups: number): Promise<{ pids: number[]; complete: boolean }> {
+export function pidsInTree(dir: string, maxCgroups: number): { pids: number[]; complete: boolean } {
   const pids: number[] = [];
   const pending = [dir];
   let read = 0;
@@ -43,8 +46,8 @@ export async function pidsInTree(dir: string, maxCgroups: number): Promise<{ pid
     let procs: string;
     let entries: Dirent[];
     try {
-      procs = await readSmallFile(join(path, 'cgroup.procs'));
-      entries = await readdir(path, { withFileTypes: true });
+      procs = readFileSync(join(path, 'cgroup.procs'), 'utf8');
+      entries = readdirSync(path, { withFileTypes: true });
     } catch {
       continue; // removed meanwhile
     }

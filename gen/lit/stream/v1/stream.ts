@@ -517,7 +517,7 @@ export interface StreamStatus {
   /**
    * How old `tasks` and `memory_bytes` are when this answer was made. systemd does not announce
    * them, so the server reads every running stream's in the background — every 2 s by default, less
-   * often when a walk over all of them would take more than 5 % of the time — and GetStatus serves
+   * often when a walk over all of them would take more than 4 % of a core — and GetStatus serves
    * the last reading (GetStatusRequest.fresh_usage reads now). The first status of a stream started
    * since the last walk is read at once. Absent when there are no figures (the stream runs nothing,
    * or the message is from WatchStatus).
