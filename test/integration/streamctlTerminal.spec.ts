@@ -30,6 +30,12 @@ const HOSTILE_LINES = [
   'end',
 ];
 const HOSTILE = 'lit-stream-acme@hostile.service';
+/**
+ * A worker that writes the same lines, then one whose controls JSON leaves as they are (an 8-bit
+ * CSI, a bidi override), and fails at once; it can be enabled. A failed start's answer quotes its
+ * last line.
+ */
+const HOSTILE_FAILS = 'lit-stream-acme@hostilefails.service';
 
 /**
  * `printf` of these lines in a unit file: every byte but letters, digits and a few marks as an
@@ -44,6 +50,7 @@ beforeAll(async () => {
   h = await startHarness({
     ...FIXTURE_UNITS,
     [HOSTILE]: `[Service]\nType=exec\nExecStart=/bin/sh -c '${printfLines(HOSTILE_LINES)}; exec sleep infinity'\n`,
+    [HOSTILE_FAILS]: `[Service]\nType=oneshot\nExecStart=/bin/sh -c '${printfLines([...HOSTILE_LINES, 'last csi\u009bJc1 bidi\u202edesrever'])}; sleep 0.2; exit 3'\n[Install]\nWantedBy=default.target\n`,
   });
   env = userEnv({ LIT_STREAM_ADDR: h.address, LANG: 'C.UTF-8' });
 });
@@ -189,5 +196,16 @@ describe("a worker's control characters", () => {
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as { message: string });
     expect(objects.map((o) => o.message)).toEqual(expect.arrayContaining(['clear\x1b[2J\x1b[Hed', '\x1b]0;pwned\x07title', 'csi\u009bJc1', 'bidi\u202edesrever']));
+  });
+
+  it("are escaped where a failed start's answer quotes the worker's last line: start, restart, enable --now", async () => {
+    for (const args of [['start'], ['restart'], ['enable', '--now']]) {
+      const run = await streamctl([...args, 'acme/hostilefails'], { ...env, NO_COLOR: '1' });
+      expect(run.code, args.join(' ')).toBe(1);
+      // The answer quotes the worker's last line, escaped.
+      expect(run.stderr, args.join(' ')).toMatch(/acme\/hostilefails: .*last log: "last csi\\u\{9b\}Jc1 bidi\\u\{202e\}desrever"/);
+      // Not one of the worker's control characters reached the output.
+      expect(run.stdout + run.stderr, args.join(' ')).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/);
+    }
   });
 });

@@ -1,12 +1,11 @@
 import { type ActionOutcome, Stream } from '../../index.js';
+import { reportAnswer } from '../answerView.js';
 import type { Context } from '../context.js';
 import { ExitCode, exitCodeForError, firstFailure } from '../exitCodes.js';
 import { inOrder } from '../inOrder.js';
-import { formatLogLine } from '../logView.js';
 import { type Outcome, outcome } from '../outcome.js';
 import { formatStreamName, parseStreamName, type StreamName } from '../streamName.js';
 import { Spinner } from '../terminal.js';
-import { visible } from '../visible.js';
 
 export type Action = 'start' | 'stop' | 'restart';
 
@@ -70,9 +69,5 @@ function report(context: Context, verb: Action, name: StreamName, result: Outcom
   if (context.json) {
     return context.outJson({ team: name.team, name: name.name, action: verb, status, message, ...(status === 'FAILURE' ? { logs } : {}) });
   }
-  // The message may quote the worker's last line: shown escaped, as the lines are.
-  if (status === 'SUCCESS') return context.out(`${stream}: ${visible(message)}`);
-  // On stderr, as systemctl reports a failed job, with the stream's last lines.
-  context.err(context.paintErr('bad', `${stream}: ${visible(message)}`));
-  for (const line of logs) context.err(`  ${formatLogLine(line, name.name, context.paintErr)}`);
+  reportAnswer(context, stream, name.name, { status, message, logs });
 }

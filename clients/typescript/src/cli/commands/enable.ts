@@ -1,8 +1,8 @@
 import { type EnableOutcome, Stream } from '../../index.js';
+import { reportAnswer } from '../answerView.js';
 import type { Context } from '../context.js';
 import { ExitCode, exitCodeForError, firstFailure } from '../exitCodes.js';
 import { inOrder } from '../inOrder.js';
-import { formatLogLine } from '../logView.js';
 import { type Outcome, outcome } from '../outcome.js';
 import { formatStreamName, parseStreamName, type StreamName } from '../streamName.js';
 
@@ -41,7 +41,5 @@ function report(context: Context, verb: 'enable' | 'disable', now: boolean, name
     return context.outJson({ team: name.team, name: name.name, action: verb, status, message, changes, unitFileState, ...started });
   }
   for (const change of changes) context.out(changeLine(change));
-  if (status === 'SUCCESS') return context.out(`${stream}: ${message}`);
-  context.err(context.paintErr('bad', `${stream}: ${message}`));
-  for (const line of logs) context.err(`  ${formatLogLine(line, name.name, context.paintErr)}`);
+  reportAnswer(context, stream, name.name, { status, message, logs });
 }
