@@ -1,6 +1,8 @@
 import type {
   ActionOptions,
   CallScope,
+  DisableOptions,
+  EnableOptions,
   HostError,
   LogsRequest,
   PageRequest,
@@ -17,13 +19,13 @@ import { StreamNotDeclaredError } from '../core/errors.js';
 import type { LogBatch } from '../core/logLine.js';
 import { type PageKey, paginate } from '../core/paging.js';
 import type { StreamRun } from '../core/run.js';
-import type { Action, ActionResult, StreamSummary } from '../core/status.js';
+import type { Action, ActionResult, EnablementResult, StreamSummary } from '../core/status.js';
 import { isValidStreamName, type StreamRef } from '../core/streamRef.js';
 import { isValidHostName } from '../core/hostName.js';
 import type { ListStreamsResponse, LogsResponse } from '../../gen/lit/stream/v1/stream.js';
 import type { Agent, HostCallScope } from './agent.js';
 import { HostNotInFleetError, HostsDidNotAnswerError, StreamOnSeveralHostsError } from './errors.js';
-import { actionFromProto, logLineFromProto, runFromProto, statusFromProto, summaryFromProto } from './fromProto.js';
+import { actionFromProto, enablementFromProto, logLineFromProto, runFromProto, statusFromProto, summaryFromProto } from './fromProto.js';
 import { HostFailure } from './hostFailure.js';
 import type { Membership } from './membership.js';
 import { byNameThenHost } from './teamWatch.js';
@@ -49,7 +51,7 @@ const BY_NAME_THEN_HOST: PageKey<StreamSummary> = {
  * matters — each host's lit-streamd stays the authority for its units.
  * - `list` asks every host in parallel, each within the per-host deadline (and the caller's), and
  *   merges the rows of those that answered, by name then host; the others are `hostErrors`.
- * - `status`, `act`, `logs` go to the host named, or else to the one host that declares the stream,
+ * - `status`, `act`, `enable`, `disable`, `logs`, `runs` go to the host named, or else to the one host that declares the stream,
  *   known from the team's upstream watches (TeamWatch), not from a list per call.
  * - `watch` shares one upstream watch per (host, team) among every watcher.
  */
@@ -106,6 +108,17 @@ export class FleetBackend implements StreamBackend {
       case 'stop':
         return actionFromProto(await agent.call(streams.stop, { team: ref.team, name: ref.name }, call), agent.host);
     }
+  }
+
+  async enable(ref: StreamRef, options: EnableOptions, call: CallScope): Promise<EnablementResult> {
+    const agent = await this.route(ref, options.host, call);
+    const request = { team: ref.team, name: ref.name, now: options.now, settle: options.settleMs === undefined ? undefined : durationOf(options.settleMs) };
+    return enablementFromProto(await agent.call(agent.streams.enable, request, call), agent.host);
+  }
+
+  async disable(ref: StreamRef, options: DisableOptions, call: CallScope): Promise<EnablementResult> {
+    const agent = await this.route(ref, options.host, call);
+    return enablementFromProto(await agent.call(agent.streams.disable, { team: ref.team, name: ref.name, now: options.now }, call), agent.host);
   }
 
   async watch(team: string, options: WatchOptions, listener: WatchListener, call: CallScope): Promise<StreamWatch> {

@@ -1,9 +1,11 @@
 import { ACTIVE_STATES, LOAD_STATES, USAGE_SOURCES } from '../core/stateWords.js';
 import type { LogLine } from '../core/logLine.js';
 import type { StreamRun } from '../core/run.js';
-import type { ActionResult, StreamStatus, StreamSummary } from '../core/status.js';
+import type { ActionResult, EnablementResult, StreamStatus, StreamSummary, UnitFileChange } from '../core/status.js';
 import {
   ActionStatus,
+  type DisableResponse,
+  type EnableResponse,
   LogSource,
   type LogEntry,
   type Run,
@@ -86,6 +88,16 @@ export function actionFromProto(response: Omit<StartResponse, 'logs'> & { logs?:
     stream: response.stream ? summaryFromProto(response.stream, host) : missingStream(host),
     logs: (response.logs ?? []).map((entry) => logLineFromProto(entry, host)),
   };
+}
+
+/** An Enable or Disable answer (a DisableResponse is an EnableResponse without log lines). */
+export function enablementFromProto(response: EnableResponse | DisableResponse, host: string): EnablementResult {
+  return { ...actionFromProto(response, host), changes: response.changes.filter(isUnitFileChange) };
+}
+
+/** A change as the agent's systemd made it: a symlink created or removed (agents send no other). */
+function isUnitFileChange(change: { type: string }): change is UnitFileChange {
+  return change.type === 'symlink' || change.type === 'unlink';
 }
 
 function missingStream(host: string): StreamSummary {

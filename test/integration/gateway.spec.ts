@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type RunningGateway } from '../../src/daemon/gateway.js';
 import { createLogger } from '../../src/daemon/main.js';
 import { HealthCheckResponse_ServingStatus, HealthClient } from '../../gen/grpc/health/v1/health.js';
-import { ActiveState, StreamServiceClient, WatchEventKind, type WatchStatusResponse } from '../../gen/lit/stream/v1/stream.js';
+import { ActionStatus, ActiveState, StreamServiceClient, WatchEventKind, type WatchStatusResponse } from '../../gen/lit/stream/v1/stream.js';
 import { type Harness, rpc, rpcError, startHarness, waitFor } from './harness.js';
 
 /**
@@ -115,6 +115,35 @@ describe('a fleet gateway over two agents', () => {
       expect(ageMs(fresh)).toBeLessThan(1_000);
     } finally {
       await rpc(client, client.stop, { team: 'contoso', name: 'bitcoin' });
+    }
+  });
+
+  it('enables and disables a stream on the host that declares it, answered as that host answers', async () => {
+    // A stream only feed-2 declares, by a unit file with an [Install] section, for this spec alone.
+    const boot = 'lit-stream-contoso@boot.service';
+    await feed2.sandbox.writeUnit(boot, '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=default.target\n');
+    await feed2.sandbox.reload();
+    const stream = { team: 'contoso', name: 'boot' };
+    try {
+      await waitFor(async () => (await rpc(client, client.getStatus, stream).catch(() => undefined))?.status?.host === 'feed-2', 10_000, 'the gateway to know boot is on feed-2');
+      const enabled = await rpc(client, client.enable, stream);
+      expect(enabled).toMatchObject({ status: ActionStatus.ACTION_STATUS_SUCCESS, message: 'Stream enabled.', stream: { name: 'boot', host: 'feed-2', unitFileState: 'enabled' } });
+      expect(enabled.changes).toEqual([expect.objectContaining({ type: 'symlink', path: expect.stringMatching(/default\.target\.wants\/lit-stream-contoso@boot\.service$/) })]);
+      expect((await rpc(feed2.client, feed2.client.getStatus, stream)).status?.unitFileState).toBe('enabled');
+      const started = await rpc(client, client.enable, { ...stream, host: 'feed-2', now: true });
+      expect(started).toMatchObject({ status: ActionStatus.ACTION_STATUS_SUCCESS, changes: [], jobResult: 'done', stream: { host: 'feed-2', activeState: ActiveState.ACTIVE_STATE_ACTIVE } });
+      const stopped = await rpc(client, client.disable, { ...stream, now: true });
+      expect(stopped).toMatchObject({ status: ActionStatus.ACTION_STATUS_SUCCESS, message: 'Stream disabled. Stream stopped successfully.', jobResult: 'done', stream: { host: 'feed-2', unitFileState: 'disabled' } });
+      expect(stopped.changes).toEqual([expect.objectContaining({ type: 'unlink' })]);
+      expect((await feed2.unitState(boot)).ActiveState).toBe('inactive');
+      // The host's refusal, with its code and the host named: feed-1 declares bitcoin by a symlink in its configuration directory.
+      const refused = await rpcError(client, client.enable, { team: 'contoso', name: 'bitcoin' });
+      expect(refused.code).toBe(status.FAILED_PRECONDITION);
+      expect(refused.details).toMatch(/^host 'feed-1': /);
+      expect((await rpcError(client, client.disable, { ...stream, host: 'feed-9' })).code).toBe(status.NOT_FOUND);
+    } finally {
+      await feed2.sandbox.removeUnit(boot);
+      await feed2.sandbox.reload();
     }
   });
 
