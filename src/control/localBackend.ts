@@ -52,7 +52,7 @@ export class LocalBackend implements StreamBackend {
   async status(ref: StreamRef, options: StatusOptions, call: CallScope): Promise<StatusReport> {
     this.onThisHost(options);
     const status = await this.view.status(ref, { freshUsage: options.freshUsage });
-    const logs = await this.runLines.ofCurrentRun(ref, options.logLines, call.signal);
+    const logs = await this.runLines.ofCurrentRun(ref, options.logLines, { signal: call.signal, identity: identityOf(call) });
     return { status, logs: logs.lines, logsUnavailable: logs.unavailable };
   }
 

@@ -1,3 +1,4 @@
+import { ResourceExhaustedError } from '../core/errors.js';
 import type { LogLine } from '../core/logLine.js';
 import type { StreamRef } from '../core/streamRef.js';
 import { JournalUnavailableError } from '../systemd/journalctl.js';
@@ -51,21 +52,23 @@ export class RunLines {
 
   /**
    * The stream's newest `count` log lines since its unit last started (InactiveExitTimestamp), as
-   * `systemctl status` shows them. A journal that cannot be read gives no lines and says why.
+   * `systemctl status` shows them, read within `identity`'s journal budget (a GetStatus caller's:
+   * its reads count as its Logs calls do). A journal that cannot be read, or a caller at its cap,
+   * gives no lines and says why.
    * A unit systemd has not loaded is not asked about (reading it would make systemd load it, and
    * announce it with UnitNew): it has no last run on record, as systemd would load it afresh
    * (InactiveExitTimestamp 0), so its newest lines are the answer.
    */
-  async ofCurrentRun(ref: StreamRef, count: number, signal?: AbortSignal): Promise<{ lines: LogLine[]; unavailable?: string }> {
+  async ofCurrentRun(ref: StreamRef, count: number, { signal, identity }: { signal?: AbortSignal; identity?: string } = {}): Promise<{ lines: LogLine[]; unavailable?: string }> {
     if (count <= 0) return { lines: [] };
     if (!this.logs) return { lines: [], unavailable: 'this server reads no journal' };
     const unit = (await this.view.declaration(ref)).unit;
     const run = this.view.isLoaded(unit) ? lastRun(await this.readUnit(unit)) : {};
     try {
-      const ofRun = run.invocationId && this.runs ? await this.runs.linesOfRun(unit, run.invocationId, new Set(), { identity: undefined, signal, count }) : undefined;
-      return { lines: ofRun ?? (await this.logs.recent(ref, count, { ...run, signal })) };
+      const ofRun = run.invocationId && this.runs ? await this.runs.linesOfRun(unit, run.invocationId, new Set(), { identity, signal, count }) : undefined;
+      return { lines: ofRun ?? (await this.logs.recent(ref, count, { ...run, signal, identity })) };
     } catch (error) {
-      if (!(error instanceof JournalUnavailableError)) throw error;
+      if (!(error instanceof JournalUnavailableError || error instanceof ResourceExhaustedError)) throw error;
       return { lines: [], unavailable: error.message };
     }
   }

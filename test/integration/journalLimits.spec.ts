@@ -99,6 +99,21 @@ describe('journalctl processes are capped per identity', () => {
     // Slots are given back: the caller reads again.
     expect((await rpc(h.client, h.client.getStatus, { ...chatty, logLines: 3 })).logs).toHaveLength(3);
   });
+
+  it("counts GetStatus's log lines against the caller's cap: at it, the status comes without them, saying why", async () => {
+    const calls = Array.from({ length: 8 }, () => unreadLogs(h.client));
+    try {
+      await waitFor(() => journalctlsOf(process.pid) === 8, 15_000, 'eight journalctl processes, one per unread call');
+      const { status: shown, logs, logsUnavailable } = await rpc(h.client, h.client.getStatus, { ...chatty, logLines: 3 });
+      expect(shown?.name).toBe('chatty');
+      expect(logs).toEqual([]);
+      expect(logsUnavailable).toMatch(/anonymous already has 8 journal reads running \(--max-journalctl-per-identity\)/);
+      expect(journalctlsOf(process.pid)).toBe(8);
+    } finally {
+      for (const c of calls) c.call.cancel();
+    }
+    await waitFor(() => journalctlsOf(process.pid) === 0, 10_000, 'every journalctl to end');
+  });
 });
 
 /** lit-streamd as a command in a process group of its own, so that no signal it sends by mistake can reach this test. */
