@@ -178,8 +178,30 @@ export async function settleWindow(
       return judgeSettle(action, job.result, outcome.status, ms, toStatus(ref, unit, after), restartsBefore);
     }
     if (outcome.kind === 'superseded') return judgeSuperseded(action, job.result, outcome.by, outcome.afterMs, ms);
-    return job.result;
+    return await confirmHeld(systemd, window, job, Date.now());
   } finally {
     stopListening();
   }
+}
+
+/**
+ * The window's timer fired with no signal of the worker ending; but such a signal may still be on
+ * its way (systemd, dbus-daemon and this event loop all busy), and the answer must be what systemd
+ * did. One round trip settles it: systemd answers after every signal it sent before. A worker that
+ * no longer holds fails the start only if systemd's StateChangeTimestamp puts its end inside the
+ * window (`windowEnd`, the same realtime clock); one that ended after the window did hold it.
+ */
+async function confirmHeld(
+  systemd: Pick<UnitReads, 'getUnitProperties'>,
+  window: { readonly action: 'start' | 'restart'; readonly ref: StreamRef; readonly unit: string; readonly ms: number },
+  job: StartedJob,
+  windowEnd: number,
+): Promise<ActionResult> {
+  const { action, ref, unit, ms } = window;
+  const state = readServiceState(await systemd.getUnitProperties(unit));
+  const status = toStatus(ref, unit, state);
+  const restartsBefore = job.restartsBefore ?? status.restartCount;
+  const changedAt = state.StateChangeTimestamp?.getTime() ?? Number.POSITIVE_INFINITY;
+  if (holds(status, restartsBefore) || changedAt > windowEnd) return job.result;
+  return judgeSettle(action, job.result, status, ms, status, restartsBefore);
 }

@@ -113,6 +113,14 @@ export class FakeSystemd extends OnCurrentSession implements ControlView {
     for (const listener of [...(this.followers.get(unit) ?? [])]) listener(status);
   }
 
+  /**
+   * systemd changes the unit, and its signal is still on its way (a busy bus or event loop): the
+   * view's followers hear nothing yet, while a read of the unit already sees the change.
+   */
+  setUnannounced(unit: string, props: UnitProperties): void {
+    Object.assign(this.unit(unit).props, props);
+  }
+
   props(unit: string): Readonly<Record<string, unknown>> {
     return this.unit(unit).props;
   }

@@ -342,6 +342,20 @@ describe('the settle window: a started worker must hold', () => {
     expect(systemd.following).toBe(0);
   });
 
+  it("fails when the worker ended inside the window though systemd's signal of it came only after", async () => {
+    const { systemd, answer } = await inWindow(40);
+    const ended = BigInt(Date.now()) * 1000n;
+    systemd.setUnannounced(UNIT, { ActiveState: 'failed', SubState: 'failed', Result: 'exit-code', ExecMainCode: CLD_EXITED, ExecMainStatus: 3, MainPID: 0, StateChangeTimestamp: ended });
+    expect(await answer).toMatchObject({ status: 'FAILURE', message: 'Stream failed to start: main process exited with status 3 within 40 ms.', stream: summary('failed', 'failed') });
+  });
+
+  it('succeeds when the worker ended only after the window, by the time systemd is asked', async () => {
+    const { systemd, answer } = await inWindow(40);
+    const afterTheWindow = BigInt(Date.now() + 60_000) * 1000n;
+    systemd.setUnannounced(UNIT, { ActiveState: 'failed', SubState: 'failed', Result: 'exit-code', ExecMainCode: CLD_EXITED, ExecMainStatus: 3, MainPID: 0, StateChangeTimestamp: afterTheWindow });
+    expect(await answer).toMatchObject({ status: 'SUCCESS', message: 'Stream started successfully.' });
+  });
+
   it('fails when the worker is killed by a signal', async () => {
     const { systemd, answer } = await inWindow(1_500);
     systemd.set(UNIT, { ActiveState: 'failed', SubState: 'failed', Result: 'signal', ExecMainCode: CLD_KILLED, ExecMainStatus: 9 });
