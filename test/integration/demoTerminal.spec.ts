@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
-import { userEnv } from '../support/streamctl.js';
+import { streamctl, userEnv } from '../support/streamctl.js';
 import { TmuxPane } from '../support/tmux.js';
 import { waitFor } from './harness.js';
 
@@ -67,5 +67,29 @@ describe('npm start on a pipe', () => {
     // Every line is JSON (parsing would have thrown), the last one says the server stopped.
     expect(messages().at(-1)).toBe('stopped');
     expect(JSON.parse(lines.find((line) => line.includes('lit-streamd started'))!)).toMatchObject({ level: 30, name: 'lit-streamd', listen: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
+  });
+});
+
+describe("the README's quick start, on the demo", () => {
+  it('lit-streamctl enable --now contoso/bitcoin starts it and makes it start at boot', async () => {
+    const child = spawn(process.execPath, ARGS, { env: userEnv(), stdio: ['ignore', 'pipe', 'ignore'] });
+    children.push(child);
+    const lines: string[] = [];
+    createInterface({ input: child.stdout }).on('line', (line) => lines.push(line));
+    const started = () => lines.map((line) => JSON.parse(line) as { msg?: string; listen?: string }).find((line) => line.msg === 'lit-streamd started');
+    await waitFor(() => started() !== undefined, 30_000, 'the demo to start');
+    const env = userEnv({ LIT_STREAM_ADDR: started()!.listen! });
+
+    const enabled = await streamctl(['enable', '--now', 'contoso/bitcoin'], env);
+    expect(enabled.stderr).toBe('');
+    expect(enabled.stdout).toMatch(/^Created symlink \/\S+\/default\.target\.wants\/lit-stream-contoso@bitcoin\.service → \/\S+\/lit-stream-contoso@\.service\.$/m);
+    expect(enabled.stdout).toMatch(/^contoso\/bitcoin: Stream enabled\. Stream started successfully\.$/m);
+    expect(enabled.code).toBe(0);
+    const listed = await streamctl(['list', 'contoso'], env);
+    expect(listed.stdout).toMatch(/^ {2}bitcoin +loaded +enabled +active +running /m);
+
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    expect(await exited).toEqual([0, null]);
   });
 });
