@@ -236,23 +236,35 @@ export async function listedDifferences(h: Harness, team: string, names: readonl
  * until it agrees, it would hide a view that never resynchronised (and the repaired values reach
  * open watches too). Judge convergence by `converged` (ListStreams and open watches) first; this
  * then checks that GetStatus agrees as well.
+ *
+ * systemd is asked before and after the server: a unit whose job is still running when this is
+ * called (a start systemd was asked for just before) may move on between the reads, so an answer
+ * agrees when it is what systemd said at either time, never a state it had at neither.
  */
 export async function differencesFromSystemd(h: Harness, team: string, names: readonly string[]): Promise<string[]> {
-  const truth = await systemdSays(h.sandbox, team, names);
+  const before = await systemdSays(h.sandbox, team, names);
   const { streams } = await rpc(h.client, h.client.listStreams, { team, pageSize: 0, pageToken: '' });
-  const differences: string[] = [];
+  const answers = new Map<string, { listed: string; status: string; mainPid: number | undefined }>();
   for (const name of names) {
-    const want = truth.get(name)!;
     const listed = streams.find((s) => s.name === name);
     const { status } = await rpc(h.client, h.client.getStatus, { team, name });
-    const got = {
+    answers.set(name, {
       listed: listed ? `${activeStateWord(listed.activeState)}/${listed.subState}` : 'missing',
       status: `${activeStateWord(status!.activeState)}/${status!.subState}`,
       mainPid: status!.mainPid,
-    };
-    const wanted = `${want.activeState}/${want.subState}`;
-    if (got.listed !== wanted || got.status !== wanted || got.mainPid !== want.mainPid) {
-      differences.push(`${name}: systemd ${wanted} pid ${want.mainPid}; ListStreams ${got.listed}, GetStatus ${got.status} pid ${got.mainPid}`);
+    });
+  }
+  const after = await systemdSays(h.sandbox, team, names);
+  const differences: string[] = [];
+  for (const name of names) {
+    const got = answers.get(name)!;
+    const said = [before.get(name)!, after.get(name)!];
+    const state = (truth: UnitTruth) => `${truth.activeState}/${truth.subState}`;
+    const listedAgrees = said.some((truth) => got.listed === state(truth));
+    const statusAgrees = said.some((truth) => got.status === state(truth) && got.mainPid === truth.mainPid);
+    if (!listedAgrees || !statusAgrees) {
+      const wanted = [...new Set(said.map((truth) => `${state(truth)} pid ${truth.mainPid}`))].join(', then ');
+      differences.push(`${name}: systemd ${wanted}; ListStreams ${got.listed}, GetStatus ${got.status} pid ${got.mainPid}`);
     }
   }
   return differences;
