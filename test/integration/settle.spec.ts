@@ -47,16 +47,31 @@ afterAll(async () => {
 const stream = (name: string) => ({ team: 'contoso', name });
 
 /**
- * Runs `action` with the settle window of `name`'s unit held from beginning until systemd says the
- * unit has failed: the window's first step, reading the unit's Type=, waits for it (a delay of our
- * own call; systemd and the worker are real). The window then begins with the worker already
- * dead, and the status it starts with is the one that tells.
+ * Runs `action` with the settle window of `name`'s unit held from beginning until the unit has
+ * failed and the server's view has taken in all of it: the window's first step, reading the unit's
+ * Type=, waits for that (a delay of our own call; systemd and the worker are real). The window then
+ * begins with the worker dead and nothing more on its way to the view, so the status it starts
+ * with is the one that tells. systemd saying `failed` is not enough: the view may not have heard it
+ * yet, and it reads a unit whose properties systemd invalidated again (one GetAll) when asked about
+ * it next — by the window itself — announcing the answer on a later turn of the event loop: a
+ * window begun before either sees the failure arrive as a change.
  */
 async function windowBeginningAfterItFailed<T>(name: string, action: () => Promise<T>): Promise<T> {
   const unit = `lit-stream-contoso@${name}.service`;
+  // ListStreams answers from the view as it stands, never asking systemd.
+  const failedInBoth = async () => {
+    if ((await h.unitState(unit)).ActiveState !== 'failed') return false;
+    const { streams } = await rpc(h.client, h.client.listStreams, { team: 'contoso', pageSize: 0, pageToken: '' });
+    return streams.find((stream) => stream.name === name)?.activeState === ActiveState.ACTIVE_STATE_FAILED;
+  };
   const read = SystemdManager.prototype.getUnitProperty;
   SystemdManager.prototype.getUnitProperty = async function (this: SystemdManager, ...args: Parameters<typeof read>) {
-    if (args[0] === unit && args[2] === 'Type') await waitFor(async () => (await h.unitState(unit)).ActiveState === 'failed', 10_000, `${unit} to fail`);
+    if (args[0] === unit && args[2] === 'Type') {
+      await waitFor(failedInBoth, 10_000, `${unit} to fail, in systemd and in ListStreams`);
+      // GetStatus does that read now; its answer reaches us after the view announced it (the
+      // announcement is on the turn after the read, the answer crosses a socket).
+      await rpc(h.client, h.client.getStatus, { team: 'contoso', name });
+    }
     return read.apply(this, args);
   };
   try {
