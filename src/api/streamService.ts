@@ -1,7 +1,6 @@
 import { requiredRoleOf } from '../auth/index.js';
 import type { StreamBackend } from '../core/backend.js';
 import { parseSettle } from '../core/actionResult.js';
-import { UnimplementedError } from '../core/errors.js';
 import { MAX_TAIL_LINES } from '../core/logLine.js';
 import type { Action } from '../core/status.js';
 import { parseHostChoice } from '../core/hostName.js';
@@ -105,12 +104,10 @@ export function streamService(backend: StreamBackend, calls: CallPipeline): Stre
     enable: calls.unary(rpc('Enable'), async (request, context) => {
       const ref = parseStreamRef(request.team, request.name);
       const options = { now: request.now ?? false, settleMs: parseSettle(request.settle), host: parseHostChoice(request.host) };
-      if (!backend.enable) throw new UnimplementedError('this server cannot enable streams');
       return enablementToProto(await backend.enable(ref, options, scopeOf(context)), host);
     }),
     disable: calls.unary(rpc('Disable'), async (request, context) => {
       const ref = parseStreamRef(request.team, request.name);
-      if (!backend.disable) throw new UnimplementedError('this server cannot disable streams');
       // A DisableResponse is an EnableResponse without logs (a Stop's answer has none).
       const options = { now: request.now ?? false, host: parseHostChoice(request.host) };
       return enablementToProto(await backend.disable(ref, options, scopeOf(context)), host);

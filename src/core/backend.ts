@@ -27,11 +27,11 @@ export interface StreamBackend {
   act(action: Action, ref: StreamRef, options: ActionOptions, call: CallScope): Promise<ActionResult>;
   /**
    * Makes the stream start at boot (`systemctl enable`), and with `now` starts it too; the answer
-   * lists what systemd changed. A backend without it answers Enable with UNIMPLEMENTED.
+   * lists what systemd changed.
    */
-  enable?(ref: StreamRef, options: EnableOptions, call: CallScope): Promise<EnablementResult>;
+  enable(ref: StreamRef, options: EnableOptions, call: CallScope): Promise<EnablementResult>;
   /** Undoes enable (`systemctl disable`), and with `now` stops the stream too. */
-  disable?(ref: StreamRef, options: DisableOptions, call: CallScope): Promise<EnablementResult>;
+  disable(ref: StreamRef, options: DisableOptions, call: CallScope): Promise<EnablementResult>;
   /**
    * Calls `listener` with each change of the team's streams (or of one) from now on; `initial` is
    * their status when it began, taken so that no change falls between the two.

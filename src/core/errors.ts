@@ -106,9 +106,3 @@ export class ServerShuttingDownError extends Failure {
   readonly code: FailureCode = 'UNAVAILABLE';
   override readonly name = 'ServerShuttingDownError';
 }
-
-/** The server does not offer this (yet): e.g. a method of a newer API. */
-export class UnimplementedError extends Failure {
-  override readonly name = 'UnimplementedError';
-  readonly code: FailureCode = 'UNIMPLEMENTED';
-}

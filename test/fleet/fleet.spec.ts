@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ActiveState, StreamServiceClient, type WatchStatusResponse } from '../../gen/lit/stream/v1/stream.js';
+import { ActionStatus, ActiveState, StreamServiceClient, type WatchStatusResponse } from '../../gen/lit/stream/v1/stream.js';
 import { waitFor } from '../integration/harness.js';
 import { as, TOKENS, type DaemonProcess, daemonArgv, DnsServer, FleetBed, launchDaemon, started, stopDaemon, ZONE } from './fleetBed.js';
 import { inNamespace } from './network.js';
@@ -110,6 +110,136 @@ describe('the fleet, through the gateway', () => {
   });
 });
 
+/** A unit file of its own that `systemctl enable` can act on: an [Install] section, as a user manager's. */
+const ENABLEABLE = '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=default.target\n';
+
+describe('Enable and Disable through the gateway', () => {
+  // feed-1 declares `boot`, feed-1 and feed-2 both `twice`: each a unit file of its own with an
+  // [Install] section, declared for these specs and gone after them.
+  const declaring = { boot: ['feed-1'], twice: ['feed-1', 'feed-2'] } as const;
+  const wantsLink = (host: string, stream: string) => join(bed.host(host).sandbox.unitDir, 'default.target.wants', `lit-stream-contoso@${stream}.service`);
+  const unitPath = (host: string, stream: string) => join(bed.host(host).sandbox.unitDir, `lit-stream-contoso@${stream}.service`);
+  const row = async (stream: string, host: string) => (await list()).streams.find((s) => s.name === stream && s.host === host);
+
+  beforeAll(async () => {
+    for (const [stream, hosts] of Object.entries(declaring)) {
+      for (const host of hosts) await bed.host(host).sandbox.writeUnit(`lit-stream-contoso@${stream}.service`, ENABLEABLE);
+    }
+    await Promise.all(['feed-1', 'feed-2'].map((host) => bed.host(host).sandbox.reload()));
+    await waitFor(async () => (await rows()).filter((r) => /^(boot|twice)@/.test(r)).length === 3, 15_000, 'boot and twice declared');
+  });
+
+  afterAll(async () => {
+    for (const [stream, hosts] of Object.entries(declaring)) {
+      for (const host of hosts) {
+        await rm(wantsLink(host, stream), { force: true });
+        await bed.host(host).sandbox.removeUnit(`lit-stream-contoso@${stream}.service`);
+      }
+    }
+    await Promise.all(['feed-1', 'feed-2'].map((host) => bed.host(host).sandbox.reload()));
+    await waitFor(async () => (await rows()).join() === EVERY_ROW.join(), 15_000, 'boot and twice gone');
+  });
+
+  it("enables the stream on the one host that declares it when no host is named, and shows it enabled in ListStreams, GetStatus and WatchStatus", async () => {
+    const watch = gateway.watchStatus({ team: 'contoso', name: 'boot', batchInitial: false }, as('bob'));
+    const seen: WatchStatusResponse[] = [];
+    watch.on('data', (message: WatchStatusResponse) => seen.push(message));
+    watch.on('error', () => undefined);
+    try {
+      await waitFor(() => seen.some((m) => m.status?.name === 'boot'), 10_000, 'the initial status of boot');
+      expect(seen[0]?.status).toMatchObject({ host: 'feed-1', unitFileState: 'disabled' });
+
+      const enabled = await call(gateway, gateway.enable, { team: 'contoso', name: 'boot' });
+      expect(enabled).toMatchObject({
+        status: ActionStatus.ACTION_STATUS_SUCCESS,
+        message: 'Stream enabled.',
+        changes: [{ type: 'symlink', path: wantsLink('feed-1', 'boot'), destination: unitPath('feed-1', 'boot') }],
+        stream: { name: 'boot', host: 'feed-1', unitFileState: 'enabled' },
+      });
+      // On feed-1's disk, as systemctl enable leaves it.
+      expect(await readlink(wantsLink('feed-1', 'boot'))).toBe(unitPath('feed-1', 'boot'));
+      expect((await row('boot', 'feed-1'))?.unitFileState).toBe('enabled');
+      const { status: boot } = await call(gateway, gateway.getStatus, { team: 'contoso', name: 'boot' });
+      expect(boot).toMatchObject({ host: 'feed-1', unitFileState: 'enabled' });
+      await waitFor(() => seen.some((m) => m.status?.host === 'feed-1' && m.status.unitFileState === 'enabled'), 10_000, 'the watch to say boot is enabled');
+
+      const disabled = await call(gateway, gateway.disable, { team: 'contoso', name: 'boot' });
+      expect(disabled).toMatchObject({
+        status: ActionStatus.ACTION_STATUS_SUCCESS,
+        message: 'Stream disabled.',
+        changes: [{ type: 'unlink', path: wantsLink('feed-1', 'boot') }],
+        stream: { name: 'boot', host: 'feed-1', unitFileState: 'disabled' },
+      });
+      expect(existsSync(wantsLink('feed-1', 'boot'))).toBe(false);
+      expect((await row('boot', 'feed-1'))?.unitFileState).toBe('disabled');
+      await waitFor(() => seen.at(-1)?.status?.unitFileState === 'disabled', 10_000, 'the watch to say boot is disabled');
+    } finally {
+      watch.cancel();
+    }
+  });
+
+  it('acts for the caller: the agent applies and audits the named caller, and a reader is refused at the gateway', async () => {
+    const feed1 = bed.host('feed-1');
+    await call(gateway, gateway.enable, { team: 'contoso', name: 'boot', host: 'feed-1' });
+    await call(gateway, gateway.disable, { team: 'contoso', name: 'boot', host: 'feed-1' });
+    for (const method of ['Enable', 'Disable']) {
+      const audited = (line: Record<string, unknown>) => line.msg === 'audit' && line.method === method && line.stream === 'boot';
+      await waitFor(() => feed1.agent!.lines.some(audited), 5_000, `the audit line of ${method}`);
+      expect(feed1.agent!.lines.find(audited)).toMatchObject({ identity: 'alice', gateway: 'gateway-1', outcome: 'SUCCESS' });
+    }
+    const reader = await refusal(gateway, gateway.enable, { team: 'contoso', name: 'boot' }, as('bob'));
+    expect(reader.code).toBe(status.PERMISSION_DENIED);
+    expect(existsSync(wantsLink('feed-1', 'boot'))).toBe(false);
+  });
+
+  it('enables and disables (now: started, stopped) on the host named a stream declared on two, and answers FAILED_PRECONDITION naming both without host', async () => {
+    for (const method of [gateway.enable, gateway.disable] as const) {
+      const ambiguous = await refusal(gateway, method as typeof gateway.enable, { team: 'contoso', name: 'twice' });
+      expect(ambiguous.code).toBe(status.FAILED_PRECONDITION);
+      expect(ambiguous.details).toContain('feed-1, feed-2');
+    }
+    expect([existsSync(wantsLink('feed-1', 'twice')), existsSync(wantsLink('feed-2', 'twice'))]).toEqual([false, false]);
+
+    const enabled = await call(gateway, gateway.enable, { team: 'contoso', name: 'twice', host: 'feed-2', now: true });
+    expect(enabled).toMatchObject({
+      status: ActionStatus.ACTION_STATUS_SUCCESS,
+      changes: [{ type: 'symlink', path: wantsLink('feed-2', 'twice') }],
+      jobResult: 'done',
+      stream: { host: 'feed-2', unitFileState: 'enabled', activeState: ActiveState.ACTIVE_STATE_ACTIVE },
+    });
+    expect(enabled.logs.every((line) => line.host === 'feed-2')).toBe(true);
+    expect([existsSync(wantsLink('feed-1', 'twice')), existsSync(wantsLink('feed-2', 'twice'))]).toEqual([false, true]);
+    expect((await bed.host('feed-2').unitState('twice')).ActiveState).toBe('active');
+    expect((await bed.host('feed-1').unitState('twice')).ActiveState).not.toBe('active');
+    expect([(await row('twice', 'feed-1'))?.unitFileState, (await row('twice', 'feed-2'))?.unitFileState]).toEqual(['disabled', 'enabled']);
+
+    const disabled = await call(gateway, gateway.disable, { team: 'contoso', name: 'twice', host: 'feed-2', now: true });
+    expect(disabled).toMatchObject({
+      status: ActionStatus.ACTION_STATUS_SUCCESS,
+      changes: [{ type: 'unlink', path: wantsLink('feed-2', 'twice') }],
+      jobResult: 'done',
+      stream: { host: 'feed-2', unitFileState: 'disabled' },
+    });
+    expect(existsSync(wantsLink('feed-2', 'twice'))).toBe(false);
+    expect((await bed.host('feed-2').unitState('twice')).ActiveState).not.toBe('active');
+    // ListRuns is routed as they are: the run the Enable started, on the host named.
+    expect((await refusal(gateway, gateway.listRuns, { team: 'contoso', name: 'twice', limit: 5 })).code).toBe(status.FAILED_PRECONDITION);
+    const { runs } = await call(gateway, gateway.listRuns, { team: 'contoso', name: 'twice', limit: 5, host: 'feed-2' });
+    expect(runs.map((run) => run.host)).toEqual(['feed-2']);
+  });
+
+  it("answers NOT_FOUND for a stream no host declares or a host not in the fleet, and relays a host's refusal with its code, the host named", async () => {
+    expect((await refusal(gateway, gateway.enable, { team: 'contoso', name: 'dogecoin' })).code).toBe(status.NOT_FOUND);
+    const stranger = await refusal(gateway, gateway.disable, { team: 'contoso', name: 'boot', host: 'feed-9' });
+    expect(stranger.code).toBe(status.NOT_FOUND);
+    expect(stranger.details).toContain("'feed-9'");
+    // feed-3's litecoin is declared by a symlink in the configuration directory: feed-3 refuses it.
+    const refused = await refusal(gateway, gateway.enable, { team: 'contoso', name: 'litecoin' });
+    expect(refused.code).toBe(status.FAILED_PRECONDITION);
+    expect(refused.details).toMatch(/^host 'feed-3': stream 'litecoin' of team 'contoso' cannot be enabled/);
+  });
+});
+
 describe('one host killed (SIGKILL)', () => {
   it('gives partial answers naming it in host_errors, UNAVAILABLE for what only it may have, then all again once it is back', async () => {
     const feed2 = bed.host('feed-2');
@@ -121,6 +251,11 @@ describe('one host killed (SIGKILL)', () => {
     const maybe = await refusal(gateway, gateway.getStatus, { team: 'contoso', name: 'ethereum' });
     expect(maybe.code).toBe(status.UNAVAILABLE);
     expect(maybe.details).toContain('feed-2');
+    for (const method of [gateway.enable, gateway.disable] as const) {
+      const unsure = await refusal(gateway, method as typeof gateway.enable, { team: 'contoso', name: 'ethereum' });
+      expect(unsure.code).toBe(status.UNAVAILABLE);
+      expect(unsure.details).toContain('feed-2');
+    }
     // `shared` is declared on feed-1 among the hosts that answer: it goes there.
     expect((await call(gateway, gateway.getStatus, { team: 'contoso', name: 'shared' })).status?.host).toBe('feed-1');
     // lit-streamctl lists what answered and names what did not: 0 with a warning; 69 when nothing answered.
