@@ -144,6 +144,8 @@ describe('a fleet gateway over two agents', () => {
     } finally {
       await feed2.sandbox.removeUnit(boot);
       await feed2.sandbox.reload();
+      // The specs after this one see the fleet without it: wait until the gateway does too.
+      await waitFor(async () => !(await list()).streams.some((s) => s.name === 'boot'), 10_000, 'boot to leave the fleet');
     }
   });
 
