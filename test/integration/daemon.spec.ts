@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { connectivityState, credentials, status } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hashToken } from '../../src/auth/index.js';
 import { callMetadata } from '../../clients/typescript/src/index.js';
 import { EmbeddedSystemd } from '../../src/dev/embeddedSystemd.js';
@@ -17,6 +17,8 @@ function launch(args: string[]): { child: ChildProcess; lines: Record<string, un
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/daemon/cli.ts', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   const lines: Record<string, unknown>[] = [];
   createInterface({ input: child.stdout }).on('line', (line) => lines.push(JSON.parse(line)));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -34,6 +36,17 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await sandbox?.shutdown();
+});
+/** Daemons still running after their spec: one that failed before it stopped its daemon left it. */
+const running = new Set<ChildProcess>();
+afterEach(async () => {
+  await Promise.all(
+    [...running].map((child) => {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      return exited;
+    }),
+  );
 });
 
 describe('lit-streamd, the command', () => {
