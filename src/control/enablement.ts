@@ -1,5 +1,5 @@
 import { dirname } from 'node:path';
-import { StreamNotEnableableError } from '../core/errors.js';
+import { Failure, StreamNotEnableableError, UnitFilesRefusedError } from '../core/errors.js';
 import type { UnitFileChange } from '../core/status.js';
 import type { StreamRef } from '../core/streamRef.js';
 import type { UnitNaming } from '../core/unitNaming.js';
@@ -42,7 +42,7 @@ export interface UnitFileOutcome {
  */
 export async function enableUnitFile(sources: UnitFileSources, ref: StreamRef, unit: string, file: DeclaringFile): Promise<UnitFileOutcome> {
   await refuseAliasInConfigDirectory(sources, ref, unit, file, 'enable');
-  const { carriesInstallInfo, changes } = await sources.systemd.enableUnitFiles([unit], false, false);
+  const { carriesInstallInfo, changes } = await refusedAs('enable', unit, () => sources.systemd.enableUnitFiles([unit], false, false));
   if (!carriesInstallInfo) {
     const where = file.symlink ? `the team's template ${sources.naming.templateOf(ref.team)}` : file.path;
     throw new StreamNotEnableableError(
@@ -50,8 +50,8 @@ export async function enableUnitFile(sources: UnitFileSources, ref: StreamRef, u
         `Add one that says what starts it at boot: "[Install]\nWantedBy=${BOOT_TARGET[sources.scope]}"`,
     );
   }
-  await sources.systemd.reload();
   const made = onDisk(changes);
+  await reloadAfter('enable', made, sources);
   return { changes: made, message: made.length > 0 ? 'Stream enabled.' : 'Stream was already enabled.' };
 }
 
@@ -62,8 +62,8 @@ export async function enableUnitFile(sources: UnitFileSources, ref: StreamRef, u
  */
 export async function disableUnitFile(sources: UnitFileSources, ref: StreamRef, unit: string, file: DeclaringFile): Promise<UnitFileOutcome> {
   await refuseAliasInConfigDirectory(sources, ref, unit, file, 'disable');
-  const changes = onDisk(await sources.systemd.disableUnitFiles([unit], false));
-  await sources.systemd.reload();
+  const changes = onDisk(await refusedAs('disable', unit, () => sources.systemd.disableUnitFiles([unit], false)));
+  await reloadAfter('disable', changes, sources);
   return { changes, message: changes.length > 0 ? 'Stream disabled.' : 'Stream was not enabled.' };
 }
 
@@ -85,6 +85,51 @@ async function refuseAliasInConfigDirectory(sources: UnitFileSources, ref: Strea
       `and systemd's DisableUnitFiles removes every symlink named ${unit} there, its declaration too. ` +
       `Declare it by a regular file there, or by the symlink in another directory of the unit search path (e.g. /usr/local/lib/systemd/system for the system manager, ~/.local/share/systemd/user for a user manager)`,
   );
+}
+
+/** Where an operator reads what Enable and Disable need from polkit, and what granting it risks. */
+const POLKIT_DOCS = 'docs/security.md, "Enable and Disable under the system manager"';
+
+/** Whether systemd refused the server's user (under a system manager: polkit said no). */
+function isRefusal(error: unknown): error is Failure {
+  return error instanceof Failure && error.code === 'PERMISSION_DENIED';
+}
+
+/**
+ * `change`, with a refusal told as what it is: the host's polkit rule does not let the server
+ * change unit files (deploy/50-lit-stream.rules refuses manage-unit-files, which names no unit:
+ * granting it grants every unit file), and what the operator can do instead.
+ */
+async function refusedAs<T>(verb: 'enable' | 'disable', unit: string, change: () => Promise<T>): Promise<T> {
+  try {
+    return await change();
+  } catch (error) {
+    if (!isRefusal(error)) throw error;
+    throw new UnitFilesRefusedError(
+      `this host's polkit rule does not allow lit-streamd to ${verb} unit files, so nothing was changed (${error.details}). ` +
+        `Run \`systemctl ${verb} ${unit}\` on the host, or grant it with the rule in ${POLKIT_DOCS}, after reading what that rule risks`,
+      error.code,
+    );
+  }
+}
+
+/**
+ * The daemon-reload systemctl does after enabling or disabling. Refused, the caller is told that the
+ * change is on disk (it takes effect at the next boot or daemon-reload) and why systemd was not
+ * reloaded.
+ */
+async function reloadAfter(verb: 'enable' | 'disable', made: readonly UnitFileChange[], sources: UnitFileSources): Promise<void> {
+  try {
+    await sources.systemd.reload();
+  } catch (error) {
+    if (!isRefusal(error)) throw error;
+    const done = made.length > 0 ? `the stream's unit file was ${verb}d (${made.map((change) => `${change.type} ${change.path}`).join(', ')})` : 'nothing had to change';
+    throw new UnitFilesRefusedError(
+      `${done}, but this host's polkit rule does not allow lit-streamd to reload systemd, as systemctl ${verb} does next (${error.details}); ` +
+        `the change takes effect at the next boot or daemon-reload. Run \`systemctl daemon-reload\` on the host, or grant reload-daemon with the rule in ${POLKIT_DOCS}`,
+      error.code,
+    );
+  }
 }
 
 /** The changes that touched the disk; systemd also reports notices (e.g. `masked`) that change nothing. */

@@ -70,6 +70,20 @@ export class StreamNotEnableableError extends Failure {
   override readonly name = 'StreamNotEnableableError';
 }
 
+/**
+ * systemd refused to change the stream's unit files, or to reload after, for the server's own user:
+ * under a system manager, the host's polkit rule does not grant it. The code is the refusal's own.
+ */
+export class UnitFilesRefusedError extends Failure {
+  override readonly name = 'UnitFilesRefusedError';
+  constructor(
+    message: string,
+    readonly code: FailureCode,
+  ) {
+    super(message);
+  }
+}
+
 /** The caller's deadline passed while we were waiting on systemd. */
 export class DeadlineExceededError extends Failure {
   readonly code: FailureCode = 'DEADLINE_EXCEEDED';

@@ -47,6 +47,22 @@ const CODE_OF_DBUS_ERROR: Readonly<Record<string, FailureCode>> = {
   [DBusErrorNames.limitsExceeded]: 'RESOURCE_EXHAUSTED',
 };
 
+/**
+ * The polkit action systemd's system manager asks about before it runs each method the adapter
+ * calls for an unprivileged caller (org.freedesktop.systemd1(5), "Security"; systemd's
+ * src/core/dbus.c, bus_verify_*_async): `manage-units` with the details `unit` and `verb`;
+ * `manage-unit-files` and `reload-daemon` with no details at all, so a polkit rule cannot tell
+ * one unit file from another. A user manager asks polkit nothing of its own user.
+ */
+const POLKIT_ACTION_OF_METHOD: Readonly<Record<string, string>> = {
+  StartUnit: 'org.freedesktop.systemd1.manage-units',
+  StopUnit: 'org.freedesktop.systemd1.manage-units',
+  RestartUnit: 'org.freedesktop.systemd1.manage-units',
+  EnableUnitFiles: 'org.freedesktop.systemd1.manage-unit-files',
+  DisableUnitFiles: 'org.freedesktop.systemd1.manage-unit-files',
+  Reload: 'org.freedesktop.systemd1.reload-daemon',
+};
+
 /** systemd (or the bus) answered a method call with a D-Bus error, e.g.
  *  `org.freedesktop.systemd1.UnitMasked` or `org.freedesktop.DBus.Error.AccessDenied`. */
 export class SystemdCallError extends Failure {
@@ -61,8 +77,17 @@ export class SystemdCallError extends Failure {
     this.code = CODE_OF_DBUS_ERROR[dbusErrorName] ?? 'INTERNAL';
   }
 
+  /**
+   * The polkit action systemd asked about, when this is a refusal (PERMISSION_DENIED) of a method
+   * that systemd guards with one; undefined otherwise.
+   */
+  get polkitAction(): string | undefined {
+    return this.code === 'PERMISSION_DENIED' ? POLKIT_ACTION_OF_METHOD[this.method] : undefined;
+  }
+
   override get details(): string {
-    return `systemd refused ${this.method}: ${this.dbusMessage} (${this.dbusErrorName})`;
+    const polkit = this.polkitAction === undefined ? '' : `; systemd asks polkit for ${this.polkitAction}`;
+    return `systemd refused ${this.method}: ${this.dbusMessage} (${this.dbusErrorName}${polkit})`;
   }
 }
 

@@ -70,6 +70,44 @@ const CASES: readonly Case[] = [
   { title: "lit-stream asking for another service's action", user: 'lit-stream', action: 'org.freedesktop.policykit.exec', answer: Result.NOT_HANDLED },
 ];
 
+/**
+ * The opt-in rule for Enable and Disable, as docs/security.md shows it (the one place it is written):
+ * the ```js block that names 49-lit-stream-unit-files.rules.
+ */
+const SECURITY_DOC = fileURLToPath(new URL('../../docs/security.md', import.meta.url));
+const OPT_IN_FILE = '49-lit-stream-unit-files.rules';
+
+async function optInRule(): Promise<string> {
+  const blocks = [...(await readFile(SECURITY_DOC, 'utf8')).matchAll(/```js\n([\s\S]*?)```/g)].map((match) => match[1]!);
+  const rule = blocks.filter((block) => block.includes(OPT_IN_FILE));
+  if (rule.length !== 1) throw new Error(`docs/security.md should show ${OPT_IN_FILE} in one js block, found ${rule.length}`);
+  return rule[0]!;
+}
+
+/** The two files together, as polkitd reads them: 49- first. What changes, and what must not. */
+const WITH_OPT_IN: readonly Case[] = [
+  ...['manage-unit-files', 'reload-daemon'].map(
+    (action): Case => ({ title: `systemd's ${action}, granted`, user: 'lit-stream', action: `org.freedesktop.systemd1.${action}`, answer: Result.YES }),
+  ),
+  { title: "systemd's set-environment, still refused", user: 'lit-stream', action: 'org.freedesktop.systemd1.set-environment', answer: Result.NO },
+  allowed('lit-stream-contoso@x.service', 'start'),
+  refused('another service, still', 'ssh.service', 'start'),
+  refused('verb kill, still', 'lit-stream-contoso@x.service', 'kill'),
+  { title: 'another user, unit files', user: 'nobody', action: 'org.freedesktop.systemd1.manage-unit-files', answer: Result.NOT_HANDLED },
+  { title: "lit-stream asking for another service's action, still", user: 'lit-stream', action: 'org.freedesktop.policykit.exec', answer: Result.NOT_HANDLED },
+];
+
+/**
+ * What polkitd adds to the rules' answers: systemd's policy says manage-unit-files implies
+ * manage-units (org.freedesktop.policykit.imply), and polkitd grants an implied action to whoever
+ * holds the implying one, before any rule is asked. The opt-in rule declines the implied checks
+ * that name a unit (WITH_OPT_IN holds them refused); one that names none is granted: the hole
+ * docs/security.md states.
+ */
+const IMPLIED_BY_OPT_IN: readonly Case[] = [
+  { title: 'manage-units naming no unit (a manager-wide call such as StartTransientUnit): granted by implication', user: 'lit-stream', action: MANAGE_UNITS, answer: Result.YES },
+];
+
 type Rule = (action: { id: string; lookup(key: string): string | undefined }, subject: { user: string }) => Answer | undefined;
 
 /** The rules the file adds, run as polkitd runs them: a script calling polkit.addRule. */
@@ -127,7 +165,7 @@ describe('deploy/50-lit-stream.rules', () => {
 
     beforeAll(async () => {
       work = await mkdtemp(join(tmpdir(), 'lit-stream-polkit-'));
-      ({ answers, log } = await askPolkitd(work, source, CASES));
+      ({ answers, log } = await askPolkitd(work, { '50-lit-stream.rules': source }, CASES));
     }, 30_000);
     afterAll(async () => {
       if (work) await rm(work, { recursive: true, force: true });
@@ -138,6 +176,51 @@ describe('deploy/50-lit-stream.rules', () => {
 
     it.each(CASES.map((c, index) => [c.title, c, index] as const))('%s', (_, c, index) => {
       expect(answers[index], log).toBe(EXIT_STATUS.get(c.answer));
+    });
+  });
+});
+
+describe(`the opt-in ${OPT_IN_FILE} of docs/security.md, in front of deploy/50-lit-stream.rules`, () => {
+  let optIn: string;
+  let shipped: string;
+
+  beforeAll(async () => {
+    [optIn, shipped] = await Promise.all([optInRule(), readFile(RULES, 'utf8')]);
+  });
+
+  it('is plain ES5 too, and sorts before the shipped rule (which refuses what it grants)', () => {
+    expect(optIn.replace(/^\s*\/\/.*$/gm, '')).not.toMatch(/=>|\blet\b|\bconst\b|\bclass\b|`/);
+    expect([OPT_IN_FILE, '50-lit-stream.rules'].sort()[0]).toBe(OPT_IN_FILE);
+  });
+
+  describe('with a stand-in polkit (node:vm): the first answer in file-name order', () => {
+    it.each(WITH_OPT_IN.map((c) => [c.title, c] as const))('%s', (_, c) => {
+      const rules = [...loadRules(optIn), ...loadRules(shipped)];
+      const details: Record<string, string | undefined> = { unit: c.unit, verb: c.verb };
+      let answer: Answer | undefined;
+      for (const rule of rules) {
+        answer = rule({ id: c.action, lookup: (key) => details[key] }, { user: c.user }) ?? undefined;
+        if (answer !== undefined) break;
+      }
+      expect(answer ?? null).toBe(c.answer);
+    });
+  });
+
+  describe.skipIf(polkitdMissing !== undefined)(`in polkitd itself${polkitdMissing ? ` (skipped: ${polkitdMissing})` : ''}`, () => {
+    let answers: number[];
+    let log: string;
+    let work: string;
+
+    beforeAll(async () => {
+      work = await mkdtemp(join(tmpdir(), 'lit-stream-polkit-'));
+      ({ answers, log } = await askPolkitd(work, { [OPT_IN_FILE]: optIn, '50-lit-stream.rules': shipped }, [...WITH_OPT_IN, ...IMPLIED_BY_OPT_IN]));
+    }, 30_000);
+    afterAll(async () => {
+      if (work) await rm(work, { recursive: true, force: true });
+    });
+
+    it.each([...WITH_OPT_IN, ...IMPLIED_BY_OPT_IN].map((c, index) => [c.title, c, index] as const))('%s', (_, c, index) => {
+      expect(answers[index], log).toBe(new Map<Answer, number>([[Result.YES, 0], [Result.NO, 1], [Result.NOT_HANDLED, 2]]).get(c.answer));
     });
   });
 });
@@ -162,12 +245,12 @@ async function missingForPolkitd(): Promise<string | undefined> {
  * are `sleep` processes running as lit-stream and as nobody. The PID namespace ends every process
  * when the script exits.
  */
-async function askPolkitd(work: string, rules: string, cases: readonly Case[]): Promise<{ answers: number[]; log: string }> {
+async function askPolkitd(work: string, rules: Readonly<Record<string, string>>, cases: readonly Case[]): Promise<{ answers: number[]; log: string }> {
   // polkitd drops to its own user (polkitd), which must reach the bus socket in here.
   await chmod(work, 0o755);
   await mkdir(join(work, 'rules.d'));
   await mkdir(join(work, 'services'));
-  await writeFile(join(work, 'rules.d', '50-lit-stream.rules'), rules);
+  for (const [file, source] of Object.entries(rules)) await writeFile(join(work, 'rules.d', file), source);
   await writeFile(join(work, 'passwd'), `${await readFile('/etc/passwd', 'utf8')}lit-stream:x:61999:61999:lit-stream control plane:/:/usr/sbin/nologin\n`);
   await writeFile(join(work, 'group'), `${await readFile('/etc/group', 'utf8')}lit-stream:x:61999:\n`);
   await writeFile(

@@ -75,6 +75,8 @@ export class FakeSystemd extends OnCurrentSession implements ControlView {
   private holding = false;
   /** Its unit search path (the Manager's UnitPath). */
   unitPath: string[] = [...UNIT_PATH];
+  /** Methods systemd answers with an error instead (e.g. `EnableUnitFiles` refused as polkit refuses it), by name. */
+  readonly refusals = new Map<string, Error>();
   /** How each job ends when it is left to finish by itself; by default as systemd's would on a healthy worker. */
   outcome: (job: FakeJob, unit: Readonly<Record<string, unknown>>) => JobEnd = defaultOutcome;
 
@@ -221,6 +223,8 @@ export class FakeSystemd extends OnCurrentSession implements ControlView {
   read(session: FakeSession, call: string, unit: string | undefined): FakeUnit | undefined {
     if (session !== this.current) throw new BusUnavailableError('the session ended');
     this.calls.push(unit === undefined ? call : `${call} ${unit}`);
+    const refusal = this.refusals.get(call);
+    if (refusal) throw refusal;
     return unit === undefined ? undefined : this.unit(unit);
   }
 

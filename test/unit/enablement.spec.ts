@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ManagerScope } from '../../src/control/enablement.js';
 import { StreamController } from '../../src/control/streamController.js';
-import { DeadlineExceededError, StreamMaskedError, StreamNotDeclaredError, StreamNotEnableableError, StreamUndeclaredError } from '../../src/core/errors.js';
+import { DeadlineExceededError, StreamMaskedError, StreamNotDeclaredError, StreamNotEnableableError, StreamUndeclaredError, UnitFilesRefusedError } from '../../src/core/errors.js';
 import type { EnablementResult, StreamSummary } from '../../src/core/status.js';
+import { DBusErrorNames, SystemdCallError } from '../../src/systemd/errors.js';
 import { persistentConfigDirectory } from '../../src/systemd/unitPaths.js';
 import { CLD_EXITED, CONFIG_DIR, FakeSystemd } from '../support/fakeSystemd.js';
 
@@ -207,5 +208,65 @@ describe("the configuration directory in systemd's unit search path", () => {
     ['none', ['/run/systemd/generator', '/run/systemd/generator.late'], undefined],
   ])('of %s', (_who, unitPath, expected) => {
     expect(persistentConfigDirectory(unitPath)).toBe(expected);
+  });
+});
+
+/**
+ * Under a system manager, systemd asks polkit before EnableUnitFiles/DisableUnitFiles
+ * (`manage-unit-files`) and Reload (`reload-daemon`) for lit-streamd's user, and
+ * deploy/50-lit-stream.rules says no: systemd answers AccessDenied (a rule's NO), or
+ * InteractiveAuthorizationRequired (no rule, the action's default asks for a password).
+ */
+describe("Enable and Disable where the host's polkit rule refuses unit files", () => {
+  const refusal = (method: string, name: string = DBusErrorNames.accessDenied) => new SystemdCallError(method, name, 'Access denied');
+
+  it.each([DBusErrorNames.accessDenied, DBusErrorNames.interactiveAuthorizationRequired])(
+    'answers PERMISSION_DENIED saying the rule does not allow enabling unit files, what to do, and where it is documented (%s); nothing changed, nothing started',
+    async (name) => {
+      const { systemd, controller } = setup();
+      systemd.refusals.set('EnableUnitFiles', refusal('EnableUnitFiles', name));
+      const refused = await controller.enable(REF, { now: true }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(refused).toBeInstanceOf(UnitFilesRefusedError);
+      expect(refused).toMatchObject({ code: 'PERMISSION_DENIED' });
+      const { message } = refused as UnitFilesRefusedError;
+      expect(message).toMatch(/^this host's polkit rule does not allow lit-streamd to enable unit files, so nothing was changed \(systemd refused EnableUnitFiles: /);
+      expect(message).toContain(`${name}; systemd asks polkit for org.freedesktop.systemd1.manage-unit-files`);
+      expect(message).toContain(`Run \`systemctl enable ${UNIT}\` on the host`);
+      expect(message).toContain('docs/security.md, "Enable and Disable under the system manager"');
+      expect(written(systemd)).toEqual([`EnableUnitFiles ${UNIT}`]);
+      expect(systemd.sent).toEqual([]);
+    },
+  );
+
+  it('answers PERMISSION_DENIED for Disable the same way, and stops nothing', async () => {
+    const { systemd, controller } = setup();
+    systemd.refusals.set('DisableUnitFiles', refusal('DisableUnitFiles'));
+    await expect(controller.disable(REF, { now: true })).rejects.toMatchObject({
+      code: 'PERMISSION_DENIED',
+      message: expect.stringMatching(/^this host's polkit rule does not allow lit-streamd to disable unit files, so nothing was changed .*Run `systemctl disable lit-stream-contoso@bitcoin\.service` on the host/),
+    });
+    expect(written(systemd)).toEqual([`DisableUnitFiles ${UNIT}`]);
+    expect(systemd.sent).toEqual([]);
+  });
+
+  it('says what is on disk when only the daemon-reload after it is refused', async () => {
+    const { systemd, controller } = setup();
+    systemd.refusals.set('Reload', refusal('Reload'));
+    const refused = (await controller.enable(REF).catch((error: unknown) => error)) as UnitFilesRefusedError;
+    expect(refused).toBeInstanceOf(UnitFilesRefusedError);
+    expect(refused.code).toBe('PERMISSION_DENIED');
+    expect(refused.message).toMatch(new RegExp(`^the stream's unit file was enabled \\(symlink ${WANTS}\\), but this host's polkit rule does not allow lit-streamd to reload systemd, as systemctl enable does next `));
+    expect(refused.message).toContain('systemd asks polkit for org.freedesktop.systemd1.reload-daemon)); the change takes effect at the next boot or daemon-reload.');
+    expect(written(systemd)).toEqual([`EnableUnitFiles ${UNIT}`, 'Reload']);
+  });
+
+  it("passes on systemd's other errors as they are", async () => {
+    const { systemd, controller } = setup();
+    const lost = new SystemdCallError('EnableUnitFiles', DBusErrorNames.noReply, 'no reply within 25000 ms');
+    systemd.refusals.set('EnableUnitFiles', lost);
+    await expect(controller.enable(REF)).rejects.toBe(lost);
   });
 });

@@ -9,7 +9,9 @@ import {
   StreamUndeclaredError,
 } from '../../src/core/errors.js';
 import { toGrpcStatus } from '../../src/rpc/grpcStatus.js';
-import { BusUnavailableError, SystemdCallError } from '../../src/systemd/errors.js';
+import { StreamController } from '../../src/control/streamController.js';
+import { BusUnavailableError, DBusErrorNames, SystemdCallError } from '../../src/systemd/errors.js';
+import { FakeSystemd } from '../support/fakeSystemd.js';
 
 describe('what a gRPC caller sees for each failure', () => {
   it.each([
@@ -54,6 +56,37 @@ describe('what a gRPC caller sees for each failure', () => {
     expect(result.details).toContain('StartUnit');
     expect(result.details).toContain('Access denied by policy');
     expect(result.details).toContain('org.freedesktop.DBus.Error.AccessDenied');
+  });
+
+  it.each([
+    ['StartUnit', 'org.freedesktop.systemd1.manage-units'],
+    ['StopUnit', 'org.freedesktop.systemd1.manage-units'],
+    ['RestartUnit', 'org.freedesktop.systemd1.manage-units'],
+    ['EnableUnitFiles', 'org.freedesktop.systemd1.manage-unit-files'],
+    ['DisableUnitFiles', 'org.freedesktop.systemd1.manage-unit-files'],
+    ['Reload', 'org.freedesktop.systemd1.reload-daemon'],
+  ])('names the polkit action systemd asked about when it refused %s (%s)', (method, action) => {
+    for (const name of [DBusErrorNames.accessDenied, DBusErrorNames.interactiveAuthorizationRequired]) {
+      const refused = new SystemdCallError(method, name, 'Access denied');
+      expect(refused.polkitAction).toBe(action);
+      expect(toGrpcStatus(refused)).toMatchObject({ code: status.PERMISSION_DENIED, details: `systemd refused ${method}: Access denied (${name}; systemd asks polkit for ${action})` });
+    }
+    // Not a refusal: no polkit action is involved.
+    expect(new SystemdCallError(method, DBusErrorNames.noReply, 'no reply').polkitAction).toBeUndefined();
+  });
+
+  it("reports an Enable the host's polkit rule refuses as PERMISSION_DENIED saying so, with what to do and where to read it", async () => {
+    const systemd = new FakeSystemd();
+    systemd.declare('bitcoin');
+    systemd.refusals.set('EnableUnitFiles', new SystemdCallError('EnableUnitFiles', DBusErrorNames.accessDenied, 'Access denied'));
+    const controller = new StreamController(systemd, systemd.naming, systemd, { settleMs: 0, scope: 'system' });
+    const result = toGrpcStatus(await controller.enable({ team: 'contoso', name: 'bitcoin' }).catch((error: unknown) => error));
+    expect(result.code).toBe(status.PERMISSION_DENIED);
+    expect(result.details).toBe(
+      "this host's polkit rule does not allow lit-streamd to enable unit files, so nothing was changed " +
+        '(systemd refused EnableUnitFiles: Access denied (org.freedesktop.DBus.Error.AccessDenied; systemd asks polkit for org.freedesktop.systemd1.manage-unit-files)). ' +
+        'Run `systemctl enable lit-stream-contoso@bitcoin.service` on the host, or grant it with the rule in docs/security.md, "Enable and Disable under the system manager", after reading what that rule risks',
+    );
   });
 
   it('reports an unknown D-Bus error as INTERNAL, keeping systemd’s message', () => {
