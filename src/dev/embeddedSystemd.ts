@@ -14,6 +14,8 @@ const SYSTEMD = '/usr/lib/systemd/systemd';
 /** The directory of this package (the one with package.json), from src/ and from dist/src/ alike. */
 const PACKAGE_ROOT = packageRoot(dirname(fileURLToPath(import.meta.url)));
 const JOURNALD = '/usr/lib/systemd/systemd-journald';
+/** What `dbus-daemon --session` reads (dbus-daemon(1)): the sandbox's bus, activated by its manager. */
+const SESSION_BUS_CONF = '/usr/share/dbus-1/session.conf';
 
 /**
  * journald.conf(5) for the sandbox's journal, as a drop-in in /run/systemd/journald.conf.d: kept in
@@ -52,12 +54,15 @@ RateLimitBurst=${rateLimit ? rateLimit.burst : 0}
  *   onto /run/log/journal, systemd-journald started in a cgroup of its own, and the manager told to
  *   log to it (SYSTEMD_LOG_TARGET=journal): services' stdout/stderr and the manager's lines about
  *   each unit land there, readable from outside with `journalctl --directory`.
+ * - With a bus policy, the session bus configuration (/usr/share/dbus-1/session.conf, which the
+ *   bus the manager activates reads) is replaced by a copy that includes it.
  * Then the shell joins the manager's cgroups and becomes systemd.
  * $1 journal directory, $2 journald's cgroup.procs files, $3 the manager's (colon-separated), $4
- * journald's drop-in (a file in the sandbox's directory), then the paths to keep visible.
+ * journald's drop-in (a file in the sandbox's directory), $5 the bus configuration or '', then the
+ * paths to keep visible.
  */
 const LAUNCH = `set -e
-journal="$1"; journald_procs="$2"; manager_procs="$3"; journald_conf="$4"; shift 4
+journal="$1"; journald_procs="$2"; manager_procs="$3"; journald_conf="$4"; session_conf="$5"; shift 5
 if [ -d /run/systemd ]; then mount -t tmpfs -o mode=0755 tmpfs /run/systemd; else mount -t tmpfs -o mode=0755 tmpfs /run; fi
 mkdir -p /run/systemd/system /run/systemd/journald.conf.d /run/systemd/host-tmp
 for tmp in /tmp /var/tmp; do
@@ -70,6 +75,7 @@ for tmp in /tmp /var/tmp; do
   umount /run/systemd/host-tmp
 done
 rmdir /run/systemd/host-tmp
+[ -z "$session_conf" ] || mount --bind "$session_conf" ${SESSION_BUS_CONF}
 cp "$journald_conf" /run/systemd/journald.conf.d/embedded.conf
 mkdir -p /run/log
 mount -t tmpfs -o mode=0755 tmpfs /run/log
@@ -130,12 +136,29 @@ export interface EmbeddedSystemdOptions {
   readonly disk?: string;
   /** journald's rate limit (RateLimitIntervalSec=, RateLimitBurst=); default none (see journaldConf). */
   readonly journaldRateLimit?: JournaldRateLimit;
+  /**
+   * `<policy>` elements added to the sandbox's bus configuration (dbus-daemon(1), "policy"), e.g.
+   * `<policy context="mandatory"><deny send_member="EnableUnitFiles"/></policy>`: the bus then
+   * answers such a call with org.freedesktop.DBus.Error.AccessDenied, as systemd answers a call
+   * polkit refuses.
+   */
+  readonly busPolicy?: string;
 }
 
 /** At most `burst` messages per `intervalMs` per system unit; journald drops the rest and says so. */
 export interface JournaldRateLimit {
   readonly intervalMs: number;
   readonly burst: number;
+}
+
+/** The session bus configuration with `policy` added last (so it overrides), in the sandbox's directory. */
+async function writeSessionConf(root: string, policy: string): Promise<string> {
+  const path = join(root, 'session.conf');
+  const original = readFileSync(SESSION_BUS_CONF, 'utf8');
+  const end = original.lastIndexOf('</busconfig>');
+  if (end < 0) throw new Error(`${SESSION_BUS_CONF} has no </busconfig>`);
+  await writeFile(path, `${original.slice(0, end)}${policy}\n${original.slice(end)}`);
+  return path;
 }
 
 /**
@@ -233,7 +256,8 @@ export class EmbeddedSystemd {
     const visible = [root, ...(disk === root ? [] : [disk]), ...(options.visiblePaths ?? [PACKAGE_ROOT])];
     const journaldConfPath = join(root, 'journald.conf');
     await writeFile(journaldConfPath, journaldConf(options.journaldRateLimit));
-    const launchArgs = [join(root, 'journal'), procs(journaldCgroups), procs(managerCgroups), journaldConfPath, ...visible];
+    const sessionConf = options.busPolicy === undefined ? '' : await writeSessionConf(root, options.busPolicy);
+    const launchArgs = [join(root, 'journal'), procs(journaldCgroups), procs(managerCgroups), journaldConfPath, sessionConf, ...visible];
     const [command, ...prefixArgs] = [...(options.launchPrefix ?? []), 'unshare'];
     const child = spawn(command, [...prefixArgs, '-m', '--propagation', 'private', '/bin/sh', '-c', LAUNCH, 'launch', ...launchArgs], {
       env,
