@@ -4,6 +4,7 @@ import type { UnitFileChange } from '../core/status.js';
 import type { StreamRef } from '../core/streamRef.js';
 import type { UnitNaming } from '../core/unitNaming.js';
 import type { UnitFileChange as SystemdChange } from '../systemd/manager.js';
+import { readInstallSettings } from '../systemd/installSection.js';
 import { persistentConfigDirectory } from '../systemd/unitPaths.js';
 import type { Declaration } from './declarations.js';
 import type { UnitFileWrites, UnitReads } from './systemdPort.js';
@@ -19,7 +20,7 @@ export type ManagerScope = 'system' | 'user';
 export const BOOT_TARGET: Record<ManagerScope, string> = { system: 'multi-user.target', user: 'default.target' };
 
 export interface UnitFileSources {
-  readonly systemd: Pick<UnitReads, 'getManagerProperty'> & UnitFileWrites;
+  readonly systemd: Pick<UnitReads, 'getManagerProperty' | 'getUnitProperties'> & UnitFileWrites;
   readonly naming: UnitNaming;
   readonly scope: ManagerScope;
 }
@@ -42,6 +43,7 @@ export interface UnitFileOutcome {
  */
 export async function enableUnitFile(sources: UnitFileSources, ref: StreamRef, unit: string, file: DeclaringFile): Promise<UnitFileOutcome> {
   await refuseAliasInConfigDirectory(sources, ref, unit, file, 'enable');
+  await refuseInstallBeyondTheUnit(sources, ref, unit, file, 'enable');
   const { carriesInstallInfo, changes } = await refusedAs('enable', unit, () => sources.systemd.enableUnitFiles([unit], false, false));
   if (!carriesInstallInfo) {
     const where = file.symlink ? `the team's template ${sources.naming.templateOf(ref.team)}` : file.path;
@@ -62,6 +64,7 @@ export async function enableUnitFile(sources: UnitFileSources, ref: StreamRef, u
  */
 export async function disableUnitFile(sources: UnitFileSources, ref: StreamRef, unit: string, file: DeclaringFile): Promise<UnitFileOutcome> {
   await refuseAliasInConfigDirectory(sources, ref, unit, file, 'disable');
+  await refuseInstallBeyondTheUnit(sources, ref, unit, file, 'disable');
   const changes = onDisk(await refusedAs('disable', unit, () => sources.systemd.disableUnitFiles([unit], false)));
   await reloadAfter('disable', changes, sources);
   return { changes, message: changes.length > 0 ? 'Stream disabled.' : 'Stream was not enabled.' };
@@ -130,6 +133,37 @@ async function reloadAfter(verb: 'enable' | 'disable', made: readonly UnitFileCh
       error.code,
     );
   }
+}
+
+/** [Install] settings that name units other than the one enabled: systemctl enables (and disables) those with it. */
+const BEYOND_THE_UNIT: ReadonlySet<string> = new Set(['Also', 'Alias']);
+
+/**
+ * EnableUnitFiles and DisableUnitFiles act on more than the unit named when its [Install] section
+ * says so (systemd.unit(5)): `Also=` enables or disables the units it lists with it, `Alias=`
+ * creates or removes symlinks of other names to it in the configuration directory — another team's
+ * unit, or any unit at all. systemd 252 reads the section from the unit file and from its drop-ins
+ * (the unit's DropInPaths: a drop-in's `Also=` is followed too). The server touches no unit but the
+ * stream's own, so a stream whose file, template or drop-ins have either is neither enabled nor
+ * disabled: FAILED_PRECONDITION, before anything changes. A file this process cannot read is left
+ * to systemd.
+ */
+async function refuseInstallBeyondTheUnit(sources: UnitFileSources, ref: StreamRef, unit: string, file: DeclaringFile, verb: 'enable' | 'disable'): Promise<void> {
+  if (file.masked) return;
+  const dropIns = (await sources.systemd.getUnitProperties(unit)).DropInPaths;
+  const paths = [file.path, ...(Array.isArray(dropIns) ? (dropIns as unknown[]).filter((path): path is string => typeof path === 'string') : [])];
+  const beyond: string[] = [];
+  for (const path of paths) {
+    for (const { key, value } of (await readInstallSettings(path)) ?? []) {
+      if (BEYOND_THE_UNIT.has(key)) beyond.push(`${key}=${value}`);
+    }
+  }
+  if (beyond.length === 0) return;
+  const where = file.symlink ? `the team's template ${sources.naming.templateOf(ref.team)}` : file.path;
+  throw new StreamNotEnableableError(
+    `stream '${ref.name}' of team '${ref.team}' cannot be ${verb}d: its [Install] section names other units (${beyond.join(', ')}), ` +
+      `which systemd would ${verb} with it, and lit-streamd touches no unit but the stream's own. Remove Also= and Alias= from ${where} and its drop-ins`,
+  );
 }
 
 /** The changes that touched the disk; systemd also reports notices (e.g. `masked`) that change nothing. */

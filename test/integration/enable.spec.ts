@@ -1,4 +1,4 @@
-import { lstat, mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
@@ -25,6 +25,13 @@ const UNITS: Record<string, FixtureUnit> = {
   'lit-stream-contoso@bare.service': '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n',
   'lit-stream-contoso@aliased.service': { link: 'lit-stream-contoso@.service' },
   'lit-stream-contoso@masked.service': { link: '/dev/null' },
+  // [Install] sections that reach beyond the stream: another team's unit enabled with it (Also=,
+  // in the file or a drop-in), or a name of another team's made for it (Alias=).
+  'lit-stream-contoso@reacher.service': '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=default.target\nAlso=lit-stream-acme@victim.service\n',
+  'lit-stream-contoso@renamer.service': '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=default.target\nAlias=lit-stream-acme@renamer.service\n',
+  'lit-stream-contoso@dropin.service': '[Service]\nType=exec\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=default.target\n',
+  'lit-stream-acme@.service': TEMPLATE.replace('contoso', 'acme'),
+  'lit-stream-acme@victim.service': { link: 'lit-stream-acme@.service', in: 'data' },
 };
 
 const stream = (name: string) => ({ team: 'contoso', name });
@@ -35,6 +42,10 @@ let wants: string;
 beforeAll(async () => {
   h = await startHarness(UNITS);
   wants = join(h.sandbox.unitDir, 'default.target.wants');
+  // A drop-in's [Install] counts as the unit file's: this one reaches another team's unit.
+  await mkdir(join(h.sandbox.unitDir, `${unitOf('dropin')}.d`));
+  await writeFile(join(h.sandbox.unitDir, `${unitOf('dropin')}.d`, 'reach.conf'), '[Install]\nAlso=lit-stream-acme@victim.service\n');
+  await h.sandbox.reload();
 });
 afterAll(async () => {
   closeSharedClients();
@@ -127,6 +138,22 @@ describe('what can be enabled', () => {
     expect(await exists(join(h.sandbox.unitDir, unitOf('aliased')))).toBe(true);
     expect(await exists(join(wants, unitOf('aliased')))).toBe(false);
     expect(await listed('aliased')).toBeDefined();
+  });
+
+  it("refuses a unit whose [Install] names other units (Also=, Alias=): it touches no other team's unit", async () => {
+    // acme enabled its own stream; contoso's Disable of a unit that says Also= of it would disable it too.
+    await h.sandbox.withManager((manager) => manager.EnableUnitFiles(['lit-stream-acme@victim.service'], false, false));
+    for (const [name, setting] of [['reacher', 'Also=lit-stream-acme@victim.service'], ['renamer', 'Alias=lit-stream-acme@renamer.service'], ['dropin', 'Also=lit-stream-acme@victim.service']]) {
+      for (const method of [h.client.enable, h.client.disable]) {
+        const error = await rpcError(h.client, method, stream(name!));
+        expect(error.code).toBe(status.FAILED_PRECONDITION);
+        expect(error.details).toContain(`its [Install] section names other units (${setting})`);
+      }
+    }
+    expect(await exists(join(wants, 'lit-stream-acme@victim.service'))).toBe(true);
+    expect(await exists(join(wants, unitOf('reacher')))).toBe(false);
+    expect(await exists(join(wants, unitOf('dropin')))).toBe(false);
+    expect(await exists(join(h.sandbox.unitDir, 'lit-stream-acme@renamer.service'))).toBe(false);
   });
 
   it('answers NOT_FOUND for a stream that is not declared, and INVALID_ARGUMENT for a bad request', async () => {

@@ -181,7 +181,9 @@ class StreamServiceServicer(object):
         operator, as Start. FAILED_PRECONDITION when the unit file (or the team's template) has no
         [Install] section (the message says what to add), when the stream is masked, or when it is
         declared by a symlink in the configuration directory (/etc/systemd/system,
-        ~/.config/systemd/user), which systemd's DisableUnitFiles would remove with the `.wants` link.
+        ~/.config/systemd/user), which systemd's DisableUnitFiles would remove with the `.wants` link,
+        or when the [Install] section (of the file, the template or a drop-in) has Also= or Alias=,
+        with which systemd would enable other units too.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

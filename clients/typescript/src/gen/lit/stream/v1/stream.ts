@@ -4945,7 +4945,9 @@ export const StreamServiceService = {
    * operator, as Start. FAILED_PRECONDITION when the unit file (or the team's template) has no
    * [Install] section (the message says what to add), when the stream is masked, or when it is
    * declared by a symlink in the configuration directory (/etc/systemd/system,
-   * ~/.config/systemd/user), which systemd's DisableUnitFiles would remove with the `.wants` link.
+   * ~/.config/systemd/user), which systemd's DisableUnitFiles would remove with the `.wants` link,
+   * or when the [Install] section (of the file, the template or a drop-in) has Also= or Alias=,
+   * with which systemd would enable other units too.
    */
   enable: {
     path: "/lit.stream.v1.StreamService/Enable" as const,
@@ -5060,7 +5062,9 @@ export interface StreamServiceServer extends UntypedServiceImplementation {
    * operator, as Start. FAILED_PRECONDITION when the unit file (or the team's template) has no
    * [Install] section (the message says what to add), when the stream is masked, or when it is
    * declared by a symlink in the configuration directory (/etc/systemd/system,
-   * ~/.config/systemd/user), which systemd's DisableUnitFiles would remove with the `.wants` link.
+   * ~/.config/systemd/user), which systemd's DisableUnitFiles would remove with the `.wants` link,
+   * or when the [Install] section (of the file, the template or a drop-in) has Also= or Alias=,
+   * with which systemd would enable other units too.
    */
   enable: handleUnaryCall<EnableRequest, EnableResponse>;
   /**
@@ -5246,7 +5250,9 @@ export interface StreamServiceClient extends Client {
    * operator, as Start. FAILED_PRECONDITION when the unit file (or the team's template) has no
    * [Install] section (the message says what to add), when the stream is masked, or when it is
    * declared by a symlink in the configuration directory (/etc/systemd/system,
-   * ~/.config/systemd/user), which systemd's DisableUnitFiles would remove with the `.wants` link.
+   * ~/.config/systemd/user), which systemd's DisableUnitFiles would remove with the `.wants` link,
+   * or when the [Install] section (of the file, the template or a drop-in) has Also= or Alias=,
+   * with which systemd would enable other units too.
    */
   enable(
     request: EnableRequest,
