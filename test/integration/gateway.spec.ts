@@ -144,8 +144,11 @@ describe('a fleet gateway over two agents', () => {
     } finally {
       await feed2.sandbox.removeUnit(boot);
       await feed2.sandbox.reload();
-      // The specs after this one see the fleet without it: wait until the gateway does too.
+      // The specs after this one see the fleet without it: wait until the gateway does too — its
+      // agents' lists, and its own team watch (a new watch's snapshot comes from there).
       await waitFor(async () => !(await list()).streams.some((s) => s.name === 'boot'), 10_000, 'boot to leave the fleet');
+      const gone = () => rpc(client, client.getStatus, stream).then(() => false, (error: { code?: number }) => error.code === status.NOT_FOUND);
+      await waitFor(gone, 10_000, "boot to leave the gateway's team watch");
     }
   });
 
