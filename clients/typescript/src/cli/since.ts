@@ -17,9 +17,9 @@ export function parseSince(text: string, now: Date = new Date()): Date {
     return day;
   }
   if (value.startsWith('@')) {
-    const seconds = Number(value.slice(1));
-    if (!Number.isFinite(seconds)) throw fail();
-    return new Date(seconds * 1000);
+    // Number('') is 0: a bare '@' is no time, not the epoch.
+    if (!/^@\d+(?:\.\d+)?$/.test(value)) throw fail();
+    return new Date(Number(value.slice(1)) * 1000);
   }
   const relative = /^([+-])\s*(.+)$/.exec(value) ?? /^(.+?)\s+(ago|left)$/.exec(value);
   if (relative) {
@@ -28,7 +28,8 @@ export function parseSince(text: string, now: Date = new Date()): Date {
     if (ms === undefined) throw fail();
     return new Date(now.getTime() + (sign === '-' ? -ms : ms));
   }
-  if (value.includes('T')) {
+  // ISO 8601's date-time separator, a 'T' between digits (not the T of ' UTC').
+  if (/\dT\d/.test(value)) {
     const parsed = Date.parse(value);
     if (Number.isNaN(parsed)) throw fail();
     return new Date(parsed);
