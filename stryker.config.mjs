@@ -20,7 +20,10 @@ export default {
   mutate: [
     'src/core/**/*.ts',
     'src/auth/**/*.ts',
+    // The journal's words: one entry, the stream of entries journalctl writes, the runs in it.
     'src/systemd/journalEntry.ts',
+    'src/systemd/journalJson.ts',
+    'src/systemd/journalRuns.ts',
     // The controller's rules, with unit specs against a fake systemd (test/unit/fakeSystemd.ts):
     // declaring, the queue, the job, the settle window and restart baseline, later actions, the
     // lines of a run. (The judge is src/core/actionResult.ts.)
@@ -31,6 +34,8 @@ export default {
     'src/control/settleWindow.ts',
     'src/control/laterActions.ts',
     'src/control/runLines.ts',
+    'src/control/journalBudget.ts',
+    'src/control/enablement.ts',
     // The clients' formatting.
     'clients/typescript/src/format.ts',
     'clients/typescript/src/zoneAbbreviation.ts',
@@ -41,6 +46,7 @@ export default {
     'clients/typescript/src/cli/since.ts',
     'clients/typescript/src/cli/lastExit.ts',
     'clients/typescript/src/cli/table.ts',
+    'clients/typescript/src/cli/visible.ts',
   ],
   // The machine is shared: at most two mutants at a time (docs/testing.md).
   concurrency: 2,
