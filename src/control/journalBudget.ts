@@ -50,13 +50,15 @@ export class JournalBudget {
   /** A slot for one journalctl read by `identity`. */
   async read(identity: string | undefined, signal?: AbortSignal): Promise<Release> {
     const fits = () => this.running < this.limits.total && (identity === undefined || (this.readsOf.get(identity) ?? 0) < this.limits.perIdentity);
-    await this.wait(fits, () => this.readRefusal(identity), signal);
-    this.reads++;
-    if (identity !== undefined) this.readsOf.set(identity, (this.readsOf.get(identity) ?? 0) + 1);
-    return this.once(() => {
-      this.reads--;
-      if (identity !== undefined) decrement(this.readsOf, identity);
-    });
+    const take = () => {
+      this.reads++;
+      if (identity !== undefined) this.readsOf.set(identity, (this.readsOf.get(identity) ?? 0) + 1);
+      return this.once(() => {
+        this.reads--;
+        if (identity !== undefined) decrement(this.readsOf, identity);
+      });
+    };
+    return this.wait(fits, take, () => this.readRefusal(identity), signal);
   }
 
   /** A share of `unit`'s follower for `identity`: a new follower needs a slot, a running one does not. */
@@ -67,32 +69,54 @@ export class JournalBudget {
       if (shares === undefined && this.running >= this.limits.total) return false;
       return identity === undefined || shares?.has(key) === true || (this.unitsOf.get(key) ?? 0) < this.limits.perIdentity;
     };
-    await this.wait(fits, () => this.followRefusal(identity, unit), signal);
-    let shares = this.followers.get(unit);
-    if (!shares) this.followers.set(unit, (shares = new Map<string, number>()));
-    if (!shares.has(key)) this.unitsOf.set(key, (this.unitsOf.get(key) ?? 0) + 1);
-    shares.set(key, (shares.get(key) ?? 0) + 1);
-    return this.once(() => {
-      const held = shares.get(key) ?? 0;
-      if (held > 1) return void shares.set(key, held - 1);
-      shares.delete(key);
-      decrement(this.unitsOf, key);
-      if (shares.size === 0 && this.followers.get(unit) === shares) this.followers.delete(unit);
-    });
+    const take = () => {
+      let shares = this.followers.get(unit);
+      if (!shares) this.followers.set(unit, (shares = new Map<string, number>()));
+      if (!shares.has(key)) this.unitsOf.set(key, (this.unitsOf.get(key) ?? 0) + 1);
+      shares.set(key, (shares.get(key) ?? 0) + 1);
+      const held = shares;
+      return this.once(() => {
+        const count = held.get(key) ?? 0;
+        if (count > 1) return void held.set(key, count - 1);
+        held.delete(key);
+        decrement(this.unitsOf, key);
+        if (held.size === 0 && this.followers.get(unit) === held) this.followers.delete(unit);
+      });
+    };
+    return this.wait(fits, take, () => this.followRefusal(identity, unit), signal);
   }
 
-  private async wait(fits: () => boolean, refusal: () => Error, signal?: AbortSignal): Promise<void> {
+  /**
+   * Takes a slot at once when it fits, else waits for one. A waiter takes its slot when it is let
+   * in, in the same turn as the release that freed it: counted only later, once its caller resumed,
+   * every waiter let in by one release would see the same free slot and all take it. A slot taken
+   * for a caller that has meanwhile given up (its wait ran out, its call was cancelled) is given back.
+   */
+  private async wait(fits: () => boolean, take: () => Release, refusal: () => Error, signal?: AbortSignal): Promise<Release> {
     signal?.throwIfAborted();
-    if (fits()) return;
+    if (fits()) return take();
     let waiter: Waiter | undefined;
+    let taken: Release | undefined;
     const admitted = new Promise<boolean>((resolve) => {
-      waiter = { fits, go: () => resolve(true) };
+      waiter = {
+        fits,
+        go: () => {
+          taken = take();
+          resolve(true);
+        },
+      };
       this.waiters.push(waiter);
       setTimeout(() => resolve(false), this.limits.waitMs).unref();
     });
     try {
       const got = await (signal ? untilAborted(admitted, signal) : admitted);
       if (!got) throw refusal();
+      return taken!;
+    } catch (error) {
+      // Out of the queue before giving the slot back, so the release cannot let this waiter in again.
+      this.waiters = this.waiters.filter((other) => other !== waiter);
+      taken?.();
+      throw error;
     } finally {
       this.waiters = this.waiters.filter((other) => other !== waiter);
     }
