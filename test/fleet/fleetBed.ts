@@ -13,7 +13,7 @@ import { EmbeddedSystemd } from '../../src/dev/embeddedSystemd.js';
 import { readServiceState, type ServiceState } from '../../src/systemd/serviceState.js';
 import { StreamServiceClient } from '../../gen/lit/stream/v1/stream.js';
 import { generateTestCertificates, type TestCertificates } from '../support/certs.js';
-import { waitFor } from '../integration/harness.js';
+import { installUnits, waitFor } from '../integration/harness.js';
 import { inNamespace, type Namespace, TestNetwork } from './network.js';
 
 /** The port every agent serves on, inside its own namespace. */
@@ -230,11 +230,7 @@ export class FleetBed {
           const sandbox = await EmbeddedSystemd.boot({ launchPrefix: inNamespace(namespace, []) });
           const host = new FleetHost(spec.name, namespace, sandbox, files);
           bed!.hosts.push(host);
-          for (const [unit, contents] of Object.entries(contosoUnits(spec.streams))) {
-            if (typeof contents === 'string') await sandbox.writeUnit(unit, contents);
-            else await sandbox.linkUnit(unit, contents.link);
-          }
-          await sandbox.reload();
+          await installUnits(sandbox, contosoUnits(spec.streams));
           await host.startAgent();
           return host;
         }),

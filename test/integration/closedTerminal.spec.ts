@@ -8,7 +8,7 @@ import { EmbeddedSystemd } from '../../src/dev/embeddedSystemd.js';
 import { StreamServiceClient } from '../../gen/lit/stream/v1/stream.js';
 import { userEnv } from '../support/streamctl.js';
 import { TmuxPane } from '../support/tmux.js';
-import { FIXTURE_UNITS, rpc, waitFor } from './harness.js';
+import { installUnits, rpc, waitFor } from './harness.js';
 
 /**
  * lit-streamd and `npm start` on a terminal that is closed (its window, a tmux pane): the kernel
@@ -73,11 +73,7 @@ describe('lit-streamd on a terminal that is closed', () => {
   let sandbox: EmbeddedSystemd;
   beforeAll(async () => {
     sandbox = await EmbeddedSystemd.boot();
-    for (const [unit, contents] of Object.entries(FIXTURE_UNITS)) {
-      if (typeof contents === 'string') await sandbox.writeUnit(unit, contents);
-      else await sandbox.linkUnit(unit, contents.link);
-    }
-    await sandbox.reload();
+    await installUnits(sandbox);
   });
   afterAll(async () => {
     await sandbox?.shutdown();

@@ -10,7 +10,7 @@ import { callMetadata } from '../../clients/typescript/src/index.js';
 import { EmbeddedSystemd } from '../../src/dev/embeddedSystemd.js';
 import { readServiceState } from '../../src/systemd/serviceState.js';
 import { ActionStatus, StreamServiceClient, type WatchStatusResponse } from '../../gen/lit/stream/v1/stream.js';
-import { FIXTURE_UNITS, rpc, rpcError, waitFor } from './harness.js';
+import { installUnits, rpc, rpcError, waitFor } from './harness.js';
 
 /** The lit-streamd command line, run from source as `npx lit-streamd` runs the built copy. */
 function launch(args: string[]): { child: ChildProcess; lines: Record<string, unknown>[]; exited: Promise<number | null> } {
@@ -28,11 +28,7 @@ function launch(args: string[]): { child: ChildProcess; lines: Record<string, un
 let sandbox: EmbeddedSystemd;
 beforeAll(async () => {
   sandbox = await EmbeddedSystemd.boot();
-  for (const [unit, contents] of Object.entries(FIXTURE_UNITS)) {
-    if (typeof contents === 'string') await sandbox.writeUnit(unit, contents);
-    else await sandbox.linkUnit(unit, contents.link);
-  }
-  await sandbox.reload();
+  await installUnits(sandbox);
 });
 afterAll(async () => {
   await sandbox?.shutdown();

@@ -59,6 +59,15 @@ export const STUCK_STREAM_UNITS: Record<string, string> = {
 /** Server options for a harness, plus the credentials its ready-made client uses. */
 export type ServerOptions = BaseServerOptions & { readonly clientCredentials?: ChannelCredentials };
 
+/** Writes each unit file (or symlink) into the sandbox, then has systemd reload them. */
+export async function installUnits(sandbox: EmbeddedSystemd, units: Record<string, FixtureUnit> = FIXTURE_UNITS): Promise<void> {
+  for (const [unit, contents] of Object.entries(units)) {
+    if (typeof contents === 'string') await sandbox.writeUnit(unit, contents);
+    else await sandbox.linkUnit(unit, contents.link, contents.in);
+  }
+  await sandbox.reload();
+}
+
 export async function startHarness(
   units: Record<string, FixtureUnit> = FIXTURE_UNITS,
   serverOptions: Partial<ServerOptions> = {},
@@ -66,11 +75,7 @@ export async function startHarness(
 ): Promise<Harness> {
   const sandbox = await EmbeddedSystemd.boot(bootOptions);
   try {
-    for (const [unit, contents] of Object.entries(units)) {
-      if (typeof contents === 'string') await sandbox.writeUnit(unit, contents);
-      else await sandbox.linkUnit(unit, contents.link, contents.in);
-    }
-    await sandbox.reload();
+    await installUnits(sandbox, units);
     const logs: Record<string, unknown>[] = [];
     const sink = new Writable({
       write(chunk, _encoding, done) {

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedSystemd } from '../../src/dev/embeddedSystemd.js';
 import { writeAppWithClient } from '../support/appLockfile.js';
-import { FIXTURE_UNITS, waitFor } from './harness.js';
+import { installUnits, waitFor } from './harness.js';
 
 /**
  * The packages as a stranger gets them: `npm pack`ed, then installed outside this repository —
@@ -173,11 +173,7 @@ closeSharedClients();
 
 async function bootSandbox(): Promise<EmbeddedSystemd> {
   const booted = await EmbeddedSystemd.boot();
-  for (const [unit, contents] of Object.entries(FIXTURE_UNITS)) {
-    if (typeof contents === 'string') await booted.writeUnit(unit, contents);
-    else await booted.linkUnit(unit, contents.link);
-  }
-  await booted.reload();
+  await installUnits(booted);
   return booted;
 }
 
