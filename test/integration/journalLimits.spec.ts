@@ -13,12 +13,12 @@ import { type Harness, rpc, startHarness, waitFor } from './harness.js';
 /**
  * The journalctl processes a server runs for Logs are bounded, and running out of what spawning
  * one needs (file descriptors, process slots) is an answer to one call, never the server's end.
- * `chatty` writes 12,000 lines of 200 characters once: a read of 10,000 of them is several MB of
+ * `chatty` writes 12,000 lines of 1,000 characters once: a read of 10,000 of them is some 10 MB of
  * journalctl output, so a caller that does not read holds its journalctl (blocked on its pipe).
  */
 const CHATTY = 'lit-stream-contoso@chatty.service';
 const UNITS = {
-  [CHATTY]: `[Service]\nType=exec\nExecStart=/bin/sh -c 'i=0; while [ $$i -lt 12000 ]; do echo "line $$i ${'x'.repeat(200)}"; i=$$((i+1)); done; exec sleep infinity'\n`,
+  [CHATTY]: `[Service]\nType=exec\nExecStart=/bin/sh -c 'i=0; while [ $$i -lt 12000 ]; do echo "line $$i ${'x'.repeat(1000)}"; i=$$((i+1)); done; exec sleep infinity'\n`,
 };
 const chatty = { team: 'contoso', name: 'chatty' };
 
